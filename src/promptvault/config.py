@@ -1,0 +1,68 @@
+"""Settings: one pydantic-settings object (``PROMPTVAULT_`` prefix), built and passed in.
+
+Nothing here is read at import time; callers build ``Settings()`` (environment + defaults) or
+pass values explicitly, and hand the object to ``Vault``, the server or the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "default_home"]
+
+
+def default_home() -> Path:
+    """The platform's per-user data directory for promptvault."""
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "promptvault"
+    if os.name == "nt":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "promptvault"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "promptvault"
+
+
+class Settings(BaseSettings):
+    """Every tunable of promptvault; environment variables use the ``PROMPTVAULT_`` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="PROMPTVAULT_", extra="ignore")
+
+    home: Path = Field(default_factory=default_home, description="Data directory.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default is a SQLite file under home."
+    )
+    label_ttl: float = Field(default=2.0, ge=0, description="Seconds a label pointer is cached.")
+    protected_labels: list[str] = Field(default_factory=lambda: ["production"])
+    timezone: str = Field(default="UTC", description="Zone for the built-in now/today.")
+
+    # templating limits
+    max_source_bytes: int = Field(default=1 << 20, ge=1)
+    max_output_bytes: int = Field(default=10 << 20, ge=1)
+    max_partial_depth: int = Field(default=32, ge=1)
+
+    # server
+    host: str = "127.0.0.1"
+    port: int = Field(default=8600, ge=0, le=65535)
+    max_body_bytes: int = Field(default=1 << 20, ge=1)
+
+    # remote mode (CLI and SDK)
+    url: str | None = Field(default=None, description="Server URL; set = CLI remote mode.")
+    api_key: str | None = None
+
+    # few-shot embeddings
+    embeddings_url: str | None = Field(
+        default=None, description="OpenAI-compatible base URL for the 'openai' embedder."
+    )
+    embeddings_api_key: str | None = None
+    embeddings_model: str = "text-embedding-3-small"
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or the SQLite file under ``home``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'promptvault.db'}"

@@ -1,0 +1,113 @@
+"""Pydantic values shared by every layer.
+
+These are immutable values (``frozen``): repositories build them from rows, services return
+them, the server serialises them and the SDK parses them back. ORM rows never leave storage.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AuditEntry",
+    "AuditReport",
+    "LabelEvent",
+    "PromptSummary",
+    "PromptType",
+    "PromptVersion",
+    "PushResult",
+    "Syntax",
+]
+
+PromptType = Literal["text", "chat"]
+Syntax = Literal["mustache", "jinja"]
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PromptVersion(_Value):
+    """One immutable version of a prompt, plus where it was resolved from.
+
+    ``template`` is a string for text prompts and a list of messages
+    (``{"role", "content"}`` or ``{"type": "placeholder", "name"}``) for chat prompts.
+    ``labels`` are the labels pointing at this version when it was read. ``experiment``
+    and ``variant`` are set when the reference resolved through a running experiment.
+    """
+
+    name: str
+    version: int
+    type: PromptType = "text"
+    syntax: Syntax = "mustache"
+    template: str | list[dict[str, Any]]
+    config: dict[str, Any] = Field(default_factory=dict)
+    variables_schema: dict[str, Any] | None = None
+    message: str = ""
+    author: str = ""
+    created_at: datetime
+    hash: str
+    labels: tuple[str, ...] = ()
+    resolved_label: str | None = None
+    experiment: str | None = None
+    variant: str | None = None
+
+
+class PushResult(_Value):
+    """What a push did: the version now newest, and whether it was created by this push."""
+
+    version: PromptVersion
+    created: bool
+
+
+class PromptSummary(_Value):
+    """A prompt in a listing: identity, latest version and where its labels point."""
+
+    name: str
+    description: str = ""
+    type: PromptType = "text"
+    tags: tuple[str, ...] = ()
+    latest_version: int | None = None
+    labels: dict[str, int] = Field(default_factory=dict)
+    archived: bool = False
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str = ""
+
+
+class LabelEvent(_Value):
+    """One move of a label: from which version (None when created) to which."""
+
+    id: int
+    name: str
+    label: str
+    from_version: int | None
+    to_version: int
+    actor: str
+    action: Literal["set", "rollback", "delete"] = "set"
+    at: datetime
+
+
+class AuditEntry(_Value):
+    """One link of the hash-chained audit log."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any] = Field(default_factory=dict)
+    prev_hash: str
+    hash: str
+
+
+class AuditReport(_Value):
+    """Result of walking the audit chain: ``ok`` or the first broken link and why."""
+
+    ok: bool
+    checked: int
+    broken_seq: int | None = None
+    reason: str | None = None

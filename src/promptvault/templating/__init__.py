@@ -1,0 +1,115 @@
+"""Compile and render prompt templates: spec-conformant Mustache and sandboxed Jinja.
+
+``compile_template`` compiles once (cached); ``Template.render`` is then little more than a
+string join. Rendering is single-pass: variable values are never re-read as template text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from promptvault.errors import (
+    InvalidInputError,
+    MissingVariablesError,
+    TemplateError,
+    TemplateLimitError,
+    TemplateSecurityError,
+    TemplateSyntaxError,
+)
+from promptvault.templating.base import (
+    DEFAULT_LIMITS,
+    Escape,
+    Limits,
+    PartialSource,
+    Template,
+    TemplateSyntaxName,
+)
+from promptvault.templating.chat import ChatTemplate, compile_chat
+
+__all__ = [
+    "ChatTemplate",
+    "Limits",
+    "MissingVariablesError",
+    "Template",
+    "TemplateError",
+    "TemplateLimitError",
+    "TemplateSecurityError",
+    "TemplateSyntaxError",
+    "compile_chat",
+    "compile_template",
+    "render",
+]
+
+
+def compile_template(
+    source: str,
+    *,
+    syntax: TemplateSyntaxName = "mustache",
+    partials: PartialSource | None = None,
+    escape: Escape = "none",
+    limits: Limits | None = None,
+) -> Template:
+    """Compile ``source`` once; identical sources without callable partials hit an LRU cache."""
+    key = _partials_key(partials)
+    if key is not None:
+        return _compile_cached(source, syntax, escape, key, limits or DEFAULT_LIMITS)
+    return _compile(source, syntax, partials, escape, limits or DEFAULT_LIMITS)
+
+
+def render(source: str, data: Mapping[str, Any], **options: Any) -> str:
+    """Compile (cached) and render in one call; ``strict`` goes to render, the rest to compile."""
+    strict = options.pop("strict", True)
+    return compile_template(source, **options).render(data, strict=strict)
+
+
+def _partials_key(partials: PartialSource | None) -> tuple[tuple[str, str], ...] | None:
+    if partials is None:
+        return ()
+    if isinstance(partials, Mapping):
+        return tuple(sorted(partials.items()))
+    return None  # a callable may answer differently over time: never cache it
+
+
+@lru_cache(maxsize=1024)
+def _compile_cached(
+    source: str,
+    syntax: TemplateSyntaxName,
+    escape: Escape,
+    partials: tuple[tuple[str, str], ...],
+    limits: Limits,
+) -> Template:
+    return _compile(source, syntax, dict(partials) if partials else None, escape, limits)
+
+
+def _compile(
+    source: str,
+    syntax: str,
+    partials: PartialSource | None,
+    escape: Escape,
+    limits: Limits,
+) -> Template:
+    if not isinstance(source, str):
+        raise InvalidInputError(
+            f"template must be a string, not {type(source).__name__}",
+            details={"field": "template"},
+        )
+    size = len(source.encode("utf-8", "surrogatepass"))
+    if size > limits.max_source_bytes:
+        raise TemplateLimitError(
+            f"template is {size} bytes, over the {limits.max_source_bytes}-byte limit",
+            details={"limit": "max_source_bytes", "value": size, "max": limits.max_source_bytes},
+        )
+    if syntax == "mustache":
+        from promptvault.templating.mustache import MustacheTemplate
+
+        return MustacheTemplate(source, partials=partials, escape=escape, limits=limits)
+    if syntax == "jinja":
+        from promptvault.templating.jinja import JinjaTemplate
+
+        return JinjaTemplate(source, partials=partials, escape=escape, limits=limits)
+    raise InvalidInputError(
+        f"unknown template syntax {syntax!r}: use 'mustache' or 'jinja'",
+        details={"field": "syntax", "value": syntax},
+    )
