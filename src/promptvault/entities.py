@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "AuditEntry",
     "AuditReport",
+    "Example",
     "LabelEvent",
     "PromptSummary",
     "PromptType",
@@ -111,3 +112,22 @@ class AuditReport(_Value):
     checked: int
     broken_seq: int | None = None
     reason: str | None = None
+
+
+class Example(_Value):
+    """One few-shot example of a collection.
+
+    ``quality`` is a 0..1 score (higher is better); ``metadata`` holds free-form JSON used by
+    selection filters. The embedding is not part of the value: a collection's vectors live in
+    one float32 matrix whose row order the service keeps next to the examples.
+    """
+
+    id: int
+    collection: str = ""
+    input: str
+    output: str
+    category: str | None = None
+    quality: float = Field(default=1.0, ge=0.0, le=1.0)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime | None = None
+    usage_count: int = Field(default=0, ge=0)
