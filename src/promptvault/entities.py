@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ApiKey",
     "AuditEntry",
     "AuditReport",
     "Example",
@@ -131,3 +132,25 @@ class Example(_Value):
     metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime | None = None
     usage_count: int = Field(default=0, ge=0)
+
+
+class ApiKey(_Value):
+    """An API key's public record (the secret itself is shown once, at creation, never again).
+
+    ``role`` is one of ``runtime``, ``viewer``, ``editor``, ``admin``; ``prefix`` is the
+    non-secret start of the key (``pv_<id>``) that identifies it in listings.
+    """
+
+    id: str
+    name: str
+    role: Literal["runtime", "viewer", "editor", "admin"]
+    prefix: str
+    created_at: datetime
+    created_by: str = ""
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """True until the key is revoked."""
+        return self.revoked_at is None
