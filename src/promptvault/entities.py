@@ -15,8 +15,11 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "AuditReport",
+    "ConfigChange",
     "Example",
     "LabelEvent",
+    "MessageDiff",
+    "PromptDiff",
     "PromptSummary",
     "PromptType",
     "PromptVersion",
@@ -154,3 +157,61 @@ class ApiKey(_Value):
     def active(self) -> bool:
         """True until the key is revoked."""
         return self.revoked_at is None
+
+
+class ConfigChange(_Value):
+    """One model-config key that differs between two versions (None = absent)."""
+
+    key: str
+    before: Any = None
+    after: Any = None
+
+
+class MessageDiff(_Value):
+    """Unified diff of one message (chat) or of the whole template (text, ``index`` 0)."""
+
+    index: int
+    role_before: str | None = None
+    role_after: str | None = None
+    diff: str = ""
+
+
+class PromptDiff(_Value):
+    """What changed between two versions: template text, config, schema, syntax, type."""
+
+    a_ref: str
+    b_ref: str
+    a_version: int
+    b_version: int
+    messages: tuple[MessageDiff, ...] = ()
+    config_changes: tuple[ConfigChange, ...] = ()
+    schema_changed: bool = False
+    schema_before: dict[str, Any] | None = None
+    schema_after: dict[str, Any] | None = None
+    syntax_changed: bool = False
+    type_changed: bool = False
+
+    @property
+    def identical(self) -> bool:
+        """True when nothing differs."""
+        return not (
+            any(m.diff for m in self.messages)
+            or self.config_changes
+            or self.schema_changed
+            or self.syntax_changed
+            or self.type_changed
+        )
+
+    @property
+    def unified(self) -> str:
+        """Everything as one readable text: template diffs, then config and schema lines."""
+        parts = [m.diff for m in self.messages if m.diff]
+        for change in self.config_changes:
+            parts.append(f"config.{change.key}: {change.before!r} -> {change.after!r}\n")
+        if self.schema_changed:
+            parts.append("variables_schema changed\n")
+        if self.syntax_changed:
+            parts.append("syntax changed\n")
+        if self.type_changed:
+            parts.append("type changed\n")
+        return "".join(parts)
