@@ -1,0 +1,1 @@
+"""The prompt registry: immutable versions, labels, rollback, diff and the audit trail."""

@@ -1,0 +1,281 @@
+"""Resolve references and render them, with caches that keep the hot path off the database.
+
+- Versions are immutable: cached by ``(name, version)`` for the life of the Vault.
+- Label pointers (and ``latest``) are cached per prompt for ``label_ttl`` seconds; a write
+  made through the same Vault drops them at once (:meth:`Resolver.invalidate`).
+- Compiled templates are cached per version, and the last compiled template of each
+  reference string is kept in a "hot" map, so a warm ``render("name", vars)`` costs one dict
+  lookup, one clock read and the template's own render.
+
+Templates that include partials (``{{> other@label}}``) depend on other prompts' labels;
+their compiled form is only trusted for one TTL and until the next write.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from promptvault.entities import PromptVersion
+from promptvault.errors import (
+    InvalidInputError,
+    LabelNotFound,
+    PromptNotFound,
+    TemplateLimitError,
+    VersionNotFound,
+)
+from promptvault.registry.refs import LATEST, Ref, parse_ref, suggest
+from promptvault.registry.validation import compile_content
+from promptvault.storage import repositories as repo
+from promptvault.storage.database import Database
+
+__all__ = ["Resolver", "not_found_prompt"]
+
+_HOT_MAX = 10_000
+_VERSIONS_MAX = 50_000
+_INF = math.inf
+
+
+def not_found_prompt(db: Database, name: str) -> PromptNotFound:
+    """A PromptNotFound with "did you mean" suggestions from the existing names."""
+    with db.read() as s:
+        names = repo.all_prompt_names(s)
+    near = suggest(name, names)
+    hint = f" (did you mean {', '.join(near)}?)" if near else ""
+    return PromptNotFound(
+        f"no prompt named {name!r}{hint}", details={"name": name, "suggestions": near}
+    )
+
+
+class _State:
+    """Where one prompt's labels point, as read at ``loaded`` (valid until ``expires``)."""
+
+    __slots__ = ("archived", "expires", "latest", "name", "pointers", "prompt_id", "resolved")
+
+    def __init__(
+        self, name: str, prompt_id: int, latest: int, pointers: dict[str, int], expires: float
+    ) -> None:
+        self.name = name
+        self.prompt_id = prompt_id
+        self.latest = latest
+        self.pointers = pointers
+        self.expires = expires
+        self.archived = False
+        self.resolved: dict[tuple[int, str | None], PromptVersion] = {}
+
+    def labels_for(self, version: int) -> tuple[str, ...]:
+        return tuple(sorted(lab for lab, v in self.pointers.items() if v == version))
+
+
+class _Compiled:
+    __slots__ = ("expires", "gen", "is_chat", "template")
+
+    def __init__(self, template: Any, is_chat: bool, expires: float, gen: int) -> None:
+        self.template = template
+        self.is_chat = is_chat
+        self.expires = expires
+        self.gen = gen
+
+
+class Resolver:
+    """Reference resolution and rendering over a Database, cached."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        ttl: float,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.db = db
+        self.ttl = ttl
+        self.clock = clock or time.monotonic
+        self._gen = 0
+        self._states: dict[str, _State] = {}
+        self._versions: dict[tuple[str, int], PromptVersion] = {}
+        self._compiled: dict[tuple[str, int], _Compiled] = {}
+        # ref string -> (expires, compiled, generation)
+        self._hot: dict[str, tuple[float, _Compiled, int]] = {}
+
+    # --- invalidation ---------------------------------------------------------------
+
+    def invalidate(self, name: str | None = None) -> None:
+        """Forget label pointers (of ``name``, or all) and every hot entry."""
+        if name is None:
+            self._states.clear()
+        else:
+            self._states.pop(name, None)
+        self._gen += 1
+        self._hot.clear()
+
+    # --- state and versions ---------------------------------------------------------
+
+    def _load_state(self, name: str) -> _State:
+        with self.db.read() as s:
+            found = repo.resolve_state(s, name)
+        if found is None:
+            self._states.pop(name, None)
+            raise not_found_prompt(self.db, name)
+        row, pointers = found
+        expires = self.clock() + self.ttl
+        state = _State(name, row.id, row.latest_version, pointers, expires)
+        state.archived = row.archived
+        self._states[name] = state
+        return state
+
+    def state(self, name: str) -> _State:
+        """The cached pointers of ``name``, reloaded when older than the TTL."""
+        state = self._states.get(name)
+        if state is None or self.clock() >= state.expires:
+            state = self._load_state(name)
+        return state
+
+    def pick(self, ref: Ref) -> tuple[_State, int, str | None]:
+        """The state, version number and resolved label of a reference."""
+        state = self.state(ref.name)
+        for attempt in (0, 1):
+            if ref.version is not None:
+                if 1 <= ref.version <= state.latest:
+                    return state, ref.version, None
+            else:
+                label = ref.label or "production"
+                vno = state.latest if label == LATEST else state.pointers.get(label)
+                if vno:
+                    return state, vno, label
+            if attempt == 0:  # maybe written by another process since we cached: look again
+                state = self._load_state(ref.name)
+        if ref.version is not None:
+            raise VersionNotFound(
+                f"prompt {ref.name!r} has no version {ref.version} (latest is {state.latest})",
+                details={"name": ref.name, "version": ref.version, "latest": state.latest},
+            )
+        label = ref.label or "production"
+        if label == LATEST:
+            raise VersionNotFound(
+                f"prompt {ref.name!r} has no versions yet", details={"name": ref.name}
+            )
+        near = suggest(label, state.pointers)
+        hint = f" (did you mean {', '.join(near)}?)" if near else ""
+        raise LabelNotFound(
+            f"prompt {ref.name!r} has no label {label!r}{hint}",
+            details={
+                "name": ref.name,
+                "label": label,
+                "labels": sorted(state.pointers),
+                "suggestions": near,
+            },
+        )
+
+    def version(self, name: str, prompt_id: int, number: int) -> PromptVersion:
+        """One version's content (labels empty), cached forever."""
+        key = (name, number)
+        found = self._versions.get(key)
+        if found is None:
+            with self.db.read() as s:
+                row = repo.version_row(s, prompt_id, number)
+                if row is None:
+                    raise VersionNotFound(
+                        f"prompt {name!r} has no version {number}",
+                        details={"name": name, "version": number},
+                    )
+                found = repo.to_version(name, row)
+            if len(self._versions) >= _VERSIONS_MAX:
+                self._versions.clear()
+            self._versions[key] = found
+        return found
+
+    def remember(self, version: PromptVersion) -> None:
+        """Seed the version cache with a version just written."""
+        self._versions[(version.name, version.version)] = version.model_copy(
+            update={"labels": (), "resolved_label": None}
+        )
+
+    def get(self, ref: str, *, label: str | None = None, version: int | None = None) -> Any:
+        """The PromptVersion a reference points at now, with its labels."""
+        parsed = parse_ref(ref, label=label, version=version)
+        state, number, resolved = self.pick(parsed)
+        key = (number, resolved)
+        found = state.resolved.get(key)
+        if found is None:
+            base = self.version(parsed.name, state.prompt_id, number)
+            found = base.model_copy(
+                update={"labels": state.labels_for(number), "resolved_label": resolved}
+            )
+            state.resolved[key] = found
+        return found
+
+    # --- compile and render ---------------------------------------------------------
+
+    def _partials(self, used: list[str]) -> Callable[[str], str | None]:
+        def source(ref: str) -> str | None:
+            parsed = parse_ref(ref.strip())
+            state, number, _ = self.pick(parsed)
+            used.append(parsed.name)
+            found = self.version(parsed.name, state.prompt_id, number)
+            if not isinstance(found.template, str):
+                raise InvalidInputError(
+                    f"partial {ref!r} is a chat prompt; only text prompts can be included",
+                    details={"field": "template", "partial": ref},
+                )
+            return found.template
+
+        return source
+
+    def compiled(self, ref: str) -> _Compiled:
+        """The compiled template of a reference (from the hot map when still valid)."""
+        now = self.clock()
+        hot = self._hot.get(ref)
+        if hot is not None and hot[0] > now and hot[2] == self._gen:
+            return hot[1]
+        parsed = parse_ref(ref)
+        state, number, resolved = self.pick(parsed)
+        key = (parsed.name, number)
+        entry = self._compiled.get(key)
+        if entry is None or entry.expires <= now or entry.gen != self._gen:
+            found = self.version(parsed.name, state.prompt_id, number)
+            used: list[str] = []
+            try:
+                template = compile_content(
+                    found.template,
+                    type=found.type,
+                    syntax=found.syntax,
+                    partials=self._partials(used),
+                )
+            except TemplateLimitError as err:
+                if err.details.get("limit") in ("max_depth", "max_partial_depth"):
+                    raise TemplateLimitError(
+                        f"partials of {parsed.name!r} nest too deep: is there a cycle "
+                        f"(a prompt including itself through its partials)? {err.message}",
+                        details={**err.details, "name": parsed.name, "cycle": True},
+                    ) from err
+                raise
+            expires = (now + self.ttl) if used else _INF
+            entry = _Compiled(template, found.type == "chat", expires, self._gen)
+            self._compiled[key] = entry
+        # A label reference may move within one TTL; a version reference never does.
+        ref_expires = state.expires if resolved is not None else _INF
+        if len(self._hot) >= _HOT_MAX:
+            self._hot.clear()
+        self._hot[ref] = (min(ref_expires, entry.expires), entry, self._gen)
+        return entry
+
+    def render(
+        self,
+        ref: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        placeholders: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        strict: bool = True,
+    ) -> Any:
+        """Render a reference: a string, or a list of messages for a chat prompt."""
+        entry = self.compiled(ref)
+        data = variables if variables is not None else {}
+        if entry.is_chat:
+            return entry.template.render(data, placeholders=placeholders, strict=strict)
+        if placeholders:
+            raise InvalidInputError(
+                "placeholders only apply to chat prompts", details={"field": "placeholders"}
+            )
+        return entry.template.render(data, strict=strict)

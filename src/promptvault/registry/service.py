@@ -1,0 +1,477 @@
+"""The registry service: pushes, label moves, rollback, archive and the read side.
+
+Every write runs in one serialised transaction (:meth:`Database.write`) that also appends its
+audit entries, so a change and its audit record commit or vanish together, and a rejected
+write leaves the database exactly as it was. Inputs are validated before the transaction.
+
+Decisions worth knowing:
+
+- Pushing content identical to the newest version creates nothing and appends no ``push``
+  audit entry; the labels named in that push are still moved to the newest version (each
+  move is a real change with its own ``label.set`` entry), and new tags or a new description
+  are still applied (``prompt.update``).
+- The first version of a prompt gets ``production``; later pushes move only the labels named.
+- ``rollback`` undoes label moves like a stack: each ``set`` remembers where the label was,
+  each ``rollback`` pops that memory, so repeated rollbacks walk further back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from promptvault.config import Settings
+from promptvault.entities import LabelEvent, PromptSummary, PromptVersion, PushResult
+from promptvault.errors import (
+    ConflictError,
+    InvalidInputError,
+    LabelNotFound,
+    VersionNotFound,
+)
+from promptvault.registry.refs import DEFAULT_LABEL, check_label, check_name, suggest
+from promptvault.registry.resolver import Resolver, not_found_prompt
+from promptvault.registry.validation import check_push
+from promptvault.storage import repositories as repo
+from promptvault.storage.audit import append
+from promptvault.storage.database import Database
+from promptvault.storage.tables import PromptRow, VersionRow, utcnow
+
+__all__ = ["Registry"]
+
+
+def _no_partials(_ref: str) -> str:
+    # At push time a template is checked on its own: included prompts are resolved at render.
+    return ""
+
+
+def _text(value: object, field: str, limit: int | None = None) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{field} must be a string", details={"field": field})
+    if limit is not None and len(value) > limit:
+        raise InvalidInputError(
+            f"{field} is longer than {limit} characters", details={"field": field}
+        )
+    return value
+
+
+def _target(name: str) -> str:
+    return f"prompt:{name}"
+
+
+class Registry:
+    """Business rules of the prompt registry over one Database."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.resolver = Resolver(db, ttl=settings.label_ttl, clock=clock)
+
+    # --- helpers used inside write transactions ---------------------------------------
+
+    def _prompt(self, session: Session, name: str) -> PromptRow:
+        row = repo.get_prompt(session, name)
+        if row is None:
+            raise not_found_prompt(self.db, name)
+        return row
+
+    def _version_row(self, session: Session, prompt: PromptRow, version: int) -> VersionRow:
+        row = repo.version_row(session, prompt.id, version)
+        if row is None:
+            raise VersionNotFound(
+                f"prompt {prompt.name!r} has no version {version} "
+                f"(latest is {prompt.latest_version})",
+                details={"name": prompt.name, "version": version, "latest": prompt.latest_version},
+            )
+        return row
+
+    def _move(
+        self,
+        session: Session,
+        prompt: PromptRow,
+        label: str,
+        target: VersionRow,
+        *,
+        actor: str,
+        action: str,
+        current: int | None,
+    ) -> LabelEvent:
+        now = utcnow()
+        repo.set_label_row(session, prompt.id, label, target.id, actor=actor, at=now)
+        event = repo.insert_label_event(
+            session,
+            prompt.id,
+            label=label,
+            from_version=current,
+            to_version=target.version,
+            action=action,
+            actor=actor,
+            at=now,
+        )
+        prompt.updated_at = now
+        prompt.updated_by = actor
+        append(
+            session,
+            actor=actor,
+            action=f"label.{action}",
+            target=_target(prompt.name),
+            details={"label": label, "from_version": current, "to_version": target.version},
+            at=now,
+        )
+        return repo.to_label_event(prompt.name, event)
+
+    def _after_write(self, name: str) -> None:
+        self.resolver.invalidate(name)
+
+    # --- push -------------------------------------------------------------------------
+
+    def push(
+        self,
+        name: str,
+        *,
+        template: str | list[dict[str, Any]],
+        syntax: str = "mustache",
+        type: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        variables_schema: Mapping[str, Any] | None = None,
+        message: str = "",
+        author: str = "",
+        tags: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
+        description: str | None = None,
+    ) -> PushResult:
+        """Store a new immutable version (or return the newest if the content is identical)."""
+        check_name(name)
+        message = _text(message, "message")
+        author = _text(author, "author", 200)
+        new_description = None if description is None else _text(description, "description")
+        checked = check_push(
+            template=template,
+            syntax=syntax,
+            type=type,
+            config=config,
+            variables_schema=variables_schema,
+            tags=tags,
+            labels=labels,
+            partials=_no_partials,
+        )
+
+        def work(session: Session) -> tuple[PromptVersion, bool]:
+            now = utcnow()
+            prompt = repo.get_prompt(session, name)
+            if prompt is None:
+                prompt = repo.create_prompt(
+                    session,
+                    name=name,
+                    type=checked.type,
+                    description=new_description or "",
+                    actor=author,
+                    at=now,
+                )
+            elif prompt.archived:
+                raise ConflictError(
+                    f"prompt {name!r} is archived; unarchive it before pushing",
+                    details={"name": name, "field": "name"},
+                )
+            newest = (
+                repo.version_row(session, prompt.id, prompt.latest_version)
+                if prompt.latest_version
+                else None
+            )
+            created = newest is None or newest.hash != checked.hash
+            if created:
+                number = prompt.latest_version + 1
+                row = repo.insert_version(
+                    session,
+                    prompt.id,
+                    number,
+                    type=checked.type,
+                    syntax=checked.syntax,
+                    template=checked.template,
+                    config=checked.config,
+                    variables_schema=checked.variables_schema,
+                    message=message,
+                    author=author,
+                    created_at=now,
+                    hash=checked.hash,
+                )
+                prompt.latest_version = number
+                prompt.type = checked.type
+                prompt.updated_at = now
+                prompt.updated_by = author
+                append(
+                    session,
+                    actor=author,
+                    action="prompt.push",
+                    target=_target(name),
+                    details={"version": number, "hash": checked.hash, "message": message},
+                    at=now,
+                )
+            else:
+                assert newest is not None
+                row = newest
+            wanted = list(checked.labels)
+            if created and row.version == 1 and DEFAULT_LABEL not in wanted:
+                wanted.insert(0, DEFAULT_LABEL)
+            current = repo.labels_of(session, prompt.id)
+            for label in wanted:
+                if current.get(label) != row.version:
+                    self._move(
+                        session,
+                        prompt,
+                        label,
+                        row,
+                        actor=author,
+                        action="set",
+                        current=current.get(label),
+                    )
+                    current[label] = row.version
+            added = repo.add_tags(session, prompt.id, checked.tags)
+            changed_description = (
+                new_description is not None
+                and new_description != prompt.description
+                and not (created and row.version == 1)
+            )
+            if new_description is not None:
+                prompt.description = new_description
+            if added or changed_description:
+                prompt.updated_at = now
+                prompt.updated_by = author
+                append(
+                    session,
+                    actor=author,
+                    action="prompt.update",
+                    target=_target(name),
+                    details={"tags_added": added, "description": changed_description},
+                    at=now,
+                )
+            labels_here = sorted(lab for lab, v in current.items() if v == row.version)
+            return repo.to_version(name, row, labels_here), created
+
+        version, created = self.db.write(work)
+        self._after_write(name)
+        self.resolver.remember(version)
+        return PushResult(version=version, created=created)
+
+    # --- labels -----------------------------------------------------------------------
+
+    def set_label(self, name: str, label: str, version: int, *, actor: str = "") -> LabelEvent:
+        """Point ``label`` at ``version``; setting it where it already points records nothing."""
+        check_name(name)
+        check_label(label)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise InvalidInputError(
+                f"version must be an integer >= 1, got {version!r}",
+                details={"field": "version", "value": repr(version)},
+            )
+        actor = _text(actor, "actor", 200)
+
+        def work(session: Session) -> LabelEvent:
+            prompt = self._prompt(session, name)
+            target = self._version_row(session, prompt, version)
+            current = repo.labels_of(session, prompt.id).get(label)
+            if current == version:
+                events = repo.label_events(session, prompt.id, label)
+                if events:
+                    return repo.to_label_event(name, events[0])
+            return self._move(
+                session, prompt, label, target, actor=actor, action="set", current=current
+            )
+
+        event = self.db.write(work)
+        self._after_write(name)
+        return event
+
+    def rollback(self, name: str, *, label: str = DEFAULT_LABEL, actor: str = "") -> LabelEvent:
+        """Move ``label`` back to where it pointed before its last (not undone) move."""
+        check_name(name)
+        check_label(label)
+        actor = _text(actor, "actor", 200)
+
+        def work(session: Session) -> LabelEvent:
+            prompt = self._prompt(session, name)
+            current = self._current(session, prompt, label)
+            stack: list[int | None] = []
+            for event in repo.label_events(session, prompt.id, label, oldest_first=True):
+                if event.action == "rollback":
+                    if stack:
+                        stack.pop()
+                else:
+                    stack.append(event.from_version)
+            previous = stack[-1] if stack else None
+            if previous is None:
+                raise ConflictError(
+                    f"label {label!r} of {name!r} has no earlier version to roll back to",
+                    details={"name": name, "label": label, "version": current},
+                )
+            target = self._version_row(session, prompt, previous)
+            return self._move(
+                session, prompt, label, target, actor=actor, action="rollback", current=current
+            )
+
+        event = self.db.write(work)
+        self._after_write(name)
+        return event
+
+    def _current(self, session: Session, prompt: PromptRow, label: str) -> int:
+        labels = repo.labels_of(session, prompt.id)
+        if label not in labels:
+            near = suggest(label, labels)
+            raise LabelNotFound(
+                f"prompt {prompt.name!r} has no label {label!r}",
+                details={
+                    "name": prompt.name,
+                    "label": label,
+                    "labels": sorted(labels),
+                    "suggestions": near,
+                },
+            )
+        return labels[label]
+
+    def delete_label(self, name: str, label: str, *, actor: str = "") -> LabelEvent:
+        """Remove a label (its history stays)."""
+        check_name(name)
+        check_label(label)
+        actor = _text(actor, "actor", 200)
+
+        def work(session: Session) -> LabelEvent:
+            prompt = self._prompt(session, name)
+            current = self._current(session, prompt, label)
+            now = utcnow()
+            repo.delete_label_row(session, prompt.id, label)
+            event = repo.insert_label_event(
+                session,
+                prompt.id,
+                label=label,
+                from_version=current,
+                to_version=current,
+                action="delete",
+                actor=actor,
+                at=now,
+            )
+            prompt.updated_at = now
+            prompt.updated_by = actor
+            append(
+                session,
+                actor=actor,
+                action="label.delete",
+                target=_target(name),
+                details={"label": label, "from_version": current},
+                at=now,
+            )
+            return repo.to_label_event(name, event)
+
+        event = self.db.write(work)
+        self._after_write(name)
+        return event
+
+    # --- archive ----------------------------------------------------------------------
+
+    def set_archived(self, name: str, archived: bool, *, actor: str = "") -> PromptSummary:
+        """Archive (hide from listings, refuse pushes) or unarchive a prompt."""
+        check_name(name)
+        actor = _text(actor, "actor", 200)
+
+        def work(session: Session) -> PromptSummary:
+            prompt = self._prompt(session, name)
+            if prompt.archived != archived:
+                now = utcnow()
+                prompt.archived = archived
+                prompt.updated_at = now
+                prompt.updated_by = actor
+                append(
+                    session,
+                    actor=actor,
+                    action="prompt.archive" if archived else "prompt.unarchive",
+                    target=_target(name),
+                    details={},
+                    at=now,
+                )
+                session.flush()
+            return repo.summaries(session, [prompt])[0]
+
+        summary = self.db.write(work)
+        self._after_write(name)
+        return summary
+
+    # --- reads ------------------------------------------------------------------------
+
+    def get_prompt(self, name: str) -> PromptSummary:
+        """One prompt's summary."""
+        check_name(name)
+        with self.db.read() as s:
+            row = repo.get_prompt(s, name)
+            if row is not None:
+                return repo.summaries(s, [row])[0]
+        raise not_found_prompt(self.db, name)
+
+    def list_prompts(
+        self,
+        *,
+        tag: str | None = None,
+        search: str | None = None,
+        folder: str | None = None,
+        include_archived: bool = False,
+        limit: int | None = 100,
+        after: str | None = None,
+    ) -> list[PromptSummary]:
+        """Prompts sorted by name; pass the last name as ``after`` for the next page."""
+        if limit is not None and (isinstance(limit, bool) or limit < 1):
+            raise InvalidInputError("limit must be >= 1", details={"field": "limit"})
+        with self.db.read() as s:
+            rows = repo.list_prompt_rows(
+                s,
+                tag=tag,
+                search=search,
+                folder=folder,
+                include_archived=include_archived,
+                limit=limit,
+                after=after,
+            )
+            return repo.summaries(s, rows)
+
+    def versions(
+        self, name: str, *, limit: int | None = None, before: int | None = None
+    ) -> list[PromptVersion]:
+        """Versions newest first, each with the labels pointing at it now."""
+        check_name(name)
+        with self.db.read() as s:
+            prompt = repo.get_prompt(s, name)
+            if prompt is not None:
+                labels = repo.labels_of(s, prompt.id)
+                by_version: dict[int, list[str]] = {}
+                for lab, v in labels.items():
+                    by_version.setdefault(v, []).append(lab)
+                rows = repo.versions_page(s, prompt.id, limit=limit, before=before)
+                return [repo.to_version(name, r, by_version.get(r.version, ())) for r in rows]
+        raise not_found_prompt(self.db, name)
+
+    def labels(self, name: str) -> dict[str, int]:
+        """``{label: version}`` of a prompt (``latest`` is implicit and not listed)."""
+        check_name(name)
+        with self.db.read() as s:
+            prompt = repo.get_prompt(s, name)
+            if prompt is not None:
+                return repo.labels_of(s, prompt.id)
+        raise not_found_prompt(self.db, name)
+
+    def label_history(self, name: str, label: str | None = None) -> list[LabelEvent]:
+        """Label moves newest first (one label, or all of the prompt's)."""
+        check_name(name)
+        if label is not None:
+            check_label(label, settable=False)
+        with self.db.read() as s:
+            prompt = repo.get_prompt(s, name)
+            if prompt is not None:
+                rows = repo.label_events(s, prompt.id, label)
+                return [repo.to_label_event(name, r) for r in rows]
+        raise not_found_prompt(self.db, name)

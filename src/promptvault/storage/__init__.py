@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy tables, the database helper, repositories and Alembic migrations."""

@@ -1,0 +1,173 @@
+"""Engines, sessions and the write-transaction helper, for SQLite and PostgreSQL.
+
+SQLite runs in WAL mode with foreign keys on and a busy timeout. pysqlite's own transaction
+handling is switched off (the documented SQLAlchemy recipe) so that a write transaction starts
+with ``BEGIN IMMEDIATE``: writers queue on the database lock at the start instead of failing
+when a reader tries to upgrade. On PostgreSQL every write transaction first takes one
+transaction-scoped advisory lock, which serialises writers the same way: version numbers and
+the audit chain are then computed from committed state and never race.
+
+:meth:`Database.write` runs a unit of work and retries it, with jittered backoff, on the
+errors that mean "another writer got there first" (serialization failures, deadlocks, unique
+violations, a locked database); callers never see those.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+
+from promptvault.errors import PromptUnavailable, VersionConflictError
+
+__all__ = ["WRITE_LOCK_KEY", "Database", "is_retryable"]
+
+T = TypeVar("T")
+
+# The key of the PostgreSQL advisory lock every promptvault write transaction holds.
+WRITE_LOCK_KEY = 0x70765F7772  # "pv_wr"
+
+_WRITE_OPTION = "promptvault_write"
+# SQLSTATEs that mean "try again": serialization failure, deadlock, unique violation
+# (two writers creating the same row), lock not available.
+_RETRY_SQLSTATES = frozenset({"40001", "40P01", "23505", "55P03"})
+_SQLITE_RETRY_TEXT = ("database is locked", "database is busy", "database table is locked")
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether ``exc`` is a transient conflict that a fresh attempt may not hit."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate in _RETRY_SQLSTATES:
+        return True
+    message = str(orig).lower()
+    if any(text_ in message for text_ in _SQLITE_RETRY_TEXT):
+        return True
+    # SQLite reports unique violations as IntegrityError "UNIQUE constraint failed".
+    return "unique constraint failed" in message
+
+
+class Database:
+    """One engine plus the session helpers every repository uses.
+
+    ``read()`` gives a session in a read transaction; ``write(fn)`` runs ``fn(session)`` in a
+    serialised write transaction, retried on transient conflicts, and commits it.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, max_attempts: int = 30) -> None:
+        self.url = url
+        self.max_attempts = max_attempts
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        self.is_sqlite = self.dialect == "sqlite"
+        self.is_postgres = self.dialect == "postgresql"
+        self.engine: Engine = self._create_engine(url, echo=echo)
+
+    def _create_engine(self, url: str, *, echo: bool) -> Engine:
+        if not self.is_sqlite:
+            return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5)
+        parsed = make_url(url)
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": 30.0},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Take transaction control away from pysqlite so BEGIN IMMEDIATE can be emitted.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            if conn.get_execution_options().get(_WRITE_OPTION):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+        return engine
+
+    # --- sessions ---------------------------------------------------------------------
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session in a read transaction, ended (rolled back) on exit.
+
+        Closing rather than rolling back the session keeps loaded rows readable afterwards.
+        """
+        with self.engine.connect() as conn, Session(bind=conn, expire_on_commit=False) as s:
+            yield s
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One serialised write transaction, committed on success, rolled back on error.
+
+        No retry here: use :meth:`write` unless the caller retries itself.
+        """
+        with self.engine.connect() as conn:
+            conn.execution_options(**{_WRITE_OPTION: True})
+            with Session(bind=conn, expire_on_commit=False) as session:
+                session.begin()
+                try:
+                    if self.is_postgres:
+                        session.execute(
+                            text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY}
+                        )
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+
+    def write(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn(session)`` in a write transaction, retrying transient conflicts.
+
+        ``fn`` may run more than once, so it must not have side effects outside the session.
+        """
+        delay = 0.002
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                with self.transaction() as session:
+                    return fn(session)
+            except DBAPIError as exc:
+                if not is_retryable(exc) or attempt == self.max_attempts:
+                    if is_retryable(exc):
+                        raise VersionConflictError(
+                            "the write kept conflicting with concurrent writers",
+                            details={"attempts": attempt},
+                        ) from exc
+                    if isinstance(exc, OperationalError):
+                        raise PromptUnavailable(
+                            f"database error: {exc.orig}", details={"url": self.safe_url}
+                        ) from exc
+                    raise
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.25)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden, for messages and logs."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

@@ -1,0 +1,357 @@
+"""Repositories: queries over the registry tables that take a session and return entities.
+
+Functions here know SQL and rows; business rules (validation, label semantics, hashing, the
+audit trail) live in ``promptvault.registry``. A few functions return rows because the
+registry updates them in the same transaction; rows never leave the storage and registry
+layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from promptvault.entities import LabelEvent, PromptSummary, PromptVersion
+from promptvault.storage.tables import LabelEventRow, LabelRow, PromptRow, TagRow, VersionRow
+
+__all__ = [
+    "add_tags",
+    "all_prompt_names",
+    "create_prompt",
+    "delete_label_row",
+    "get_prompt",
+    "insert_label_event",
+    "insert_version",
+    "label_events",
+    "labels_by_prompt",
+    "labels_of",
+    "list_prompt_rows",
+    "prompt_summary",
+    "resolve_state",
+    "set_label_row",
+    "summaries",
+    "tags_by_prompt",
+    "to_label_event",
+    "to_version",
+    "version_numbers",
+    "version_row",
+    "versions_page",
+]
+
+
+# --- prompts ---------------------------------------------------------------------------
+
+
+def get_prompt(session: Session, name: str) -> PromptRow | None:
+    """The prompt row named ``name``, or None."""
+    return session.execute(select(PromptRow).where(PromptRow.name == name)).scalar_one_or_none()
+
+
+def all_prompt_names(session: Session) -> list[str]:
+    """Every prompt name (for "did you mean" suggestions)."""
+    return list(session.execute(select(PromptRow.name)).scalars())
+
+
+def create_prompt(
+    session: Session,
+    *,
+    name: str,
+    type: str,
+    description: str,
+    actor: str,
+    at: datetime,
+) -> PromptRow:
+    """Insert a new prompt with no versions yet."""
+    row = PromptRow(
+        name=name,
+        description=description,
+        type=type,
+        archived=False,
+        latest_version=0,
+        created_at=at,
+        created_by=actor,
+        updated_at=at,
+        updated_by=actor,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_prompt_rows(
+    session: Session,
+    *,
+    tag: str | None = None,
+    search: str | None = None,
+    folder: str | None = None,
+    include_archived: bool = False,
+    limit: int | None = 100,
+    after: str | None = None,
+) -> list[PromptRow]:
+    """Prompts sorted by name, filtered; ``after`` is the last name of the previous page."""
+    query = select(PromptRow).order_by(PromptRow.name)
+    if not include_archived:
+        query = query.where(PromptRow.archived.is_(False))
+    if tag:
+        query = query.where(PromptRow.id.in_(select(TagRow.prompt_id).where(TagRow.tag == tag)))
+    if search:
+        pattern = f"%{_escape_like(search.lower())}%"
+        query = query.where(
+            or_(
+                func.lower(PromptRow.name).like(pattern, escape="\\"),
+                func.lower(PromptRow.description).like(pattern, escape="\\"),
+            )
+        )
+    if folder:
+        prefix = folder.rstrip("/") + "/"
+        query = query.where(PromptRow.name.like(_escape_like(prefix) + "%", escape="\\"))
+    if after:
+        query = query.where(PromptRow.name > after)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.execute(query).scalars())
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def tags_by_prompt(session: Session, prompt_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """Sorted tags of each prompt id."""
+    out: dict[int, list[str]] = {pid: [] for pid in prompt_ids}
+    if prompt_ids:
+        rows = session.execute(
+            select(TagRow.prompt_id, TagRow.tag)
+            .where(TagRow.prompt_id.in_(prompt_ids))
+            .order_by(TagRow.tag)
+        )
+        for pid, tag in rows:
+            out[pid].append(tag)
+    return {pid: tuple(tags) for pid, tags in out.items()}
+
+
+def add_tags(session: Session, prompt_id: int, tags: Iterable[str]) -> list[str]:
+    """Add the tags the prompt does not have yet; return the ones added."""
+    have = set(session.execute(select(TagRow.tag).where(TagRow.prompt_id == prompt_id)).scalars())
+    added = sorted(set(tags) - have)
+    for tag in added:
+        session.add(TagRow(prompt_id=prompt_id, tag=tag))
+    return added
+
+
+def labels_by_prompt(session: Session, prompt_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """``{prompt_id: {label: version number}}`` for the given prompts."""
+    out: dict[int, dict[str, int]] = {pid: {} for pid in prompt_ids}
+    if prompt_ids:
+        rows = session.execute(
+            select(LabelRow.prompt_id, LabelRow.label, VersionRow.version)
+            .join(VersionRow, VersionRow.id == LabelRow.version_id)
+            .where(LabelRow.prompt_id.in_(prompt_ids))
+            .order_by(LabelRow.label)
+        )
+        for pid, label, version in rows:
+            out[pid][label] = version
+    return out
+
+
+def prompt_summary(row: PromptRow, tags: tuple[str, ...], labels: dict[str, int]) -> PromptSummary:
+    """The listing entity of one prompt."""
+    return PromptSummary(
+        name=row.name,
+        description=row.description,
+        type="chat" if row.type == "chat" else "text",
+        tags=tags,
+        latest_version=row.latest_version or None,
+        labels=labels,
+        archived=row.archived,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+    )
+
+
+def summaries(session: Session, rows: Sequence[PromptRow]) -> list[PromptSummary]:
+    """Listing entities for ``rows`` (two batched queries for tags and labels)."""
+    ids = [row.id for row in rows]
+    tags = tags_by_prompt(session, ids)
+    labels = labels_by_prompt(session, ids)
+    return [prompt_summary(row, tags[row.id], labels[row.id]) for row in rows]
+
+
+# --- versions --------------------------------------------------------------------------
+
+
+def version_row(session: Session, prompt_id: int, version: int) -> VersionRow | None:
+    """The row of one version, or None."""
+    return session.execute(
+        select(VersionRow).where(VersionRow.prompt_id == prompt_id, VersionRow.version == version)
+    ).scalar_one_or_none()
+
+
+def version_numbers(session: Session, prompt_id: int) -> list[int]:
+    """Every version number of a prompt, ascending."""
+    return list(
+        session.execute(
+            select(VersionRow.version)
+            .where(VersionRow.prompt_id == prompt_id)
+            .order_by(VersionRow.version)
+        ).scalars()
+    )
+
+
+def insert_version(session: Session, prompt_id: int, version: int, **fields: Any) -> VersionRow:
+    """Insert a version row (the caller has assigned ``version`` under the write lock)."""
+    row = VersionRow(prompt_id=prompt_id, version=version, **fields)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def to_version(
+    name: str,
+    row: VersionRow,
+    labels: Iterable[str] = (),
+    *,
+    resolved_label: str | None = None,
+) -> PromptVersion:
+    """The entity of one version row."""
+    return PromptVersion(
+        name=name,
+        version=row.version,
+        type="chat" if row.type == "chat" else "text",
+        syntax="jinja" if row.syntax == "jinja" else "mustache",
+        template=row.template,
+        config=dict(row.config or {}),
+        variables_schema=row.variables_schema,
+        message=row.message,
+        author=row.author,
+        created_at=row.created_at,
+        hash=row.hash,
+        labels=tuple(sorted(labels)),
+        resolved_label=resolved_label,
+    )
+
+
+def versions_page(
+    session: Session, prompt_id: int, *, limit: int | None = None, before: int | None = None
+) -> list[VersionRow]:
+    """Versions newest first; ``before`` keeps only numbers below it (pagination)."""
+    query = (
+        select(VersionRow)
+        .where(VersionRow.prompt_id == prompt_id)
+        .order_by(VersionRow.version.desc())
+    )
+    if before is not None:
+        query = query.where(VersionRow.version < before)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.execute(query).scalars())
+
+
+# --- labels ----------------------------------------------------------------------------
+
+
+def labels_of(session: Session, prompt_id: int) -> dict[str, int]:
+    """``{label: version number}`` of one prompt."""
+    return labels_by_prompt(session, [prompt_id])[prompt_id]
+
+
+def resolve_state(session: Session, name: str) -> tuple[PromptRow, dict[str, int]] | None:
+    """A prompt row and its label pointers in one round trip (None if no such prompt)."""
+    rows = session.execute(
+        select(PromptRow, LabelRow.label, VersionRow.version)
+        .outerjoin(LabelRow, LabelRow.prompt_id == PromptRow.id)
+        .outerjoin(VersionRow, VersionRow.id == LabelRow.version_id)
+        .where(PromptRow.name == name)
+    ).all()
+    if not rows:
+        return None
+    prompt = rows[0][0]
+    return prompt, {label: version for _, label, version in rows if label is not None}
+
+
+def set_label_row(
+    session: Session, prompt_id: int, label: str, version_id: int, *, actor: str, at: datetime
+) -> None:
+    """Point ``label`` at ``version_id`` (insert or update)."""
+    row = session.execute(
+        select(LabelRow).where(LabelRow.prompt_id == prompt_id, LabelRow.label == label)
+    ).scalar_one_or_none()
+    if row is None:
+        session.add(
+            LabelRow(
+                prompt_id=prompt_id,
+                label=label,
+                version_id=version_id,
+                updated_at=at,
+                updated_by=actor,
+            )
+        )
+    else:
+        row.version_id = version_id
+        row.updated_at = at
+        row.updated_by = actor
+    session.flush()
+
+
+def delete_label_row(session: Session, prompt_id: int, label: str) -> None:
+    """Remove a label pointer."""
+    session.execute(
+        delete(LabelRow).where(LabelRow.prompt_id == prompt_id, LabelRow.label == label)
+    )
+
+
+def insert_label_event(
+    session: Session,
+    prompt_id: int,
+    *,
+    label: str,
+    from_version: int | None,
+    to_version: int,
+    action: str,
+    actor: str,
+    at: datetime,
+) -> LabelEventRow:
+    """Record one label move."""
+    row = LabelEventRow(
+        prompt_id=prompt_id,
+        label=label,
+        from_version=from_version,
+        to_version=to_version,
+        action=action,
+        actor=actor,
+        at=at,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def label_events(
+    session: Session, prompt_id: int, label: str | None = None, *, oldest_first: bool = False
+) -> list[LabelEventRow]:
+    """Label moves of a prompt (one label or all), newest first unless asked otherwise."""
+    order = LabelEventRow.id.asc() if oldest_first else LabelEventRow.id.desc()
+    query = select(LabelEventRow).where(LabelEventRow.prompt_id == prompt_id).order_by(order)
+    if label is not None:
+        query = query.where(LabelEventRow.label == label)
+    return list(session.execute(query).scalars())
+
+
+def to_label_event(name: str, row: LabelEventRow) -> LabelEvent:
+    """The entity of one label move."""
+    action = row.action if row.action in ("set", "rollback", "delete") else "set"
+    return LabelEvent(
+        id=row.id,
+        name=name,
+        label=row.label,
+        from_version=row.from_version,
+        to_version=row.to_version,
+        actor=row.actor,
+        action=action,
+        at=row.at,
+    )

@@ -1,0 +1,245 @@
+"""``Vault``: the library face of promptvault and the composition root of the core.
+
+::
+
+    from promptvault import Vault
+
+    with Vault.open() as vault:              # SQLite under PROMPTVAULT_HOME, migrated on first use
+        vault.push("greeting", template="Hello {{name}}!", author="alice")
+        vault.render("greeting", {"name": "Ada"})          # 'Hello Ada!'
+
+A Vault holds one database engine and the caches that keep reference resolution off the
+database; share one per process. It is safe to use from several threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from promptvault.config import Settings
+from promptvault.entities import (
+    LabelEvent,
+    PromptDiff,
+    PromptSummary,
+    PromptVersion,
+    PushResult,
+)
+from promptvault.errors import PromptUnavailable
+from promptvault.registry.audit import AuditLog
+from promptvault.registry.diff import diff_versions
+from promptvault.registry.service import Registry
+from promptvault.storage.database import Database
+from promptvault.storage.migrate import current_revision, head_revision, upgrade
+
+__all__ = ["Vault"]
+
+
+class Vault:
+    """Prompts, versions, labels, rendering and the audit log over one database."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        migrate: bool | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        """Open the configured database; ``migrate`` defaults to "SQLite, or an empty DB".
+
+        PostgreSQL databases that already hold an older schema are upgraded only when asked
+        (``migrate=True`` or ``promptvault db upgrade``), since other servers may share them.
+        """
+        self.settings = settings or Settings()
+        self.db = Database(self.settings.resolved_database_url())
+        self._ensure_schema(migrate)
+        self.registry = Registry(self.db, self.settings, clock=clock)
+        self.audit = AuditLog(self.db)
+
+    @classmethod
+    def open(cls, url: str | None = None, *, settings: Settings | None = None) -> Vault:
+        """A Vault on ``url`` (else the settings' database, else the SQLite file in home)."""
+        base = settings or Settings()
+        if url is not None:
+            base = base.model_copy(update={"database_url": url})
+        return cls(base)
+
+    def _ensure_schema(self, migrate: bool | None) -> None:
+        head = head_revision()
+        current = current_revision(self.db.engine)
+        if current == head:
+            return
+        if migrate or (migrate is None and (self.db.is_sqlite or current is None)):
+            upgrade(self.db)
+            return
+        raise PromptUnavailable(
+            f"the database schema is at {current}, this promptvault needs {head}: "
+            "run `promptvault db upgrade`",
+            details={"current": current, "head": head, "url": self.db.safe_url},
+        )
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.db.dispose()
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Vault {self.db.safe_url}>"
+
+    # --- prompts and versions -----------------------------------------------------------
+
+    def push(
+        self,
+        name: str,
+        *,
+        template: str | list[dict[str, Any]],
+        syntax: str = "mustache",
+        type: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        variables_schema: Mapping[str, Any] | None = None,
+        message: str = "",
+        author: str = "",
+        tags: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
+        description: str | None = None,
+    ) -> PushResult:
+        """Store a new immutable version; identical content returns the newest, created=False.
+
+        ``type`` is inferred when omitted (a list is ``chat``, a string ``text``). The first
+        version gets ``production``; ``labels`` are moved to the pushed (or newest) version.
+        """
+        return self.registry.push(
+            name,
+            template=template,
+            syntax=syntax,
+            type=type,
+            config=config,
+            variables_schema=variables_schema,
+            message=message,
+            author=author,
+            tags=tags,
+            labels=labels,
+            description=description,
+        )
+
+    def get(
+        self, ref: str, *, label: str | None = None, version: int | None = None
+    ) -> PromptVersion:
+        """Resolve ``name``, ``name@label``, ``name@latest`` or ``name@7`` (cached)."""
+        result: PromptVersion = self.registry.resolver.get(ref, label=label, version=version)
+        return result
+
+    def render(
+        self,
+        ref: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        placeholders: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        strict: bool = True,
+    ) -> Any:
+        """Render a reference: a string, or a list of ``{"role", "content"}`` for chat."""
+        return self.registry.resolver.render(
+            ref, variables, placeholders=placeholders, strict=strict
+        )
+
+    def get_prompt(self, name: str) -> PromptSummary:
+        """One prompt's summary (latest version, labels, tags)."""
+        return self.registry.get_prompt(name)
+
+    def list_prompts(
+        self,
+        *,
+        tag: str | None = None,
+        search: str | None = None,
+        folder: str | None = None,
+        include_archived: bool = False,
+        limit: int | None = 100,
+        after: str | None = None,
+    ) -> list[PromptSummary]:
+        """Prompts sorted by name; ``after`` is the last name of the previous page."""
+        return self.registry.list_prompts(
+            tag=tag,
+            search=search,
+            folder=folder,
+            include_archived=include_archived,
+            limit=limit,
+            after=after,
+        )
+
+    def versions(
+        self, name: str, *, limit: int | None = None, before: int | None = None
+    ) -> list[PromptVersion]:
+        """Versions newest first, with the labels pointing at each."""
+        return self.registry.versions(name, limit=limit, before=before)
+
+    def archive(self, name: str, *, actor: str = "") -> PromptSummary:
+        """Hide a prompt from listings and refuse pushes to it; it still resolves."""
+        return self.registry.set_archived(name, True, actor=actor)
+
+    def unarchive(self, name: str, *, actor: str = "") -> PromptSummary:
+        """Undo :meth:`archive`."""
+        return self.registry.set_archived(name, False, actor=actor)
+
+    # --- labels -------------------------------------------------------------------------
+
+    def labels(self, name: str) -> dict[str, int]:
+        """``{label: version}`` (``latest`` is implicit and not listed)."""
+        return self.registry.labels(name)
+
+    def set_label(self, name: str, label: str, version: int, *, actor: str = "") -> LabelEvent:
+        """Point ``label`` at ``version``."""
+        return self.registry.set_label(name, label, version, actor=actor)
+
+    def rollback(self, name: str, *, label: str = "production", actor: str = "") -> LabelEvent:
+        """Move ``label`` back to where it pointed before its last move."""
+        return self.registry.rollback(name, label=label, actor=actor)
+
+    def delete_label(self, name: str, label: str, *, actor: str = "") -> LabelEvent:
+        """Remove ``label`` from the prompt (its history is kept)."""
+        return self.registry.delete_label(name, label, actor=actor)
+
+    def label_history(self, name: str, label: str | None = None) -> list[LabelEvent]:
+        """Label moves, newest first."""
+        return self.registry.label_history(name, label)
+
+    def diff(self, a_ref: str, b_ref: str) -> PromptDiff:
+        """What changed from ``a_ref`` to ``b_ref``: text per message, config, schema."""
+        return diff_versions(self.get(a_ref), self.get(b_ref), a_ref=a_ref, b_ref=b_ref)
+
+    # --- backup -------------------------------------------------------------------------
+
+    def export(self, path: str | Path) -> int:
+        """Write a lossless JSON backup of every prompt; returns the number of prompts."""
+        from promptvault.registry.transfer import export_registry
+
+        return export_registry(self.db, Path(path))
+
+    def import_(self, path: str | Path, *, actor: str = "") -> int:
+        """Restore a backup made by :meth:`export`; returns the number of prompts imported."""
+        from promptvault.registry.transfer import import_registry
+
+        count = import_registry(self.db, Path(path), actor=actor)
+        self.registry.resolver.invalidate()
+        return count
+
+    def import_seed_registry(self, path: str | Path, *, actor: str = "") -> int:
+        """Import the single-JSON-file registry format; ``active_version`` -> production."""
+        from promptvault.registry.seed import import_seed
+
+        count = import_seed(self.registry, Path(path), actor=actor)
+        self.registry.resolver.invalidate()
+        return count
