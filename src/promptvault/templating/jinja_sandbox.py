@@ -1,0 +1,476 @@
+"""The sandboxed Jinja environment behind ``syntax="jinja"``.
+
+Jinja's :class:`~jinja2.sandbox.ImmutableSandboxedEnvironment` already refuses private
+attributes and mutation. This module closes what it leaves open for templates written by
+people who should not be able to take the process down or read its memory:
+
+* no globals but a bounded ``range`` and ``dict`` (no ``cycler``/``joiner``/``lipsum``, whose
+  ``__init__.__globals__`` are classic escape hatches);
+* any attribute starting with ``_`` and a list of frame/code/function internals is refused,
+  and an unsafe access raises at once instead of yielding an undefined value that a lenient
+  render would print as an empty string;
+* size checks *before* anything is allocated for ``*``, ``**``, ``+``, ``%``, the amplifying
+  ``str`` methods and filters (``center``, ``indent``, ``replace``, ``join``, ``format``...);
+* a per-render step budget (loop iterations and calls) and a partial nesting depth.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from contextvars import ContextVar
+from functools import wraps
+from types import BuiltinMethodType
+from typing import Any
+
+from jinja2 import (
+    BaseLoader,
+    ChainableUndefined,
+    StrictUndefined,
+    TemplateNotFound,
+    Undefined,
+    nodes,
+)
+from jinja2 import Template as JinjaCompiled
+from jinja2 import filters as jinja_filters
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from promptvault.errors import TemplateLimitError
+from promptvault.templating.base import Escape, Limits, PartialSource
+from promptvault.templating.jinja_analysis import GADGET_ATTRIBUTES, check_security, instrument
+
+__all__ = [
+    "STATE",
+    "PartialLoader",
+    "RenderState",
+    "SandboxEnvironment",
+    "lookup_partial",
+]
+
+# str(int) refuses more than 4300 digits; stay below so numbers always print.
+_MAX_INT_BITS = 14_000
+_MAX_JSON_INDENT = 64
+_PRINTF = re.compile(r"%[#0 +\-]*(\*|\d+)?(?:\.(\*|\d+))?")
+
+
+class RenderState:
+    """Work done by the render in progress: steps taken and current partial depth."""
+
+    __slots__ = ("depth", "steps")
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.depth = 0
+
+
+# Set by JinjaTemplate.render around the consumption of the output generator.
+STATE: ContextVar[RenderState | None] = ContextVar("promptvault_jinja_state", default=None)
+
+
+def _limit(message: str, limit: str, value: int, maximum: int) -> TemplateLimitError:
+    return TemplateLimitError(message, details={"limit": limit, "value": value, "max": maximum})
+
+
+def _over(limit: str, what: str, value: int, maximum: int) -> TemplateLimitError:
+    return _limit(f"{what} would be {value} long, over the {maximum} limit", limit, value, maximum)
+
+
+def lookup_partial(partials: PartialSource | None, name: str) -> str | None:
+    """The source of partial ``name``, or None when unknown."""
+    if partials is None:
+        return None
+    value = partials.get(name) if isinstance(partials, Mapping) else partials(name)
+    return value if isinstance(value, str) else None
+
+
+class PartialLoader(BaseLoader):
+    """Resolves ``{% include %}``/``{% extends %}``/``{% import %}`` names through partials."""
+
+    def __init__(self, partials: PartialSource | None, limits: Limits) -> None:
+        self._partials = partials
+        self._limits = limits
+
+    def get_source(
+        self, environment: Any, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        source = lookup_partial(self._partials, template)
+        if source is None:
+            raise TemplateNotFound(template)
+        size = len(source.encode("utf-8", "surrogatepass"))
+        if size > self._limits.max_source_bytes:
+            raise _limit(
+                f"partial {template!r} is {size} bytes, over the "
+                f"{self._limits.max_source_bytes}-byte limit",
+                "max_source_bytes",
+                size,
+                self._limits.max_source_bytes,
+            )
+        # The filename is the partial's name so tracebacks point into the right template.
+        return source, template, lambda: True
+
+
+class _DepthTemplate(JinjaCompiled):
+    """A compiled template whose body counts partial nesting (include, extends, import)."""
+
+    @classmethod
+    def _from_namespace(
+        cls,
+        environment: Any,
+        namespace: MutableMapping[str, Any],
+        globals: MutableMapping[str, Any],
+    ) -> JinjaCompiled:
+        compiled = super()._from_namespace(environment, namespace, globals)
+        root = compiled.root_render_func
+        max_depth = environment.limits.max_depth
+
+        def guarded(context: Context) -> Iterator[str]:
+            state = STATE.get()
+            if state is None:
+                yield from root(context)
+                return
+            state.depth += 1
+            try:
+                if state.depth > max_depth + 1:  # the top template itself is depth 1
+                    raise _limit(
+                        f"partials nest deeper than {max_depth} levels",
+                        "max_depth",
+                        state.depth - 1,
+                        max_depth,
+                    )
+                yield from root(context)
+            finally:
+                state.depth -= 1
+
+        compiled.root_render_func = guarded
+        return compiled
+
+
+def _finalize(value: Any) -> Any:
+    # Prompt mode: None prints nothing and containers print as JSON, not as Python reprs.
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
+
+
+class SandboxEnvironment(ImmutableSandboxedEnvironment):
+    """ImmutableSandboxedEnvironment with bounded sizes and work and no dangerous globals."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def __init__(
+        self, *, limits: Limits, escape: Escape, strict: bool, partials: PartialSource | None
+    ) -> None:
+        super().__init__(
+            undefined=StrictUndefined if strict else ChainableUndefined,
+            autoescape=escape == "html",
+            keep_trailing_newline=True,
+            loader=PartialLoader(partials, limits),
+            finalize=_finalize,
+            auto_reload=False,
+        )
+        self.limits = limits
+        self.template_class = _DepthTemplate
+        self.globals.clear()
+        self.globals.update(range=self._range, dict=dict)
+        self.filters.update(_guarded_filters(limits))
+        # Macros and call blocks join their output with environment.concat.
+        self.concat = self._concat  # type: ignore[method-assign]
+
+    def _generate(
+        self,
+        source: nodes.Template,
+        name: str | None,
+        filename: str | None,
+        defer_init: bool = False,
+    ) -> str:
+        # Jinja's documented hook between parse and code generation: every template this
+        # environment compiles (the main one and each partial) is checked and instrumented.
+        check_security(source, name)
+        instrument(source)
+        return super()._generate(source, name, filename, defer_init=defer_init)
+
+    # --- attribute and call policy ------------------------------------------------------
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        """Refuse private names and frame/code gadgets on top of the sandbox's own rules."""
+        if attr.startswith("_") or attr in GADGET_ATTRIBUTES:
+            return False
+        return super().is_safe_attribute(obj, attr, value)
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
+        """Raise at once: an undefined placeholder would print as '' in a lenient render."""
+        raise SecurityError(
+            f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe"
+        )
+
+    def call(
+        __self,
+        __context: Context,
+        __obj: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """Count the call against the step budget and size-check amplifying str methods."""
+        __self.tick()
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(__obj, BuiltinMethodType) and isinstance(owner, str):
+            args = _check_str_method(__obj.__name__, owner, args, kwargs, __self.limits)
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """The sandbox's safe ``str.format``, plus a check on field widths."""
+        fmt = super().wrap_str_format(value)
+        if fmt is None:
+            return None
+        text: str = value.__self__
+        is_map = value.__name__ == "format_map"
+        limits = self.limits
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            values = list(args[0].values()) if is_map and args else [*args, *kwargs.values()]
+            _check_format_spec(text, values, limits)
+            return fmt(*args, **kwargs)
+
+        return checked
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        """Refuse ``*``, ``**``, ``+`` and ``%`` whose result would be too big to hold."""
+        self.tick()
+        cap = self.limits.max_output_bytes
+        if operator == "*":
+            _check_mul(left, right, cap)
+        elif operator == "**":
+            _check_pow(left, right)
+        elif operator == "+":
+            if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
+                total = len(left) + len(right)
+                if total > cap:
+                    raise _over("max_output_bytes", "a concatenation", total, cap)
+        elif operator == "%" and isinstance(left, str):
+            _check_printf(left, right, cap)
+        return super().call_binop(context, operator, left, right)
+
+    # --- budgets ------------------------------------------------------------------------
+
+    def tick(self, steps: int = 1) -> None:
+        """Charge ``steps`` to the render in progress; too many is a TemplateLimitError."""
+        state = STATE.get()
+        if state is None:
+            return
+        state.steps += steps
+        if state.steps > self.limits.max_steps:
+            raise _limit(
+                f"the template did more than {self.limits.max_steps} loop iterations and calls",
+                "max_steps",
+                state.steps,
+                self.limits.max_steps,
+            )
+
+    def guard_iter(self, iterable: Any) -> Any:
+        """Wrapped around every ``for`` loop's iterable: each item costs one step."""
+        if isinstance(iterable, Undefined):
+            return iterable  # strict undefined raises on iteration, lenient yields nothing
+        try:
+            size = len(iterable)
+        except TypeError:
+            return self._counted(iterable)
+        self.tick(size)
+        return iterable
+
+    def _counted(self, iterable: Iterable[Any]) -> Iterator[Any]:
+        for item in iterable:
+            self.tick()
+            yield item
+
+    def check_size(self, value: Any) -> Any:
+        """Wrapped around ``~`` concatenations, whose pieces are each already bounded."""
+        if isinstance(value, str) and len(value) > self.limits.max_output_bytes:
+            raise _over("max_output_bytes", "a string", len(value), self.limits.max_output_bytes)
+        return value
+
+    def _range(self, *args: Any) -> range:
+        result = range(*args)
+        try:
+            size = len(result)
+        except OverflowError:
+            size = self.limits.max_range + 1
+        if size > self.limits.max_range:
+            raise _limit(
+                f"range() of {size} items is over the {self.limits.max_range}-item limit",
+                "max_range",
+                size,
+                self.limits.max_range,
+            )
+        return result
+
+    def _concat(self, parts: Iterable[str]) -> str:
+        pieces = parts if isinstance(parts, list) else list(parts)
+        total = sum(map(len, pieces))
+        if total > self.limits.max_output_bytes:
+            raise _over("max_output_bytes", "a block's output", total, self.limits.max_output_bytes)
+        return "".join(pieces)
+
+
+# --- size checks ------------------------------------------------------------------------
+
+
+def _check_mul(left: Any, right: Any, cap: int) -> None:
+    if isinstance(left, int) and isinstance(right, int):
+        bits = abs(left).bit_length() + abs(right).bit_length()
+        if bits > _MAX_INT_BITS:
+            raise _over("max_int_bits", "a product", bits, _MAX_INT_BITS)
+        return
+    for seq, times in ((left, right), (right, left)):
+        if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
+            size = len(seq) * max(times, 0)
+            if size > cap:
+                raise _over("max_output_bytes", "a repetition", size, cap)
+
+
+def _check_pow(left: Any, right: Any) -> None:
+    if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
+        bits = abs(left).bit_length() * right
+        if bits > _MAX_INT_BITS:
+            raise _over("max_int_bits", "a power", bits, _MAX_INT_BITS)
+
+
+def _check_printf(fmt: str, values: Any, cap: int) -> None:
+    args = values if isinstance(values, tuple) else (values,)
+    star_big = any(isinstance(v, int) and v > cap for v in args)
+    for match in _PRINTF.finditer(fmt):
+        for group in match.groups():
+            if group == "*" and star_big:
+                raise _limit("a '*' width in a format is too large", "max_output_bytes", 0, cap)
+            if group and group.isdigit() and (len(group) > 9 or int(group) > cap):
+                raise _limit(f"format width {group} is too large", "max_output_bytes", 0, cap)
+
+
+def _check_format_spec(fmt: str, values: list[Any], limits: Limits) -> None:
+    cap = limits.max_output_bytes
+    try:
+        fields = list(string.Formatter().parse(fmt))
+    except ValueError:
+        return  # malformed: the real call raises the same error
+    big = any(isinstance(v, int) and v > cap for v in values)
+    for _, _, spec, _ in fields:
+        if not spec:
+            continue
+        if "{" in spec and big:
+            raise _limit("a nested format width is too large", "max_output_bytes", 0, cap)
+        for run in re.findall(r"\d+", spec):
+            if len(run) > 9 or int(run) > cap:
+                raise _limit(f"format width {run} is too large", "max_output_bytes", 0, cap)
+
+
+def _check_str_method(
+    name: str, text: str, args: tuple[Any, ...], kwargs: dict[str, Any], limits: Limits
+) -> tuple[Any, ...]:
+    cap = limits.max_output_bytes
+    if name in ("center", "ljust", "rjust", "zfill"):
+        width = args[0] if args else kwargs.get("width", 0)
+        if isinstance(width, int) and width > cap:
+            raise _over("max_output_bytes", f"str.{name}()", width, cap)
+    elif name == "expandtabs":
+        tab = args[0] if args else kwargs.get("tabsize", 8)
+        if isinstance(tab, int) and len(text) * tab > cap:
+            raise _over("max_output_bytes", "str.expandtabs()", len(text) * tab, cap)
+    elif name == "replace" and len(args) >= 2:
+        count = args[2] if len(args) > 2 else kwargs.get("count", -1)
+        _check_replace(text, args[0], args[1], count, cap)
+    elif name == "join" and args:
+        items = list(args[0])
+        _check_join(text, items, cap)
+        return (items, *args[1:])
+    elif name == "translate" and args and isinstance(args[0], Mapping):
+        longest = max((len(v) for v in args[0].values() if isinstance(v, str)), default=1)
+        if len(text) * longest > cap:
+            raise _over("max_output_bytes", "str.translate()", len(text) * longest, cap)
+    return args
+
+
+def _check_replace(text: Any, old: Any, new: Any, count: Any, cap: int) -> None:
+    if not (isinstance(text, str) and isinstance(old, str) and isinstance(new, str)):
+        return
+    hits = text.count(old) if old else len(text) + 1
+    if isinstance(count, int) and count >= 0:
+        hits = min(hits, count)
+    size = len(text) + hits * (len(new) - len(old))
+    if size > cap:
+        raise _over("max_output_bytes", "a replace", size, cap)
+
+
+def _check_join(sep: str, items: list[Any], cap: int) -> None:
+    size = len(sep) * max(len(items) - 1, 0)
+    size += sum(len(i) for i in items if isinstance(i, str))
+    if size > cap:
+        raise _over("max_output_bytes", "a join", size, cap)
+
+
+def _guarded_filters(limits: Limits) -> dict[str, Callable[..., Any]]:
+    """Filters that can amplify their input, each checked before it allocates."""
+    cap = limits.max_output_bytes
+
+    def guard(original: Callable[..., Any], check: Callable[..., None]) -> Callable[..., Any]:
+        @wraps(original)  # keeps Jinja's pass_eval_context/pass_environment marker
+        def filtered(*args: Any, **kwargs: Any) -> Any:
+            check(*args, **kwargs)
+            return original(*args, **kwargs)
+
+        return filtered
+
+    def center(value: Any, width: Any = 80) -> None:
+        if isinstance(width, int) and width > cap:
+            raise _over("max_output_bytes", "center", width, cap)
+
+    def indent(s: Any, width: Any = 4, *_: Any, **__: Any) -> None:
+        pad = width if isinstance(width, int) else len(str(width))
+        size = len(str(s)) + pad * (str(s).count("\n") + 1)
+        if size > cap:
+            raise _over("max_output_bytes", "indent", size, cap)
+
+    def batch(value: Any, linecount: Any = 1, *_: Any, **__: Any) -> None:
+        if isinstance(linecount, int) and linecount > limits.max_range:
+            raise _over("max_range", "a batch", linecount, limits.max_range)
+
+    def slice_(value: Any, slices: Any = 1, *_: Any, **__: Any) -> None:
+        if isinstance(slices, int) and slices > limits.max_range:
+            raise _over("max_range", "a slice", slices, limits.max_range)
+
+    def format_(value: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(value, str):
+            _check_printf(value, kwargs or tuple(args), cap)
+
+    def replace(eval_ctx: Any, s: Any, old: Any, new: Any, count: Any = None) -> None:
+        _check_replace(str(s), old, new, -1 if count is None else count, cap)
+
+    def wordwrap(env: Any, s: Any, width: Any = 79, *args: Any, **kwargs: Any) -> None:
+        wrap = kwargs.get("wrapstring", args[1] if len(args) > 1 else None)
+        if isinstance(wrap, str) and len(str(s)) * max(len(wrap), 1) > cap:
+            raise _over("max_output_bytes", "wordwrap", len(str(s)) * len(wrap), cap)
+
+    def join(eval_ctx: Any, value: Any, d: Any = "", *_: Any, **__: Any) -> None:
+        if isinstance(d, str) and isinstance(value, (list, tuple)):
+            _check_join(d, list(value), cap)
+
+    def tojson(eval_ctx: Any, value: Any, indent: Any = None) -> None:
+        if isinstance(indent, int) and indent > _MAX_JSON_INDENT:
+            raise _over("max_json_indent", "a JSON indent", indent, _MAX_JSON_INDENT)
+
+    f = jinja_filters.FILTERS
+    return {
+        "batch": guard(f["batch"], batch),
+        "center": guard(f["center"], center),
+        "format": guard(f["format"], format_),
+        "indent": guard(f["indent"], indent),
+        "join": guard(f["join"], join),
+        "replace": guard(f["replace"], replace),
+        "slice": guard(f["slice"], slice_),
+        "tojson": guard(f["tojson"], tojson),
+        "wordwrap": guard(f["wordwrap"], wordwrap),
+    }
