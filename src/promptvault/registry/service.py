@@ -265,7 +265,11 @@ class Registry:
     # --- labels -----------------------------------------------------------------------
 
     def set_label(self, name: str, label: str, version: int, *, actor: str = "") -> LabelEvent:
-        """Point ``label`` at ``version``; setting it where it already points records nothing."""
+        """Point ``label`` at ``version``.
+
+        Every call is recorded, even one that leaves the label where it was, so the history
+        shows each decision made about the label.
+        """
         check_name(name)
         check_label(label)
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
@@ -279,10 +283,6 @@ class Registry:
             prompt = self._prompt(session, name)
             target = self._version_row(session, prompt, version)
             current = repo.labels_of(session, prompt.id).get(label)
-            if current == version:
-                events = repo.label_events(session, prompt.id, label)
-                if events:
-                    return repo.to_label_event(name, events[0])
             return self._move(
                 session, prompt, label, target, actor=actor, action="set", current=current
             )

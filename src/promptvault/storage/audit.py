@@ -134,18 +134,12 @@ def verify_chain(session: Session, *, batch: int = 2000) -> AuditReport:
     expected_prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
-    last_id_seq = 0
+    last_seq: int | None = None  # no lower bound at first: a row renumbered to 0 is seen too
     while True:
-        rows = (
-            session.execute(
-                select(AuditRow)
-                .where(AuditRow.seq > last_id_seq)
-                .order_by(AuditRow.seq)
-                .limit(batch)
-            )
-            .scalars()
-            .all()
-        )
+        query = select(AuditRow).order_by(AuditRow.seq).limit(batch)
+        if last_seq is not None:
+            query = query.where(AuditRow.seq > last_seq)
+        rows = session.execute(query).scalars().all()
         if not rows:
             return AuditReport(ok=True, checked=checked)
         for row in rows:
@@ -183,4 +177,4 @@ def verify_chain(session: Session, *, batch: int = 2000) -> AuditReport:
             checked += 1
             expected_prev = row.hash
             expected_seq += 1
-            last_id_seq = row.seq
+            last_seq = row.seq

@@ -1,0 +1,82 @@
+"""Resolution caching: no database round trip on the warm path, TTL on label pointers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+from promptvault import Vault
+from promptvault.config import Settings
+
+from .conftest import FakeClock
+
+
+@contextmanager
+def count_queries(vault: Vault) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(vault.db.engine, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(vault.db.engine, "before_cursor_execute", listener)
+
+
+def test_warm_resolve_and_render_do_not_query(vault: Vault) -> None:
+    vault.push("p", template="Hi {{name}}")
+    vault.push("p", template="Hello {{name}}", labels=["staging"])
+    vault.render("p", {"name": "a"})
+    vault.get("p@staging")
+    vault.get("p@1")
+    with count_queries(vault) as seen:
+        for _ in range(50):
+            assert vault.render("p", {"name": "a"}) == "Hi a"
+            assert vault.get("p@staging").version == 2
+            assert vault.get("p@1").labels == ("production",)
+            assert vault.render("p@2", {"name": "b"}) == "Hello b"
+    assert seen == []
+
+
+def test_label_pointers_expire_after_ttl(database_url: str, clock: FakeClock) -> None:
+    settings = Settings(database_url=database_url, label_ttl=2.0)
+    reader = Vault(settings, clock=clock)
+    writer = Vault(settings)
+    try:
+        writer.push("p", template="one")
+        writer.push("p", template="two")
+        assert reader.render("p") == "one"
+        writer.set_label("p", "production", 2)
+        clock.advance(1.0)
+        assert reader.render("p") == "one"  # still within the TTL: cached pointer
+        assert reader.get("p").version == 1
+        clock.advance(1.5)
+        assert reader.render("p") == "two"  # TTL passed: re-read
+        assert reader.get("p").labels == ("production",)
+        # A write through the same Vault is visible at once, whatever the clock says.
+        reader.set_label("p", "production", 1)
+        assert reader.render("p") == "one"
+        assert reader.get("p").version == 1
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_new_version_from_elsewhere_found_by_number(sqlite_url: str, clock: FakeClock) -> None:
+    settings = Settings(database_url=sqlite_url)
+    reader = Vault(settings, clock=clock)
+    writer = Vault(settings)
+    try:
+        writer.push("p", template="one")
+        assert reader.get("p@latest").version == 1
+        writer.push("p", template="two")
+        # @2 is beyond the cached latest: the resolver looks again instead of failing.
+        assert reader.get("p@2").template == "two"
+    finally:
+        reader.close()
+        writer.close()
