@@ -1,0 +1,155 @@
+"""Files <-> registry: load a folder of prompt files, compare with versions, write atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from promptvault.cli.files import Problem, PromptFile, discover, dump_prompt, parse_file
+
+__all__ = [
+    "all_prompts",
+    "as_version",
+    "atomic_write",
+    "file_hash",
+    "load_files",
+    "same_content",
+    "version_content",
+]
+
+
+def load_files(
+    paths: list[Path], *, root: Path | None = None
+) -> tuple[list[PromptFile], list[Problem], int]:
+    """Parse every prompt file under ``paths``: (files, problems, number of files found).
+
+    A file with shape problems is still returned when its template could be read, so that
+    its template gets checked too; duplicate prompt names are problems.
+    """
+    found, problems = discover(paths)
+    files: list[PromptFile] = []
+    seen: dict[str, PromptFile] = {}
+    for path in found:
+        base = root if root is not None else (paths[0] if paths and paths[0].is_dir() else None)
+        pf, file_problems = parse_file(path, root=base)
+        problems.extend(file_problems)
+        if pf is None:
+            continue
+        if pf.name in seen:
+            problems.append(
+                pf.problem(
+                    f"prompt {pf.name!r} is also defined in {seen[pf.name].path}",
+                    "name",
+                )
+            )
+            continue
+        seen[pf.name] = pf
+        files.append(pf)
+    return files, problems, len(found)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def file_hash(pf: PromptFile) -> str:
+    """The registry's content hash of a file's version (what a push would store)."""
+    try:
+        from promptvault.registry.validation import check_push
+    except ImportError:  # remote mode without the server extra: hash the plain content
+        return hashlib.sha256(_canonical(pf.content()).encode()).hexdigest()
+    checked = check_push(
+        template=pf.template,
+        syntax=pf.syntax,
+        type=pf.type,
+        config=pf.config,
+        variables_schema=pf.variables_schema,
+        tags=list(pf.tags),
+        labels=[],
+        partials=lambda _name: "",
+    )
+    return checked.hash
+
+
+def version_content(version: Any) -> dict[str, Any]:
+    """The content fields of a stored version, shaped like :meth:`PromptFile.content`."""
+    return {
+        "type": version.type,
+        "syntax": version.syntax,
+        "template": version.template,
+        "config": dict(version.config),
+        "variables_schema": version.variables_schema,
+    }
+
+
+def same_content(pf: PromptFile, version: Any) -> bool:
+    """Whether pushing ``pf`` would be a no-op against ``version``."""
+    if _canonical(pf.content()) == _canonical(version_content(version)):
+        return True
+    try:
+        return bool(file_hash(pf) == version.hash)
+    except Exception:  # a file the registry would reject is certainly not the same
+        return False
+
+
+def as_version(pf: PromptFile) -> Any:
+    """A :class:`~promptvault.entities.PromptVersion` standing for a file (version 0)."""
+    from promptvault.entities import PromptVersion
+
+    return PromptVersion(
+        name=pf.name,
+        version=0,
+        type=pf.type,
+        syntax=pf.syntax,
+        template=pf.template,
+        config=pf.config,
+        variables_schema=pf.variables_schema,
+        created_at=datetime.now(UTC),
+        hash=hashlib.sha256(_canonical(pf.content()).encode()).hexdigest(),
+    )
+
+
+def all_prompts(backend: Any, **filters: Any) -> Iterator[Any]:
+    """Every prompt summary, following the listing's pages."""
+    after: str | None = None
+    while True:
+        page = backend.list_prompts(limit=100, after=after, **filters)
+        yield from page
+        if len(page) < 100:
+            return
+        after = page[-1].name
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temp file and a rename: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def render_file(version: Any, summary: Any, *, fmt: str) -> str:
+    """The text ``pull`` writes for ``version`` (with the prompt's description and tags)."""
+    return dump_prompt(
+        version_content(version),
+        fmt="json" if fmt == "json" else "yaml",
+        description=getattr(summary, "description", "") or "",
+        tags=tuple(getattr(summary, "tags", ()) or ()),
+    )
