@@ -148,7 +148,7 @@ def _global(  # noqa: PLR0917 - Typer passes every global option positionally
 @functools.cache
 def build_app() -> typer.Typer:
     """Build the application once (commands are registered from their modules)."""
-    from promptvault.cli import audit, db, demo, init, labels, prompts, transfer
+    from promptvault.cli import audit, db, demo, init, keys, labels, prompts, serve, transfer
 
     app = typer.Typer(
         cls=_Group,
@@ -173,4 +173,6 @@ def build_app() -> typer.Typer:
     app.command("import-seed")(transfer.import_seed)
     app.add_typer(db.db_app, name="db")
     app.command("demo")(demo.demo)
+    app.command("serve")(serve.serve)
+    app.add_typer(keys.keys_app, name="keys")
     return app

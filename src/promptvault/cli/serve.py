@@ -1,0 +1,80 @@
+"""``promptvault serve``: the HTTP API (and web UI) with uvicorn.
+
+Before the workers start, the parent process migrates the database, loads the demo data if
+asked, and on the very first start (no API key at all) creates an ``admin`` key, prints it
+once and stores it with mode 0600 in the home directory for the CLI. Workers get the
+database and home through ``PROMPTVAULT_*`` variables, so every worker (and every server on
+the same PostgreSQL) sees one registry. SIGTERM stops accepting connections and lets running
+requests finish (uvicorn's graceful shutdown).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from promptvault.cli import _context as ctx
+from promptvault.cli import _output as output
+
+__all__ = ["serve"]
+
+
+def serve(  # noqa: PLR0917 - Typer passes every option positionally
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="TCP port.")] = 8600,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes.")] = 1,
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo prompts first.")] = False,
+    db: Annotated[
+        str | None, typer.Option("--db", metavar="URL", help="Database URL (else the default).")
+    ] = None,
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="uvicorn log level (info, warning...).")
+    ] = "info",
+) -> None:
+    """Serve the REST API on http://HOST:PORT (docs at /docs, metrics at /metrics).
+
+    \b
+    Examples:
+      promptvault serve --demo
+      promptvault serve --host 0.0.0.0 --workers 4 --db postgresql+psycopg://pv@db/pv
+    """
+    import uvicorn
+
+    from promptvault.registry.keys import KeyService
+    from promptvault.server.app import ADMIN_KEY_FILE, ensure_admin_key
+    from promptvault.vault import Vault
+
+    cfg = ctx.settings()
+    if db:
+        cfg = cfg.model_copy(update={"database_url": db})
+    vault = Vault(cfg)
+    try:
+        if demo:
+            from promptvault.registry.demo import load_demo
+
+            load_demo(vault, actor="demo")
+        plaintext = ensure_admin_key(KeyService(vault.db), cfg.home)
+    finally:
+        vault.close()
+    if plaintext:
+        output.err(
+            f"Created the first API key (role admin). It is shown only now and stored in "
+            f"{cfg.home / ADMIN_KEY_FILE} (mode 0600):\n  {plaintext}"
+        )
+    # Workers build their app from the environment: pass exactly what this process resolved.
+    os.environ["PROMPTVAULT_DATABASE_URL"] = cfg.resolved_database_url()
+    os.environ["PROMPTVAULT_HOME"] = str(cfg.home)
+    shown = f"[{host}]" if ":" in host else host
+    output.err(f"promptvault serving on http://{shown}:{port} (API docs: /docs)")
+    uvicorn.run(
+        "promptvault.server.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )

@@ -1,0 +1,304 @@
+"""What the sync and async clients share: cache state, HTTP answer handling, compile cache.
+
+Nothing here does I/O on the network; the clients send the requests and hand the answers in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from promptvault.client._api import Call
+from promptvault.client.cache import NEVER, CacheKey, DiskStore, _Entry, parse_ref
+from promptvault.entities import PromptVersion
+from promptvault.errors import (
+    PromptUnavailable,
+    PromptVaultError,
+    error_from_payload,
+)
+from promptvault.templating import compile_chat, compile_template
+
+__all__ = [
+    "EMPTY",
+    "MISSING",
+    "ClientCore",
+    "NotModified",
+    "Unavailable",
+    "auth_headers",
+    "backoff_delay",
+    "diff_args",
+    "render_fallback",
+]
+
+MISSING: Any = object()
+EMPTY: Mapping[str, Any] = {}
+
+# After a failed refresh, the stale value is served for this long before the next attempt,
+# so a dead server costs one background request per key per second, not one per call.
+RETRY_AFTER = 1.0
+_TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
+
+
+class Unavailable(Exception):
+    """Internal: the server could not answer (network, timeout, 5xx). Never escapes."""
+
+    def __init__(self, reason: str, *, status: int | None = None, retryable: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.retryable = retryable
+
+
+def backoff_delay(attempt: int, *, base: float = 0.05, cap: float = 1.0) -> float:
+    """Exponential backoff with full jitter: attempt 0 waits up to ``base``, then doubles."""
+    return random.uniform(0, min(cap, base * (2**attempt)))
+
+
+def compile_version(version: PromptVersion) -> Any:
+    """The compiled text or chat template of ``version``."""
+    if version.type == "chat" or not isinstance(version.template, str):
+        template = version.template
+        messages = [dict(m) for m in template] if isinstance(template, list) else []
+        return compile_chat(messages, syntax=version.syntax)
+    return compile_template(version.template, syntax=version.syntax)
+
+
+class ClientCore:
+    """Cache, fallbacks and answer decoding, shared by both clients."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        cache_ttl: float,
+        fallback_dir: str | None,
+        clock: Callable[[], float] | None,
+    ) -> None:
+        self.server = base_url.rstrip("/")
+        self.cache_ttl = float(cache_ttl)
+        self.enabled = self.cache_ttl > 0
+        self.now: Callable[[], float] = clock or time.monotonic
+        self.disk = DiskStore(fallback_dir) if fallback_dir is not None else None
+        # Typed map: the source of truth for what is cached.
+        self.entries: dict[CacheKey, _Entry] = {}
+        # Memo from the caller's reference string to the shared entry: the hot path.
+        self.hot: dict[str, _Entry] = {}
+        # Last known good per key, kept even when caching is off, for the never-fail path.
+        self.last_good: dict[CacheKey, PromptVersion] = {}
+        self.compiled: dict[str, Any] = {}
+        self.refreshing: set[CacheKey] = set()
+        self.lock = threading.Lock()
+
+    # --- keys and entries -------------------------------------------------------------
+
+    def key(self, ref: str) -> CacheKey:
+        """The typed key for a reference string."""
+        return parse_ref(self.server, ref)
+
+    def compiled_for(self, version: PromptVersion) -> Any:
+        """The compiled template for a version, compiled once per content hash."""
+        compiled = self.compiled.get(version.hash)
+        if compiled is None:
+            compiled = compile_version(version)
+            self.compiled[version.hash] = compiled
+        return compiled
+
+    def try_compile(self, version: PromptVersion) -> Any:
+        """Compiled template, or None when it does not compile here: ``get`` must still work,
+        and ``render`` then reports the error from its slow path."""
+        try:
+            return self.compiled_for(version)
+        except Exception:  # any compile failure is re-raised by render, never by get
+            return None
+
+    def store(self, ref: str | None, key: CacheKey, value: PromptVersion) -> _Entry | None:
+        """Record a fresh answer: memory cache (when enabled), last good, and disk."""
+        previous = self.last_good.get(key)
+        self.last_good[key] = value
+        if self.disk is not None and (previous is None or previous.hash != value.hash):
+            # A full or read-only disk must not break a successful fetch.
+            with contextlib.suppress(OSError):
+                self.disk.save(key, value)
+        if not self.enabled:
+            return None
+        expires = NEVER if key.pinned else self.now() + self.cache_ttl
+        entry = self.entries.get(key)
+        compiled = self.try_compile(value)
+        if entry is None:
+            entry = _Entry(key, value, expires, compiled)
+            self.entries[key] = entry
+        else:
+            entry.value = value
+            entry.compiled = compiled
+            entry.is_chat = value.type == "chat"
+            entry.expires = expires
+        if ref is not None:
+            self.hot[ref] = entry
+        return entry
+
+    def evict(self, key: CacheKey) -> None:
+        """Forget ``key`` everywhere: memory, last good and disk."""
+        entry = self.entries.pop(key, None)
+        if entry is not None:
+            entry.evict()
+        self.last_good.pop(key, None)
+        if self.disk is not None:
+            self.disk.delete(key)
+
+    def invalidate(self, key: CacheKey) -> None:
+        """A write through this client changed ``key``: the next read goes to the server.
+
+        The last known good value stays, so a read during an outage still has an answer.
+        """
+        entry = self.entries.pop(key, None)
+        if entry is not None:
+            entry.evict()
+
+    def invalidate_prompt(self, name: str) -> None:
+        """Every key of one prompt (archive): compared as typed fields, not string prefixes."""
+        for key in [k for k in self.entries if k.name == name]:
+            self.invalidate(key)
+
+    def fallback(self, key: CacheKey, fallback: Any, reason: str) -> Any:
+        """Last known good from memory, then disk, then the caller's value, else raise."""
+        value = self.last_good.get(key)
+        if value is None and self.disk is not None:
+            value = self.disk.load(key)
+            if value is not None:
+                self.last_good[key] = value
+        if value is not None:
+            if self.enabled:
+                # Serve it as a stale entry so later calls do not block on the dead server.
+                entry = self.store_stale(key, value)
+                entry.expires = self.now() + min(self.cache_ttl, RETRY_AFTER)
+            return value
+        if fallback is not MISSING:
+            return fallback
+        raise PromptUnavailable(
+            f"{key.ref()} is unavailable: {reason}; no cached, on-disk or fallback copy",
+            details={"ref": key.ref(), "server": self.server, "reason": reason},
+        )
+
+    def store_stale(self, key: CacheKey, value: PromptVersion) -> _Entry:
+        """Put a value known to be old in the memory cache (no disk write)."""
+        entry = self.entries.get(key)
+        if entry is None:
+            entry = _Entry(key, value, 0.0, self.try_compile(value))
+            self.entries[key] = entry
+        return entry
+
+    def begin_refresh(self, key: CacheKey) -> bool:
+        """Claim the one background refresh allowed per key; False when one is running."""
+        with self.lock:
+            if key in self.refreshing:
+                return False
+            self.refreshing.add(key)
+            return True
+
+    def end_refresh(self, key: CacheKey) -> None:
+        """Release the refresh claim."""
+        with self.lock:
+            self.refreshing.discard(key)
+
+    def refresh_failed(self, key: CacheKey) -> None:
+        """Keep serving the stale value; try again after a short pause."""
+        entry = self.entries.get(key)
+        if entry is not None:
+            entry.expires = self.now() + min(self.cache_ttl, RETRY_AFTER)
+
+    # --- rendering ----------------------------------------------------------------------
+
+    @staticmethod
+    def render_entry(
+        compiled: Any,
+        is_chat: bool,
+        variables: Mapping[str, Any],
+        placeholders: Any,
+        strict: bool,
+    ) -> Any:
+        """Render a compiled text or chat template."""
+        if is_chat:
+            return compiled.render(variables, placeholders=placeholders, strict=strict)
+        return compiled.render(variables, strict=strict)
+
+    # --- answers ------------------------------------------------------------------------
+
+    @staticmethod
+    def decode(call: Call[Any], response: httpx.Response) -> Any:
+        """The parsed answer, or the rebuilt promptvault error, or :class:`Unavailable`."""
+        status = response.status_code
+        if status < 300:
+            if status == 204 or not response.content:
+                return call.parse(None)
+            return call.parse(response.json())
+        body: Any = None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if status >= 500 or status in _TRANSIENT_STATUS:
+            code = body.get("error", {}).get("code") if isinstance(body, dict) else None
+            raise Unavailable(
+                f"server answered {status}" + (f" ({code})" if code else ""), status=status
+            )
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            raise error_from_payload(body)
+        raise PromptVaultError(
+            f"server answered {status} {response.reason_phrase}",
+            details={"status": status},
+        )
+
+    @staticmethod
+    def unavailable_error(exc: Unavailable, call: Call[Any]) -> PromptUnavailable:
+        """The public error for a call that could not be answered."""
+        return PromptUnavailable(
+            f"{call.method} {call.path}: {exc.reason}",
+            details={"path": call.path, "reason": exc.reason, "status": exc.status},
+        )
+
+
+def transport_reason(exc: httpx.HTTPError) -> str:
+    """A short reason for a network-level failure."""
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out ({type(exc).__name__})"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def auth_headers(api_key: str | None) -> dict[str, str]:
+    """Request headers carrying the API key."""
+    headers = {"Accept": "application/json", "User-Agent": "promptvault-sdk"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return headers
+
+
+def render_fallback(fallback: Any, variables: Mapping[str, Any], placeholders: Any) -> Any:
+    """Render the caller's fallback: a PromptVersion, a text template or chat messages."""
+    if isinstance(fallback, PromptVersion):
+        compiled = compile_version(fallback)
+        is_chat = fallback.type == "chat"
+    elif isinstance(fallback, str):
+        compiled, is_chat = compile_template(fallback), False
+    else:
+        compiled, is_chat = compile_chat([dict(m) for m in fallback]), True
+    return ClientCore.render_entry(compiled, is_chat, variables, placeholders, True)
+
+
+class NotModified(Exception):
+    """Internal: a conditional refresh found the cached version still current."""
+
+
+def diff_args(server: str, a: str, b: str) -> tuple[str, str, str]:
+    """The prompt name and the ``from``/``to`` query values for diffing two references."""
+    ka, kb = parse_ref(server, a), parse_ref(server, b)
+    frm = str(ka.version) if ka.version is not None else str(ka.label)
+    if kb.name != ka.name:
+        return ka.name, frm, b
+    to = str(kb.version) if kb.version is not None else str(kb.label)
+    return ka.name, frm, to

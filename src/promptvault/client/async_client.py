@@ -1,0 +1,330 @@
+"""``AsyncPromptVaultClient``: the SDK for asyncio applications, same semantics as the sync one.
+
+Background refreshes are asyncio tasks (one per key at a time) instead of threads; the cache,
+fallbacks and error rebuilding are shared with :class:`PromptVaultClient`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import httpx
+
+from promptvault.client import _api
+from promptvault.client._api import Call
+from promptvault.client._core import (
+    EMPTY,
+    MISSING,
+    ClientCore,
+    NotModified,
+    Unavailable,
+    auth_headers,
+    backoff_delay,
+    diff_args,
+    render_fallback,
+    transport_reason,
+)
+from promptvault.client.cache import CacheKey
+from promptvault.entities import LabelEvent, PromptDiff, PromptSummary, PromptVersion, PushResult
+from promptvault.errors import NotFoundError, PromptUnavailable, PromptVaultError
+
+__all__ = ["AsyncPromptVaultClient"]
+
+T = TypeVar("T")
+
+
+class AsyncPromptVaultClient:
+    """Asynchronous SDK client; use one per event loop."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        cache_ttl: float = 60,
+        timeout: float = 2.0,
+        fallback_dir: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] | None = None,
+        retries: int = 2,
+    ) -> None:
+        self._core = ClientCore(
+            base_url, cache_ttl=cache_ttl, fallback_dir=fallback_dir, clock=clock
+        )
+        self._hot = self._core.hot
+        self._now = self._core.now
+        self.timeout = float(timeout)
+        self.retries = max(0, int(retries))
+        self._http = httpx.AsyncClient(
+            base_url=self._core.server,
+            headers=auth_headers(api_key),
+            timeout=self.timeout,
+            transport=transport,
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def aclose(self) -> None:
+        """Wait for background refreshes, then close the connection pool."""
+        await self.wait_idle()
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncPromptVaultClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def wait_idle(self) -> None:
+        """Wait until background refreshes started so far have finished."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # --- reads ----------------------------------------------------------------------------
+
+    async def get(self, ref: str, *, fallback: Any = MISSING) -> PromptVersion:
+        """Resolve a reference (cached, never failing); see ``PromptVaultClient.get``."""
+        entry = self._hot.get(ref)
+        if entry is not None and entry.expires > self._now():
+            return entry.value
+        return await self._get_slow(ref, fallback)
+
+    async def render(
+        self,
+        ref: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        placeholders: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        strict: bool = True,
+        fallback: Any = MISSING,
+    ) -> Any:
+        """Render locally; see ``PromptVaultClient.render``."""
+        entry = self._hot.get(ref)
+        if entry is not None and entry.expires > self._now() and entry.compiled is not None:
+            if entry.is_chat:
+                return entry.compiled.render(
+                    variables or EMPTY, placeholders=placeholders, strict=strict
+                )
+            return entry.compiled.render(variables or EMPTY, strict=strict)
+        try:
+            version = await self._get_slow(ref, MISSING)
+        except PromptUnavailable:
+            if fallback is MISSING:
+                raise
+            return render_fallback(fallback, variables or EMPTY, placeholders)
+        compiled = self._core.compiled_for(version)
+        return ClientCore.render_entry(
+            compiled, version.type == "chat", variables or EMPTY, placeholders, strict
+        )
+
+    async def _get_slow(self, ref: str, fallback: Any) -> PromptVersion:
+        core = self._core
+        key = core.key(ref)
+        entry = core.entries.get(key)
+        if entry is not None:
+            core.hot[ref] = entry
+            if entry.expires <= self._now():
+                self._refresh_in_background(key)
+            return entry.value
+        try:
+            value = await self._fetch(key)
+        except Unavailable as exc:
+            result = await self._off_loop(core.fallback, key, fallback, exc.reason)
+            return result  # type: ignore[no-any-return]
+        await self._off_loop(core.store, ref, key, value)
+        return value
+
+    async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        # Disk reads and fsyncs go to a worker thread; without a fallback_dir there are none.
+        if self._core.disk is None:
+            return fn(*args)
+        return await asyncio.to_thread(fn, *args)
+
+    async def _fetch(self, key: CacheKey, etag: str | None = None) -> PromptVersion:
+        call = _api.resolve(key.name, label=key.label, version=key.version)
+        headers = {"If-None-Match": f'"{etag}"'} if etag else None
+        response = await self._send(call, headers)
+        if response.status_code == 304:
+            raise NotModified
+        return ClientCore.decode(call, response)  # type: ignore[no-any-return]
+
+    def _refresh_in_background(self, key: CacheKey) -> None:
+        if not self._core.begin_refresh(key):
+            return
+        task = asyncio.get_running_loop().create_task(self._refresh(key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refresh(self, key: CacheKey) -> None:
+        core = self._core
+        try:
+            entry = core.entries.get(key)
+            etag = entry.value.hash if entry is not None else None
+            try:
+                value = await self._fetch(key, etag)
+            except NotModified:
+                if entry is not None:
+                    entry.expires = self._now() + core.cache_ttl
+                return
+            except NotFoundError:
+                core.evict(key)
+                return
+            except (Unavailable, PromptVaultError):
+                core.refresh_failed(key)
+                return
+            await self._off_loop(core.store, None, key, value)
+        finally:
+            core.end_refresh(key)
+
+    # --- HTTP -----------------------------------------------------------------------------
+
+    async def _send(
+        self, call: Call[Any], headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
+        deadline = time.monotonic() + self.timeout
+        attempts = 1 + (self.retries if call.idempotent else 0)
+        failure: Unavailable | None = None
+        for attempt in range(attempts):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                # The network timeout alone cannot bound a transport that never answers.
+                response = await asyncio.wait_for(
+                    self._http.request(
+                        call.method,
+                        call.path,
+                        params=call.params or None,
+                        json=call.json,
+                        headers=headers,
+                        timeout=remaining,
+                    ),
+                    timeout=remaining,
+                )
+            except (httpx.HTTPError, TimeoutError) as exc:
+                reason = transport_reason(exc) if isinstance(exc, httpx.HTTPError) else "timed out"
+                failure = Unavailable(reason)
+            else:
+                if response.status_code < 500 and response.status_code != 429:
+                    return response
+                if attempt + 1 == attempts:
+                    return response
+                failure = Unavailable(f"server answered {response.status_code}")
+            if attempt + 1 < attempts:
+                pause = backoff_delay(attempt)
+                if time.monotonic() + pause >= deadline:
+                    break
+                await asyncio.sleep(pause)
+        raise failure or Unavailable(f"timed out after {self.timeout:g}s")
+
+    async def _call(self, call: Call[T]) -> T:
+        try:
+            return ClientCore.decode(call, await self._send(call))  # type: ignore[no-any-return]
+        except Unavailable as exc:
+            raise ClientCore.unavailable_error(exc, call) from None
+
+    # --- writes and listings ----------------------------------------------------------------
+
+    async def push(
+        self,
+        name: str,
+        *,
+        template: str | Sequence[Mapping[str, Any]],
+        syntax: str = "mustache",
+        type: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        variables_schema: Mapping[str, Any] | None = None,
+        message: str = "",
+        tags: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
+        description: str | None = None,
+    ) -> PushResult:
+        """Push a new version; see ``PromptVaultClient.push``."""
+        body = _api.push_body(
+            template=template,
+            syntax=syntax,
+            type=type,
+            config=config,
+            variables_schema=variables_schema,
+            message=message,
+            tags=tags,
+            labels=labels,
+            description=description,
+        )
+        result = await self._call(_api.push(name, body))
+        touched = {"latest", *(labels or ())}
+        if result.version.version == 1:
+            touched.add("production")
+        for label in touched:
+            self._core.invalidate(CacheKey(self._core.server, name, label, None))
+        return result
+
+    async def set_label(self, name: str, label: str, version: int) -> LabelEvent:
+        """Point ``label`` at ``version``."""
+        result = await self._call(_api.set_label(name, label, version))
+        self._core.invalidate(CacheKey(self._core.server, name, label, None))
+        return result
+
+    async def delete_label(self, name: str, label: str) -> LabelEvent:
+        """Remove ``label`` from a prompt."""
+        result = await self._call(_api.delete_label(name, label))
+        self._core.invalidate(CacheKey(self._core.server, name, label, None))
+        return result
+
+    async def rollback(self, name: str, *, label: str = "production") -> LabelEvent:
+        """Move ``label`` back to where it pointed before its last move."""
+        result = await self._call(_api.rollback(name, label))
+        self._core.invalidate(CacheKey(self._core.server, name, label, None))
+        return result
+
+    async def archive(self, name: str) -> PromptSummary:
+        """Archive a prompt."""
+        result = await self._call(_api.archive(name))
+        self._core.invalidate_prompt(name)
+        return result
+
+    async def get_prompt(self, name: str) -> PromptSummary:
+        """A prompt's summary."""
+        return await self._call(_api.get_prompt(name))
+
+    async def list_prompts(
+        self,
+        *,
+        tag: str | None = None,
+        search: str | None = None,
+        folder: str | None = None,
+        include_archived: bool = False,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> list[PromptSummary]:
+        """Prompts by name; ``after`` is the last name of the previous page."""
+        call = _api.list_prompts(
+            tag=tag,
+            search=search,
+            folder=folder,
+            include_archived=include_archived,
+            limit=limit,
+            after=after,
+        )
+        return (await self._call(call)).items
+
+    async def versions(
+        self, name: str, *, limit: int | None = None, before: int | None = None
+    ) -> list[PromptVersion]:
+        """Versions newest first."""
+        return (await self._call(_api.versions(name, limit=limit, before=before))).items
+
+    async def labels(self, name: str) -> dict[str, int]:
+        """Where each label of a prompt points."""
+        return await self._call(_api.labels(name))
+
+    async def label_history(self, name: str, label: str) -> list[LabelEvent]:
+        """Every move of one label."""
+        return await self._call(_api.label_history(name, label))
+
+    async def diff(self, a: str, b: str) -> PromptDiff:
+        """The diff between two references."""
+        name, frm, to = diff_args(self._core.server, a, b)
+        return await self._call(_api.diff(name, frm, to))

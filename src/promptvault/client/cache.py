@@ -1,0 +1,138 @@
+"""The SDK's cache: typed keys, entries with an expiry, and the on-disk last-known-good store.
+
+Keys are values (:class:`CacheKey`: server, name, label or version), never string prefixes,
+so invalidation removes exactly the keys a write affects. A version pinned by number is
+immutable and never expires; a label pointer expires after the client's ``cache_ttl``.
+
+The hot path (``PromptVaultClient.get``) is a dict hit on the caller's reference string and
+one clock comparison: ``_Entry`` objects are shared between the typed map and that memo, and
+an evicted entry is marked expired so a memo pointing at it falls through to the slow path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import quote
+
+from promptvault.entities import PromptVersion
+from promptvault.errors import InvalidInputError
+
+__all__ = ["NEVER", "CacheKey", "DiskStore", "parse_ref"]
+
+NEVER = float("inf")
+_GONE = float("-inf")
+
+_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+class CacheKey(NamedTuple):
+    """What a reference resolves to on one server: a label pointer or a pinned version."""
+
+    server: str
+    name: str
+    label: str | None
+    version: int | None
+
+    @property
+    def pinned(self) -> bool:
+        """True for ``name@7``: immutable, cached for the life of the process."""
+        return self.version is not None
+
+    def ref(self) -> str:
+        """The reference string this key stands for (``name@label`` or ``name@7``)."""
+        return f"{self.name}@{self.version if self.version is not None else self.label}"
+
+
+def parse_ref(server: str, ref: str, *, default_label: str = "production") -> CacheKey:
+    """Split ``name``, ``name@label`` or ``name@7`` into a typed key (no server round trip)."""
+    if not isinstance(ref, str) or not ref:
+        raise InvalidInputError("reference must be a non-empty string", details={"field": "ref"})
+    name, sep, tail = ref.rpartition("@")
+    if not sep:
+        return CacheKey(server, ref, default_label, None)
+    if not name:
+        raise InvalidInputError(
+            f"reference {ref!r} has no prompt name before '@'", details={"field": "ref"}
+        )
+    if tail.isdigit():
+        number = int(tail)
+        if number < 1:
+            raise InvalidInputError(
+                f"version in {ref!r} must be 1 or more", details={"field": "ref"}
+            )
+        return CacheKey(server, name, None, number)
+    if not tail or not tail[0].isalpha() or not set(tail) <= _LABEL_CHARS:
+        raise InvalidInputError(
+            f"label {tail!r} in {ref!r} must match [a-z][a-z0-9_-]*",
+            details={"field": "ref", "label": tail},
+        )
+    return CacheKey(server, name, tail, None)
+
+
+class _Entry:
+    """A cached resolution: the version, when it expires, and its compiled template."""
+
+    __slots__ = ("compiled", "expires", "is_chat", "key", "value")
+
+    def __init__(self, key: CacheKey, value: PromptVersion, expires: float, compiled: Any) -> None:
+        self.key = key
+        self.value = value
+        self.expires = expires
+        self.compiled = compiled
+        self.is_chat = value.type == "chat"
+
+    def evict(self) -> None:
+        """Make every alias of this entry miss from now on."""
+        self.expires = _GONE
+
+
+class DiskStore:
+    """Last-known-good copies of resolved versions, one JSON file per key, written atomically.
+
+    Files live under ``root/<server digest>/<quoted name>/<label or v<n>>.json`` so one
+    directory can serve several servers and names with slashes stay one path component.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def path_for(self, key: CacheKey) -> Path:
+        """Where ``key``'s copy lives."""
+        server = hashlib.sha256(key.server.encode()).hexdigest()[:16]
+        leaf = f"v{key.version}" if key.version is not None else f"label-{key.label}"
+        return self.root / server / quote(key.name, safe="") / f"{leaf}.json"
+
+    def save(self, key: CacheKey, value: PromptVersion) -> None:
+        """Write ``value`` for ``key``: temp file in the same directory, fsync, then rename."""
+        path = self.path_for(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(value.model_dump_json())
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def load(self, key: CacheKey) -> PromptVersion | None:
+        """The stored copy, or None when absent or unreadable (a torn file never surfaces)."""
+        try:
+            text = self.path_for(key).read_text(encoding="utf-8")
+            return PromptVersion.model_validate(json.loads(text))
+        except (OSError, ValueError):
+            return None
+
+    def delete(self, key: CacheKey) -> None:
+        """Forget ``key`` (the server said it no longer exists)."""
+        with contextlib.suppress(OSError):
+            self.path_for(key).unlink()

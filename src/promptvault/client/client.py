@@ -1,0 +1,358 @@
+"""``PromptVaultClient``: the SDK applications use to read and render prompts.
+
+Reads are served from memory whenever possible. A version pinned by number is immutable and
+cached for the life of the process; a label pointer is fresh for ``cache_ttl`` seconds, then
+the stale value is returned at once while one background thread per key refreshes it.
+When the server is down, slow or failing, ``get``/``render`` fall back to the last known
+good value in memory, then on disk (``fallback_dir``), then the caller's ``fallback=``; only
+when none exists do they raise :class:`~promptvault.errors.PromptUnavailable`.
+
+Errors the server reports are rebuilt as the same classes :class:`~promptvault.Vault`
+raises (``PromptNotFound``, ``MissingVariablesError``...), so code works against either.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import httpx
+
+from promptvault.client import _api
+from promptvault.client._api import Call
+from promptvault.client._core import (
+    EMPTY,
+    MISSING,
+    ClientCore,
+    NotModified,
+    Unavailable,
+    auth_headers,
+    backoff_delay,
+    diff_args,
+    render_fallback,
+    transport_reason,
+)
+from promptvault.client.cache import CacheKey
+from promptvault.entities import LabelEvent, PromptDiff, PromptSummary, PromptVersion, PushResult
+from promptvault.errors import NotFoundError, PromptUnavailable, PromptVaultError
+
+__all__ = ["PromptVaultClient"]
+
+T = TypeVar("T")
+
+
+class PromptVaultClient:
+    """Synchronous SDK client; safe to share between threads.
+
+    ``transport`` replaces the network (an ``httpx`` transport: tests, in-process apps);
+    ``clock`` replaces ``time.monotonic`` for the cache's notion of time.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        cache_ttl: float = 60,
+        timeout: float = 2.0,
+        fallback_dir: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] | None = None,
+        retries: int = 2,
+    ) -> None:
+        self._core = ClientCore(
+            base_url, cache_ttl=cache_ttl, fallback_dir=fallback_dir, clock=clock
+        )
+        # Bound once: the hot path reads two attributes and calls nothing else.
+        self._hot = self._core.hot
+        self._now = self._core.now
+        self.timeout = float(timeout)
+        self.retries = max(0, int(retries))
+        self._http = httpx.Client(
+            base_url=self._core.server,
+            headers=auth_headers(api_key),
+            timeout=self.timeout,
+            transport=transport,
+        )
+        self._threads: set[threading.Thread] = set()
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Wait briefly for background refreshes, then close the connection pool."""
+        self.wait_idle(timeout=self.timeout)
+        self._http.close()
+
+    def __enter__(self) -> PromptVaultClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def wait_idle(self, timeout: float | None = None) -> None:
+        """Block until background refreshes started so far have finished."""
+        for thread in list(self._threads):
+            thread.join(timeout)
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def get(self, ref: str, *, fallback: Any = MISSING) -> PromptVersion:
+        """Resolve ``name``, ``name@label`` or ``name@7`` to a version (cached, never failing)."""
+        entry = self._hot.get(ref)
+        if entry is not None and entry.expires > self._now():
+            return entry.value
+        return self._get_slow(ref, fallback)
+
+    def render(
+        self,
+        ref: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        placeholders: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        strict: bool = True,
+        fallback: Any = MISSING,
+    ) -> Any:
+        """Render locally: a string for text prompts, a list of messages for chat prompts.
+
+        ``fallback`` is used only when the prompt is unavailable: a PromptVersion, a text
+        template or a list of chat messages, rendered with the same variables.
+        """
+        entry = self._hot.get(ref)
+        if entry is not None and entry.expires > self._now() and entry.compiled is not None:
+            if entry.is_chat:
+                return entry.compiled.render(
+                    variables or EMPTY, placeholders=placeholders, strict=strict
+                )
+            return entry.compiled.render(variables or EMPTY, strict=strict)
+        return self._render_slow(ref, variables or EMPTY, placeholders, strict, fallback)
+
+    def _get_slow(self, ref: str, fallback: Any) -> PromptVersion:
+        core = self._core
+        key = core.key(ref)
+        entry = core.entries.get(key)
+        if entry is not None:
+            core.hot[ref] = entry
+            if entry.expires <= self._now():
+                self._refresh_in_background(key)
+            return entry.value
+        try:
+            value = self._fetch(key)
+        except Unavailable as exc:
+            result = core.fallback(key, fallback, exc.reason)
+            return result  # type: ignore[no-any-return]
+        core.store(ref, key, value)
+        return value
+
+    def _render_slow(
+        self,
+        ref: str,
+        variables: Mapping[str, Any],
+        placeholders: Any,
+        strict: bool,
+        fallback: Any,
+    ) -> Any:
+        try:
+            version = self._get_slow(ref, MISSING)
+        except PromptUnavailable:
+            if fallback is MISSING:
+                raise
+            return render_fallback(fallback, variables, placeholders)
+        compiled = self._core.compiled_for(version)
+        return ClientCore.render_entry(
+            compiled, version.type == "chat", variables, placeholders, strict
+        )
+
+    def _fetch(self, key: CacheKey, etag: str | None = None) -> PromptVersion:
+        call = _api.resolve(key.name, label=key.label, version=key.version)
+        headers = {"If-None-Match": f'"{etag}"'} if etag else None
+        response = self._send(call, headers)
+        if response.status_code == 304:
+            raise NotModified
+        return ClientCore.decode(call, response)  # type: ignore[no-any-return]
+
+    def _refresh_in_background(self, key: CacheKey) -> None:
+        if not self._core.begin_refresh(key):
+            return
+        thread = threading.Thread(
+            target=self._refresh, args=(key,), name=f"promptvault-refresh-{key.name}", daemon=True
+        )
+        self._threads.add(thread)
+        thread.start()
+
+    def _refresh(self, key: CacheKey) -> None:
+        core = self._core
+        try:
+            entry = core.entries.get(key)
+            etag = entry.value.hash if entry is not None else None
+            try:
+                value = self._fetch(key, etag)
+            except NotModified:
+                if entry is not None:
+                    entry.expires = self._now() + core.cache_ttl
+                return
+            except NotFoundError:
+                core.evict(key)
+                return
+            except (Unavailable, PromptVaultError):
+                core.refresh_failed(key)
+                return
+            core.store(None, key, value)
+        finally:
+            core.end_refresh(key)
+            self._threads.discard(threading.current_thread())
+
+    # --- HTTP -----------------------------------------------------------------------------
+
+    def _send(self, call: Call[Any], headers: Mapping[str, str] | None = None) -> httpx.Response:
+        """Send with one overall deadline; retry transient failures of idempotent calls."""
+        deadline = time.monotonic() + self.timeout
+        attempts = 1 + (self.retries if call.idempotent else 0)
+        failure: Unavailable | None = None
+        for attempt in range(attempts):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                response = self._http.request(
+                    call.method,
+                    call.path,
+                    params=call.params or None,
+                    json=call.json,
+                    headers=headers,
+                    timeout=remaining,
+                )
+            except httpx.HTTPError as exc:
+                failure = Unavailable(transport_reason(exc))
+            else:
+                if response.status_code < 500 and response.status_code != 429:
+                    return response
+                if attempt + 1 == attempts:
+                    return response
+                failure = Unavailable(f"server answered {response.status_code}")
+            if attempt + 1 < attempts:
+                pause = backoff_delay(attempt)
+                if time.monotonic() + pause >= deadline:
+                    break
+                time.sleep(pause)
+        raise failure or Unavailable(f"timed out after {self.timeout:g}s")
+
+    def _call(self, call: Call[T]) -> T:
+        """Run a call whose failure is an error for the caller (writes, listings)."""
+        try:
+            return ClientCore.decode(call, self._send(call))  # type: ignore[no-any-return]
+        except Unavailable as exc:
+            raise ClientCore.unavailable_error(exc, call) from None
+
+    # --- writes and listings ----------------------------------------------------------------
+
+    def push(
+        self,
+        name: str,
+        *,
+        template: str | Sequence[Mapping[str, Any]],
+        syntax: str = "mustache",
+        type: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        variables_schema: Mapping[str, Any] | None = None,
+        message: str = "",
+        tags: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
+        description: str | None = None,
+    ) -> PushResult:
+        """Push a new version (a no-op returning the newest when the content is identical).
+
+        The server records the API key's name as the author.
+        """
+        body = _api.push_body(
+            template=template,
+            syntax=syntax,
+            type=type,
+            config=config,
+            variables_schema=variables_schema,
+            message=message,
+            tags=tags,
+            labels=labels,
+            description=description,
+        )
+        result = self._call(_api.push(name, body))
+        core = self._core
+        touched = {"latest", *(labels or ())}
+        if result.version.version == 1:
+            touched.add("production")  # a new prompt's first version takes production
+        for label in touched:
+            core.invalidate(CacheKey(core.server, name, label, None))
+        return result
+
+    def set_label(self, name: str, label: str, version: int) -> LabelEvent:
+        """Point ``label`` at ``version``."""
+        result = self._call(_api.set_label(name, label, version))
+        self._core.invalidate(CacheKey(self._core.server, name, label, None))
+        return result
+
+    def delete_label(self, name: str, label: str) -> LabelEvent:
+        """Remove ``label`` from a prompt."""
+        result = self._call(_api.delete_label(name, label))
+        self._core.invalidate(CacheKey(self._core.server, name, label, None))
+        return result
+
+    def rollback(self, name: str, *, label: str = "production") -> LabelEvent:
+        """Move ``label`` back to where it pointed before its last move."""
+        result = self._call(_api.rollback(name, label))
+        self._core.invalidate(CacheKey(self._core.server, name, label, None))
+        return result
+
+    def archive(self, name: str) -> PromptSummary:
+        """Archive a prompt (its versions stay readable by number)."""
+        result = self._call(_api.archive(name))
+        self._core.invalidate_prompt(name)
+        return result
+
+    def get_prompt(self, name: str) -> PromptSummary:
+        """A prompt's summary: latest version, labels, tags."""
+        return self._call(_api.get_prompt(name))
+
+    def get_version(self, name: str, version: int) -> PromptVersion:
+        """One version by number (also cached through ``get(f"{name}@{version}")``)."""
+        return self.get(f"{name}@{version}")
+
+    def list_prompts(
+        self,
+        *,
+        tag: str | None = None,
+        search: str | None = None,
+        folder: str | None = None,
+        include_archived: bool = False,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> list[PromptSummary]:
+        """Prompts by name; ``after`` is the last name of the previous page."""
+        call = _api.list_prompts(
+            tag=tag,
+            search=search,
+            folder=folder,
+            include_archived=include_archived,
+            limit=limit,
+            after=after,
+        )
+        return self._call(call).items
+
+    def versions(
+        self, name: str, *, limit: int | None = None, before: int | None = None
+    ) -> list[PromptVersion]:
+        """Versions newest first; ``before`` pages back from a version number."""
+        return self._call(_api.versions(name, limit=limit, before=before)).items
+
+    def labels(self, name: str) -> dict[str, int]:
+        """Where each label of a prompt points."""
+        return self._call(_api.labels(name))
+
+    def label_history(self, name: str, label: str) -> list[LabelEvent]:
+        """Every move of one label."""
+        return self._call(_api.label_history(name, label))
+
+    def diff(self, a: str, b: str) -> PromptDiff:
+        """The diff between two references (``name@2``, ``name@staging``...)."""
+        name, frm, to = diff_args(self._core.server, a, b)
+        return self._call(_api.diff(name, frm, to))

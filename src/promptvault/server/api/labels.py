@@ -1,0 +1,64 @@
+"""Labels: where they point, move, delete, roll back, history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from promptvault.entities import ApiKey, LabelEvent
+from promptvault.server.api._models import LabelBody, Labels, Page
+from promptvault.server.auth import Permission, check_labels, require
+from promptvault.server.deps import SettingsDep, VaultDep
+from promptvault.server.errors import ERROR_RESPONSES
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/prompts", tags=["labels"], responses=ERROR_RESPONSES)
+Reader = Annotated[ApiKey, Depends(require(Permission.READ))]
+Writer = Annotated[ApiKey, Depends(require(Permission.WRITE))]
+
+
+@router.get("/{name:path}/labels/{label}/history", response_model=Page[LabelEvent])
+def label_history(name: str, label: str, vault: VaultDep, _key: Reader) -> Page[LabelEvent]:
+    """Every move of one label, newest first."""
+    return Page(items=vault.label_history(name, label))
+
+
+@router.post("/{name:path}/labels/{label}/rollback", response_model=LabelEvent)
+def rollback(
+    name: str, label: str, vault: VaultDep, settings: SettingsDep, key: Writer
+) -> LabelEvent:
+    """Move the label back to where it pointed before its last move."""
+    check_labels(key, [label], settings.protected_labels)
+    return vault.rollback(name, label=label, actor=key.name)
+
+
+@router.put("/{name:path}/labels/{label}", response_model=LabelEvent)
+def set_label(
+    *,
+    name: str,
+    label: str,
+    body: LabelBody,
+    vault: VaultDep,
+    settings: SettingsDep,
+    key: Writer,
+) -> LabelEvent:
+    """Point a label at a version (protected labels need an admin key)."""
+    check_labels(key, [label], settings.protected_labels)
+    return vault.set_label(name, label, body.version, actor=key.name)
+
+
+@router.delete("/{name:path}/labels/{label}", response_model=LabelEvent)
+def delete_label(
+    name: str, label: str, vault: VaultDep, settings: SettingsDep, key: Writer
+) -> LabelEvent:
+    """Remove a label (its history is kept)."""
+    check_labels(key, [label], settings.protected_labels)
+    return vault.delete_label(name, label, actor=key.name)
+
+
+@router.get("/{name:path}/labels", response_model=Labels)
+def labels(name: str, vault: VaultDep, _key: Reader) -> Labels:
+    """Where each label points."""
+    return Labels(labels=vault.labels(name))

@@ -1,0 +1,114 @@
+"""The FastAPI application: ``create_app(settings or vault)``.
+
+::
+
+    from promptvault.server.app import create_app
+    app = create_app(Settings(database_url="sqlite:///vault.db"))   # or create_app(vault)
+
+The app holds one Vault (its caches make resolve cheap), the API-key service, and the
+metrics of this process. A web UI, when the ``promptvault.server.ui`` package is present,
+mounts itself through its ``mount(app)`` function.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import stat
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from promptvault import __version__
+from promptvault.config import Settings
+from promptvault.registry.keys import KeyService
+from promptvault.server.api import ROUTERS
+from promptvault.server.errors import install_error_handlers
+from promptvault.server.limits import BodyLimitMiddleware
+from promptvault.server.metrics import Metrics, MetricsMiddleware
+from promptvault.vault import Vault
+
+__all__ = ["ADMIN_KEY_FILE", "create_app", "create_app_from_env", "ensure_admin_key"]
+
+ADMIN_KEY_FILE = "admin.key"
+
+_DESCRIPTION = """Prompts as immutable, labelled versions.
+
+Send an API key as `Authorization: Bearer pv_...` (or `X-API-Key`). Roles: **runtime**
+(resolve, render), **viewer** (all reads), **editor** (push, non-protected labels),
+**admin** (protected labels, keys, audit verification).
+
+Errors always read `{"error": {"code", "message", "details"}}`.
+"""
+
+
+def create_app(source: Settings | Vault | None = None) -> FastAPI:
+    """The application over a Vault (given, or opened from ``settings``)."""
+    if isinstance(source, Vault):
+        vault, owned = source, False
+    else:
+        vault, owned = Vault(source or Settings()), True
+    settings = vault.settings
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            vault.close()
+
+    app = FastAPI(
+        title="promptvault",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.vault = vault
+    app.state.settings = settings
+    app.state.keys = KeyService(vault.db, cache_ttl=settings.label_ttl)
+    app.state.metrics = Metrics()
+    app.state.serialized = {}
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    _mount_ui(app)
+    # Outermost first: metrics time everything, including bodies refused for size.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app
+
+
+def _mount_ui(app: FastAPI) -> None:
+    # Only a missing UI package is skipped; an error inside a present one must surface.
+    if importlib.util.find_spec("promptvault.server.ui") is None:
+        return
+    module = importlib.import_module("promptvault.server.ui")
+    mount = getattr(module, "mount", None)
+    if callable(mount):
+        mount(app)
+
+
+def create_app_from_env() -> FastAPI:
+    """The app configured from ``PROMPTVAULT_*`` variables (what each uvicorn worker runs)."""
+    return create_app(Settings())
+
+
+def ensure_admin_key(keys: KeyService, home: Path) -> str | None:
+    """With no active key, create an ``admin`` key and store it (mode 0600) in ``home``.
+
+    Returns the new key's plaintext (to print once), or None when keys already exist.
+    """
+    if keys.count_active() > 0:
+        return None
+    plaintext, _ = keys.create("admin", "admin", actor="promptvault serve")
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / ADMIN_KEY_FILE
+    # Created with 0600 from the start: the secret is never readable by others, not even
+    # for the moment between writing and a later chmod.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(plaintext + "\n")
+    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+    return plaintext

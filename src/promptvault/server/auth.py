@@ -1,0 +1,102 @@
+"""Who may do what: roles, the permissions they grant, and the FastAPI dependencies that check.
+
+==========  =====================================================================
+role        may
+==========  =====================================================================
+runtime     resolve, render, build; ingest events
+viewer      every read (including resolve/render/build)
+editor      viewer + push, archive, non-protected label moves; ingest events
+admin       everything: protected labels (``settings.protected_labels``), keys,
+            audit verification
+==========  =====================================================================
+
+A key is sent as ``Authorization: Bearer pv_...`` or ``X-API-Key: pv_...``. The audit log
+records the key's name as the actor of every write made with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from enum import StrEnum
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from promptvault.entities import ApiKey
+from promptvault.errors import ForbiddenError, LabelProtectedError
+
+__all__ = [
+    "ROLE_PERMISSIONS",
+    "Permission",
+    "check_labels",
+    "has",
+    "presented_key",
+    "require",
+]
+
+
+class Permission(StrEnum):
+    """What an endpoint needs."""
+
+    RESOLVE = "resolve"  # resolve / render / build: what applications do on every request
+    EVENTS = "events"  # experiment exposure and outcome ingestion
+    READ = "read"  # listings, versions, labels, history, diff, audit log
+    WRITE = "write"  # push, archive, moves of non-protected labels
+    PROTECTED = "protected"  # moves of protected labels
+    ADMIN = "admin"  # API keys, audit verification
+
+
+ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
+    "runtime": frozenset({Permission.RESOLVE, Permission.EVENTS}),
+    "viewer": frozenset({Permission.RESOLVE, Permission.READ}),
+    "editor": frozenset({Permission.RESOLVE, Permission.EVENTS, Permission.READ, Permission.WRITE}),
+    "admin": frozenset(Permission),
+}
+
+
+def has(key: ApiKey, permission: Permission) -> bool:
+    """Whether ``key``'s role grants ``permission``."""
+    return permission in ROLE_PERMISSIONS.get(key.role, frozenset())
+
+
+def presented_key(request: Request) -> str | None:
+    """The API key the request carries, if any."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    return request.headers.get("x-api-key") or None
+
+
+def require(permission: Permission) -> Callable[[Request], Awaitable[ApiKey]]:
+    """A dependency that authenticates the request and checks one permission."""
+
+    async def dependency(request: Request) -> ApiKey:
+        keys = request.app.state.keys
+        plaintext = presented_key(request)
+        fingerprint_hit = keys.cached(plaintext)
+        # A cached key costs a dict lookup; only a miss goes to the database (in a thread).
+        key: ApiKey = fingerprint_hit or await run_in_threadpool(keys.authenticate, plaintext)
+        if not has(key, permission):
+            raise ForbiddenError(
+                f"the {key.role!r} role may not do this (needs {permission.value!r})",
+                details={"role": key.role, "permission": permission.value},
+            )
+        request.state.api_key = key
+        return key
+
+    dependency.__name__ = f"require_{permission.value}"
+    return dependency
+
+
+def check_labels(key: ApiKey, labels: Iterable[str], protected: Iterable[str]) -> None:
+    """Refuse moves of protected labels unless ``key`` may move them."""
+    if has(key, Permission.PROTECTED):
+        return
+    blocked = sorted(set(labels) & set(protected))
+    if blocked:
+        raise LabelProtectedError(
+            f"label {blocked[0]!r} is protected: only an admin key may move it",
+            details={"field": "label", "label": blocked[0], "role": key.role},
+        )

@@ -1,0 +1,167 @@
+"""The one place that maps promptvault error codes to HTTP statuses, and the error handlers.
+
+Every error answer has the same body: ``{"error": {"code", "message", "details"}}``. A code
+not in the table takes the status of its nearest ancestor class that is (a new
+``NotFoundError`` subclass is a 404 without touching this file).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from promptvault.errors import PromptVaultError, TemplateLimitError
+
+__all__ = [
+    "ERROR_RESPONSES",
+    "STATUS_BY_CODE",
+    "ErrorBody",
+    "ErrorEnvelope",
+    "error_response",
+    "install_error_handlers",
+    "status_for",
+]
+
+STATUS_BY_CODE: dict[str, int] = {
+    "error": 500,
+    "invalid_input": 422,
+    "label_invalid": 422,
+    "template_error": 422,
+    "template_syntax": 422,
+    "missing_variables": 422,
+    "template_security": 422,
+    "template_limit": 422,  # 413 when the limit is the template's own size, see status_for
+    "not_found": 404,
+    "prompt_not_found": 404,
+    "version_not_found": 404,
+    "label_not_found": 404,
+    "label_protected": 403,
+    "forbidden": 403,
+    "unauthenticated": 401,
+    "conflict": 409,
+    "version_conflict": 409,
+    "experiment_state": 409,
+    "unavailable": 503,
+    # Codes the HTTP layer itself produces (no exception class behind them).
+    "payload_too_large": 413,
+    "method_not_allowed": 405,
+    "internal": 500,
+}
+
+_SIZE_LIMITS = frozenset({"max_source_bytes", "max_body_bytes"})
+
+
+class ErrorBody(BaseModel):
+    """What went wrong: a stable code, a message for people, details naming the field."""
+
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error answer: ``{"error": {...}}``."""
+
+    error: ErrorBody
+
+
+def _doc(description: str) -> dict[str, Any]:
+    return {"model": ErrorEnvelope, "description": description}
+
+
+# Documented on every route so that clients (and schema checkers) know every error's shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _doc("No API key, or an unknown or revoked one"),
+    403: _doc("The key's role does not allow this, or the label is protected"),
+    404: _doc("Prompt, version or label not found"),
+    409: _doc("Conflicts with the current state"),
+    413: _doc("Request body or template too large"),
+    422: _doc("Invalid input; details name the field"),
+    503: _doc("The database is unavailable"),
+}
+
+
+def status_for(error: PromptVaultError) -> int:
+    """The HTTP status for a promptvault error."""
+    if isinstance(error, TemplateLimitError) and error.details.get("limit") in _SIZE_LIMITS:
+        return 413
+    for cls in type(error).__mro__:
+        code = getattr(cls, "code", None)
+        if isinstance(code, str) and code in STATUS_BY_CODE:
+            return STATUS_BY_CODE[code]
+    return 500
+
+
+def error_response(
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    *,
+    status: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A JSON error answer in the one shape."""
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return JSONResponse(body, status_code=status or STATUS_BY_CODE.get(code, 500), headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    # ("body", "config", "temperature") -> "config.temperature"; ("query", "limit") -> "limit"
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+async def _on_promptvault_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PromptVaultError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.code == "unauthenticated" else None
+    return error_response(
+        exc.code, exc.message, exc.details, status=status_for(exc), headers=headers
+    )
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "field": _field_name(e.get("loc", ())),
+            "message": str(e.get("msg", "")),
+            "type": e.get("type"),
+        }
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+    message = f"{first['field']}: {first['message']}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more)"
+    return error_response(
+        "invalid_input", message, {"field": first["field"], "errors": errors}, status=422
+    )
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+        exc.status_code, "invalid_input" if exc.status_code < 500 else "internal"
+    )
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(code, str(exc.detail), {}, status=exc.status_code, headers=headers)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # The message stays generic: internals are for the server log, not the client.
+    return error_response("internal", "internal server error", {}, status=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into the one error shape."""
+    app.add_exception_handler(PromptVaultError, _on_promptvault_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)

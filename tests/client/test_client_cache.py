@@ -1,0 +1,137 @@
+"""SDK cache: typed keys, TTL with a hand-moved clock, stale-while-revalidate, eviction."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from promptvault.client import CacheKey, PromptVaultClient, parse_ref
+from promptvault.errors import InvalidInputError, PromptNotFound
+
+from .fakes import BASE, FakeClock, FakeServer
+
+
+def make(server: FakeServer, clock: FakeClock, **options: object) -> PromptVaultClient:
+    return PromptVaultClient(
+        BASE,
+        "pv_test",
+        transport=server.transport(),
+        clock=clock,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def test_references_parse_to_typed_keys() -> None:
+    assert parse_ref(BASE, "support") == CacheKey(BASE, "support", "production", None)
+    assert parse_ref(BASE, "team/support@staging") == CacheKey(
+        BASE, "team/support", "staging", None
+    )
+    assert parse_ref(BASE, "support@7") == CacheKey(BASE, "support", None, 7)
+    # Same name on another server is another key: nothing is shared by string prefix.
+    assert parse_ref("http://other", "support") != parse_ref(BASE, "support")
+    for bad in ("", "@x", "support@", "support@0", "support@Prod"):
+        with pytest.raises(InvalidInputError):
+            parse_ref(BASE, bad)
+
+
+def test_label_pointer_cached_for_ttl_then_stale_while_refreshing(
+    server: FakeServer, clock: FakeClock
+) -> None:
+    server.add("support", "v1 {{x}}")
+    pv = make(server, clock, cache_ttl=60)
+    assert pv.get("support").version == 1
+    assert pv.get("support@production").version == 1  # same typed key, no new request
+    assert server.resolves() == 1
+
+    server.add("support", "v2 {{x}}")
+    server.move("support", "production", 2)
+    clock.advance(59)
+    assert pv.get("support").version == 1  # still fresh
+    assert server.resolves() == 1
+
+    clock.advance(2)  # expired: the stale value comes back at once, a refresh runs behind
+    assert pv.get("support").version == 1
+    pv.wait_idle(5)
+    assert server.resolves() == 2
+    assert pv.get("support").version == 2
+    assert server.resolves() == 2
+
+
+def test_refresh_sends_if_none_match_and_304_keeps_value(
+    server: FakeServer, clock: FakeClock
+) -> None:
+    server.add("support", "only")
+    pv = make(server, clock, cache_ttl=10)
+    first = pv.get("support")
+    clock.advance(11)
+    pv.get("support")
+    pv.wait_idle(5)
+    refresh = server.requests[-1]
+    assert refresh.headers["if-none-match"] == f'"{first.hash}"'
+    assert pv.get("support") is first  # 304: same object, freshness renewed
+    clock.advance(5)
+    pv.get("support")
+    assert server.resolves() == 2
+
+
+def test_one_refresh_per_key_at_a_time(server: FakeServer, clock: FakeClock) -> None:
+    server.add("support", "x")
+    pv = make(server, clock, cache_ttl=1)
+    pv.get("support")
+    clock.advance(2)
+    server.gate = threading.Event()  # the refresh blocks inside the "server"
+    for _ in range(50):
+        assert pv.get("support").version == 1
+    server.gate.set()
+    pv.wait_idle(5)
+    assert server.resolves() == 2  # the first fetch and exactly one refresh
+
+
+def test_pinned_versions_never_expire(server: FakeServer, clock: FakeClock) -> None:
+    server.add("support", "a")
+    pv = make(server, clock, cache_ttl=1)
+    assert pv.get("support@1").version == 1
+    clock.advance(10_000)
+    assert pv.get("support@1").version == 1
+    pv.wait_idle(5)
+    assert server.resolves() == 1
+
+
+def test_404_on_refresh_evicts_memory_and_disk(
+    server: FakeServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    server.add("support", "x")
+    server.labels["support"]["staging"] = 1
+    pv = make(server, clock, cache_ttl=5, fallback_dir=str(tmp_path))
+    assert pv.get("support@staging").version == 1
+    key = parse_ref(BASE, "support@staging")
+    assert pv._core.disk is not None
+    assert pv._core.disk.path_for(key).exists()
+
+    del server.labels["support"]["staging"]
+    clock.advance(6)
+    pv.get("support@staging")  # stale answer, refresh finds 404
+    pv.wait_idle(5)
+    assert not pv._core.disk.path_for(key).exists()
+    from promptvault.errors import LabelNotFound
+
+    with pytest.raises(LabelNotFound):
+        pv.get("support@staging")
+
+
+def test_cache_ttl_zero_disables_caching(server: FakeServer, clock: FakeClock) -> None:
+    server.add("support", "x")
+    pv = make(server, clock, cache_ttl=0)
+    for _ in range(3):
+        pv.get("support")
+        pv.get("support@1")
+    assert server.resolves() == 6
+
+
+def test_unknown_prompt_raises_rebuilt_error(server: FakeServer, clock: FakeClock) -> None:
+    pv = make(server, clock)
+    with pytest.raises(PromptNotFound) as info:
+        pv.get("missing", fallback="unused")  # a definite 404 is an answer, not an outage
+    assert info.value.details["name"] == "missing"
