@@ -194,12 +194,13 @@ class PromptBuilder:
             if history_inline:
                 filled[history_placeholder] = turns or []
             messages = chat.render(data, placeholders=filled, strict=strict)
+            # History first, so "the last user message" is the template's, not an example's.
+            if turns and not history_inline:
+                messages = _before_last_user(messages, turns)
             if chosen:
                 examples_as = "text" if text_examples else "messages"
                 if not text_examples and "examples" not in places:
                     messages = _after_system(messages, example_messages(chosen))
-            if turns and not history_inline:
-                messages = _before_last_user(messages, turns)
         else:
             if not isinstance(version.template, str):
                 raise InvalidInputError(
@@ -216,12 +217,12 @@ class PromptBuilder:
             if text_examples and "examples" not in (variables or {}):
                 data["examples"] = _examples_text(chosen, example_template)
             messages = [{"role": role, "content": template.render(data, strict=strict)}]
+            if turns:
+                messages = _before_last_user(messages, turns)
             if chosen:
                 examples_as = "text" if text_examples else "messages"
                 if not text_examples:
                     messages = _after_system(messages, example_messages(chosen))
-            if turns:
-                messages = _before_last_user(messages, turns)
 
         params = {k: v for k, v in config.items() if k not in _CONFIG_KEYS}
         model = config.get("model")

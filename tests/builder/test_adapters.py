@@ -1,0 +1,130 @@
+"""Provider adapters: OpenAI and Anthropic keyword arguments, checked against the SDKs."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+
+from promptvault.builder.adapters import (
+    ANTHROPIC_PARAMS,
+    OPENAI_PARAMS,
+    anthropic_kwargs,
+    dropped_params,
+    openai_kwargs,
+)
+from promptvault.errors import InvalidInputError
+
+TRANSPORT = {"self", "extra_headers", "extra_query", "extra_body", "timeout"}
+
+
+def sdk_params(method: Any) -> set[str]:
+    return set(inspect.signature(method).parameters) - TRANSPORT
+
+
+def test_tables_follow_the_installed_sdks() -> None:
+    openai_accepts = sdk_params(openai.resources.chat.completions.Completions.create)
+    anthropic_accepts = sdk_params(anthropic.resources.messages.Messages.create)
+    assert openai_accepts >= OPENAI_PARAMS
+    assert openai_accepts - OPENAI_PARAMS == {"messages", "model"}
+    assert anthropic_accepts >= ANTHROPIC_PARAMS
+    assert anthropic_accepts - ANTHROPIC_PARAMS == {"messages", "model", "system"}
+    # what the adapter drops for Anthropic really is absent from the SDK's method
+    assert not {"temperature", "top_p", "top_k"} & anthropic_accepts
+
+
+MESSAGES = [
+    {"role": "system", "content": "Rules."},
+    {"role": "user", "content": "Q1"},
+    {"role": "assistant", "content": "A1"},
+    {"role": "user", "content": "Q2", "name": "alice"},
+]
+
+
+def test_openai_kwargs_pass_messages_and_accepted_params() -> None:
+    params = {"temperature": 0.3, "max_tokens": 50, "stop_sequences": ["\n\n"], "top_k": 4}
+    kw = openai_kwargs(MESSAGES, "gpt-4o-mini", params)
+    assert kw == {
+        "model": "gpt-4o-mini",
+        "messages": MESSAGES,
+        "temperature": 0.3,
+        "max_tokens": 50,
+        "stop": ["\n\n"],
+    }
+    assert kw["messages"] is not MESSAGES
+    assert openai_kwargs(MESSAGES, "m", params, unsupported="extra_body")["extra_body"] == {
+        "top_k": 4
+    }
+    with pytest.raises(InvalidInputError) as err:
+        openai_kwargs(MESSAGES, "m", params, unsupported="raise")
+    assert err.value.details["params"] == ["top_k"]
+    assert err.value.details["field"] == "config.top_k"
+
+
+def test_anthropic_kwargs_split_system_merge_roles_and_default_max_tokens() -> None:
+    messages = [
+        {"role": "system", "content": "Rules."},
+        {"role": "user", "content": "Example in"},
+        {"role": "assistant", "content": "Example out"},
+        {"role": "system", "content": "More rules."},
+        {"role": "user", "content": "History 1"},
+        {"role": "user", "content": "Question", "name": "bob"},
+    ]
+    kw = anthropic_kwargs(messages, "claude-x", {"temperature": 0.2, "stop": ["END"]})
+    assert kw == {
+        "model": "claude-x",
+        "max_tokens": 1024,
+        "system": "Rules.\n\nMore rules.",
+        "messages": [
+            {"role": "user", "content": "Example in"},
+            {"role": "assistant", "content": "Example out"},
+            {"role": "user", "content": "History 1\n\nQuestion"},
+        ],
+        "stop_sequences": ["END"],
+    }
+    assert anthropic_kwargs(messages, "c", {"max_tokens": 99})["max_tokens"] == 99
+    assert anthropic_kwargs(messages, "c", {}, default_max_tokens=5)["max_tokens"] == 5
+    extra = anthropic_kwargs(messages, "c", {"temperature": 0.2}, unsupported="extra_body")
+    assert extra["extra_body"] == {"temperature": 0.2}
+
+
+def test_anthropic_merges_content_blocks() -> None:
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA"}}
+    kw = anthropic_kwargs(
+        [{"role": "user", "content": "Look:"}, {"role": "user", "content": [image]}], "c", {}
+    )
+    assert kw["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "Look:"}, image]}
+    ]
+    assert "system" not in kw
+
+
+def test_anthropic_rejects_tool_messages_and_empty_conversations() -> None:
+    with pytest.raises(InvalidInputError) as err:
+        anthropic_kwargs(
+            [{"role": "user", "content": "x"}, {"role": "tool", "content": "42"}], "c", {}
+        )
+    assert err.value.details["field"] == "messages[1].role"
+    with pytest.raises(InvalidInputError) as err:
+        anthropic_kwargs([{"role": "system", "content": "only rules"}], "c", {})
+    assert err.value.details["field"] == "messages"
+
+
+def test_model_is_required() -> None:
+    with pytest.raises(InvalidInputError) as err:
+        openai_kwargs(MESSAGES, None, {})
+    assert err.value.details["field"] == "config.model"
+    with pytest.raises(InvalidInputError):
+        anthropic_kwargs(MESSAGES, "", {})
+
+
+def test_dropped_params_lists_what_each_default_adapter_leaves_out() -> None:
+    params = {"temperature": 1, "top_p": 0.9, "max_tokens": 5, "stop": ["x"], "made_up": 1}
+    assert dropped_params(params) == {
+        "anthropic": ["made_up", "temperature", "top_p"],
+        "openai": ["made_up"],
+    }
+    assert dropped_params({"max_tokens": 5}) == {}
