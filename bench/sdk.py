@@ -1,0 +1,101 @@
+"""SDK hot path: warm ``pv.get()`` / ``pv.render()`` in ns per call, next to their floors.
+
+Peers in the same run: a bare dict lookup (the floor of any cache hit) and the compiled
+template's own ``render`` (the floor of any render). The network is a MockTransport: after
+the first call a warm client never touches it.
+
+    python bench/sdk.py [--number 200000] [--repeat 7]
+
+Targets: warm get under 1 us; warm render within 1.3x of the compiled render alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import timeit
+from typing import Any
+
+import httpx
+
+from promptvault.client import PromptVaultClient
+from promptvault.templating import compile_template
+
+TEMPLATE = (
+    "You are a helpful customer support agent for {{company_name}}.\n\n"
+    "Your tone should be {{tone}}.\n\nCustomer's question: {{question}}\n\n"
+    "Provide a helpful, accurate response."
+)
+VARIABLES = {"company_name": "Acme", "tone": "friendly", "question": "Where is my order?"}
+VERSION = {
+    "name": "customer_support",
+    "version": 3,
+    "type": "text",
+    "syntax": "mustache",
+    "template": TEMPLATE,
+    "config": {"model": "gpt-4o", "temperature": 0.7, "max_tokens": 500},
+    "created_at": "2024-01-01T00:00:00Z",
+    "hash": "0" * 64,
+    "labels": ["production"],
+    "resolved_label": "production",
+}
+
+
+def per_call_ns(stmt: Any, number: int, repeat: int) -> tuple[float, float]:
+    """(min, median) nanoseconds per call over ``repeat`` batches of ``number`` calls."""
+    runs = timeit.repeat(stmt, number=number, repeat=repeat)
+    per = [r / number * 1e9 for r in runs]
+    return min(per), statistics.median(per)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--number", type=int, default=200_000, help="calls per batch")
+    parser.add_argument("--repeat", type=int, default=7, help="batches")
+    args = parser.parse_args(argv)
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=VERSION))
+    pv = PromptVaultClient("http://bench.invalid", "pv_x", transport=transport, cache_ttl=3600)
+    pv.get("customer_support")
+    pv.get("customer_support@3")
+    assert pv.render("customer_support", VARIABLES) == compile_template(TEMPLATE).render(VARIABLES)
+    compiled = compile_template(TEMPLATE)
+    table = {"customer_support": object()}
+
+    get = pv.get
+    render = pv.render
+    rows = [
+        ("bare dict lookup", lambda: table.get("customer_support")),
+        ("pv.get('customer_support')  [label]", lambda: get("customer_support")),
+        ("pv.get('customer_support@3') [pinned]", lambda: get("customer_support@3")),
+        ("compiled.render(vars) alone", lambda: compiled.render(VARIABLES)),
+        ("pv.render('customer_support', vars)", lambda: render("customer_support", VARIABLES)),
+    ]
+    results: dict[str, tuple[float, float]] = {}
+    print(f"python {sys.version.split()[0]}; {args.repeat} batches x {args.number} calls")
+    print(f"{'case':<42}{'min ns':>10}{'median ns':>12}")
+    for label, stmt in rows:
+        results[label] = per_call_ns(stmt, args.number, args.repeat)
+        lo, med = results[label]
+        print(f"{label:<42}{lo:>10.0f}{med:>12.0f}")
+
+    get_ns = results["pv.get('customer_support')  [label]"][1]
+    render_ratio = (
+        results["pv.render('customer_support', vars)"][1]
+        / results["compiled.render(vars) alone"][1]
+    )
+    ok_get = get_ns < 1000
+    ok_render = render_ratio <= 1.3
+    print()
+    print(f"warm get: {get_ns:.0f} ns (target < 1000 ns): {'OK' if ok_get else 'MISSED'}")
+    print(
+        f"warm render / compiled render: {render_ratio:.2f}x (target <= 1.3x): "
+        f"{'OK' if ok_render else 'MISSED'}"
+    )
+    pv.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,188 @@
+"""The SDK against the real app: async through httpx's ASGI transport, sync over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from promptvault import Vault
+from promptvault.client import AsyncPromptVaultClient, PromptVaultClient
+from promptvault.config import Settings
+from promptvault.errors import (
+    LabelProtectedError,
+    MissingVariablesError,
+    PromptNotFound,
+    TemplateSyntaxError,
+    UnauthenticatedError,
+    VersionNotFound,
+)
+from promptvault.server.app import create_app
+
+from .fakes import FakeClock
+
+BASE = "http://promptvault.test"
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """The app's ASGI transport, counting resolve requests per reference."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.resolves: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/resolve"):
+            self.resolves.append(f"{request.url.path}?{request.url.query.decode()}")
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.fixture
+def vault(database_url: str) -> Iterator[Vault]:
+    v = Vault(Settings(database_url=database_url))
+    yield v
+    v.close()
+
+
+@pytest.fixture
+def app(vault: Vault) -> FastAPI:
+    return create_app(vault)
+
+
+@pytest.fixture
+def keys(app: FastAPI) -> dict[str, str]:
+    service = app.state.keys
+    return {r: service.create(f"{r}-key", r)[0] for r in ("runtime", "editor", "admin")}
+
+
+def test_async_client_round_trip(app: FastAPI, keys: dict[str, str]) -> None:
+    clock = FakeClock()
+    transport = CountingTransport(app)
+
+    async def scenario() -> None:
+        async with AsyncPromptVaultClient(
+            BASE, keys["admin"], transport=transport, clock=clock, cache_ttl=60
+        ) as pv:
+            made = await pv.push(
+                "team/support", template="Hello {{name}}", config={"model": "gpt-4o"}
+            )
+            assert made.created and made.version.version == 1 and made.version.author == "admin-key"
+            again = await pv.push(
+                "team/support", template="Hello {{name}}", config={"model": "gpt-4o"}
+            )
+            assert not again.created
+            await pv.push("team/support", template="Hi {{name}}", labels=["staging"])
+
+            assert await pv.render("team/support", {"name": "Ada"}) == "Hello Ada"
+            assert await pv.render("team/support@staging", {"name": "Ada"}) == "Hi Ada"
+            assert (await pv.get("team/support@1")).template == "Hello {{name}}"
+            count = len(transport.resolves)
+            for _ in range(5):
+                await pv.render("team/support", {"name": "Bo"})
+            assert len(transport.resolves) == count  # served from memory
+
+            # A label move through the client invalidates exactly that key.
+            await pv.set_label("team/support", "production", 2)
+            assert await pv.render("team/support", {"name": "Ada"}) == "Hi Ada"
+            assert await pv.render("team/support@staging", {"name": "Ada"}) == "Hi Ada"
+            assert len(transport.resolves) == count + 1
+
+            await pv.rollback("team/support")
+            assert (await pv.get("team/support")).version == 1
+            history = await pv.label_history("team/support", "production")
+            assert [(e.from_version, e.to_version) for e in history][:2] == [(2, 1), (1, 2)]
+            assert await pv.labels("team/support") == {"production": 1, "staging": 2}
+            assert [v.version for v in await pv.versions("team/support")] == [2, 1]
+            assert [p.name for p in await pv.list_prompts()] == ["team/support"]
+            diff = await pv.diff("team/support@1", "team/support@staging")
+            assert "+Hi {{name}}" in diff.unified
+
+            with pytest.raises(MissingVariablesError) as missing:
+                await pv.render("team/support", {})
+            assert missing.value.names == ["name"]
+            with pytest.raises(PromptNotFound):
+                await pv.get("nope")
+            with pytest.raises(VersionNotFound):
+                await pv.get("team/support@99")
+            with pytest.raises(TemplateSyntaxError) as syntax:
+                await pv.push("team/support", template="Hi {{#open}}")
+            assert syntax.value.line == 1 and syntax.value.column is not None
+
+        async with AsyncPromptVaultClient(BASE, keys["editor"], transport=transport) as editor:
+            with pytest.raises(LabelProtectedError):
+                await editor.set_label("team/support", "production", 2)
+        async with AsyncPromptVaultClient(BASE, "pv_bad", transport=transport) as nobody:
+            with pytest.raises(UnauthenticatedError):
+                await nobody.labels("team/support")
+
+    asyncio.run(scenario())
+
+
+def test_chat_prompt_renders_locally_like_the_server(
+    app: FastAPI, keys: dict[str, str], vault: Vault
+) -> None:
+    messages = [
+        {"role": "system", "content": "You help {{company}}."},
+        {"type": "placeholder", "name": "history"},
+        {"role": "user", "content": "{{question}}"},
+    ]
+    vault.push("bot", template=messages, author="seed")
+    history = [{"role": "user", "content": "{{not a template}}"}]
+    variables: dict[str, Any] = {"company": "Acme", "question": "Hi?"}
+
+    async def scenario() -> Any:
+        async with AsyncPromptVaultClient(
+            BASE, keys["runtime"], transport=httpx.ASGITransport(app=app)
+        ) as pv:
+            return await pv.render("bot", variables, placeholders={"history": history})
+
+    local = asyncio.run(scenario())
+    assert local == vault.render("bot", variables, placeholders={"history": history})
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def live(app: FastAPI) -> Iterator[str]:
+    """The app served by uvicorn on a loopback port, in a thread."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_sync_client_over_loopback(live: str, keys: dict[str, str], vault: Vault) -> None:
+    vault.push("support", template="Hello {{name}}", author="seed")
+    vault.push("support", template="Hi {{name}}", author="seed", labels=["staging"])
+    clock = FakeClock()
+    with PromptVaultClient(live, keys["editor"], clock=clock, cache_ttl=30) as pv:
+        assert pv.render("support", {"name": "Ada"}) == "Hello Ada"
+        assert pv.render("support@staging", {"name": "Ada"}) == "Hi Ada"
+        vault.set_label("support", "staging", 1, actor="elsewhere")  # not through this client
+        assert pv.render("support@staging", {"name": "Ada"}) == "Hi Ada"  # cached for the TTL
+        clock.advance(31)
+        pv.get("support@staging")  # stale answer; refresh behind
+        pv.wait_idle(5)
+        assert pv.render("support@staging", {"name": "Ada"}) == "Hello Ada"
+        pv.set_label("support", "staging", 2)
+        assert pv.render("support@staging", {"name": "Ada"}) == "Hi Ada"
+        with pytest.raises(LabelProtectedError):
+            pv.rollback("support", label="production")

@@ -1,0 +1,100 @@
+"""A real ``promptvault serve`` process: the SDK uses it, then it is SIGKILLed mid-flight."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from promptvault.client import PromptVaultClient
+from promptvault.errors import PromptUnavailable
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(home: Path, port: int, *extra: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PROMPTVAULT_HOME": str(home)}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "promptvault",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            *extra,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("server did not become ready")
+
+
+@pytest.mark.slow
+def test_app_keeps_rendering_after_the_server_is_killed(home: Path, tmp_path: Path) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = _start(home, port, "--demo")
+    try:
+        _wait_ready(base, proc)
+        key_file = home / "admin.key"
+        assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+        key = key_file.read_text().strip()
+        pv = PromptVaultClient(base, key, cache_ttl=1, timeout=1.0, fallback_dir=str(tmp_path))
+        variables = {"company_name": "Acme", "question": "Where is my order?"}
+        before = pv.render("customer_support", variables)
+        assert "Acme" in before and "Where is my order?" in before
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        output = proc.communicate(timeout=10)[0]
+    assert key in output  # printed once at first start
+    time.sleep(1.1)  # the label pointer is now stale: its refresh will find nobody
+    assert pv.render("customer_support", variables) == before
+    pv.wait_idle(5)
+    assert pv.render("customer_support", variables) == before
+    pv.close()
+
+    restarted = PromptVaultClient(base, key, timeout=0.5, fallback_dir=str(tmp_path), retries=0)
+    assert restarted.render("customer_support", variables) == before  # from disk
+    with pytest.raises(PromptUnavailable):
+        restarted.get("never_fetched")
+
+
+@pytest.mark.slow
+def test_sigterm_shuts_down_gracefully(home: Path) -> None:
+    port = _free_port()
+    proc = _start(home, port)
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    assert proc.returncode == 0
