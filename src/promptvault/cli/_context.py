@@ -194,10 +194,9 @@ def backend() -> Any:
     if st._backend is None:
         cfg = settings()
         if cfg.url:
-            import importlib
+            from promptvault.cli._remote import open_remote
 
-            client = importlib.import_module("promptvault.client")
-            st._backend = client.Client(cfg.url, api_key=cfg.api_key)
+            st._backend = open_remote(cfg.url, cfg.api_key, cfg.home)
         else:
             from promptvault.vault import Vault
 
@@ -223,5 +222,8 @@ def prompts_dir() -> Path:
     """Where prompt files live: the project's ``prompts_dir``, else ``./prompts``."""
     proj = project()
     if proj and proj.prompts_dir is not None:
-        return proj.prompts_dir
+        # Relative to the working directory when inside it, so messages show short paths.
+        cwd = Path.cwd().resolve()
+        folder = proj.prompts_dir.resolve()
+        return folder.relative_to(cwd) if folder.is_relative_to(cwd) else folder
     return Path("prompts")
