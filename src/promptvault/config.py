@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     port: int = Field(default=8600, ge=0, le=65535)
     max_body_bytes: int = Field(default=1 << 20, ge=1)
 
+    # web UI sessions
+    session_secret: str | None = Field(
+        default=None,
+        description="Key that signs web UI session cookies; default: a random one kept "
+        "in home/session.key (set it when servers do not share a home directory).",
+    )
+    session_max_age: int = Field(default=12 * 3600, ge=60, description="UI session seconds.")
+
     # remote mode (CLI and SDK)
     url: str | None = Field(default=None, description="Server URL; set = CLI remote mode.")
     api_key: str | None = None
