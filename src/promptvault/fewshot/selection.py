@@ -80,8 +80,9 @@ def _best(scores: npt.NDArray[Any], k: int) -> Indices:
     if k >= n:
         candidates = np.arange(n, dtype=np.int64)
     else:
-        # argpartition puts the k largest (in any order) first: O(n), then sort only those k.
-        candidates = np.argpartition(-scores, k - 1)[:k].astype(np.int64, copy=False)
+        # argpartition moves the k largest (in any order) to the end in O(n); only those k
+        # are then sorted. Partitioning at n-k avoids negating the whole score vector.
+        candidates = np.argpartition(scores, n - k)[n - k :].astype(np.int64, copy=False)
     picked = scores[candidates]
     order = np.lexsort((candidates, -picked))
     result = candidates[order]
