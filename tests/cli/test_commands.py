@@ -330,3 +330,85 @@ def test_init_creates_a_project_and_refuses_to_overwrite(cli: Any, tmp_path: Pat
     assert again.exit_code == 1
     assert again.stderr.startswith("error: app/promptvault.toml, ")
     assert "--force" in again.stderr
+
+
+def test_check_lists_every_problem_with_positions(cli: Any, write: Any) -> None:
+    write(
+        "prompts/a.yaml",
+        """
+        variables:
+          name: {type: string}
+          unused: {type: string}
+        template: |
+          Hi {{name}} from {{company}}.
+          {{#open}}never closed
+        """,
+    )
+    write("prompts/b.yaml", "template: 'Uses {{> missing_partial}}'\ntemperature: 1\n")
+    write("prompts/c.json", '{"template": "fine {{x}}"}')
+    result = cli("check")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "prompts/a.yaml:6:3: error: unclosed section {{#open}}: add {{/open}}\n"
+        "      {{#open}}never closed\n"
+        "      ^\n"
+        "prompts/b.yaml:1:21: error: partial 'missing_partial' names no prompt among the "
+        "files checked\n"
+        "    template: 'Uses {{> missing_partial}}'\n"
+        "                        ^\n"
+        "prompts/b.yaml:2:14: error: unknown key 'temperature' (known: name, description, "
+        "type, syntax, tags, config, variables, template, messages, examples)\n"
+        "    temperature: 1\n"
+        "                 ^\n"
+        "error: checked 3 files: 3 error(s), 0 warning(s)\n"
+    )
+    write("prompts/a.yaml", "variables: {name: string}\ntemplate: Hi {{name}} {{company}}\n")
+    result = cli("check", "prompts/a.yaml", "--json")
+    assert json.loads(result.stdout)["problems"] == [
+        {
+            "file": "prompts/a.yaml",
+            "line": 2,
+            "column": 25,
+            "field": "template",
+            "severity": "warning",
+            "message": "variable 'company' is used but not declared in variables",
+        }
+    ]
+    assert result.exit_code == 0
+
+
+def test_demo_loads_prompts_once(cli: Any) -> None:
+    first = cli("demo")
+    assert first.exit_code == 0
+    assert first.stdout.startswith(
+        "PROMPT                RESULT\n"
+        "customer_support      2 versions (production=v1, staging=v2)\n"
+        "sentiment_classifier  1 version (production=v1)\n"
+        "support_chat          1 version (production=v1)\n"
+    )
+    assert "Try next:" in first.stdout
+    assert cli("demo", "--json").stdout.count("already present") == 3
+    config = json.loads(cli("show", "customer_support", "--json").stdout)["config"]
+    assert config == {"max_tokens": 500, "model": "gpt-4", "temperature": 0.7}
+    sentiment = json.loads(cli("show", "sentiment_classifier", "--json").stdout)["config"]
+    assert (sentiment["temperature"], sentiment["max_tokens"]) == (0, 10)
+    enterprise = cli(
+        "render",
+        "customer_support@staging",
+        "--var",
+        "company_name=Acme",
+        "--var",
+        'tier:={"enterprise": true}',
+        "--var",
+        "question=Down?",
+    ).stdout
+    assert "Enterprise customer" in enterprise
+    assert "Pro customer" not in enterprise
+    assert enterprise.startswith("You are a helpful customer support agent for Acme.\n")
+    chat = json.loads(
+        cli(
+            "render", "support_chat", "-v", "company_name=Acme", "-v", "question=Hi", "--json"
+        ).stdout
+    )["rendered"]
+    assert [m["role"] for m in chat] == ["system", "user"]

@@ -68,13 +68,20 @@ def check_templates(pf: PromptFile) -> list[Problem]:
         for m in (pf.template if isinstance(pf.template, list) else [])
         if m.get("type") == "placeholder"
     }
+    # Like the registry: undeclared variables are refused only by a closed schema
+    # (additionalProperties: false); otherwise they are worth a warning.
+    closed = schema.get("additionalProperties") is False
     for name, (field, source) in sorted(used.items()):
         if name in declared:
             continue
         line, col = _find_variable(source, name, pf.syntax)
         problems.append(
             pf.problem_in(
-                field, line, col, f"variable {name!r} is used but not declared in variables"
+                field,
+                line,
+                col,
+                f"variable {name!r} is used but not declared in variables",
+                severity="error" if closed else "warning",
             )
         )
     for name in sorted(declared - set(used) - placeholders):

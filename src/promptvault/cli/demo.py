@@ -16,7 +16,7 @@ Try next:
   promptvault list
   promptvault log customer_support
   promptvault render customer_support --var company_name=Acme --var question="Where is my order?"
-  promptvault render customer_support@staging --var company_name=Acme \
+  promptvault render customer_support@staging --var company_name=Acme \\
       --var 'tier:={"pro": true}' --var question="Can I get a refund?"
   promptvault diff customer_support@production customer_support@staging
   promptvault promote customer_support 2

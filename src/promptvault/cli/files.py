@@ -218,14 +218,17 @@ class PromptFile:
             "warning" if severity == "warning" else "error",
         )
 
-    def problem_in(self, field_: str, tline: int, tcol: int, message: str) -> Problem:
+    def problem_in(
+        self, field_: str, tline: int, tcol: int, message: str, *, severity: str = "error"
+    ) -> Problem:
         """A problem at a position inside the template string stored at ``field_``."""
         span = self.spans.get(field_)
         if span is None:
-            return self.problem(message, field_)
+            return self.problem(message, field_, severity=severity)
         line, column = span.locate(tline, tcol)
         excerpt = caret_excerpt(self.text, line, column)
-        return Problem(str(self.path), message, line, column, field_, excerpt)
+        level: Literal["error", "warning"] = "warning" if severity == "warning" else "error"
+        return Problem(str(self.path), message, line, column, field_, excerpt, level)
 
 
 def discover(paths: list[Path]) -> tuple[list[Path], list[Problem]]:

@@ -56,6 +56,7 @@ def _load(paths: list[Path] | None, *, known_partials: bool) -> tuple[list[Any],
             extra, _ = discover([root])
             known |= {default_name(p, root) for p in extra}
     problems.extend(check_files(files, known=known))
+    problems.sort(key=lambda p: (p.file, p.line or 0, p.column or 0))
     return files, problems, count
 
 
@@ -426,7 +427,8 @@ def render_command(
 ) -> None:
     """Render a prompt with variables (chat prompts print their messages).
 
-    Variables named like a chat placeholder fill it (a list of messages).
+    Variables named like a chat placeholder fill it (a list of messages); variables left
+    out take the default their schema declares.
 
     \b
     Examples:
@@ -434,11 +436,12 @@ def render_command(
       promptvault render customer_support@staging --var 'tier:={"pro": true}' ...
       promptvault render support_chat --vars-file vars.yaml --json
     """
-    from promptvault.cli._show import parse_vars, print_rendered
+    from promptvault.cli._show import apply_defaults, parse_vars, print_rendered
 
     variables = parse_vars(var or [], vars_file)
     vault = ctx.backend()
     version = vault.get(ref)
+    variables = apply_defaults(version.variables_schema, variables)
     placeholders: dict[str, Any] = {}
     if isinstance(version.template, list):
         names = {m.get("name") for m in version.template if m.get("type") == "placeholder"}

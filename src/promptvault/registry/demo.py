@@ -75,15 +75,20 @@ _SUPPORT_SCHEMA: dict[str, Any] = {
     "properties": {
         "company_name": {"type": "string", "description": "Your company, as customers know it"},
         "question": {"type": "string", "description": "The customer's message"},
-        "customer_name": {"type": "string", "description": "How to address the customer"},
+        "customer_name": {
+            "type": "string",
+            "description": "How to address the customer",
+            "default": "",
+        },
         "tier": {
             "type": "object",
-            "description": "The customer's plan: one of free, pro, enterprise set to true",
+            "description": "The customer's plan: set one of free, pro, enterprise to true",
             "properties": {
-                "free": {"type": "boolean"},
-                "pro": {"type": "boolean"},
-                "enterprise": {"type": "boolean"},
+                "free": {"type": "boolean", "default": False},
+                "pro": {"type": "boolean", "default": False},
+                "enterprise": {"type": "boolean", "default": False},
             },
+            "default": {},
         },
     },
     "required": ["company_name", "question"],
