@@ -1,0 +1,175 @@
+"""Experiments benchmark: assignment speed, split balance, analysis time (and ingestion).
+
+Measured in one run, next to their peers:
+
+* assignment ns/call -- the md5-modulo split teams use today
+  (``int(md5(f"{exp}:{user}").hexdigest(), 16) % 100 < 50``), a pure-Python FNV-1a with the
+  seed prefix pre-hashed, and ``Assigner.variant`` / ``Assigner.assign`` cold (ids never
+  seen: hash + cache insert) and warm (repeat ids: cache hit), plus ``assign_many`` per id;
+  for short ids (``user-123456``) and UUIDs. Rounds are interleaved; the best round counts.
+  Figures include the Python loop that calls the function (printed as "empty loop").
+* balance -- 100,000 simulated units at 90/10 against the 99.9% binomial band.
+* analysis -- ``analyse()`` of a 1,000,000-event experiment from sufficient statistics.
+* ingestion -- events/s through the batch endpoint on SQLite and PostgreSQL (added with the
+  event store).
+
+    .venv/bin/python bench/experiments.py            # full run
+    .venv/bin/python bench/experiments.py --quick    # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import time
+import uuid
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from promptvault.experiments import stats
+from promptvault.experiments.assignment import Assigner
+from promptvault.experiments.distributions import norm_ppf
+from promptvault.experiments.report import MetricData, analyse
+
+SEED = "support-exp-2024"
+FNV_PRIME = 16777619
+
+
+def md5_modulo(exp: str, user: str) -> bool:
+    """The approach to beat, verbatim."""
+    return int(hashlib.md5(f"{exp}:{user}".encode()).hexdigest(), 16) % 100 < 50
+
+
+def make_fnv1a(seed: str) -> Callable[[str], int]:
+    """Pure-Python 32-bit FNV-1a of ``seed:unit``, the seed prefix hashed once."""
+    h0 = 0x811C9DC5
+    for byte in f"{seed}:".encode():
+        h0 = ((h0 ^ byte) * FNV_PRIME) & 0xFFFFFFFF
+
+    def fnv(unit: str) -> int:
+        h = h0
+        for byte in unit.encode():
+            h = ((h ^ byte) * FNV_PRIME) & 0xFFFFFFFF
+        return h
+
+    return fnv
+
+
+def _loop(fn: Callable[[str], object], ids: Sequence[str]) -> float:
+    start = time.perf_counter()
+    for u in ids:
+        fn(u)
+    return time.perf_counter() - start
+
+
+def bench_assignment(count: int, rounds: int) -> None:
+    print("\n== assignment: ns per call (best of interleaved rounds)")
+    for label, ids in [
+        ("short ids (user-NNNNNN)", [f"user-{i:06d}" for i in range(count)]),
+        ("UUID ids", [str(uuid.UUID(int=i * 0x9E3779B97F4A7C15 % 2**128)) for i in range(count)]),
+    ]:
+        fnv = make_fnv1a(SEED)
+        best: dict[str, float] = {}
+
+        def record(name: str, seconds: float, best: dict[str, float] = best) -> None:
+            best[name] = min(best.get(name, math.inf), seconds / count * 1e9)
+
+        for _ in range(rounds):
+            record("empty loop", _loop(lambda u: None, ids))
+            record("md5-modulo", _loop(lambda u: md5_modulo(SEED, u), ids))
+            record("FNV-1a pure Python", _loop(fnv, ids))
+            warm_v = Assigner(SEED, ["control", "treatment"], [0.5, 0.5], cache_size=2 * count)
+            record("variant() cold", _loop(warm_v.variant, ids))
+            record("variant() warm", _loop(warm_v.variant, ids))
+            warm_a = Assigner(SEED, ["control", "treatment"], [0.5, 0.5], cache_size=2 * count)
+            record("assign() cold", _loop(warm_a.assign, ids))
+            record("assign() warm", _loop(warm_a.assign, ids))
+            batch = Assigner(SEED, ["control", "treatment"], [0.5, 0.5])
+            start = time.perf_counter()
+            batch.assign_many(ids)
+            record("assign_many() per id", time.perf_counter() - start)
+        md5 = best["md5-modulo"]
+        print(f"-- {label}, {count:,} ids x {rounds} rounds")
+        for name, ns in best.items():
+            ratio = "" if name == "empty loop" else f"   {md5 / ns:5.2f}x vs md5-modulo"
+            print(f"   {name:24s} {ns:8.0f} ns{ratio}")
+
+
+def bench_balance(units: int) -> None:
+    print(f"\n== balance: {units:,} simulated units at 90/10")
+    assigner = Assigner("balance-check", ["control", "treatment"], [0.9, 0.1])
+    ids = [f"sim-user-{i}" for i in range(units)]
+    counts = [0, 0]
+    for v in assigner.assign_many(ids):
+        counts[0 if v == "control" else 1] += 1
+    z = norm_ppf(1 - 0.001 / 2)
+    for name, share, got in [("control", 0.9, counts[0]), ("treatment", 0.1, counts[1])]:
+        mean = units * share
+        sd = math.sqrt(units * share * (1 - share))
+        low, high = math.ceil(mean - z * sd), math.floor(mean + z * sd)
+        verdict = "inside" if low <= got <= high else "OUTSIDE"
+        print(f"   {name:10s} {got:7,d}  99.9% band [{low:,}, {high:,}]  {verdict}")
+    result = stats.srm(counts, [0.9, 0.1])
+    print(f"   SRM chi-square p = {result.p_value:.4f} (mismatch: {result.mismatch})")
+
+
+def _experiment(
+    events: int, variants: int, rng: np.random.Generator
+) -> tuple[list[str], list[int], list[float], list[MetricData]]:
+    names = ["control"] + [f"v{i}" for i in range(1, variants)]
+    weights = [0.9] + [0.1 / (variants - 1)] * (variants - 1)
+    exposures = rng.multinomial(events // 2, weights).tolist()
+    conv: dict[str, stats.Summary] = {}
+    score: dict[str, stats.Summary] = {}
+    for k, (name, n) in enumerate(zip(names, exposures, strict=True)):
+        succ = int(rng.binomial(n, 0.10 + 0.004 * k))
+        conv[name] = stats.Summary(n, float(succ), float(succ))
+        mean, sd = 4.0 + 0.02 * k, 1.1
+        total = mean * n + rng.normal(0, sd * math.sqrt(n))
+        conv_sq = (n - 1) * sd * sd + total * total / n
+        score[name] = stats.Summary(n, float(total), float(conv_sq))
+    metrics = [
+        MetricData("resolved", "binary", conv),
+        MetricData("rating", "continuous", score),
+    ]
+    return names, exposures, weights, metrics
+
+
+def bench_analysis(events: int, repeats: int) -> None:
+    print(f"\n== analysis: {events:,} events (exposures + outcomes) from sufficient statistics")
+    rng = np.random.default_rng(1)
+    for variants in (2, 3):
+        names, exposures, weights, metrics = _experiment(events, variants, rng)
+        for mode in ("fixed", "sequential"):
+            best = math.inf
+            for _ in range(repeats):
+                start = time.perf_counter()
+                report = analyse(names, exposures, weights, metrics, mode=mode)
+                best = min(best, time.perf_counter() - start)
+            head = report.metrics[0].comparisons[0]
+            print(
+                f"   {variants} variants, {mode:10s} {best * 1e3:8.1f} ms"
+                f"   (resolved: p={head.p_value:.3g}, chance to beat={head.chance_to_beat:.3f})"
+            )
+
+
+def bench_ingestion(quick: bool) -> None:
+    """Events/s through ``POST /v1/events`` on SQLite and PostgreSQL (with the event store)."""
+    print("\n== ingestion: measured once the event store and batch endpoint exist")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run")
+    args = parser.parse_args()
+    count, rounds = (5_000, 2) if args.quick else (100_000, 5)
+    bench_assignment(count, rounds)
+    bench_balance(100_000)
+    bench_analysis(1_000_000, 2 if args.quick else 5)
+    bench_ingestion(args.quick)
+
+
+if __name__ == "__main__":
+    main()
