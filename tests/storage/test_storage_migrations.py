@@ -39,3 +39,21 @@ def test_sqlite_pragmas(sqlite_url: str) -> None:
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
     finally:
         db.dispose()
+
+
+def test_head_matches_alembic_and_downgrade_to_base(sqlite_url: str) -> None:
+    from alembic.script import ScriptDirectory
+
+    from promptvault.storage.migrate import alembic_config, downgrade
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    db = Database(sqlite_url)
+    try:
+        upgrade(db)
+        downgrade(db, "base")
+        assert current_revision(db.engine) is None
+        assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+        upgrade(db)
+        assert current_revision(db.engine) == head_revision()
+    finally:
+        db.dispose()

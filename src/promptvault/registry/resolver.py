@@ -208,11 +208,17 @@ class Resolver:
 
     # --- compile and render ---------------------------------------------------------
 
-    def _partials(self, used: list[str]) -> Callable[[str], str | None]:
+    def _partials(self, used: list[str], root: tuple[str, int]) -> Callable[[str], str | None]:
         def source(ref: str) -> str | None:
             parsed = parse_ref(ref.strip())
             state, number, _ = self.pick(parsed)
-            used.append(parsed.name)
+            if (parsed.name, number) == root:
+                chain = " -> ".join([f"{root[0]}@{root[1]}", *used, ref.strip()])
+                raise TemplateLimitError(
+                    f"partial cycle: {root[0]}@{root[1]} includes itself ({chain})",
+                    details={"limit": "partial_cycle", "name": root[0], "cycle": True},
+                )
+            used.append(ref.strip())
             found = self.version(parsed.name, state.prompt_id, number)
             if not isinstance(found.template, str):
                 raise InvalidInputError(
@@ -241,15 +247,11 @@ class Resolver:
                     found.template,
                     type=found.type,
                     syntax=found.syntax,
-                    partials=self._partials(used),
+                    partials=self._partials(used, key),
                 )
             except TemplateLimitError as err:
-                if err.details.get("limit") in ("max_depth", "max_partial_depth"):
-                    raise TemplateLimitError(
-                        f"partials of {parsed.name!r} nest too deep: is there a cycle "
-                        f"(a prompt including itself through its partials)? {err.message}",
-                        details={**err.details, "name": parsed.name, "cycle": True},
-                    ) from err
+                if err.details.get("limit") == "max_depth":
+                    raise _cycle_hint(parsed.name, err) from err
                 raise
             expires = (now + self.ttl) if used else _INF
             entry = _Compiled(template, found.type == "chat", expires, self._gen)
@@ -272,10 +274,23 @@ class Resolver:
         """Render a reference: a string, or a list of messages for a chat prompt."""
         entry = self.compiled(ref)
         data = variables if variables is not None else {}
-        if entry.is_chat:
-            return entry.template.render(data, placeholders=placeholders, strict=strict)
-        if placeholders:
-            raise InvalidInputError(
-                "placeholders only apply to chat prompts", details={"field": "placeholders"}
-            )
-        return entry.template.render(data, strict=strict)
+        try:
+            if entry.is_chat:
+                return entry.template.render(data, placeholders=placeholders, strict=strict)
+            if placeholders:
+                raise InvalidInputError(
+                    "placeholders only apply to chat prompts", details={"field": "placeholders"}
+                )
+            return entry.template.render(data, strict=strict)
+        except TemplateLimitError as err:
+            if err.details.get("limit") != "max_depth":
+                raise
+            raise _cycle_hint(ref, err) from err
+
+
+def _cycle_hint(name: str, err: TemplateLimitError) -> TemplateLimitError:
+    return TemplateLimitError(
+        f"partials of {name!r} nest too deep: is there a cycle (prompts including each "
+        f"other)? {err.message}",
+        details={**err.details, "name": name, "cycle": True},
+    )

@@ -97,37 +97,47 @@ class Registry:
     def _move(
         self,
         session: Session,
-        prompt: PromptRow,
-        label: str,
-        target: VersionRow,
         *,
+        prompt_id: int,
+        name: str,
+        label: str,
+        version_id: int,
+        version: int,
         actor: str,
         action: str,
         current: int | None,
     ) -> LabelEvent:
         now = utcnow()
-        repo.set_label_row(session, prompt.id, label, target.id, actor=actor, at=now)
-        event = repo.insert_label_event(
+        repo.set_label_row(session, prompt_id, label, version_id, actor=actor, at=now)
+        event_id = repo.insert_label_event(
             session,
-            prompt.id,
+            prompt_id,
             label=label,
             from_version=current,
-            to_version=target.version,
+            to_version=version,
             action=action,
             actor=actor,
             at=now,
         )
-        prompt.updated_at = now
-        prompt.updated_by = actor
+        repo.touch_prompt(session, prompt_id, at=now, actor=actor)
         append(
             session,
             actor=actor,
             action=f"label.{action}",
-            target=_target(prompt.name),
-            details={"label": label, "from_version": current, "to_version": target.version},
+            target=_target(name),
+            details={"label": label, "from_version": current, "to_version": version},
             at=now,
         )
-        return repo.to_label_event(prompt.name, event)
+        return LabelEvent(
+            id=event_id,
+            name=name,
+            label=label,
+            from_version=current,
+            to_version=version,
+            actor=actor,
+            action="rollback" if action == "rollback" else "set",
+            at=now,
+        )
 
     def _after_write(self, name: str) -> None:
         self.resolver.invalidate(name)
@@ -167,32 +177,32 @@ class Registry:
 
         def work(session: Session) -> tuple[PromptVersion, bool]:
             now = utcnow()
-            prompt = repo.get_prompt(session, name)
-            if prompt is None:
-                prompt = repo.create_prompt(
+            head = repo.push_head(session, name)
+            if head is None:
+                prompt_id = repo.create_prompt(
                     session,
                     name=name,
                     type=checked.type,
                     description=new_description or "",
                     actor=author,
                     at=now,
-                )
-            elif prompt.archived:
+                ).id
+                latest, newest_id, newest_hash, description_now = 0, None, None, new_description
+            elif head.archived:
                 raise ConflictError(
                     f"prompt {name!r} is archived; unarchive it before pushing",
                     details={"name": name, "field": "name"},
                 )
-            newest = (
-                repo.version_row(session, prompt.id, prompt.latest_version)
-                if prompt.latest_version
-                else None
-            )
-            created = newest is None or newest.hash != checked.hash
+            else:
+                prompt_id, latest = head.id, head.latest_version
+                newest_id, newest_hash = head.newest_id, head.newest_hash
+                description_now = head.description
+            created = newest_hash != checked.hash
             if created:
-                number = prompt.latest_version + 1
-                row = repo.insert_version(
+                number = latest + 1
+                version_id = repo.insert_version(
                     session,
-                    prompt.id,
+                    prompt_id,
                     number,
                     type=checked.type,
                     syntax=checked.syntax,
@@ -204,10 +214,14 @@ class Registry:
                     created_at=now,
                     hash=checked.hash,
                 )
-                prompt.latest_version = number
-                prompt.type = checked.type
-                prompt.updated_at = now
-                prompt.updated_by = author
+                repo.touch_prompt(
+                    session,
+                    prompt_id,
+                    at=now,
+                    actor=author,
+                    latest_version=number,
+                    type=checked.type,
+                )
                 append(
                     session,
                     actor=author,
@@ -217,35 +231,32 @@ class Registry:
                     at=now,
                 )
             else:
-                assert newest is not None
-                row = newest
+                assert newest_id is not None
+                number, version_id = latest, int(newest_id)
             wanted = list(checked.labels)
-            if created and row.version == 1 and DEFAULT_LABEL not in wanted:
+            if created and number == 1 and DEFAULT_LABEL not in wanted:
                 wanted.insert(0, DEFAULT_LABEL)
-            current = repo.labels_of(session, prompt.id)
+            # A brand-new version has no labels but the ones this push moves onto it.
+            current = repo.labels_of(session, prompt_id) if (wanted or not created) else {}
             for label in wanted:
-                if current.get(label) != row.version:
+                if current.get(label) != number:
                     self._move(
                         session,
-                        prompt,
-                        label,
-                        row,
+                        prompt_id=prompt_id,
+                        name=name,
+                        label=label,
+                        version_id=version_id,
+                        version=number,
                         actor=author,
                         action="set",
                         current=current.get(label),
                     )
-                    current[label] = row.version
-            added = repo.add_tags(session, prompt.id, checked.tags)
-            changed_description = (
-                new_description is not None
-                and new_description != prompt.description
-                and not (created and row.version == 1)
-            )
-            if new_description is not None:
-                prompt.description = new_description
+                    current[label] = number
+            added = repo.add_tags(session, prompt_id, checked.tags) if checked.tags else []
+            changed_description = new_description is not None and new_description != description_now
             if added or changed_description:
-                prompt.updated_at = now
-                prompt.updated_by = author
+                extra = {"description": new_description} if changed_description else {}
+                repo.touch_prompt(session, prompt_id, at=now, actor=author, **extra)
                 append(
                     session,
                     actor=author,
@@ -254,8 +265,26 @@ class Registry:
                     details={"tags_added": added, "description": changed_description},
                     at=now,
                 )
-            labels_here = sorted(lab for lab, v in current.items() if v == row.version)
-            return repo.to_version(name, row, labels_here), created
+            labels_here = tuple(sorted(lab for lab, v in current.items() if v == number))
+            if not created:
+                row = repo.version_row(session, prompt_id, number)
+                assert row is not None
+                return repo.to_version(name, row, labels_here), False
+            version = PromptVersion(
+                name=name,
+                version=number,
+                type="chat" if checked.type == "chat" else "text",
+                syntax="jinja" if checked.syntax == "jinja" else "mustache",
+                template=checked.template,
+                config=checked.config,
+                variables_schema=checked.variables_schema,
+                message=message,
+                author=author,
+                created_at=now,
+                hash=checked.hash,
+                labels=labels_here,
+            )
+            return version, True
 
         version, created = self.db.write(work)
         self._after_write(name)
@@ -284,7 +313,15 @@ class Registry:
             target = self._version_row(session, prompt, version)
             current = repo.labels_of(session, prompt.id).get(label)
             return self._move(
-                session, prompt, label, target, actor=actor, action="set", current=current
+                session,
+                prompt_id=prompt.id,
+                name=name,
+                label=label,
+                version_id=target.id,
+                version=target.version,
+                actor=actor,
+                action="set",
+                current=current,
             )
 
         event = self.db.write(work)
@@ -315,7 +352,15 @@ class Registry:
                 )
             target = self._version_row(session, prompt, previous)
             return self._move(
-                session, prompt, label, target, actor=actor, action="rollback", current=current
+                session,
+                prompt_id=prompt.id,
+                name=name,
+                label=label,
+                version_id=target.id,
+                version=target.version,
+                actor=actor,
+                action="rollback",
+                current=current,
             )
 
         event = self.db.write(work)
@@ -348,7 +393,7 @@ class Registry:
             current = self._current(session, prompt, label)
             now = utcnow()
             repo.delete_label_row(session, prompt.id, label)
-            event = repo.insert_label_event(
+            event_id = repo.insert_label_event(
                 session,
                 prompt.id,
                 label=label,
@@ -358,8 +403,7 @@ class Registry:
                 actor=actor,
                 at=now,
             )
-            prompt.updated_at = now
-            prompt.updated_by = actor
+            repo.touch_prompt(session, prompt.id, at=now, actor=actor)
             append(
                 session,
                 actor=actor,
@@ -368,7 +412,7 @@ class Registry:
                 details={"label": label, "from_version": current},
                 at=now,
             )
-            return repo.to_label_event(name, event)
+            return repo.to_label_event(name, repo.label_event(session, event_id))
 
         event = self.db.write(work)
         self._after_write(name)

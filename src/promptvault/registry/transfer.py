@@ -141,7 +141,7 @@ def _insert_prompt(session: Session, item: dict[str, Any], index: int) -> int:
     )
     session.add(prompt)
     session.flush()
-    by_number: dict[int, VersionRow] = {}
+    by_number: dict[int, int] = {}
     for j, v in enumerate(versions):
         vwhere = f"{where}.versions[{j}]"
         digest = content_hash(
@@ -179,7 +179,7 @@ def _insert_prompt(session: Session, item: dict[str, Any], index: int) -> int:
                 details={"field": f"{where}.labels.{label}"},
             )
         repo.set_label_row(
-            session, prompt.id, label, by_number[int(number)].id, actor="", at=prompt.updated_at
+            session, prompt.id, label, by_number[int(number)], actor="", at=prompt.updated_at
         )
     for k, e in enumerate(item.get("label_history") or []):
         session.add(

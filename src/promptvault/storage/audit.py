@@ -20,11 +20,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from promptvault.entities import AuditEntry, AuditReport
-from promptvault.storage.database import WRITE_LOCK_KEY
+from promptvault.storage.database import LOCKED_INFO_KEY, WRITE_LOCK_KEY
 from promptvault.storage.tables import AuditRow, utcnow
 
 __all__ = ["GENESIS_HASH", "append", "canonical_json", "entry_hash", "verify_chain"]
@@ -67,9 +67,12 @@ def entry_hash(
 
 
 def _lock(session: Session) -> None:
+    if session.info.get(LOCKED_INFO_KEY):
+        return  # a Database.transaction() already holds the write lock
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
+        session.info[LOCKED_INFO_KEY] = True
 
 
 def append(
@@ -100,19 +103,19 @@ def append(
         details=clean,
         prev_hash=prev_hash,
     )
-    row = AuditRow(
-        seq=seq,
-        at=when,
-        actor=actor,
-        action=action,
-        target=target,
-        details=clean,
-        prev_hash=prev_hash,
-        hash=digest,
-    )
-    session.add(row)
-    session.flush()
-    return to_entry(row)
+    values = {
+        "seq": seq,
+        "at": when,
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "details": clean,
+        "prev_hash": prev_hash,
+        "hash": digest,
+    }
+    # A Core insert: no unit-of-work bookkeeping on the path every write takes.
+    session.execute(insert(AuditRow).values(**values))
+    return AuditEntry(**values)
 
 
 def to_entry(row: AuditRow) -> AuditEntry:

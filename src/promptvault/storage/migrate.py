@@ -2,27 +2,42 @@
 
 SQLite databases are upgraded when a Vault opens them; PostgreSQL is created on first use
 when empty, and otherwise upgraded by ``promptvault db upgrade`` (:func:`upgrade`).
+
+Opening a database that is already current must stay cheap (the CLI opens one per command),
+so the head revision is read from the migration files' ``revision``/``down_revision`` lines
+and the current one with one query; Alembic itself is imported only to migrate.
 """
 
 from __future__ import annotations
 
+import ast
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 
 from promptvault.storage.database import WRITE_LOCK_KEY, Database
 
-__all__ = ["MIGRATIONS_DIR", "alembic_config", "current_revision", "head_revision", "upgrade"]
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "alembic_config",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "upgrade",
+]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic config pointing at the packaged migrations (and ``url`` if given)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("path_separator", "os")
@@ -31,21 +46,52 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+def _revisions() -> dict[str, str | None]:
+    """``{revision: down_revision}`` of every migration file, read without importing it."""
+    out: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        values: dict[str, str | None] = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            target = None
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            if (
+                isinstance(target, ast.Name)
+                and target.id in ("revision", "down_revision")
+                and isinstance(value, ast.Constant)
+                and (value.value is None or isinstance(value.value, str))
+            ):
+                values[target.id] = value.value
+        if isinstance(values.get("revision"), str):
+            out[str(values["revision"])] = values.get("down_revision")
+    return out
+
+
+@cache
 def head_revision() -> str:
     """The newest migration shipped with this version of promptvault."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    revisions = _revisions()
+    parents = {down for down in revisions.values() if down}
+    heads = sorted(set(revisions) - parents)
+    if len(heads) != 1:
+        raise RuntimeError(f"the packaged migrations must have exactly one head, found {heads}")
+    return heads[0]
 
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at (None for an empty database)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        value = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return None if value is None else str(value)
 
 
-def upgrade(db: Database, revision: str = "head") -> None:
-    """Upgrade the database to ``revision`` in one serialised transaction."""
+def _run(db: Database, action: str, revision: str) -> None:
+    from alembic import command
+
     config = alembic_config()
     with db.engine.connect() as conn:
         conn.execution_options(promptvault_write=True)
@@ -54,4 +100,14 @@ def upgrade(db: Database, revision: str = "head") -> None:
                 # Two processes opening a fresh database at once must not both migrate it.
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
             config.attributes["connection"] = conn
-            command.upgrade(config, revision)
+            getattr(command, action)(config, revision)
+
+
+def upgrade(db: Database, revision: str = "head") -> None:
+    """Upgrade the database to ``revision`` in one serialised transaction."""
+    _run(db, "upgrade", revision)
+
+
+def downgrade(db: Database, revision: str) -> None:
+    """Downgrade the database to ``revision`` (``base`` drops every table)."""
+    _run(db, "downgrade", revision)

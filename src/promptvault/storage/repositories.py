@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from promptvault.entities import LabelEvent, PromptSummary, PromptVersion
@@ -26,17 +26,20 @@ __all__ = [
     "get_prompt",
     "insert_label_event",
     "insert_version",
+    "label_event",
     "label_events",
     "labels_by_prompt",
     "labels_of",
     "list_prompt_rows",
     "prompt_summary",
+    "push_head",
     "resolve_state",
     "set_label_row",
     "summaries",
     "tags_by_prompt",
     "to_label_event",
     "to_version",
+    "touch_prompt",
     "version_numbers",
     "version_row",
     "versions_page",
@@ -49,6 +52,42 @@ __all__ = [
 def get_prompt(session: Session, name: str) -> PromptRow | None:
     """The prompt row named ``name``, or None."""
     return session.execute(select(PromptRow).where(PromptRow.name == name)).scalar_one_or_none()
+
+
+def push_head(session: Session, name: str) -> Any:
+    """What a push needs in one query: the prompt and its newest version's id and hash.
+
+    Columns: ``id, archived, latest_version, description, newest_id, newest_hash``.
+    """
+    return session.execute(
+        select(
+            PromptRow.id,
+            PromptRow.archived,
+            PromptRow.latest_version,
+            PromptRow.description,
+            VersionRow.id.label("newest_id"),
+            VersionRow.hash.label("newest_hash"),
+        )
+        .outerjoin(
+            VersionRow,
+            and_(
+                VersionRow.prompt_id == PromptRow.id,
+                VersionRow.version == PromptRow.latest_version,
+            ),
+        )
+        .where(PromptRow.name == name)
+    ).first()
+
+
+def touch_prompt(
+    session: Session, prompt_id: int, *, at: datetime, actor: str, **values: Any
+) -> None:
+    """Set ``updated_at``/``updated_by`` (and any other ``values``) on a prompt row."""
+    session.execute(
+        update(PromptRow)
+        .where(PromptRow.id == prompt_id)
+        .values(updated_at=at, updated_by=actor, **values)
+    )
 
 
 def all_prompt_names(session: Session) -> list[str]:
@@ -203,12 +242,15 @@ def version_numbers(session: Session, prompt_id: int) -> list[int]:
     )
 
 
-def insert_version(session: Session, prompt_id: int, version: int, **fields: Any) -> VersionRow:
-    """Insert a version row (the caller has assigned ``version`` under the write lock)."""
-    row = VersionRow(prompt_id=prompt_id, version=version, **fields)
-    session.add(row)
-    session.flush()
-    return row
+def insert_version(session: Session, prompt_id: int, version: int, **fields: Any) -> int:
+    """Insert a version row and return its id (``version`` assigned under the write lock)."""
+    return int(
+        session.execute(
+            insert(VersionRow)
+            .values(prompt_id=prompt_id, version=version, **fields)
+            .returning(VersionRow.id)
+        ).scalar_one()
+    )
 
 
 def to_version(
@@ -277,13 +319,15 @@ def resolve_state(session: Session, name: str) -> tuple[PromptRow, dict[str, int
 def set_label_row(
     session: Session, prompt_id: int, label: str, version_id: int, *, actor: str, at: datetime
 ) -> None:
-    """Point ``label`` at ``version_id`` (insert or update)."""
-    row = session.execute(
-        select(LabelRow).where(LabelRow.prompt_id == prompt_id, LabelRow.label == label)
-    ).scalar_one_or_none()
-    if row is None:
-        session.add(
-            LabelRow(
+    """Point ``label`` at ``version_id`` (update, else insert)."""
+    updated = session.execute(
+        update(LabelRow)
+        .where(LabelRow.prompt_id == prompt_id, LabelRow.label == label)
+        .values(version_id=version_id, updated_at=at, updated_by=actor)
+    )
+    if not updated.rowcount:  # type: ignore[attr-defined]
+        session.execute(
+            insert(LabelRow).values(
                 prompt_id=prompt_id,
                 label=label,
                 version_id=version_id,
@@ -291,11 +335,6 @@ def set_label_row(
                 updated_by=actor,
             )
         )
-    else:
-        row.version_id = version_id
-        row.updated_at = at
-        row.updated_by = actor
-    session.flush()
 
 
 def delete_label_row(session: Session, prompt_id: int, label: str) -> None:
@@ -315,20 +354,23 @@ def insert_label_event(
     action: str,
     actor: str,
     at: datetime,
-) -> LabelEventRow:
-    """Record one label move."""
-    row = LabelEventRow(
-        prompt_id=prompt_id,
-        label=label,
-        from_version=from_version,
-        to_version=to_version,
-        action=action,
-        actor=actor,
-        at=at,
+) -> int:
+    """Record one label move; returns the event id."""
+    return int(
+        session.execute(
+            insert(LabelEventRow)
+            .values(
+                prompt_id=prompt_id,
+                label=label,
+                from_version=from_version,
+                to_version=to_version,
+                action=action,
+                actor=actor,
+                at=at,
+            )
+            .returning(LabelEventRow.id)
+        ).scalar_one()
     )
-    session.add(row)
-    session.flush()
-    return row
 
 
 def label_events(
@@ -340,6 +382,11 @@ def label_events(
     if label is not None:
         query = query.where(LabelEventRow.label == label)
     return list(session.execute(query).scalars())
+
+
+def label_event(session: Session, event_id: int) -> LabelEventRow:
+    """One label event row by id."""
+    return session.execute(select(LabelEventRow).where(LabelEventRow.id == event_id)).scalar_one()
 
 
 def to_label_event(name: str, row: LabelEventRow) -> LabelEvent:
