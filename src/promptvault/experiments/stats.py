@@ -74,11 +74,11 @@ class Summary:
     sum_sq: float
 
     def __post_init__(self) -> None:
-        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 0:
+        if isinstance(self.n, bool) or not isinstance(self.n, int | np.integer) or self.n < 0:
             raise InvalidInputError("n must be an int >= 0", details={"field": "n"})
         for name in ("sum", "sum_sq"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or not math.isfinite(value):
+            if not isinstance(value, int | float | np.number) or not math.isfinite(value):
                 raise InvalidInputError(f"{name} must be finite", details={"field": name})
         if self.sum_sq < 0:
             raise InvalidInputError("sum_sq must be >= 0", details={"field": "sum_sq"})
@@ -229,7 +229,7 @@ def two_proportions(
 
 
 def relative_lift(a: Summary, b: Summary, *, confidence: float = 0.95) -> TestResult:
-    """``(mean_B - mean_A) / mean_A`` with a delta-method CI (see the module docstring)."""
+    """``(mean_B - mean_A) / mean_A`` in ``.diff``, with a delta-method CI (module docstring)."""
     level = _check_level(confidence)
     if a.n < 2 or b.n < 2:
         return TestResult("relative_lift", None, reason="each group needs at least 2 observations")
