@@ -232,7 +232,9 @@ class PromptBuilder:
             reason = examples_reason
         else:
             reason = "no examples requested" if examples is None else "no examples selected"
-        metadata = BuildMetadata(
+        # Every field is built right here from checked values: skip re-validation, which
+        # would copy each message dict again on the hot path.
+        metadata = BuildMetadata.model_construct(
             prompt=version.name,
             version=version.version,
             hash=version.hash,
@@ -247,7 +249,7 @@ class PromptBuilder:
             now=clock.isoformat(timespec="seconds"),
             dropped_params=dropped_params(params),
         )
-        return BuiltRequest(
+        return BuiltRequest.model_construct(
             messages=messages,
             model=str(model) if model is not None else None,
             params=params,
