@@ -1,0 +1,488 @@
+"""Mustache nodes -> Python source, compiled once with ``compile()``.
+
+The generated code is what a person would write by hand for that one template. A straight
+run of text and interpolations becomes one f-string over direct lookups on the top of the
+context stack, inside a ``try`` (free in CPython 3.11+ until something raises)::
+
+    try:
+        x0 = t0['company_name']
+        r1 = f'Agent for {(x0 if type(x0) is str else _s(x0))}.'
+    except Exception:
+        r1, M = _run(_R1, (), t0, strict, M)
+
+The ``except`` path re-renders that run with the spec's full lookup rules (the context
+stack, broken dotted chains) and records every miss with its line and column, so strict
+mode costs nothing until a variable is actually missing. Sections become ``for`` loops;
+partials, parents and blocks call back into the template object.
+
+Values are only ever placed into the output, never parsed: rendering is single-pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any
+
+from promptvault.templating.mustache_parser import Block, Node, Parent, Partial, Section, Var
+from promptvault.templating.mustache_runtime import Key, RunItem
+
+__all__ = ["CompiledUnit", "compile_unit"]
+
+# Python refuses more than 20 statically nested blocks (for/try/with): sections deeper than
+# this are moved into functions of their own.
+_OUTLINE_AT = 10
+# Long runs are split so that one missing name only re-renders its own chunk.
+_RUN_CHUNK = 64
+# Runs with at least this many plain names fetch them with one itemgetter call: less code
+# to compile, and faster than separate lookups.
+_GETTER_AT = 8
+
+
+@dataclass
+class CompiledUnit:
+    """The generated source (kept for debugging) and the function it defines."""
+
+    source: str
+    function: Any
+    namespace: dict[str, Any] = field(repr=False)
+
+
+@dataclass
+class _Ctx:
+    k: int  # scope depth: the top frame is t{k}, the frames below are b{k}
+    below: str  # expression for the frames below the top ("()" at the root)
+    blocks: str  # expression for the active block overrides ("None" at the root)
+    depth: str  # expression for the partial depth ("0" at the root)
+    nest: int  # statically nested Python blocks around the current code
+
+
+def _lit(text: str) -> str:
+    """``text`` as the body of a single-quoted f-string literal."""
+    out = (
+        text.replace("\\", "\\\\")
+        .replace("'", "\\'")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("{", "{{")
+        .replace("}", "}}")
+    )
+    if not out.isprintable():
+        out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in out)
+    return out
+
+
+class _Gen:
+    def __init__(self, unit: str | None, escape: bool, max_chars: int, namespace: dict[str, Any]):
+        self.unit = unit
+        self.escape = escape
+        self.max_chars = max_chars  # output chars that certainly exceed the byte limit
+        self.ns = namespace
+        self.defs: list[str] = []  # extra module-level functions (outlined sections, args)
+        self.after: list[tuple[str, list[tuple[str, str, str, bool]]]] = []
+        self.n = 0
+
+    def fresh(self, prefix: str) -> str:
+        self.n += 1
+        return f"{prefix}{self.n}"
+
+    def const(self, prefix: str, value: Any) -> str:
+        name = self.fresh(prefix)
+        self.ns[name] = value
+        return name
+
+    def key(self, name: str, parts: tuple[str, ...], line: int, column: int) -> Key:
+        return (name, parts, line, column, self.unit)
+
+    # --- expressions ------------------------------------------------------------------
+
+    @staticmethod
+    def fast(ctx: _Ctx, parts: tuple[str, ...]) -> str:
+        return f"t{ctx.k}" + "".join(f"[{p!r}]" for p in parts)
+
+    def lookup(self, out: list[str], pad: str, ctx: _Ctx, target: str, node: Any) -> None:
+        """``target = <value of node.parts>`` with the slow path on failure."""
+        if not node.parts:
+            out.append(f"{pad}{target} = t{ctx.k}")
+            return
+        key = self.const("_K", self.key(node.name, node.parts, node.line, node.column))
+        out.append(f"{pad}try:")
+        out.append(f"{pad}    {target} = {self.fast(ctx, node.parts)}")
+        out.append(f"{pad}except Exception:")
+        out.append(f"{pad}    {target}, M = _look({ctx.below}, t{ctx.k}, {key}, strict, M)")
+
+    # --- bodies -----------------------------------------------------------------------
+
+    def body(self, nodes: list[Node], ctx: _Ctx, out: list[str], pad: str) -> str:
+        """Emit statements for ``nodes`` into ``out``; return an expression for the text."""
+        parts: list[tuple[bool, str]] = []  # (is_literal, text or variable name)
+        run: list[str | Var] = []
+
+        def flush() -> None:
+            if run:
+                parts.extend(self.run(run, ctx, out, pad))
+                run.clear()
+
+        for node in nodes:
+            if isinstance(node, str | Var):
+                run.append(node)
+                continue
+            flush()
+            target = self.fresh("s")
+            if isinstance(node, Section):
+                self.section(node, ctx, out, pad, target)
+            elif isinstance(node, Partial):
+                self.partial(node, ctx, out, pad, target)
+            elif isinstance(node, Parent):
+                self.parent(node, ctx, out, pad, target)
+            else:
+                self.block(node, ctx, out, pad, target)
+            parts.append((False, target))
+        flush()
+        return _concat(parts)
+
+    def run(
+        self, items: list[str | Var], ctx: _Ctx, out: list[str], pad: str
+    ) -> list[tuple[bool, str]]:
+        result: list[tuple[bool, str]] = []
+        chunk: list[str | Var] = []
+        count = 0
+        for item in items:
+            chunk.append(item)
+            if isinstance(item, Var):
+                count += 1
+                if count == _RUN_CHUNK:
+                    result.append(self.run_chunk(chunk, ctx, out, pad))
+                    chunk, count = [], 0
+        if chunk:
+            result.append(self.run_chunk(chunk, ctx, out, pad))
+        return result
+
+    def run_chunk(
+        self, items: list[str | Var], ctx: _Ctx, out: list[str], pad: str
+    ) -> tuple[bool, str]:
+        variables = [item for item in items if isinstance(item, Var)]
+        if not variables:
+            return (True, "".join(item for item in items if isinstance(item, str)))
+        target = self.fresh("r")
+        spec: list[RunItem] = []
+        for item in items:
+            if isinstance(item, str):
+                spec.append(item)
+            else:
+                escape = self.escape and item.escape
+                spec.append((item.name, item.parts, item.line, item.column, self.unit, escape))
+        escapes = {self.escape and v.escape for v in variables}
+        top = f"t{ctx.k}"
+        out.append(f"{pad}try:")
+        if (
+            len(variables) >= _GETTER_AT
+            and len(escapes) == 1
+            and all(len(v.parts) == 1 for v in variables)
+        ):
+            # Many plain names: one C-level itemgetter call fetches them all, and the
+            # values are slotted between the literal pieces of a prepared list.
+            base: list[str | None] = [""]
+            for item in items:
+                if isinstance(item, str):
+                    base[-1] = f"{base[-1]}{item}"
+                else:
+                    base += [None, ""]
+            getter = self.const("_G", itemgetter(*(v.parts[0] for v in variables)))
+            template = self.const("_B", base)
+            out.append(f"{pad}    x = {getter}({top})")
+            fetched = "map(_e, x)" if escapes == {True} else "x"
+            joined = [f"y = {template}.copy()", f"y[1::2] = {fetched}", "r = ''.join(y)"]
+            retry = ["y[1::2] = map(_s, x)", "r = ''.join(y)"]
+        else:
+            pieces = []
+            for item in items:
+                if isinstance(item, str):
+                    pieces.append(repr(item))
+                    continue
+                value = self.fast(ctx, item.parts)
+                pieces.append(f"_e({value})" if self.escape and item.escape else value)
+            out.append(f"{pad}    x = ({', '.join(pieces)},)")
+            joined = ["r = ''.join(x)"]
+            retry = ["r = ''.join(map(_s, x))"]
+        items_name = self.const("_R", tuple(spec))
+        out.append(f"{pad}except Exception:")
+        out.append(f"{pad}    {target}, M = _run({items_name}, {ctx.below}, {top}, strict, M)")
+        out.append(f"{pad}else:")
+        if escapes == {True}:  # every value already went through _e: all strings
+            out.extend(f"{pad}    {line}".replace(" r =", f" {target} =") for line in joined)
+        else:
+            # join() refuses non-strings: convert (None, numbers, JSON) only when needed.
+            out.append(f"{pad}    try:")
+            out.extend(f"{pad}        {line}".replace(" r =", f" {target} =") for line in joined)
+            out.append(f"{pad}    except TypeError:")
+            out.extend(f"{pad}        {line}".replace(" r =", f" {target} =") for line in retry)
+        return (False, target)
+
+    # --- tags -------------------------------------------------------------------------
+
+    def section(self, node: Section, ctx: _Ctx, out: list[str], pad: str, target: str) -> None:
+        if ctx.nest >= _OUTLINE_AT:
+            self.outline(node, ctx, out, pad, target)
+            return
+        value = self.fresh("v")
+        self.lookup(out, pad, ctx, value, node)
+        if node.inverted:
+            out.append(f"{pad}if {value}:")
+            out.append(f"{pad}    {target} = ''")
+            out.append(f"{pad}else:")
+            expr = self.body(node.children, ctx, out, pad + "    ")
+            out.append(f"{pad}    {target} = {expr}")
+            return
+        k = ctx.k + 1
+        inner = _Ctx(k, f"b{k}", ctx.blocks, ctx.depth, ctx.nest + 1)
+        below = f"(t{ctx.k},)" if ctx.below == "()" else f"(*{ctx.below}, t{ctx.k})"
+        acc, size, piece = self.fresh("o"), self.fresh("n"), self.fresh("p")
+        out.append(f"{pad}if not {value}:")
+        out.append(f"{pad}    {target} = ''")
+        out.append(f"{pad}else:")
+        out.append(f"{pad}    b{k} = {below}")
+        out.append(f"{pad}    if type({value}) is not list:")
+        out.append(f"{pad}        {value} = _seq({value})")
+        out.append(f"{pad}    {acc} = []")
+        out.append(f"{pad}    {size} = 0")
+        out.append(f"{pad}    for t{k} in {value}:")
+        expr = self.body(node.children, inner, out, pad + "        ")
+        out.append(f"{pad}        {piece} = {expr}")
+        # A running count bounds memory when loops multiply the output.
+        out.append(f"{pad}        {size} += len({piece})")
+        out.append(f"{pad}        if {size} > {self.max_chars}:")
+        out.append(f"{pad}            raise _size_error({size}, {self.max_chars})")
+        out.append(f"{pad}        {acc}.append({piece})")
+        out.append(f"{pad}    {target} = ''.join({acc})")
+
+    def outline(self, node: Section, ctx: _Ctx, out: list[str], pad: str, target: str) -> None:
+        name = self.fresh("_f")
+        below = "b" if ctx.below == "()" else ctx.below
+        lines = [f"def {name}({below}, t{ctx.k}, B, strict, M, depth):"]
+        inner = _Ctx(ctx.k, below, "B", "depth", 0)
+        result = self.fresh("s")
+        self.section(node, inner, lines, "    ", result)
+        lines.append(f"    return {result}, M")
+        self.defs.append("\n".join(lines))
+        out.append(
+            f"{pad}{target}, M = {name}({ctx.below}, t{ctx.k}, {ctx.blocks}, strict, M, "
+            f"{ctx.depth})"
+        )
+
+    def partial(self, node: Partial, ctx: _Ctx, out: list[str], pad: str, target: str) -> None:
+        info = self.const("_P", (node.name, node.indent, node.line, node.column, self.unit))
+        args = f"{ctx.below}, t{ctx.k}, {ctx.blocks}, strict, M, {ctx.depth}"
+        if not node.dynamic:
+            out.append(f"{pad}{target}, M = _partial({info}, {args})")
+            return
+        value = self.fresh("v")
+        self.lookup(out, pad, ctx, value, node)
+        out.append(f"{pad}{target}, M = _dynamic({value}, {info}, None, {args})")
+
+    def parent(self, node: Parent, ctx: _Ctx, out: list[str], pad: str, target: str) -> None:
+        info = self.const("_P", (node.name, node.indent, node.line, node.column, self.unit))
+        table = self.fresh("_A")
+        entries: list[tuple[str, str, str, bool]] = []
+        for block in node.blocks:
+            fn = self.fresh("_a")
+            lines = [f"def {fn}(b0, t0, B, strict, M, depth):"]
+            expr = self.body(block.children, _Ctx(0, "b0", "B", "depth", 0), lines, "    ")
+            lines.append(f"    return {expr}, M")
+            self.defs.append("\n".join(lines))
+            entries.append((block.name, fn, block.indent, block.first))
+        self.after.append((table, entries))
+        args = f"{ctx.below}, t{ctx.k}, {ctx.blocks}, strict, M, {ctx.depth}"
+        if not node.dynamic:
+            out.append(f"{pad}{target}, M = _parent({info}, {table}, {args})")
+            return
+        value = self.fresh("v")
+        self.lookup(out, pad, ctx, value, node)
+        out.append(f"{pad}{target}, M = _dynamic({value}, {info}, {table}, {args})")
+
+    def block(self, node: Block, ctx: _Ctx, out: list[str], pad: str, target: str) -> None:
+        if ctx.blocks == "None":  # nothing can override a block at the top of the root
+            expr = self.body(node.children, ctx, out, pad)
+            out.append(f"{pad}{target} = {expr}")
+            return
+        site = self.const("_E", (node.indent, node.first))
+        found = self.fresh("f")
+        out.append(f"{pad}{found} = {ctx.blocks}.get({node.name!r}) if {ctx.blocks} else None")
+        out.append(f"{pad}if {found} is None:")
+        expr = self.body(node.children, ctx, out, pad + "    ")
+        out.append(f"{pad}    {target} = {expr}")
+        out.append(f"{pad}else:")
+        out.append(
+            f"{pad}    {target}, M = _block({found}, {site}, {ctx.below}, t{ctx.k}, "
+            f"{ctx.blocks}, strict, M, {ctx.depth})"
+        )
+
+
+def _concat(parts: list[tuple[bool, str]]) -> str:
+    if not parts:
+        return "''"
+    if len(parts) == 1:
+        literal, text = parts[0]
+        return repr(text) if literal else text
+    return "f'" + "".join(_lit(text) if lit else f"{{{text}}}" for lit, text in parts) + "'"
+
+
+def compile_unit(
+    nodes: list[Node],
+    *,
+    unit: str | None,
+    escape: bool,
+    max_bytes: int,
+    runtime: dict[str, Any],
+    root: bool,
+) -> CompiledUnit:
+    """Generate and compile the function for one template (or one indented partial).
+
+    The root template becomes ``render(t0, *, strict=True) -> str``; a partial becomes
+    ``unit(b0, t0, B, strict, M, depth) -> (str, misses)``.
+    """
+    namespace: dict[str, Any] = dict(runtime)
+    gen = _Gen(unit, escape, max_bytes, namespace)
+    if root and all(isinstance(node, str | Var) for node in nodes):
+        flat = _flat(gen, nodes)  # type: ignore[arg-type]
+        if flat is not None:
+            return flat
+    body: list[str] = []
+    if root:
+        ctx = _Ctx(0, "()", "None", "0", 0)
+        head = "def render(t0, *, strict=True):"
+    else:
+        ctx = _Ctx(0, "b0", "B", "depth", 0)
+        head = "def unit(b0, t0, B, strict, M, depth):"
+    expr = gen.body(nodes, ctx, body, "    ")
+    lines = [head]
+    if root:
+        lines.append("    M = None")
+    lines.extend(body)
+    lines.append(f"    o = {expr}")
+    if root:
+        lines.append("    if M:")
+        lines.append("        raise _missing(M)")
+    # Characters are at most 4 bytes: only a long output needs the exact byte count.
+    lines.append(f"    if len(o) > {max_bytes // 4}:")
+    lines.append(f"        _check_size(o, {max_bytes})")
+    lines.append("    return o" if root else "    return o, M")
+    source = "\n".join([*gen.defs, "\n".join(lines)]) + "\n"
+    code = compile(source, f"<mustache {unit or 'template'}>", "exec")
+    exec(code, namespace)  # noqa: S102 - our own generated code; all user text is escaped
+    for table, entries in gen.after:
+        namespace[table] = {
+            name: (namespace[fn], indent, first) for name, fn, indent, first in entries
+        }
+    return CompiledUnit(source, namespace["render" if root else "unit"], namespace)
+
+
+def _flat(gen: _Gen, items: list[str | Var]) -> CompiledUnit | None:
+    """A template of text and interpolations only: the most common prompt, made cheapest.
+
+    With many plain names, no code is generated at all (compiling is then just parsing):
+    a closure fetches every value with one ``itemgetter`` call and slots them into the
+    literal pieces. Otherwise a single ``''.join`` over a tuple of direct lookups is
+    generated. Either way a miss or an odd value falls back to the slow path.
+    """
+    variables = [item for item in items if isinstance(item, Var)]
+    if len(variables) > _RUN_CHUNK:
+        return None
+    spec: tuple[RunItem, ...] = tuple(
+        item
+        if isinstance(item, str)
+        else (item.name, item.parts, item.line, item.column, gen.unit, gen.escape and item.escape)
+        for item in items
+    )
+    slow = _slow_render(gen, spec)
+    escapes = {gen.escape and v.escape for v in variables}
+    if (
+        len(variables) >= _GETTER_AT
+        and len(escapes) == 1
+        and all(len(v.parts) == 1 for v in variables)
+    ):
+        base: list[str | None] = [""]
+        for item in items:
+            if isinstance(item, str):
+                base[-1] = f"{base[-1]}{item}"
+            else:
+                base += [None, ""]
+        getter = itemgetter(*(v.parts[0] for v in variables))
+        convert = gen.ns["_e"] if escapes == {True} else None
+        return CompiledUnit("", _getter_render(base, getter, convert, slow, gen), {})
+    gen.ns["_slow"] = slow
+    pieces = []
+    for item in items:
+        if isinstance(item, str):
+            pieces.append(repr(item))
+        else:
+            value = gen.fast(_Ctx(0, "()", "None", "0", 0), item.parts)
+            pieces.append(f"_e({value})" if gen.escape and item.escape else value)
+    lines = [
+        "def render(t0, *, strict=True):",
+        "    try:",
+        f"        x = ({', '.join(pieces)},)",
+        "    except Exception:",
+        "        return _slow(t0, strict)",
+    ]
+    if escapes == {True}:
+        lines.append("    o = ''.join(x)")
+    else:
+        lines += [
+            "    try:",
+            "        o = ''.join(x)",
+            "    except TypeError:",
+            "        o = ''.join(map(_s, x))",
+        ]
+    lines += [
+        f"    if len(o) > {gen.max_chars // 4}:",
+        f"        _check_size(o, {gen.max_chars})",
+        "    return o",
+    ]
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, f"<mustache {gen.unit or 'template'}>", "exec"), gen.ns)  # noqa: S102
+    return CompiledUnit(source, gen.ns["render"], gen.ns)
+
+
+def _slow_render(gen: _Gen, spec: tuple[RunItem, ...]) -> Any:
+    run, missing, check_size = gen.ns["_run"], gen.ns["_missing"], gen.ns["_check_size"]
+    limit = gen.max_chars
+
+    def slow(data: Any, strict: bool) -> str:
+        text, misses = run(spec, (), data, strict, None)
+        if misses:
+            raise missing(misses)
+        if len(text) > limit // 4:
+            check_size(text, limit)
+        return str(text)
+
+    return slow
+
+
+def _getter_render(base: list[str | None], getter: Any, convert: Any, slow: Any, gen: _Gen) -> Any:
+    to_str, check_size = gen.ns["_s"], gen.ns["_check_size"]
+    limit = gen.max_chars
+    quarter = limit // 4
+    join = "".join
+
+    def render(data: Any, *, strict: bool = True) -> str:
+        try:
+            values = getter(data)
+        except Exception:
+            return str(slow(data, strict))
+        pieces = base.copy()
+        if convert is not None:
+            pieces[1::2] = map(convert, values)
+            text = join(pieces)  # type: ignore[arg-type]
+        else:
+            pieces[1::2] = values
+            try:
+                text = join(pieces)  # type: ignore[arg-type]
+            except TypeError:  # a non-string value: convert them all
+                pieces[1::2] = map(to_str, values)
+                text = join(pieces)  # type: ignore[arg-type]
+        if len(text) > quarter:
+            check_size(text, limit)
+        return text
+
+    return render

@@ -1,0 +1,199 @@
+"""What compiled Mustache code calls at render time, mostly on its slow (cold) paths.
+
+Generated code first tries the direct lookup (``top["name"]``) and only falls back to these
+helpers when that raises: a name found deeper in the context stack, a broken dotted chain,
+or a missing variable. They implement the spec's full lookup rules and collect every miss
+(with line and column) so strict rendering can report them all at once.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from promptvault.errors import MissingVariablesError, TemplateLimitError
+
+__all__ = [
+    "MISS",
+    "Key",
+    "Misses",
+    "RunItem",
+    "add_miss",
+    "escape_html",
+    "look",
+    "missing_error",
+    "reindent",
+    "resolve",
+    "run",
+    "sequence",
+    "size_error",
+    "to_str",
+]
+
+# (dotted name, its parts, line, column, template name or None for the main template)
+Key = tuple[str, tuple[str, ...], int, int, str | None]
+# A piece of a straight run of text and interpolations: literal text, or a key + "escape?"
+RunItem = str | tuple[str, tuple[str, ...], int, int, str | None, bool]
+Misses = list[dict[str, Any]] | None
+
+
+class _Miss:
+    """The result of a lookup that found nothing (``None`` is a real, present value)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISS"
+
+
+MISS: Any = _Miss()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+def to_str(value: Any) -> str:
+    """How a value reads in a prompt: ``None`` is empty, containers render as JSON."""
+    if type(value) is str:
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, Mapping | list | tuple):
+        try:
+            return json.dumps(
+                dict(value) if isinstance(value, Mapping) else value,
+                ensure_ascii=False,
+                default=_json_default,
+            )
+        except (ValueError, TypeError):  # circular structures, exotic keys
+            return str(value)
+    return str(value)
+
+
+def escape_html(value: Any) -> str:
+    """``to_str`` then HTML escaping (``escape="html"``)."""
+    return html.escape(to_str(value))
+
+
+def resolve(below: tuple[Any, ...], top: Any, parts: tuple[str, ...]) -> Any:
+    """Spec lookup: the first part on the context stack (top first), the rest on that value.
+
+    Only subscription is used (never attribute access), so a template cannot reach Python
+    internals through the data. Returns ``MISS`` when the name cannot be resolved.
+    """
+    if not parts:
+        return top
+    first = parts[0]
+    try:
+        value = top[first]
+    except Exception:
+        for frame in reversed(below):
+            try:
+                value = frame[first]
+                break
+            except Exception:  # noqa: S112 - a frame without the key: look further down
+                continue
+        else:
+            return MISS
+    for part in parts[1:]:
+        try:
+            value = value[part]
+        except Exception:
+            return MISS  # a broken chain never falls back to outer contexts
+    return value
+
+
+def add_miss(misses: Misses, key: Key) -> list[dict[str, Any]]:
+    """Record one missing name (once per place in the source)."""
+    name, _, line, column, template = key
+    entry: dict[str, Any] = {"name": name, "line": line, "column": column}
+    if template is not None:
+        entry["template"] = template
+    if misses is None:
+        return [entry]
+    if entry not in misses:
+        misses.append(entry)
+    return misses
+
+
+def look(
+    below: tuple[Any, ...], top: Any, key: Key, strict: bool, misses: Misses
+) -> tuple[Any, Misses]:
+    """Slow-path lookup: the value, or ``None`` after recording the miss in strict mode."""
+    value = resolve(below, top, key[1])
+    if value is MISS:
+        if strict:
+            misses = add_miss(misses, key)
+        return None, misses
+    return value, misses
+
+
+def run(
+    items: tuple[RunItem, ...],
+    below: tuple[Any, ...],
+    top: Any,
+    strict: bool,
+    misses: Misses,
+) -> tuple[str, Misses]:
+    """Render a run of text and interpolations the slow way (after the fast path raised)."""
+    out: list[str] = []
+    for item in items:
+        if type(item) is str:
+            out.append(item)
+            continue
+        assert not isinstance(item, str)
+        value = resolve(below, top, item[1])
+        if value is MISS:
+            if strict:
+                misses = add_miss(misses, item[:5])
+            continue
+        out.append(escape_html(value) if item[5] else to_str(value))
+    return "".join(out), misses
+
+
+def sequence(value: Any) -> Sequence[Any]:
+    """What a section iterates: a list's items, or the value itself once."""
+    if isinstance(value, list | tuple | range):
+        return value
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray):
+        return value
+    return (value,)
+
+
+def reindent(text: str, old: str, first_old: bool, new: str, first_new: bool) -> str:
+    """Move a block's content from the indentation it was written with to its site's.
+
+    ``first_*`` say whether the first line begins at a line start (a standalone open tag);
+    otherwise it follows other text and its indentation is left alone.
+    """
+    if old == new and first_old == first_new:
+        return text
+    lines = text.split("\n")
+    for i, original in enumerate(lines):
+        line = original
+        if (i or first_old) and old and line.startswith(old):
+            line = line[len(old) :]
+        if (i or first_new) and new and line not in ("", "\r"):
+            line = new + line
+        lines[i] = line
+    return "\n".join(lines)
+
+
+def missing_error(misses: list[dict[str, Any]]) -> MissingVariablesError:
+    """The strict-mode error listing every missing name."""
+    return MissingVariablesError(misses)
+
+
+def size_error(size: int, limit: int) -> TemplateLimitError:
+    """The output grew past ``max_output_bytes``."""
+    return TemplateLimitError(
+        f"rendered output is over the {limit}-byte limit",
+        details={"limit": "max_output_bytes", "value": size, "max": limit},
+    )
