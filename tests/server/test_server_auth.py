@@ -149,12 +149,8 @@ def _call(w: World, endpoint: Endpoint, headers: dict[str, str]) -> int:
 
 
 def test_every_route_is_in_the_matrix(world: World) -> None:
-    routes = {
-        (method, route.path)  # type: ignore[attr-defined]
-        for route in world.app.routes
-        for method in getattr(route, "methods", ()) or ()
-        if route.path.startswith("/v1/")  # type: ignore[attr-defined]
-    }
+    paths = world.app.openapi()["paths"]
+    routes = {(m.upper(), p) for p, ops in paths.items() if p.startswith("/v1/") for m in ops}
     assert len(routes) == len(ENDPOINTS) - 1  # set-label and set-protected share one route
 
 

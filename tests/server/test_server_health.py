@@ -44,7 +44,7 @@ def test_metrics_count_routes_latency_and_cache(admin: TestClient) -> None:
     admin.get("/v1/prompts/a/b/resolve", headers={"If-None-Match": resolved.headers["etag"]})
     admin.get("/v1/prompts/zzz/resolve")
     body = admin.get("/metrics").text
-    route = 'route="/v1/prompts/{name:path}/resolve"'
+    route = 'route="/v1/prompts/{name}/resolve"'
     assert f'promptvault_http_requests_total{{method="GET",{route},status="200"}} 3' in body
     assert f'promptvault_http_requests_total{{method="GET",{route},status="304"}} 1' in body
     assert f'promptvault_http_requests_total{{method="GET",{route},status="404"}} 1' in body

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -28,14 +28,12 @@ CHECKS = [
     response_schema_conformance,
     response_headers_conformance,
 ]
-_state: dict[str, Any] = {}
 
 
-@pytest.fixture(scope="module")
-def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+@pytest.fixture
+def api_schema(tmp_path: Path) -> Iterator[tuple[Any, str]]:
     """The app on a SQLite file with a few prompts, loaded through its own /openapi.json."""
-    path: Path = tmp_path_factory.mktemp("schema") / "vault.db"
-    vault = Vault(Settings(database_url=f"sqlite:///{path}"))
+    vault = Vault(Settings(database_url=f"sqlite:///{tmp_path / 'vault.db'}"))
     vault.push("support", template="Hello {{name}}", author="seed", labels=["staging"])
     vault.push("support", template="Hi {{name}}", author="seed")
     vault.push(
@@ -44,23 +42,32 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         author="seed",
     )
     app = create_app(vault)
-    _state["key"] = app.state.keys.create("schema-admin", "admin", actor="seed")[0]
-    yield schemathesis.openapi.from_asgi("/openapi.json", app)
+    key = app.state.keys.create("schema-admin", "admin", actor="seed")[0]
+    yield schemathesis.openapi.from_asgi("/openapi.json", app), key
     vault.close()
 
 
-schema = schemathesis.pytest.from_fixture("api_schema")
+def test_api_conforms_to_its_schema(api_schema: tuple[Any, str]) -> None:
+    schema, key = api_schema
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 20
+    headers = {"Authorization": f"Bearer {key}"}
+    failures: list[str] = []
+    for operation in operations:
 
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=12,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
+        def run(case: Any) -> None:
+            case.call_and_validate(headers=headers, checks=CHECKS)
 
-@schema.parametrize()
-@settings(
-    max_examples=15,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    derandomize=True,
-)
-def test_api_conforms_to_its_schema(case: Any) -> None:
-    case.call_and_validate(
-        headers={"Authorization": f"Bearer {_state['key']}"},
-        checks=CHECKS,
-    )
+        try:
+            run()
+        except Exception as exc:  # collect every operation's failure, then report them all
+            failures.append(f"{operation.label}: {type(exc).__name__}: {str(exc)[:2000]}")
+    assert not failures, "\n\n".join(failures)

@@ -134,9 +134,10 @@ class PromptVaultClient:
         entry = core.entries.get(key)
         if entry is not None:
             core.hot[ref] = entry
+            stale = entry.value  # read before the refresh can replace it
             if entry.expires <= self._now():
                 self._refresh_in_background(key)
-            return entry.value
+            return stale
         try:
             value = self._fetch(key)
         except Unavailable as exc:
