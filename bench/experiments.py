@@ -4,9 +4,9 @@ Measured in one run, next to their peers:
 
 * assignment ns/call -- the md5-modulo split teams use today
   (``int(md5(f"{exp}:{user}").hexdigest(), 16) % 100 < 50``), a pure-Python FNV-1a with the
-  seed prefix pre-hashed, and ``Assigner.variant`` / ``Assigner.assign`` cold (ids never
-  seen: hash + cache insert), warm (repeat ids: cache hit) and with the cache off (the hash
-  alone), plus ``assign_many`` per id;
+  seed prefix pre-hashed, and ``Assigner.variant`` / ``Assigner.assign`` with the default
+  settings (no cache: every call hashes), and with a cache both cold (ids never seen: hash
+  + insert) and warm (repeat ids: a hit), plus ``assign_many`` per id;
   for short ids (``user-123456``) and UUIDs. Rounds are interleaved; the best round counts.
   Figures include the Python loop that calls the function (printed as "empty loop").
   Times are process CPU time, so other processes competing for the cores inflate them less.
@@ -82,14 +82,15 @@ def bench_assignment(count: int, rounds: int) -> None:
             record("empty loop", _loop(lambda u: None, ids))
             record("md5-modulo", _loop(lambda u: md5_modulo(SEED, u), ids))
             record("FNV-1a pure Python", _loop(fnv, ids))
-            bare = Assigner(SEED, ["control", "treatment"], [0.5, 0.5], cache_size=0)
-            record("variant() no cache", _loop(bare.variant, ids))
+            bare = Assigner(SEED, ["control", "treatment"], [0.5, 0.5])
+            record("variant() (default)", _loop(bare.variant, ids))
+            record("assign() (default)", _loop(bare.assign, ids))
             warm_v = Assigner(SEED, ["control", "treatment"], [0.5, 0.5], cache_size=2 * count)
-            record("variant() cold", _loop(warm_v.variant, ids))
-            record("variant() warm", _loop(warm_v.variant, ids))
+            record("variant() cache, cold", _loop(warm_v.variant, ids))
+            record("variant() cache, warm", _loop(warm_v.variant, ids))
             warm_a = Assigner(SEED, ["control", "treatment"], [0.5, 0.5], cache_size=2 * count)
-            record("assign() cold", _loop(warm_a.assign, ids))
-            record("assign() warm", _loop(warm_a.assign, ids))
+            record("assign() cache, cold", _loop(warm_a.assign, ids))
+            record("assign() cache, warm", _loop(warm_a.assign, ids))
             batch = Assigner(SEED, ["control", "treatment"], [0.5, 0.5])
             start = time.process_time()
             batch.assign_many(ids)

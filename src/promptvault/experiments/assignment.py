@@ -155,10 +155,14 @@ class Assigner:
 
     ``variants`` are the variant names, control first; ``weights`` their relative weights
     (any non-negative numbers, normalised); ``coverage`` the share of units that enter at
-    all. The seed keys are derived once, bucket -> variant is a lookup table, and results
-    are memoised per unit id in a bounded cache (emptied when it holds ``cache_size`` ids),
-    so a repeat unit costs one dictionary lookup. Thread-safe: the shared state is only
-    read, and the cache's single dictionary operations are atomic.
+    all. The seed keys are derived once and bucket -> variant is a lookup table, so a call
+    costs one CRC and four integer operations (about half an MD5-modulo split).
+
+    ``cache_size > 0`` memoises results per unit id in a bounded cache (emptied when it
+    holds ``cache_size`` ids): a repeat unit then costs one dictionary lookup, about half
+    the uncached call, but a first sighting pays the insertion, so it only pays off when
+    most calls are repeats (``bench/experiments.py`` prints the three figures). Off by
+    default. Thread-safe: shared state is read-only and each cache operation is atomic.
     """
 
     __slots__ = (
@@ -183,7 +187,7 @@ class Assigner:
         weights: Sequence[float],
         *,
         coverage: float = 1.0,
-        cache_size: int = 100_000,
+        cache_size: int = 0,
     ) -> None:
         if not isinstance(seed, str):
             raise InvalidInputError("the hash seed must be a string", details={"field": "seed"})
@@ -265,9 +269,10 @@ class Assigner:
         except AttributeError:
             raise _bad_unit(unit_id) from None
         slot = t >> 32 if (t & 0xFFFFFFFF) < self._cov else (t >> 32) + 10000
-        if len(cache) >= self._cache_size:
-            cache.clear()
-        if self._cache_size:
+        size = self._cache_size
+        if size:
+            if len(cache) >= size:
+                cache.clear()
             cache[unit_id] = slot
         return self._names[slot]
 
@@ -278,9 +283,10 @@ class Assigner:
             raise _bad_unit(unit_id) from None
         slot: int = t >> 32 if (t & 0xFFFFFFFF) < self._cov else (t >> 32) + 10000
         cache = self._cache
-        if len(cache) >= self._cache_size:
-            cache.clear()
-        if self._cache_size:
+        size = self._cache_size
+        if size:
+            if len(cache) >= size:
+                cache.clear()
             cache[unit_id] = slot
         return slot
 
