@@ -280,3 +280,29 @@ def test_template_shape_must_match_type() -> None:
         PromptBuilder().build(version("text", type_="chat"), now=CLOCK)
     with pytest.raises(InvalidInputError):
         PromptBuilder().build(version([{"role": "user", "content": "x"}]), now=CLOCK)
+
+
+def test_request_round_trips_through_json() -> None:
+    import json
+
+    req = PromptBuilder().build(
+        version("{{q}}", model="m", temperature=0.1), {"q": "x"}, examples=EXAMPLES, now=CLOCK
+    )
+    again = BuiltRequest.from_dict(json.loads(json.dumps(req.to_dict())))
+    assert again == req
+    assert again.to_openai() == req.to_openai()
+    with pytest.raises(InvalidInputError):
+        BuiltRequest.from_dict({"messages": []})
+
+
+def test_cache_is_keyed_by_content_not_only_by_hash() -> None:
+    builder = PromptBuilder()
+    first = builder.build(version("one {{a}}", model="m1"), {"a": 1}, now=CLOCK)
+    second = builder.build(version("two {{a}}", model="m2"), {"a": 2}, now=CLOCK)  # same hash
+    assert first.messages[0]["content"] == "one 1" and first.model == "m1"
+    assert second.messages[0]["content"] == "two 2" and second.model == "m2"
+    # a caller mutating a returned request does not leak into the next build
+    first.params["temperature"] = 9
+    first.metadata.dropped_params.setdefault("openai", []).append("x")
+    third = builder.build(version("one {{a}}", model="m1"), {"a": 1}, now=CLOCK)
+    assert third.params == {} and third.metadata.dropped_params == {}

@@ -40,12 +40,11 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from promptvault.builder.adapters import (
     DEFAULT_ANTHROPIC_MAX_TOKENS,
@@ -58,7 +57,7 @@ from promptvault.builder.examples import example_messages, format_examples
 from promptvault.entities import Example, PromptVersion
 from promptvault.errors import InvalidInputError
 from promptvault.templating import ChatTemplate, compile_chat, compile_template
-from promptvault.templating.base import PartialSource
+from promptvault.templating.base import PartialSource, Template
 
 __all__ = ["BuildMetadata", "BuiltRequest", "PromptBuilder", "build_request"]
 
@@ -66,10 +65,12 @@ _CONFIG_KEYS = frozenset({"model", "role"})  # config keys that are not request 
 _TEXT_ROLES = ("user", "system")
 
 
-class BuildMetadata(BaseModel):
-    """Where a built request came from and what went into it."""
+class BuildMetadata(NamedTuple):
+    """Where a built request came from and what went into it.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    An immutable named tuple: it is made on every build, and a tuple is the cheapest
+    immutable record Python has.
+    """
 
     prompt: str
     version: int
@@ -77,23 +78,33 @@ class BuildMetadata(BaseModel):
     label: str | None = None
     experiment: str | None = None
     variant: str | None = None
-    example_ids: list[int] = Field(default_factory=list)
+    example_ids: list[int] = []  # noqa: RUF012 - never mutated; each build passes its own
     examples_used: int = 0
     examples_as: Literal["text", "messages"] | None = None
     examples_reason: str | None = None  # why no examples were used, when none were
     render_us: float = 0.0
     now: str = ""
-    dropped_params: dict[str, list[str]] = Field(default_factory=dict)
+    dropped_params: dict[str, list[str]] = {}  # noqa: RUF012 - as above
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy."""
+        out = self._asdict()
+        out["example_ids"] = list(self.example_ids)
+        out["dropped_params"] = {k: list(v) for k, v in self.dropped_params.items()}
+        return out
 
 
-class BuiltRequest(BaseModel):
-    """A provider-neutral request: messages with roles, model, params and metadata."""
+@dataclass(frozen=True, slots=True)
+class BuiltRequest:
+    """A provider-neutral request: messages with roles, model, params and metadata.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A plain frozen dataclass rather than a pydantic model: it is built on every request and
+    every field is already checked, so construction must cost next to nothing.
+    """
 
     messages: list[dict[str, Any]]
-    model: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
+    model: str | None
+    params: dict[str, Any]
     metadata: BuildMetadata
 
     def to_openai(self, *, unsupported: Unsupported = "drop") -> dict[str, Any]:
@@ -115,6 +126,46 @@ class BuiltRequest(BaseModel):
             default_max_tokens=default_max_tokens,
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy (``{"messages", "model", "params", "metadata"}``)."""
+        return {
+            "messages": [dict(m) for m in self.messages],
+            "model": self.model,
+            "params": dict(self.params),
+            "metadata": self.metadata.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BuiltRequest:
+        """Rebuild from :meth:`to_dict` output (for example an HTTP response body)."""
+        try:
+            meta = dict(data["metadata"])
+            known = set(BuildMetadata._fields)
+            return cls(
+                messages=[dict(m) for m in data["messages"]],
+                model=data.get("model"),
+                params=dict(data.get("params") or {}),
+                metadata=BuildMetadata(**{k: v for k, v in meta.items() if k in known}),
+            )
+        except (KeyError, TypeError) as exc:
+            raise InvalidInputError(
+                f"not a built request: {exc}", details={"field": "request"}
+            ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """Everything about a version that does not change between builds."""
+
+    template: Any  # the source, kept to check a cache hit really is the same content
+    config: dict[str, Any]
+    compiled: ChatTemplate | Template
+    role: str
+    params: dict[str, Any]
+    model: str | None
+    dropped: dict[str, list[str]]
+    reads_examples: bool
+
 
 @lru_cache(maxsize=64)
 def _zone(name: str) -> tzinfo:
@@ -129,14 +180,15 @@ def _zone(name: str) -> tzinfo:
 class PromptBuilder:
     """Renders resolved prompt versions into :class:`BuiltRequest` values.
 
-    Holds the time zone and a small cache of compiled chat templates (text templates are
-    cached by the template engine itself), so one builder per process is the intended use.
+    Holds the time zone and an LRU cache of prepared versions (compiled template, params,
+    dropped params), so one builder per process is the intended use.
     """
 
     def __init__(self, *, timezone: str = "UTC", cache_size: int = 256) -> None:
         self.timezone = timezone
         self._tz = _zone(timezone)
-        self._chats: OrderedDict[tuple[Any, ...], ChatTemplate] = OrderedDict()
+        self._prepared: OrderedDict[tuple[Any, ...], _Prepared] = OrderedDict()
+        self._live: tuple[int, str] = (-1, "")
         self._cache_size = cache_size
 
     def build(
@@ -166,75 +218,45 @@ class PromptBuilder:
                 "'examples' is both a variable and the selected examples; rename the variable",
                 details={"field": "variables.examples"},
             )
-        clock = self._now(now)
-        data: dict[str, Any] = {
-            "now": clock.isoformat(timespec="seconds"),
-            "today": clock.date().isoformat(),
-        }
+        stamp = self._stamp(now)
+        data: dict[str, Any] = {"now": stamp, "today": stamp[:10]}
         if variables:
             data.update(variables)
-        config = version.config
+        prep = self._prepare(version, partials)
+        text_examples = prep.reads_examples
+        if text_examples and "examples" not in (variables or {}):
+            data["examples"] = _examples_text(chosen, example_template)
         examples_as: Literal["text", "messages"] | None = None
+        if chosen:
+            examples_as = "text" if text_examples else "messages"
 
-        if version.type == "chat":
-            if not isinstance(version.template, list):
-                raise InvalidInputError(
-                    "a chat prompt's template must be a list of messages",
-                    details={"field": "template"},
-                )
-            chat = self._chat(version, partials)
-            places = chat.placeholders
-            text_examples = "examples" in chat.variables
-            if text_examples and "examples" not in (variables or {}):
-                data["examples"] = _examples_text(chosen, example_template)
+        compiled = prep.compiled
+        if isinstance(compiled, ChatTemplate):
+            places = compiled.placeholders
             filled: dict[str, Sequence[Mapping[str, Any]]] = {}
             if "examples" in places:
                 filled["examples"] = [] if text_examples else example_messages(chosen)
             history_inline = turns is not None and history_placeholder in places
             if history_inline:
                 filled[history_placeholder] = turns or []
-            messages = chat.render(data, placeholders=filled, strict=strict)
-            # History first, so "the last user message" is the template's, not an example's.
-            if turns and not history_inline:
-                messages = _before_last_user(messages, turns)
-            if chosen:
-                examples_as = "text" if text_examples else "messages"
-                if not text_examples and "examples" not in places:
-                    messages = _after_system(messages, example_messages(chosen))
+            messages = compiled.render(data, placeholders=filled, strict=strict)
+            examples_inline = "examples" in places
         else:
-            if not isinstance(version.template, str):
-                raise InvalidInputError(
-                    "a text prompt's template must be a string", details={"field": "template"}
-                )
-            role = config.get("role", "user")
-            if role not in _TEXT_ROLES:
-                raise InvalidInputError(
-                    f"config.role must be 'user' or 'system', not {role!r}",
-                    details={"field": "config.role", "value": role},
-                )
-            template = compile_template(version.template, syntax=version.syntax, partials=partials)
-            text_examples = "examples" in template.variables
-            if text_examples and "examples" not in (variables or {}):
-                data["examples"] = _examples_text(chosen, example_template)
-            messages = [{"role": role, "content": template.render(data, strict=strict)}]
-            if turns:
-                messages = _before_last_user(messages, turns)
-            if chosen:
-                examples_as = "text" if text_examples else "messages"
-                if not text_examples:
-                    messages = _after_system(messages, example_messages(chosen))
+            messages = [{"role": prep.role, "content": compiled.render(data, strict=strict)}]
+            history_inline = examples_inline = False
+        # History first, so "the last user message" is the template's, not an example's.
+        if turns and not history_inline:
+            messages = _before_last_user(messages, turns)
+        if chosen and not text_examples and not examples_inline:
+            messages = _after_system(messages, example_messages(chosen))
 
-        params = {k: v for k, v in config.items() if k not in _CONFIG_KEYS}
-        model = config.get("model")
         if chosen:
             reason = None
         elif examples_reason is not None:
             reason = examples_reason
         else:
             reason = "no examples requested" if examples is None else "no examples selected"
-        # Every field is built right here from checked values: skip re-validation, which
-        # would copy each message dict again on the hot path.
-        metadata = BuildMetadata.model_construct(
+        metadata = BuildMetadata(
             prompt=version.name,
             version=version.version,
             hash=version.hash,
@@ -246,45 +268,83 @@ class PromptBuilder:
             examples_as=examples_as,
             examples_reason=reason,
             render_us=(time.perf_counter_ns() - started) / 1000.0,
-            now=clock.isoformat(timespec="seconds"),
-            dropped_params=dropped_params(params),
+            now=stamp,
+            dropped_params={k: list(v) for k, v in prep.dropped.items()} if prep.dropped else {},
         )
-        return BuiltRequest.model_construct(
-            messages=messages,
-            model=str(model) if model is not None else None,
-            params=params,
-            metadata=metadata,
+        return BuiltRequest(
+            messages=messages, model=prep.model, params=dict(prep.params), metadata=metadata
         )
 
-    def _now(self, now: datetime | None) -> datetime:
+    def _stamp(self, now: datetime | None) -> str:
+        """``now`` as ISO 8601 in the builder's zone, to the second."""
         if now is None:
-            return datetime.now(self._tz)
+            # The live clock only changes the stamp once a second: reuse it until then.
+            second = int(time.time())
+            cached = self._live
+            if cached[0] == second:
+                return cached[1]
+            stamp = datetime.fromtimestamp(second, self._tz).isoformat(timespec="seconds")
+            self._live = (second, stamp)
+            return stamp
         if not isinstance(now, datetime):
             raise InvalidInputError(
                 f"now must be a datetime, not {type(now).__name__}", details={"field": "now"}
             )
-        if now.tzinfo is None:
-            return now.replace(tzinfo=self._tz)
-        return now.astimezone(self._tz)
+        clock = now.replace(tzinfo=self._tz) if now.tzinfo is None else now.astimezone(self._tz)
+        return clock.isoformat(timespec="seconds")
 
-    def _chat(self, version: PromptVersion, partials: PartialSource | None) -> ChatTemplate:
+    def _prepare(self, version: PromptVersion, partials: PartialSource | None) -> _Prepared:
         if partials is not None and not isinstance(partials, Mapping):
-            # A resolver may answer differently over time: compile every time.
-            return compile_chat(version.template, syntax=version.syntax, partials=partials)  # type: ignore[arg-type]
-        key = (
-            version.syntax,
-            repr(version.template),
-            tuple(sorted(partials.items())) if partials else (),
-        )
-        chat = self._chats.get(key)
-        if chat is None:
-            chat = compile_chat(version.template, syntax=version.syntax, partials=partials)  # type: ignore[arg-type]
-            self._chats[key] = chat
-            if len(self._chats) > self._cache_size:
-                self._chats.popitem(last=False)
-        else:
-            self._chats.move_to_end(key)
-        return chat
+            # A resolver may answer differently over time: prepare every time.
+            return _prepare(version, partials)
+        # The content hash identifies template + config; the equality checks below guard
+        # against hand-built versions that reuse a hash for different content.
+        key = (version.hash, version.type, version.syntax, *sorted((partials or {}).items()))
+        prep = self._prepared.get(key)
+        if prep is not None and prep.template == version.template and prep.config == version.config:
+            self._prepared.move_to_end(key)
+            return prep
+        prep = _prepare(version, partials)
+        self._prepared[key] = prep
+        if len(self._prepared) > self._cache_size:
+            self._prepared.popitem(last=False)
+        return prep
+
+
+def _prepare(version: PromptVersion, partials: PartialSource | None) -> _Prepared:
+    config = dict(version.config)
+    role = config.get("role", "user")
+    compiled: ChatTemplate | Template
+    if version.type == "chat":
+        if not isinstance(version.template, list):
+            raise InvalidInputError(
+                "a chat prompt's template must be a list of messages",
+                details={"field": "template"},
+            )
+        compiled = compile_chat(version.template, syntax=version.syntax, partials=partials)
+    else:
+        if not isinstance(version.template, str):
+            raise InvalidInputError(
+                "a text prompt's template must be a string", details={"field": "template"}
+            )
+        if role not in _TEXT_ROLES:
+            raise InvalidInputError(
+                f"config.role must be 'user' or 'system', not {role!r}",
+                details={"field": "config.role", "value": role},
+            )
+        compiled = compile_template(version.template, syntax=version.syntax, partials=partials)
+    params = {k: v for k, v in config.items() if k not in _CONFIG_KEYS}
+    model = config.get("model")
+    return _Prepared(
+        template=version.template,
+        config=config,
+        compiled=compiled,
+        role=str(role),
+        params=params,
+        model=str(model) if model is not None else None,
+        dropped=dropped_params(params),
+        reads_examples="examples" in compiled.variables,
+    )
 
 
 _HISTORY_ROLES = frozenset({"assistant", "system", "tool", "user"})
