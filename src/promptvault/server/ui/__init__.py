@@ -1,0 +1,60 @@
+"""The web UI: server-rendered pages for people who edit prompts without deploying.
+
+``mount(app)`` (called by :func:`promptvault.server.app.create_app`) adds the pages and the
+static files to the FastAPI app:
+
+==========================  ==========================================================
+``/login``, ``/logout``     sign in with an API key (signed session cookie), sign out
+``/``                       prompt list: search, tag and folder filters, paginated
+``/prompts/{name}``         production template highlighted, config, labels, history
+``/new``, ``/edit/{name}``  editor with live syntax check and preview; save = new version
+``/diff/{name}?a=&b=``      side by side or inline diff, word-level, config table
+``/play/{name}``            playground: variables form -> messages and provider requests
+``/promote/...``,           label moves with a confirmation showing what will change
+``/rollback/...``
+``/audit``                  the audit log, filters, chain verification
+==========================  ==========================================================
+
+Pages are Jinja2 templates with autoescaping; the only scripts are the package's own static
+files (the Content-Security-Policy forbids any other). The routes stay out of the OpenAPI
+schema, which describes the REST API only.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from promptvault.config import Settings
+from promptvault.registry.keys import KeyService
+from promptvault.server.ui import audit, compare, editor, playground, prompts, signin
+from promptvault.server.ui.session import SessionCodec, load_secret
+from promptvault.server.ui.views import UIState
+
+__all__ = ["mount"]
+
+STATIC_PATH = "/static/ui"
+
+
+class _CachedStatic(StaticFiles):
+    """Static files with a long cache lifetime (URLs carry the release for busting)."""
+
+    def file_response(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+        response = super().file_response(*args, **kwargs)  # type: ignore[arg-type]
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+def mount(app: FastAPI) -> None:
+    """Add the UI's pages and static files to ``app`` (whose state holds vault and keys)."""
+    settings: Settings = app.state.settings
+    keys: KeyService = app.state.keys
+    codec = SessionCodec(load_secret(settings), max_age=settings.session_max_age)
+    app.state.ui = UIState(codec, keys, key_ttl=settings.label_ttl)
+    for module in (signin, prompts, compare, editor, playground, audit):
+        app.include_router(module.router)
+    folder = resources.files("promptvault.server.ui") / "static"
+    app.mount(STATIC_PATH, _CachedStatic(directory=str(folder)), name="ui-static")

@@ -1,0 +1,116 @@
+"""The audit page: the hash-chained log newest first, filters, and chain verification."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from promptvault.entities import AuditEntry
+from promptvault.server.auth import Permission
+from promptvault.server.deps import VaultDep
+from promptvault.server.ui.views import (
+    UIRoute,
+    User,
+    check_csrf,
+    current_user,
+    page,
+    require_permission,
+)
+from promptvault.storage.audit import to_entry
+from promptvault.storage.tables import AuditRow
+from promptvault.vault import Vault
+
+__all__ = ["PAGE_SIZE", "newest_entries", "router"]
+
+router = APIRouter(route_class=UIRoute, include_in_schema=False)
+UserDep = Annotated[User, Depends(current_user)]
+PAGE_SIZE = 50
+
+
+def newest_entries(
+    vault: Vault,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    before_seq: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> list[AuditEntry]:
+    """Entries newest first (people read a log from the top); filters as ``audit.entries``.
+
+    ``action`` ending in ``.`` or ``*`` matches a prefix; ``target`` may end in ``*`` too.
+    """
+    query = select(AuditRow).order_by(AuditRow.seq.desc()).limit(limit)
+    if actor:
+        query = query.where(AuditRow.actor == actor)
+    if action:
+        if action.endswith(("*", ".")):
+            query = query.where(AuditRow.action.startswith(action.rstrip("*"), autoescape=True))
+        else:
+            query = query.where(AuditRow.action == action)
+    if target:
+        if target.endswith("*"):
+            query = query.where(AuditRow.target.startswith(target.rstrip("*"), autoescape=True))
+        else:
+            query = query.where(AuditRow.target == target)
+    if before_seq is not None:
+        query = query.where(AuditRow.seq < before_seq)
+    with vault.db.read() as session:
+        return [to_entry(row) for row in session.execute(query).scalars()]
+
+
+def _audit_page(
+    request: Request, vault: Vault, *, filters: dict[str, str], before: int | None, report: object
+) -> Response:
+    rows = newest_entries(
+        vault,
+        actor=filters["actor"] or None,
+        action=filters["action"] or None,
+        target=filters["target"] or None,
+        before_seq=before,
+        limit=PAGE_SIZE + 1,
+    )
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return page(
+        request,
+        "audit.html",
+        {
+            "rows": rows,
+            "filters": filters,
+            "before": before,
+            "older": rows[-1].seq if more and rows else None,
+            "report": report,
+        },
+    )
+
+
+@router.get("/audit")
+def audit(
+    *,
+    request: Request,
+    vault: VaultDep,
+    user: UserDep,
+    actor: str = "",
+    action: str = "",
+    target: str = "",
+    before: int | None = None,
+) -> Response:
+    """The log, newest first, ``PAGE_SIZE`` entries per page."""
+    filters = {"actor": actor.strip(), "action": action.strip(), "target": target.strip()}
+    return _audit_page(request, vault, filters=filters, before=before, report=None)
+
+
+@router.post("/audit/verify")
+async def verify(request: Request, vault: VaultDep, user: UserDep) -> Response:
+    """Walk the whole chain and show the result above the log (admin, like the API)."""
+    await check_csrf(request, user)
+    require_permission(user, Permission.ADMIN)
+    report = await run_in_threadpool(vault.audit.verify)
+    filters = {"actor": "", "action": "", "target": ""}
+    return await run_in_threadpool(
+        lambda: _audit_page(request, vault, filters=filters, before=None, report=report)
+    )

@@ -1,0 +1,238 @@
+"""The editor: new prompts and new versions, with a live syntax check and a preview.
+
+``POST /ui/api/check`` takes the editor's form as it stands and answers JSON: the first
+problem (message, field, line, column, chat message index), the variables the template
+reads, and a preview rendered with the sample variables. Saving pushes through the Vault
+with the same checks as ``POST /v1/prompts/{name}/versions``; unchanged content says so.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from promptvault.errors import (
+    ConflictError,
+    InvalidInputError,
+    MissingVariablesError,
+    PromptNotFound,
+    PromptVaultError,
+)
+from promptvault.registry.validation import check_push, compile_content
+from promptvault.server.auth import Permission
+from promptvault.server.deps import VaultDep
+from promptvault.server.ui.draft import ChatRow, Draft, draft_from_version, empty_draft, parse_draft
+from promptvault.server.ui.views import (
+    SECURITY_HEADERS,
+    UIRoute,
+    User,
+    check_csrf,
+    current_user,
+    flash,
+    page,
+    prompt_url,
+    redirect,
+    require_permission,
+)
+from promptvault.vault import Vault
+
+__all__ = ["partial_source", "router"]
+
+router = APIRouter(route_class=UIRoute, include_in_schema=False)
+UserDep = Annotated[User, Depends(current_user)]
+_ROLES = ("system", "user", "assistant", "tool")
+
+
+def partial_source(vault: Vault) -> Any:
+    """Partials for previews: ``{{> other}}`` is another prompt's production template."""
+
+    def source(ref: str) -> str | None:
+        found = vault.get(ref.strip())
+        return found.template if isinstance(found.template, str) else None
+
+    return source
+
+
+def _problem(error: PromptVaultError) -> dict[str, Any]:
+    details = error.details
+    return {
+        "code": error.code,
+        "message": getattr(error, "reason", None) or error.message.split("\n")[0],
+        "field": details.get("field"),
+        "line": details.get("line"),
+        "column": details.get("column"),
+        "index": details.get("message"),
+        "excerpt": details.get("excerpt"),
+    }
+
+
+def _no_partials(_ref: str) -> str:
+    return ""  # syntax is checked on its own; included prompts resolve at render time
+
+
+def check_draft(vault: Vault, draft: Draft) -> dict[str, Any]:
+    """What the live check shows: problems, variables and the preview."""
+    result: dict[str, Any] = {"ok": True, "error": None, "variables": [], "preview": None}
+    try:
+        checked = check_push(
+            template=draft.template_value(),
+            syntax=draft.syntax,
+            type=draft.type,
+            config=draft.config_value(),
+            variables_schema=draft.schema_value(),
+            tags=draft.tag_list(),
+            labels=None,
+            partials=_no_partials,
+        )
+        sample = draft.sample_value()
+    except PromptVaultError as error:
+        result.update(ok=False, error=_problem(error))
+        return result
+    try:
+        compiled = compile_content(
+            checked.template,
+            type=checked.type,
+            syntax=checked.syntax,
+            partials=partial_source(vault),
+        )
+        result["variables"] = sorted(compiled.variables)
+        placeholders = getattr(compiled, "placeholders", ())
+        options: dict[str, Any] = {}
+        if checked.type == "chat":
+            options["placeholders"] = {name: [] for name in placeholders}
+        try:
+            result["preview"] = compiled.render(sample, **options)
+        except MissingVariablesError as missing:
+            result["missing"] = missing.names
+            result["preview"] = compiled.render(sample, strict=False, **options)
+    except PromptVaultError as error:
+        result["preview_error"] = _problem(error)
+    return result
+
+
+def _new_row(kind: str) -> ChatRow:
+    return ChatRow(kind=kind, role="user" if kind == "message" else "")
+
+
+def _editor(
+    request: Request,
+    draft: Draft,
+    *,
+    is_new: bool,
+    base: int | None = None,
+    error: PromptVaultError | None = None,
+    notice: str = "",
+    status: int = 200,
+) -> Response:
+    return page(
+        request,
+        "editor.html",
+        {
+            "draft": draft,
+            "is_new": is_new,
+            "base": base,
+            "error": _problem(error) if error else None,
+            "notice": notice,
+            "roles": _ROLES,
+            "new_row": _new_row,
+        },
+        status=status,
+    )
+
+
+@router.get("/new")
+def new_prompt(request: Request, user: UserDep, type: str = "text") -> Response:
+    """The editor for a new prompt."""
+    require_permission(user, Permission.WRITE)
+    return _editor(request, empty_draft(type), is_new=True)
+
+
+@router.get("/edit/{name:path}")
+def edit_prompt(
+    request: Request, name: str, vault: VaultDep, user: UserDep, base: int | None = None
+) -> Response:
+    """The editor, filled with version ``base`` (default: the newest)."""
+    require_permission(user, Permission.WRITE)
+    summary = vault.get_prompt(name)
+    version = vault.get(name, version=base) if base else vault.get(name, label="latest")
+    draft = draft_from_version(version, description=summary.description, tags=summary.tags)
+    return _editor(request, draft, is_new=False, base=version.version)
+
+
+async def _save(request: Request, vault: Vault, user: User, name: str | None) -> Response:
+    form = await check_csrf(request, user)
+    require_permission(user, Permission.WRITE)
+    draft = parse_draft(form)
+    is_new = name is None
+    if name is not None:
+        draft.name = name
+    base_text = form.get("base")
+    base = int(base_text) if isinstance(base_text, str) and base_text.isdigit() else None
+    try:
+        if not draft.message:
+            raise InvalidInputError(
+                "describe the change in a commit message", details={"field": "message"}
+            )
+        if is_new:
+            await _must_be_new(vault, draft.name)
+        result = await run_in_threadpool(
+            lambda: vault.push(
+                draft.name,
+                template=draft.template_value(),
+                syntax=draft.syntax,
+                type=draft.type,
+                config=draft.config_value(),
+                variables_schema=draft.schema_value(),
+                message=draft.message,
+                author=user.key.name,
+                tags=draft.tag_list(),
+                description=draft.description,
+            )
+        )
+    except PromptVaultError as error:
+        return _editor(request, draft, is_new=is_new, base=base, error=error, status=422)
+    if not result.created:
+        notice = (
+            f"Nothing to save: this is identical to version {result.version.version}, "
+            "so no new version was created."
+        )
+        return _editor(request, draft, is_new=False, base=result.version.version, notice=notice)
+    text = f"Saved version {result.version.version} of {result.version.name}"
+    return flash(redirect(prompt_url(result.version.name)), text)
+
+
+async def _must_be_new(vault: Vault, name: str) -> None:
+    if not name:
+        raise InvalidInputError("give the prompt a name", details={"field": "name"})
+    try:
+        await run_in_threadpool(vault.get_prompt, name)
+    except PromptNotFound:
+        return
+    raise ConflictError(
+        f"a prompt named {name!r} already exists; open it and edit it instead",
+        details={"field": "name", "value": name},
+    )
+
+
+@router.post("/new")
+async def create_prompt(request: Request, vault: VaultDep, user: UserDep) -> Response:
+    """Create a prompt with its first version."""
+    return await _save(request, vault, user, None)
+
+
+@router.post("/edit/{name:path}")
+async def save_version(request: Request, name: str, vault: VaultDep, user: UserDep) -> Response:
+    """Push a new version from the editor."""
+    return await _save(request, vault, user, name)
+
+
+@router.post("/ui/api/check")
+async def check(request: Request, vault: VaultDep, user: UserDep) -> Response:
+    """Live check of the editor's form (JSON; needs the CSRF header like any POST)."""
+    form = await check_csrf(request, user)
+    draft = parse_draft(form)
+    result = await run_in_threadpool(check_draft, vault, draft)
+    return JSONResponse(result, headers=SECURITY_HEADERS)

@@ -1,0 +1,280 @@
+"""The prompt list, a prompt's page, and label moves (promote, roll back) with confirmation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from promptvault.entities import LabelEvent, PromptVersion
+from promptvault.errors import ConflictError, InvalidInputError, PromptVaultError
+from promptvault.server.auth import Permission, check_labels
+from promptvault.server.deps import SettingsDep, VaultDep
+from promptvault.server.ui.compare import diff_view
+from promptvault.server.ui.views import (
+    UIRoute,
+    User,
+    check_csrf,
+    current_user,
+    flash,
+    page,
+    prompt_url,
+    redirect,
+    require_permission,
+)
+from promptvault.vault import Vault
+
+__all__ = ["PAGE_SIZE", "rollback_target", "router"]
+
+router = APIRouter(route_class=UIRoute, include_in_schema=False)
+UserDep = Annotated[User, Depends(current_user)]
+PAGE_SIZE = 50
+HISTORY_SIZE = 50
+_SUGGESTED_LABELS = ("production", "staging")
+
+
+def rollback_target(events: list[LabelEvent]) -> int | None:
+    """Where a rollback of one label would move it (the registry's rule), from its history.
+
+    ``events`` are that label's moves, newest first (as ``vault.label_history`` gives them).
+    """
+    stack: list[int | None] = []
+    for event in reversed(events):
+        if event.action == "rollback":
+            if stack:
+                stack.pop()
+        else:
+            stack.append(event.from_version)
+    return stack[-1] if stack else None
+
+
+def _folders(name: str) -> list[tuple[str, str]]:
+    """``a/b/c`` -> [("a", "a"), ("b", "a/b")]: each folder part and its path."""
+    parts = name.split("/")[:-1]
+    return [(part, "/".join(parts[: i + 1])) for i, part in enumerate(parts)]
+
+
+@router.get("/")
+def prompt_list(
+    *,
+    request: Request,
+    vault: VaultDep,
+    user: UserDep,
+    q: str = "",
+    tag: str = "",
+    folder: str = "",
+    after: str = "",
+) -> Response:
+    """Prompts by name: search, tag and folder filters, ``PAGE_SIZE`` per page."""
+    rows = vault.list_prompts(
+        search=q.strip() or None,
+        tag=tag.strip() or None,
+        folder=folder.strip().strip("/") or None,
+        limit=PAGE_SIZE + 1,
+        after=after or None,
+    )
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    filters = {"q": q.strip(), "tag": tag.strip(), "folder": folder.strip().strip("/")}
+    return page(
+        request,
+        "list.html",
+        {
+            "rows": rows,
+            "folders": _folders,
+            "filters": filters,
+            "filtered": any(filters.values()),
+            "after": after,
+            "next_after": rows[-1].name if more and rows else None,
+        },
+    )
+
+
+def _label_rows(vault: Vault, name: str, labels: dict[str, int]) -> list[dict[str, Any]]:
+    history = vault.label_history(name)
+    out = []
+    for label, version in sorted(labels.items(), key=lambda kv: (kv[0] != "production", kv[0])):
+        events = [e for e in history if e.label == label]
+        out.append(
+            {
+                "label": label,
+                "version": version,
+                "rollback_to": rollback_target(events),
+                "moved": events[0] if events else None,
+            }
+        )
+    return out
+
+
+def _variables_of(vault: Vault, version: PromptVersion) -> list[str]:
+    try:
+        compiled = vault.registry.resolver.compiled(f"{version.name}@{version.version}")
+        # Variables are worked out lazily, and reach into partials: a missing one raises here.
+        return sorted(compiled.template.variables)
+    except PromptVaultError:
+        return []
+
+
+@router.get("/prompts/{name:path}")
+def prompt_page(
+    *,
+    request: Request,
+    name: str,
+    vault: VaultDep,
+    settings: SettingsDep,
+    user: UserDep,
+    v: int | None = None,
+    before: int | None = None,
+) -> Response:
+    """A prompt: its production (or chosen) version, config, labels and history."""
+    summary = vault.get_prompt(name)
+    if v is not None:
+        shown = vault.get(name, version=v)
+    elif "production" in summary.labels:
+        shown = vault.get(name, label="production")
+    else:
+        shown = vault.get(name, label="latest")
+    versions = vault.versions(name, limit=HISTORY_SIZE + 1, before=before)
+    more = len(versions) > HISTORY_SIZE
+    versions = versions[:HISTORY_SIZE]
+    label_choices = sorted(set(summary.labels) | set(_SUGGESTED_LABELS))
+    if not user.can_protected:
+        label_choices = [lab for lab in label_choices if lab not in settings.protected_labels]
+    return page(
+        request,
+        "prompt.html",
+        {
+            "prompt": summary,
+            "shown": shown,
+            "folders": _folders(name),
+            "labels": _label_rows(vault, name, summary.labels),
+            "protected": set(settings.protected_labels),
+            "versions": versions,
+            "older": versions[-1].version if more and versions else None,
+            "label_choices": label_choices,
+            "variables": _variables_of(vault, shown),
+        },
+    )
+
+
+def _int_field(value: object, field: str) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise InvalidInputError(f"{field} must be a number", details={"field": field}) from None
+    if number < 1:
+        raise InvalidInputError(f"{field} must be >= 1", details={"field": field})
+    return number
+
+
+def _label_field(value: object) -> str:
+    label = str(value or "").strip()
+    if not label:
+        raise InvalidInputError("choose a label", details={"field": "label"})
+    return label
+
+
+def _may_move(user: User, label: str, protected: list[str]) -> None:
+    require_permission(user, Permission.WRITE)
+    check_labels(user.key, [label], protected)
+
+
+@router.get("/promote/{name:path}")
+def promote_confirm(
+    *,
+    request: Request,
+    name: str,
+    vault: VaultDep,
+    settings: SettingsDep,
+    user: UserDep,
+    version: str = "",
+    label: str = "",
+    new_label: str = "",
+) -> Response:
+    """Confirm pointing a label at a version: shows what the label serves now and after."""
+    chosen = _label_field(new_label or label)
+    _may_move(user, chosen, settings.protected_labels)
+    target = vault.get(name, version=_int_field(version, "version"))
+    labels = vault.labels(name)
+    current = vault.get(name, version=labels[chosen]) if chosen in labels else None
+    d = diff_view(vault, current, target) if current is not None else None
+    return page(
+        request,
+        "confirm.html",
+        {
+            "action": "promote",
+            "prompt": vault.get_prompt(name),
+            "label": chosen,
+            "current": current,
+            "target": target,
+            "d": d,
+        },
+    )
+
+
+@router.post("/promote/{name:path}")
+async def promote(
+    request: Request, name: str, vault: VaultDep, settings: SettingsDep, user: UserDep
+) -> Response:
+    """Point a label at a version (the same checks as ``PUT /v1/.../labels/{label}``)."""
+    form = await check_csrf(request, user)
+    label = _label_field(form.get("label"))
+    _may_move(user, label, settings.protected_labels)
+    version = _int_field(form.get("version"), "version")
+    event = await run_in_threadpool(vault.set_label, name, label, version, actor=user.key.name)
+    text = f"{event.label} now points at version {event.to_version}"
+    return flash(redirect(prompt_url(name)), text)
+
+
+@router.get("/rollback/{name:path}")
+def rollback_confirm(
+    *,
+    request: Request,
+    name: str,
+    vault: VaultDep,
+    settings: SettingsDep,
+    user: UserDep,
+    label: str = "production",
+) -> Response:
+    """Confirm a rollback: where the label points now, where it goes back to, the diff."""
+    chosen = _label_field(label)
+    _may_move(user, chosen, settings.protected_labels)
+    labels = vault.labels(name)
+    if chosen not in labels:
+        raise ConflictError(
+            f"{name!r} has no label {chosen!r}", details={"field": "label", "label": chosen}
+        )
+    back_to = rollback_target(vault.label_history(name, chosen))
+    if back_to is None:
+        raise ConflictError(
+            f"label {chosen!r} of {name!r} has no earlier version to roll back to",
+            details={"name": name, "label": chosen},
+        )
+    current = vault.get(name, version=labels[chosen])
+    target = vault.get(name, version=back_to)
+    return page(
+        request,
+        "confirm.html",
+        {
+            "action": "rollback",
+            "prompt": vault.get_prompt(name),
+            "label": chosen,
+            "current": current,
+            "target": target,
+            "d": diff_view(vault, current, target),
+        },
+    )
+
+
+@router.post("/rollback/{name:path}")
+async def rollback(
+    request: Request, name: str, vault: VaultDep, settings: SettingsDep, user: UserDep
+) -> Response:
+    """Move a label back to where it pointed before its last move."""
+    form = await check_csrf(request, user)
+    label = _label_field(form.get("label"))
+    _may_move(user, label, settings.protected_labels)
+    event = await run_in_threadpool(vault.rollback, name, label=label, actor=user.key.name)
+    text = f"{event.label} rolled back from version {event.from_version} to {event.to_version}"
+    return flash(redirect(prompt_url(name)), text)
