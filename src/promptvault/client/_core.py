@@ -134,9 +134,8 @@ class ClientCore:
             entry = _Entry(key, value, expires, compiled)
             self.entries[key] = entry
         else:
+            entry.set_compiled(value, compiled)
             entry.value = value
-            entry.compiled = compiled
-            entry.is_chat = value.type == "chat"
             entry.expires = expires
         if ref is not None:
             self.hot[ref] = entry

@@ -78,14 +78,23 @@ def parse_ref(server: str, ref: str, *, default_label: str = "production") -> Ca
 class _Entry:
     """A cached resolution: the version, when it expires, and its compiled template."""
 
-    __slots__ = ("compiled", "expires", "is_chat", "key", "value")
+    __slots__ = ("compiled", "expires", "fast", "is_chat", "key", "value")
 
     def __init__(self, key: CacheKey, value: PromptVersion, expires: float, compiled: Any) -> None:
         self.key = key
         self.value = value
         self.expires = expires
         self.compiled = compiled
+        self.is_chat = False
+        self.fast: Any = None
+        self.set_compiled(value, compiled)
+
+    def set_compiled(self, value: PromptVersion, compiled: Any) -> None:
+        """Record the compiled template; ``fast`` is its bound ``render`` for text prompts,
+        so the common call (text, strict, variables given) is one positional call."""
+        self.compiled = compiled
         self.is_chat = value.type == "chat"
+        self.fast = compiled.render if compiled is not None and not self.is_chat else None
 
     def evict(self) -> None:
         """Make every alias of this entry miss from now on."""

@@ -120,6 +120,10 @@ class PromptVaultClient:
         template or a list of chat messages, rendered with the same variables.
         """
         entry = self._hot.get(ref)
+        if entry is not None and entry.expires > self._now():
+            fast = entry.fast
+            if fast is not None and strict and variables is not None:
+                return fast(variables)
         if entry is not None and entry.expires > self._now() and entry.compiled is not None:
             if entry.is_chat:
                 return entry.compiled.render(
