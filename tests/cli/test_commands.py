@@ -412,3 +412,17 @@ def test_demo_loads_prompts_once(cli: Any) -> None:
         ).stdout
     )["rendered"]
     assert [m["role"] for m in chat] == ["system", "user"]
+
+
+def test_example_prompt_files_are_valid_and_render(cli: Any) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    checked = cli("check", str(examples / "prompts"))
+    assert (checked.exit_code, checked.stdout) == (0, "checked 4 files: ok\n")
+    assert cli("push", str(examples / "prompts")).stdout.endswith("4 created, 0 unchanged\n")
+    rendered = cli(
+        "render", "customer_support", "--vars-file", str(examples / "vars/customer_support.yaml")
+    ).stdout
+    assert "addressing them as Ada" in rendered
+    assert "This is a Pro customer" in rendered
+    faq = json.loads(cli("show", "support/faq", "--json").stdout)
+    assert (faq["type"], faq["syntax"], faq["config"]["model"]) == ("chat", "jinja", "gpt-4o")

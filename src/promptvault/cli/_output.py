@@ -122,11 +122,21 @@ def table(
         if empty:
             out(empty)
         return
+    if not colour_enabled(sys.stdout):
+        # Plain output: aligned columns two spaces apart, no wrapping, trailing spaces
+        # trimmed; stable for scripts and tests whatever the width, and fast for long lists.
+        header = [c.upper() for c in columns]
+        widths = [max(len(header[i]), *(len(row[i]) for row in data)) for i in range(len(columns))]
+        lines = []
+        for row in [header, *data]:
+            lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        sys.stdout.write("\n".join(lines) + "\n")
+        return
     from rich import box
     from rich.table import Table
 
     grid = Table(
-        box=box.SIMPLE_HEAD if colour_enabled(sys.stdout) else None,
+        box=box.SIMPLE_HEAD,
         show_edge=False,
         pad_edge=False,
         header_style="bold",
@@ -136,26 +146,7 @@ def table(
         grid.add_column(name.upper(), overflow="fold")
     for row in data:
         grid.add_row(*row)
-    con = console()
-    if not colour_enabled(sys.stdout):
-        # Plain output: no wrapping or ellipsis, trailing spaces trimmed, so that scripts and
-        # tests see stable lines whatever the terminal width.
-        con.width = max(con.width, _natural_width(columns, data))
-        with con.capture() as captured:
-            con.print(grid)
-        for line in captured.get().splitlines():
-            sys.stdout.write(line.rstrip() + "\n")
-        return
-    con.print(grid)
-
-
-def _natural_width(columns: Sequence[str], rows: list[list[str]]) -> int:
-    widths = [len(c) for c in columns]
-    for row in rows:
-        for i, cell in enumerate(row):
-            longest = max((len(part) for part in cell.splitlines()), default=0)
-            widths[i] = max(widths[i], longest)
-    return sum(widths) + 2 * len(widths) + 1
+    console().print(grid)
 
 
 def format_time(value: datetime | None) -> str:

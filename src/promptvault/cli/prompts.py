@@ -121,7 +121,7 @@ def push_command(
       promptvault push prompts/support --label staging -m "friendlier tone"
       promptvault push --dry-run
     """
-    from promptvault.cli._sync import same_content
+    from promptvault.cli._sync import all_prompts, same_content
     from promptvault.errors import PromptNotFound
 
     files, problems, _count = _load(paths, known_partials=False)
@@ -132,7 +132,22 @@ def push_command(
     who = ctx.actor()
     labels = list(label or [])
     rows: list[dict[str, Any]] = []
+    # One listing tells which files can be unchanged; those are compared with their latest
+    # version by a read instead of a push (a write transaction each): an unchanged folder
+    # is then cheap to push, as CI does on every commit.
+    summaries = {s.name: s for s in all_prompts(vault, include_archived=True)}
     for pf in files:
+        summary = summaries.get(pf.name)
+        if (
+            not labels
+            and summary is not None
+            and summary.latest_version
+            and _same_meta(pf, summary)
+        ):
+            latest = vault.get(f"{pf.name}@{summary.latest_version}")
+            if same_content(pf, latest):
+                rows.append(_row(pf, "unchanged", latest.version, labels))
+                continue
         if dry_run:
             try:
                 latest = vault.get(f"{pf.name}@latest")
