@@ -206,8 +206,10 @@ def render_latency(url: str, repeat: int) -> dict[str, float]:
 # --- the race ------------------------------------------------------------------------
 
 
-def _race_worker(url: str, worker: int, count: int, start: Any, errors: Any) -> None:
+def _race_worker(url: str, worker: int, count: int, ready: Any, start: Any, errors: Any) -> None:
     vault = Vault(Settings(database_url=url))
+    vault.get("seed")  # connected and warmed up before the clock starts
+    ready.put(worker)
     start.wait()
     for i in range(count):
         try:

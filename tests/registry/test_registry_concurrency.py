@@ -11,7 +11,8 @@ from promptvault import Vault
 from promptvault.config import Settings
 
 PROCS = 4
-PUSHES = 25
+PUSHES = 20
+MOVES = 8
 
 
 def _push_worker(url: str, worker: int, count: int, start: mp.synchronize.Event) -> None:
@@ -63,7 +64,7 @@ def test_racing_label_moves_all_recorded(database_url: str) -> None:
     with Vault(Settings(database_url=database_url)) as vault:
         for i in range(6):
             vault.push("race", template=f"v{i + 1}", labels=["canary"] if i == 0 else None)
-    plans = [[(w + k) % 6 + 1 for k in range(10)] for w in range(PROCS)]
+    plans = [[(w + k) % 6 + 1 for k in range(MOVES)] for w in range(PROCS)]
     _run(_label_worker, [(database_url, w, plan) for w, plan in enumerate(plans)])
     with Vault(Settings(database_url=database_url)) as vault:
         final = vault.labels("race")["canary"]
@@ -75,8 +76,32 @@ def test_racing_label_moves_all_recorded(database_url: str) -> None:
             assert cur.from_version == prev.to_version
         assert history[-1].to_version == final
         # Every requested move is in the history, each with its worker's requested target.
-        assert len(history) == PROCS * 10 + 1  # + the push that created the label
+        assert len(history) == PROCS * MOVES + 1  # + the push that created the label
         for w, plan in enumerate(plans):
             assert [e.to_version for e in history if e.actor == f"w{w}"] == plan
         assert vault.audit.verify().ok
-        assert len(vault.audit.entries(action="label.set")) == PROCS * 10 + 2  # + production
+        assert len(vault.audit.entries(action="label.set")) == PROCS * MOVES + 2  # + production
+
+
+def test_threads_share_one_vault(sqlite_url: str) -> None:
+    import threading
+
+    with Vault(Settings(database_url=sqlite_url)) as vault:
+        errors: list[BaseException] = []
+
+        def pusher(worker: int) -> None:
+            try:
+                for i in range(15):
+                    vault.push("threads", template=f"{worker}-{i}")
+                    vault.render("threads")
+            except BaseException as exc:  # surfaced by the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=pusher, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert sorted(v.version for v in vault.versions("threads")) == list(range(1, 61))
+        assert vault.audit.verify().ok

@@ -239,3 +239,26 @@ def test_list_prompts_filters_and_pages(vault: Vault) -> None:
     ]
     assert page1[0].labels == {"production": 1}
     assert vault.list_prompts(search="%") == []
+
+
+def test_render_strictness(vault: Vault) -> None:
+    from promptvault.errors import MissingVariablesError
+
+    vault.push("m", template="Hi {{name}}, your order {{order}} shipped.")
+    with pytest.raises(MissingVariablesError) as err:
+        vault.render("m", {"name": "Ada"})
+    assert err.value.names == ["order"]
+    assert vault.render("m", {"name": "Ada"}, strict=False) == "Hi Ada, your order  shipped."
+    with pytest.raises(MissingVariablesError):
+        vault.render("m")
+
+
+def test_unicode_and_config_extras_round_trip(vault: Vault) -> None:
+    config = {"model": "m", "temperature": 0, "max_tokens": 1, "stop": ["\n"], "seed": 7}
+    result = vault.push("intl/greeting", template="Grüße {{name}} 🎉 名前", config=config)
+    vault.registry.resolver.invalidate()
+    vault.registry.resolver._versions.clear()  # read back from the database, not the cache
+    got = vault.get("intl/greeting@1")
+    assert got.template == "Grüße {{name}} 🎉 名前"
+    assert got.config == config
+    assert got.hash == result.version.hash
