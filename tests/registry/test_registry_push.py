@@ -262,3 +262,17 @@ def test_unicode_and_config_extras_round_trip(vault: Vault) -> None:
     assert got.template == "Grüße {{name}} 🎉 名前"
     assert got.config == config
     assert got.hash == result.version.hash
+
+
+def test_schema_defaults_fill_missing_variables(vault: Vault) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "greeting": {"type": "string", "default": "Hello"},
+        },
+        "required": ["name"],
+    }
+    vault.push("d", template="{{greeting}}, {{name}}!", variables_schema=schema)
+    assert vault.render("d", {"name": "Ada"}) == "Hello, Ada!"
+    assert vault.render("d", {"name": "Ada", "greeting": "Hi"}) == "Hi, Ada!"

@@ -70,13 +70,36 @@ class _State:
 
 
 class _Compiled:
-    __slots__ = ("expires", "gen", "is_chat", "template")
+    __slots__ = ("defaults", "expires", "gen", "is_chat", "template")
 
-    def __init__(self, template: Any, is_chat: bool, expires: float, gen: int) -> None:
+    def __init__(
+        self,
+        template: Any,
+        is_chat: bool,
+        expires: float,
+        gen: int,
+        defaults: dict[str, Any] | None = None,
+    ) -> None:
         self.template = template
         self.is_chat = is_chat
         self.expires = expires
         self.gen = gen
+        self.defaults = defaults
+
+
+def _schema_defaults(schema: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Top-level ``default`` values declared in a variables schema (None when there are none)."""
+    if not schema:
+        return None
+    props = schema.get("properties")
+    if not isinstance(props, Mapping):
+        return None
+    found = {
+        name: spec["default"]
+        for name, spec in props.items()
+        if isinstance(spec, Mapping) and "default" in spec
+    }
+    return found or None
 
 
 class Resolver:
@@ -254,7 +277,13 @@ class Resolver:
                     raise _cycle_hint(parsed.name, err) from err
                 raise
             expires = (now + self.ttl) if used else _INF
-            entry = _Compiled(template, found.type == "chat", expires, self._gen)
+            entry = _Compiled(
+                template,
+                found.type == "chat",
+                expires,
+                self._gen,
+                _schema_defaults(found.variables_schema),
+            )
             self._compiled[key] = entry
         # A label reference may move within one TTL; a version reference never does.
         ref_expires = state.expires if resolved is not None else _INF
@@ -279,6 +308,8 @@ class Resolver:
         else:
             entry = self.compiled(ref)
         data = variables if variables is not None else {}
+        if entry.defaults is not None:  # declared defaults fill what the caller left out
+            data = {**entry.defaults, **data}
         try:
             if entry.is_chat:
                 return entry.template.render(data, placeholders=placeholders, strict=strict)
