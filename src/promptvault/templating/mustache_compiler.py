@@ -388,6 +388,8 @@ def _flat(gen: _Gen, items: list[str | Var]) -> CompiledUnit | None:
     variables = [item for item in items if isinstance(item, Var)]
     if len(variables) > _RUN_CHUNK:
         return None
+    if not variables:
+        return CompiledUnit("", _constant_render("".join(items), gen), {})  # type: ignore[arg-type]
     spec: tuple[RunItem, ...] = tuple(
         item
         if isinstance(item, str)
@@ -442,6 +444,15 @@ def _flat(gen: _Gen, items: list[str | Var]) -> CompiledUnit | None:
     source = "\n".join(lines) + "\n"
     exec(compile(source, f"<mustache {gen.unit or 'template'}>", "exec"), gen.ns)  # noqa: S102
     return CompiledUnit(source, gen.ns["render"], gen.ns)
+
+
+def _constant_render(text: str, gen: _Gen) -> Any:
+    gen.ns["_check_size"](text, gen.max_chars)  # the limit may be below the source size
+
+    def render(data: Any, *, strict: bool = True) -> str:
+        return text
+
+    return render
 
 
 def _slow_render(gen: _Gen, spec: tuple[RunItem, ...]) -> Any:

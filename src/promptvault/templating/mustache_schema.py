@@ -99,8 +99,7 @@ def _walk(nodes: list[Node], scope: Shape, load: Loader, seen: set[str]) -> None
         if isinstance(node, str):
             continue
         if isinstance(node, Var):
-            if node.parts:
-                scope.path(node.parts).string = True
+            scope.path(node.parts).string = True  # {{.}} marks the scope itself
         elif isinstance(node, Section):
             if not node.parts:
                 _walk(node.children, scope, load, seen)
