@@ -111,6 +111,8 @@ def _parse_value(field: Field, raw: Any) -> tuple[bool, Any]:
     """``(present, value)`` of one submitted input."""
     if field.widget == "checkbox":
         return True, raw == "1"
+    if raw is None:
+        return False, None  # not submitted at all (browsers always send empty fields)
     text = raw if isinstance(raw, str) else ""
     text = text.replace("\r\n", "\n")
     if field.builtin and not text:

@@ -75,7 +75,8 @@ def diff_rows(before: str, after: str, *, context: int = _CONTEXT) -> list[DiffR
             keep_head = 0 if n == 0 else context
             keep_tail = 0 if n == len(opcodes) - 1 else context
             length = i2 - i1
-            if length > keep_head + keep_tail + 1:
+            unchanged = len(opcodes) == 1  # nothing differs: show the text, fold nothing
+            if not unchanged and length > keep_head + keep_tail + 1:
                 for k in range(keep_head):
                     rows.append(DiffRow("equal", i1 + k + 1, j1 + k + 1, _plain(a[i1 + k])))
                 folded = length - keep_head - keep_tail
