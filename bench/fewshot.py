@@ -68,10 +68,10 @@ def dot_loop(rows: list[np.ndarray], q: np.ndarray) -> list[int]:
 
 def bench_selection(quick: bool) -> None:
     print(f"semantic top-{K}, {DIM} dims, ms per query (fastest batch)")
-    header = (
-        f"{'examples':>9} {'floor':>9} {'top_k':>9} {'x floor':>8} {'loop':>10} {'loop/top_k':>11}"
+    print(
+        f"{'examples':>9} {'floor':>9} {'top_k':>9} {'x floor':>8} {'loop':>10}"
+        f" {'loop/top_k':>11} {'dot loop':>10} {'/top_k':>7} {'mmr':>8} {'diverse':>8}"
     )
-    print(header + f" {'mmr':>8} {'diverse':>8}")
     for n in (1_000, 10_000, 100_000):
         m = unit_matrix(n, seed=n)
         q = unit_matrix(1, seed=1)[0]
