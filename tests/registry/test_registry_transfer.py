@@ -161,3 +161,24 @@ def test_seed_registry_bad_input(sqlite_vault: Vault, tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError):
         sqlite_vault.import_seed_registry(path)
     assert sqlite_vault.list_prompts() == []
+
+
+def test_seed_without_dates_or_active_version(sqlite_vault: Vault, tmp_path: Path) -> None:
+    seed = {
+        "plain": {
+            "versions": [
+                {"version": 1, "template": "A {x}", "variables": ["x"]},
+                {"version": 2, "template": "B {x} {y}", "variables": ["x", "y"]},
+            ]
+        }
+    }
+    path = tmp_path / "seed.json"
+    path.write_text(json.dumps(seed))
+    assert sqlite_vault.import_seed_registry(path) == 1
+    assert sqlite_vault.labels("plain") == {"production": 2}  # newest when none is active
+    assert sqlite_vault.render("plain", {"x": 1, "y": 2}) == "B 1 2"
+    assert sqlite_vault.get("plain@1").variables_schema == {
+        "type": "object",
+        "properties": {"x": {}},
+        "required": ["x"],
+    }

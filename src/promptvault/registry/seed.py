@@ -163,9 +163,6 @@ def import_seed(registry: Registry, path: Path, *, actor: str = "") -> int:
             f"cannot read {path}: {exc}", details={"field": "path", "path": str(path)}
         ) from exc
     doc = convert_seed(data, actor=actor)
-    for item in doc["prompts"]:
-        for version in item["versions"]:
-            version["created_at"] = version["created_at"] or None
     count, _ = registry.db.write(
         lambda s: load_registry(s, doc, actor=actor, source=f"seed:{Path(path).name}")
     )

@@ -190,7 +190,7 @@ def _insert_prompt(session: Session, item: dict[str, Any], index: int) -> int:
                 to_version=int(e["to_version"]),
                 action=str(e.get("action") or "set"),
                 actor=str(e.get("actor") or ""),
-                at=_parse_time(e.get("at"), f"{where}.label_history[{k}].at"),
+                at=_parse_time(e.get("at") or created, f"{where}.label_history[{k}].at"),
             )
         )
     repo.add_tags(session, prompt.id, [str(t) for t in item.get("tags") or []])

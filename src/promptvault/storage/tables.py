@@ -12,9 +12,11 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -30,11 +32,19 @@ __all__ = [
     "ApiKeyRow",
     "AuditRow",
     "Base",
+    "EventBatchRow",
+    "ExperimentRow",
+    "ExperimentUnitRow",
+    "ExperimentVariantRow",
+    "ExposureRow",
     "LabelEventRow",
     "LabelRow",
+    "OutcomeRow",
     "PromptRow",
+    "RejectionRow",
     "TagRow",
     "UTCDateTime",
+    "VariantStatRow",
     "VersionRow",
     "utcnow",
 ]
@@ -202,3 +212,139 @@ class ApiKeyRow(Base):
     created_by: Mapped[str] = mapped_column(String(200), default="")
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+# --- 0003_experiments --------------------------------------------------------------------
+
+
+class ExperimentRow(Base):
+    """An experiment on one prompt and label: its definition, status and decision.
+
+    ``running_slot`` is ``"<prompt_id>:<label>"`` while the experiment runs and NULL
+    otherwise; its unique constraint makes "at most one running experiment per prompt and
+    label" hold even for servers racing on the same database.
+    """
+
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    running_slot: Mapped[str | None] = mapped_column(String(100), nullable=True, unique=True)
+    unit_type: Mapped[str] = mapped_column(String(16))
+    coverage: Mapped[float] = mapped_column(Float)
+    seed: Mapped[str] = mapped_column(String(200))
+    # Bumped by every weight change: the split check compares only units that arrived
+    # under the current weights.
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    primary_metric: Mapped[dict[str, Any]] = mapped_column(JSON)
+    guardrails: Mapped[Any] = mapped_column(JSON)
+    metrics: Mapped[Any] = mapped_column(JSON)
+    description: Mapped[str] = mapped_column(Text, default="")
+    decision: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    started_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ExperimentVariantRow(Base):
+    """One variant of an experiment: ``position`` 0 is control."""
+
+    __tablename__ = "experiment_variants"
+    __table_args__ = (UniqueConstraint("experiment_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[float] = mapped_column(Float)
+
+
+class ExperimentUnitRow(Base):
+    """A unit's first exposure: the variant its outcomes count for."""
+
+    __tablename__ = "experiment_units"
+
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    unit_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    variant: Mapped[int] = mapped_column(Integer)
+    epoch: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[datetime]
+
+
+class ExposureRow(Base):
+    """One raw exposure event (kept for audit and recompute)."""
+
+    __tablename__ = "experiment_exposures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), index=True
+    )
+    variant: Mapped[int] = mapped_column(Integer)
+    unit_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    random: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime]
+
+
+class OutcomeRow(Base):
+    """One raw outcome event: a metric value for an exposed unit."""
+
+    __tablename__ = "experiment_outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), index=True
+    )
+    variant: Mapped[int] = mapped_column(Integer)
+    unit_id: Mapped[str] = mapped_column(String(200))
+    metric: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime]
+
+
+class VariantStatRow(Base):
+    """Sufficient statistics per variant, metric and UTC day, kept with the raw events.
+
+    Besides real metrics, ``$units`` counts newly exposed units, ``$units@<epoch>`` the same
+    per weight epoch, ``$exposures`` exposure events and ``$random`` exposures drawn without
+    a unit id.
+    """
+
+    __tablename__ = "experiment_stats"
+
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    variant: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(120), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+    sum: Mapped[float] = mapped_column(Float, default=0.0)
+    sum_sq: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class EventBatchRow(Base):
+    """An ingested event batch, by idempotency key: a retried batch is answered, not counted."""
+
+    __tablename__ = "experiment_event_batches"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    received_at: Mapped[datetime]
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class RejectionRow(Base):
+    """How many events were refused, per experiment name and reason."""
+
+    __tablename__ = "experiment_rejections"
+
+    experiment: Mapped[str] = mapped_column(String(100), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
