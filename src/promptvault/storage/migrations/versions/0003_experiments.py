@@ -59,9 +59,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", name=op.f("uq_experiments_name")),
         sa.UniqueConstraint("running_slot", name=op.f("uq_experiments_running_slot")),
     )
-    op.create_index(
-        op.f("ix_experiments_prompt_id"), "experiments", ["prompt_id"], unique=False
-    )
+    op.create_index(op.f("ix_experiments_prompt_id"), "experiments", ["prompt_id"], unique=False)
     op.create_table(
         "experiment_variants",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -158,9 +156,7 @@ def downgrade() -> None:
     op.drop_table("experiment_stats")
     op.drop_index(op.f("ix_experiment_outcomes_experiment_id"), table_name="experiment_outcomes")
     op.drop_table("experiment_outcomes")
-    op.drop_index(
-        op.f("ix_experiment_exposures_experiment_id"), table_name="experiment_exposures"
-    )
+    op.drop_index(op.f("ix_experiment_exposures_experiment_id"), table_name="experiment_exposures")
     op.drop_table("experiment_exposures")
     op.drop_table("experiment_units")
     op.drop_table("experiment_variants")
