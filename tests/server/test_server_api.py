@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from starlette.testclient import TestClient
 
 from promptvault import Vault
+from promptvault.server.app import create_app
 
 from .conftest import bearer
 
@@ -209,3 +211,40 @@ def test_bodies_over_the_limit_get_413(admin: TestClient) -> None:
     )
     assert streamed.status_code == 413
     assert admin.get("/v1/prompts").json()["items"] == []  # nothing was written
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "router"])
+def test_fast_path_and_router_answer_resolve_alike(vault: Vault, fast: bool) -> None:
+    app = create_app(vault, fast_resolve=fast)
+    keys = app.state.keys
+    admin_key = keys.create("admin-key", "admin")[0]
+    client = TestClient(app, headers=bearer(admin_key))
+    push(client, "Hello {{name}}")
+    ok = client.get(f"/v1/prompts/{NAME}/resolve", params={"label": "production"})
+    assert ok.status_code == 200 and ok.json()["version"] == 1
+    assert ok.headers["content-type"] == "application/json"
+    assert ok.headers["etag"] == f'"{ok.json()["hash"]}"'
+    etag = ok.headers["etag"]
+    assert (
+        client.get(
+            f"/v1/prompts/{NAME}/resolve", headers={"If-None-Match": f'W/"x", {etag}'}
+        ).status_code
+        == 304
+    )
+    cases = {
+        "?version=abc": (422, "invalid_input"),
+        "?version=0": (422, "invalid_input"),
+        "?label=nope": (404, "label_not_found"),
+        "?version=9": (404, "version_not_found"),
+    }
+    for query, (status, code) in cases.items():
+        answer = client.get(f"/v1/prompts/{NAME}/resolve{query}")
+        assert (answer.status_code, answer.json()["error"]["code"]) == (status, code), query
+    anonymous = client.get(f"/v1/prompts/{NAME}/resolve", headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    runtime = keys.create("rt", "runtime")[0]
+    by_header = client.get(
+        f"/v1/prompts/{NAME}/resolve", headers={"X-API-Key": runtime, "Authorization": ""}
+    )
+    assert by_header.status_code == 200

@@ -26,7 +26,9 @@ from promptvault import __version__
 from promptvault.config import Settings
 from promptvault.registry.keys import KeyService
 from promptvault.server.api import ROUTERS
+from promptvault.server.api.render import ResolveContext
 from promptvault.server.errors import install_error_handlers
+from promptvault.server.fastpath import ResolveFastPath
 from promptvault.server.limits import BodyLimitMiddleware
 from promptvault.server.metrics import Metrics, MetricsMiddleware
 from promptvault.vault import Vault
@@ -45,8 +47,12 @@ Errors always read `{"error": {"code", "message", "details"}}`.
 """
 
 
-def create_app(source: Settings | Vault | None = None) -> FastAPI:
-    """The application over a Vault (given, or opened from ``settings``)."""
+def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = True) -> FastAPI:
+    """The application over a Vault (given, or opened from ``settings``).
+
+    ``fast_resolve=False`` routes ``GET .../resolve`` through the regular router instead of
+    the fast path (same answers, more overhead; tests compare the two).
+    """
     if isinstance(source, Vault):
         vault, owned = source, False
     else:
@@ -69,12 +75,17 @@ def create_app(source: Settings | Vault | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.keys = KeyService(vault.db, cache_ttl=settings.label_ttl)
     app.state.metrics = Metrics()
-    app.state.serialized = {}
+    app.state.resolve = ResolveContext(
+        vault=vault, keys=app.state.keys, metrics=app.state.metrics, ttl=settings.label_ttl
+    )
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
     _mount_ui(app)
-    # Outermost first: metrics time everything, including bodies refused for size.
+    # Added innermost first: metrics (outermost) time everything, including bodies refused
+    # for size and resolves answered by the fast path.
+    if fast_resolve:
+        app.add_middleware(ResolveFastPath, context=app.state.resolve)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from enum import StrEnum
+from typing import Any
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +29,8 @@ from promptvault.errors import ForbiddenError, LabelProtectedError
 __all__ = [
     "ROLE_PERMISSIONS",
     "Permission",
+    "authorize",
+    "authorize_key",
     "check_labels",
     "has",
     "presented_key",
@@ -69,22 +72,31 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
+async def authorize_key(keys: Any, plaintext: str | None, permission: Permission) -> ApiKey:
+    """The key for ``plaintext`` if its role grants ``permission``; else 401 or 403."""
+    # A recently seen key costs a dict lookup; only a miss goes to the database (in a thread).
+    key: ApiKey = keys.cached(plaintext) or await run_in_threadpool(keys.authenticate, plaintext)
+    if permission not in ROLE_PERMISSIONS.get(key.role, frozenset()):
+        raise ForbiddenError(
+            f"the {key.role!r} role may not do this (needs {permission.value!r})",
+            details={"role": key.role, "permission": permission.value},
+        )
+    return key
+
+
+async def authorize(request: Request, permission: Permission) -> ApiKey:
+    """Authenticate the request's key and check ``permission``; the key goes on
+    ``request.state.api_key``."""
+    key = await authorize_key(request.app.state.keys, presented_key(request), permission)
+    request.state.api_key = key
+    return key
+
+
 def require(permission: Permission) -> Callable[[Request], Awaitable[ApiKey]]:
     """A dependency that authenticates the request and checks one permission."""
 
     async def dependency(request: Request) -> ApiKey:
-        keys = request.app.state.keys
-        plaintext = presented_key(request)
-        fingerprint_hit = keys.cached(plaintext)
-        # A cached key costs a dict lookup; only a miss goes to the database (in a thread).
-        key: ApiKey = fingerprint_hit or await run_in_threadpool(keys.authenticate, plaintext)
-        if not has(key, permission):
-            raise ForbiddenError(
-                f"the {key.role!r} role may not do this (needs {permission.value!r})",
-                details={"role": key.role, "permission": permission.value},
-            )
-        request.state.api_key = key
-        return key
+        return await authorize(request, permission)
 
     dependency.__name__ = f"require_{permission.value}"
     return dependency

@@ -24,6 +24,7 @@ __all__ = [
     "ErrorEnvelope",
     "error_response",
     "install_error_handlers",
+    "promptvault_error_response",
     "status_for",
 ]
 
@@ -118,12 +119,17 @@ def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
-async def _on_promptvault_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, PromptVaultError)
+def promptvault_error_response(exc: PromptVaultError) -> JSONResponse:
+    """The answer for a promptvault error: its code's status and the one body shape."""
     headers = {"WWW-Authenticate": "Bearer"} if exc.code == "unauthenticated" else None
     return error_response(
         exc.code, exc.message, exc.details, status=status_for(exc), headers=headers
     )
+
+
+async def _on_promptvault_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PromptVaultError)
+    return promptvault_error_response(exc)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:

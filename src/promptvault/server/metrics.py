@@ -9,7 +9,6 @@ sum them).
 from __future__ import annotations
 
 import bisect
-import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -64,60 +63,58 @@ class _Histogram:
 
 
 class Metrics:
-    """The counters of one server process."""
+    """The counters of one server process.
+
+    Every update happens on the event loop's thread (middleware and async endpoints), so
+    plain dict updates are safe and no lock sits on the request path.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._requests: dict[tuple[str, str, str], int] = {}
+        self._requests: dict[tuple[str, str, int], int] = {}
         self._latency: dict[tuple[str, str], _Histogram] = {}
         self._cache: dict[str, int] = {"hit": 0, "miss": 0, "not_modified": 0}
         self.started = time.time()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request and its latency."""
-        with self._lock:
-            key = (method, route, str(status))
-            self._requests[key] = self._requests.get(key, 0) + 1
-            hist = self._latency.get((method, route))
-            if hist is None:
-                hist = self._latency[(method, route)] = _Histogram()
-            hist.observe(seconds)
+        key = (method, route, status)
+        self._requests[key] = self._requests.get(key, 0) + 1
+        hist = self._latency.get((method, route))
+        if hist is None:
+            hist = self._latency[(method, route)] = _Histogram()
+        hist.observe(seconds)
 
     def resolve_cache(self, outcome: str) -> None:
         """Count a resolve answered from the cache (``hit``), the database (``miss``) or 304."""
-        with self._lock:
-            self._cache[outcome] = self._cache.get(outcome, 0) + 1
+        self._cache[outcome] = self._cache.get(outcome, 0) + 1
 
     def render(self) -> str:
         """The whole exposition text."""
         out: list[str] = []
-        with self._lock:
-            out.append("# HELP promptvault_http_requests_total HTTP requests by route and status.")
-            out.append("# TYPE promptvault_http_requests_total counter")
-            for (method, route, status), n in sorted(self._requests.items()):
-                labels = _labels((("method", method), ("route", route), ("status", status)))
-                out.append(f"promptvault_http_requests_total{labels} {n}")
-            out.append("# HELP promptvault_http_request_duration_seconds Request latency by route.")
-            out.append("# TYPE promptvault_http_request_duration_seconds histogram")
-            for (method, route), hist in sorted(self._latency.items()):
-                base = (("method", method), ("route", route))
-                cumulative = 0
-                for bound, n in zip((*BUCKETS, float("inf")), hist.counts, strict=True):
-                    cumulative += n
-                    le = "+Inf" if bound == float("inf") else repr(bound)
-                    labels = _labels((*base, ("le", le)))
-                    out.append(
-                        f"promptvault_http_request_duration_seconds_bucket{labels} {cumulative}"
-                    )
-                out.append(f"{_DURATION}_sum{_labels(base)} {hist.total!r}")
-                out.append(f"{_DURATION}_count{_labels(base)} {hist.count}")
-            out.append("# HELP promptvault_resolve_cache_total Resolves by cache outcome.")
-            out.append("# TYPE promptvault_resolve_cache_total counter")
-            for outcome, n in sorted(self._cache.items()):
-                out.append(f'promptvault_resolve_cache_total{{outcome="{outcome}"}} {n}')
-            out.append("# HELP promptvault_process_start_time_seconds Start time of the process.")
-            out.append("# TYPE promptvault_process_start_time_seconds gauge")
-            out.append(f"promptvault_process_start_time_seconds {self.started!r}")
+        out.append("# HELP promptvault_http_requests_total HTTP requests by route and status.")
+        out.append("# TYPE promptvault_http_requests_total counter")
+        for (method, route, status), n in sorted(self._requests.items()):
+            labels = _labels((("method", method), ("route", route), ("status", str(status))))
+            out.append(f"promptvault_http_requests_total{labels} {n}")
+        out.append("# HELP promptvault_http_request_duration_seconds Request latency by route.")
+        out.append("# TYPE promptvault_http_request_duration_seconds histogram")
+        for (method, route), hist in sorted(self._latency.items()):
+            base = (("method", method), ("route", route))
+            cumulative = 0
+            for bound, n in zip((*BUCKETS, float("inf")), hist.counts, strict=True):
+                cumulative += n
+                le = "+Inf" if bound == float("inf") else repr(bound)
+                labels = _labels((*base, ("le", le)))
+                out.append(f"promptvault_http_request_duration_seconds_bucket{labels} {cumulative}")
+            out.append(f"{_DURATION}_sum{_labels(base)} {hist.total!r}")
+            out.append(f"{_DURATION}_count{_labels(base)} {hist.count}")
+        out.append("# HELP promptvault_resolve_cache_total Resolves by cache outcome.")
+        out.append("# TYPE promptvault_resolve_cache_total counter")
+        for outcome, n in sorted(self._cache.items()):
+            out.append(f'promptvault_resolve_cache_total{{outcome="{outcome}"}} {n}')
+        out.append("# HELP promptvault_process_start_time_seconds Start time of the process.")
+        out.append("# TYPE promptvault_process_start_time_seconds gauge")
+        out.append(f"promptvault_process_start_time_seconds {self.started!r}")
         return "\n".join(out) + "\n"
 
 

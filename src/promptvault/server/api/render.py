@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import time
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from promptvault.entities import ApiKey, PromptVersion
 from promptvault.errors import InvalidInputError
 from promptvault.server.api._models import RenderBody, Rendered
-from promptvault.server.auth import Permission, require
-from promptvault.server.deps import MetricsDep, VaultDep
+from promptvault.server.auth import Permission, authorize_key, presented_key, require
+from promptvault.server.deps import VaultDep
 from promptvault.server.errors import ERROR_RESPONSES
+from promptvault.server.metrics import Metrics
 
-__all__ = ["router"]
+__all__ = ["ResolveContext", "resolve_answer", "router"]
 
 router = APIRouter(prefix="/v1/prompts", tags=["resolve"], responses=ERROR_RESPONSES)
 Resolver = Annotated[ApiKey, Depends(require(Permission.RESOLVE))]
@@ -37,42 +39,124 @@ def _pick(label: str | None, version: int | None) -> tuple[str | None, int | Non
     return label, version
 
 
+_RESOLVE_PARAMETERS = [
+    {
+        "name": "label",
+        "in": "query",
+        "required": False,
+        "description": "Label to resolve (default production).",
+        "schema": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    },
+    {
+        "name": "version",
+        "in": "query",
+        "required": False,
+        "description": "Version number to resolve instead of a label.",
+        "schema": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
+    },
+]
+
+
+def _query_version(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    number = int(raw) if raw.isdigit() else 0
+    if number < 1:
+        raise InvalidInputError(
+            f"version must be an integer >= 1, not {raw!r}", details={"field": "version"}
+        )
+    return number
+
+
+class ResolveContext:
+    """What a resolve needs, gathered in one plain object (no per-request lookups)."""
+
+    __slots__ = ("keys", "metrics", "serialized", "ttl", "vault", "warm")
+
+    def __init__(self, *, vault: Any, keys: Any, metrics: Metrics, ttl: float) -> None:
+        self.vault = vault
+        self.keys = keys
+        self.metrics = metrics
+        self.ttl = ttl
+        self.warm: dict[tuple[str, str | None, int | None], float] = {}
+        self.serialized: dict[int, tuple[PromptVersion, bytes]] = {}
+
+
+async def resolve_answer(
+    ctx: ResolveContext,
+    *,
+    name: str,
+    label: str | None,
+    version: str | None,
+    api_key: str | None,
+    if_none_match: str | None,
+) -> tuple[int, bytes, str]:
+    """``(status, body, etag)`` of a resolve; raises promptvault errors.
+
+    Shared by the FastAPI endpoint and the fast path (``server/fastpath.py``) so both
+    behave identically.
+    """
+    await authorize_key(ctx.keys, api_key, Permission.RESOLVE)
+    picked_label, number = _pick(label or None, _query_version(version))
+    vault = ctx.vault
+    key = (name, picked_label, number)
+    # A reference resolved within the label TTL is in the Vault's cache (or costs one short
+    # read to refresh): answer it on the event loop. Anything else (first sight, unknown
+    # names) may need several queries and goes to a worker thread.
+    warm = ctx.warm
+    now = time.monotonic()
+    if warm.get(key, 0.0) > now:
+        found: PromptVersion = vault.get(name, label=picked_label, version=number)
+    else:
+        found = await run_in_threadpool(vault.get, name, label=picked_label, version=number)
+        if len(warm) >= _SERIALIZED_MAX:
+            warm.clear()
+    warm[key] = now + ctx.ttl
+    etag = f'"{found.hash}"'
+    metrics = ctx.metrics
+    if _etag_matches(if_none_match, etag):
+        metrics.resolve_cache("not_modified")
+        return 304, b"", etag
+    # The Vault hands back the same object while its cache holds it, so identity says
+    # whether this answer came from the cache; the JSON of a cached object is reused.
+    memo = ctx.serialized
+    hit = memo.get(id(found))
+    if hit is not None and hit[0] is found:
+        metrics.resolve_cache("hit")
+        return 200, hit[1], etag
+    body = found.model_dump_json().encode()
+    if len(memo) >= _SERIALIZED_MAX:
+        memo.clear()
+    memo[id(found)] = (found, body)
+    metrics.resolve_cache("miss")
+    return 200, body, etag
+
+
 @router.get(
     "/{name:path}/resolve",
     response_model=PromptVersion,
     responses={304: {"description": "Not modified (If-None-Match matched the hash)"}},
+    openapi_extra={"parameters": _RESOLVE_PARAMETERS},
 )
-async def resolve(
-    *,
-    name: str,
-    request: Request,
-    vault: VaultDep,
-    metrics: MetricsDep,
-    _key: Resolver,
-    label: Annotated[str | None, Query(description="Label; default production.")] = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
-) -> Response:
-    """The version a label (or number) points at, with config and hash; ETag = hash."""
-    label, version = _pick(label, version)
-    found: PromptVersion = await run_in_threadpool(vault.get, name, label=label, version=version)
-    etag = f'"{found.hash}"'
+async def resolve(request: Request) -> Response:
+    """The version a label (or number) points at, with config and hash; ETag = hash.
+
+    GET requests are answered by ``ResolveFastPath`` with the same code before routing;
+    this endpoint documents the operation and serves what the fast path leaves (HEAD).
+    It takes only the request and parses itself, as the fast path does.
+    """
+    query = request.query_params
+    status, body, etag = await resolve_answer(
+        request.app.state.resolve,
+        name=request.path_params["name"],
+        label=query.get("label"),
+        version=query.get("version"),
+        api_key=presented_key(request),
+        if_none_match=request.headers.get("if-none-match"),
+    )
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if _etag_matches(request.headers.get("if-none-match"), etag):
-        metrics.resolve_cache("not_modified")
+    if status == 304:
         return Response(status_code=304, headers=headers)
-    # The Vault hands back the same object while its cache holds it, so identity says
-    # whether this answer came from the cache; the JSON of a cached object is reused.
-    memo: dict[int, tuple[PromptVersion, bytes]] = request.app.state.serialized
-    hit = memo.get(id(found))
-    if hit is not None and hit[0] is found:
-        body = hit[1]
-        metrics.resolve_cache("hit")
-    else:
-        body = found.model_dump_json().encode()
-        if len(memo) >= _SERIALIZED_MAX:
-            memo.clear()
-        memo[id(found)] = (found, body)
-        metrics.resolve_cache("miss")
     return Response(body, media_type="application/json", headers=headers)
 
 
