@@ -5,7 +5,8 @@ Usage::
     python bench/render.py            # full run (a few seconds per workload)
     python bench/render.py --quick    # smoke mode: fewer, shorter batches
 
-For each workload it prints nanoseconds per render (the median over repeated batches) and
+For each workload it prints nanoseconds per render (the median over repeated batches, CPU
+time by default, batches interleaved across renderers so load changes hit all alike) and
 the ratio to the *floor*: the cheapest render CPython can do, i.e. hand-generated code that
 joins the literal pieces and the looked-up values (the faster of a ``"".join`` and an
 f-string version). Peers: the naive sequential ``str.replace`` renderer, chevron, pystache,
@@ -23,6 +24,7 @@ import argparse
 import statistics
 import string
 import sys
+import time
 import timeit
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +39,9 @@ from promptvault.templating import compile_template, render
 from promptvault.templating.mustache import MustacheTemplate
 
 Render = Callable[[], object]
+# CPU time of this process: other load on a shared machine distorts it far less than
+# wall-clock time (``--wall`` switches back).
+TIMER: Callable[[], float] = time.process_time
 
 
 @dataclass
@@ -161,12 +166,21 @@ def workload_c() -> Workload:
     return Workload("(c) 100 few-shot", source, data, jinja_source, join, fstring, flat=False)
 
 
-def measure(fn: Render, *, batches: int, target: float) -> float:
-    """Median nanoseconds per call over ``batches`` batches of about ``target`` seconds."""
-    number, _ = timeit.Timer(fn).autorange()
-    per = max(1, int(number * target / 0.2))
-    times = timeit.Timer(fn).repeat(repeat=batches, number=per)
-    return statistics.median(times) / per * 1e9
+def _per_batch(fn: Render, target: float) -> int:
+    number, elapsed = timeit.Timer(fn, timer=TIMER).autorange()
+    return max(1, int(number * target / max(elapsed, 1e-9)))
+
+
+def measure_all(candidates: dict[str, Render], *, batches: int, target: float) -> dict[str, float]:
+    """Median ns per call for each candidate; batches are interleaved round-robin so that a
+    change in machine load hits every candidate alike."""
+    sizes = {name: _per_batch(fn, target) for name, fn in candidates.items()}
+    samples: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(batches):
+        for name, fn in candidates.items():
+            per = sizes[name]
+            samples[name].append(timeit.Timer(fn, timer=TIMER).timeit(per) / per * 1e9)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def run_workload(w: Workload, *, batches: int, target: float) -> dict[str, float]:
@@ -205,8 +219,7 @@ def run_workload(w: Workload, *, batches: int, target: float) -> dict[str, float
         st = string.Template(w.template_source)
         assert st.substitute(d) == expected
         candidates["string.Template"] = lambda: st.substitute(d)
-    # Bind the render attribute lookup into the timed call like an application would.
-    return {name: measure(fn, batches=batches, target=target) for name, fn in candidates.items()}
+    return measure_all(candidates, batches=batches, target=target)
 
 
 def report(w: Workload, results: dict[str, float]) -> None:
@@ -223,17 +236,30 @@ def compile_cost(source: str, *, batches: int) -> float:
 
     def once() -> None:
         # A fresh source each time so nothing is cached; same length and shape.
-        MustacheTemplate(source + str(next(counter)))
+        MustacheTemplate(source[:-8] + f"{next(counter):08d}")
 
-    return measure(once, batches=batches, target=0.1)
+    return measure_all({"compile": once}, batches=batches, target=0.05)["compile"]
+
+
+def calibration(*, batches: int) -> float:
+    """A fixed pure-Python loop: compare machines (and load) with this figure."""
+    return measure_all(
+        {"loop": lambda: [i * 2 for i in range(1000)]}, batches=batches, target=0.05
+    )["loop"]
 
 
 def main(argv: list[str] | None = None) -> int:
+    global TIMER  # noqa: PLW0603 - set once, before anything is measured
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke mode: short batches")
+    parser.add_argument("--wall", action="store_true", help="wall-clock instead of CPU time")
     args = parser.parse_args(argv)
-    batches, target = (3, 0.02) if args.quick else (9, 0.2)
-    print(f"Python {sys.version.split()[0]}; median of {batches} batches per figure")
+    TIMER = time.perf_counter if args.wall else time.process_time
+    batches, target = (3, 0.02) if args.quick else (11, 0.1)
+    clock = "wall-clock" if args.wall else "CPU"
+    print(f"Python {sys.version.split()[0]}; {clock} time, median of {batches} interleaved batches")
+    loop = calibration(batches=batches) / 1000
+    print(f"calibration: a 1000-step list comprehension takes {loop:,.1f} µs")
     for w in (workload_a(), workload_b(), workload_c()):
         report(w, run_workload(w, batches=batches, target=target))
     b = workload_b()

@@ -493,3 +493,30 @@ def test_every_engine_error_is_a_template_error() -> None:
     for cls in (MissingVariablesError, TemplateSyntaxError, TemplateLimitError):
         assert issubclass(cls, TemplateError)
         assert issubclass(cls, PromptVaultError)
+
+
+# --- the fast lane for text + plain names ----------------------------------------------
+
+
+def test_plain_name_templates_report_lines_variables_and_schema() -> None:
+    source = "\n".join(f"line {i}: {{{{ v{i} }}}}" for i in range(10))
+    t = compile_template(source)
+    data = {f"v{i}": str(i) for i in range(10)}
+    assert t.render(data).splitlines()[7] == "line 7: 7"
+    del data["v7"]
+    with pytest.raises(MissingVariablesError) as info:
+        t.render(data)
+    assert info.value.missing == [{"name": "v7", "line": 8, "column": 9}]
+    assert t.render(data, strict=False).splitlines()[7] == "line 7: "
+    assert t.variables == {f"v{i}" for i in range(10)}
+    assert t.schema()["required"] == sorted(f"v{i}" for i in range(10))
+
+
+def test_anything_but_plain_names_leaves_the_fast_lane() -> None:
+    names = "".join(f"{{{{v{i}}}}}" for i in range(8))
+    data = {f"v{i}": "<" for i in range(8)} | {"raw": "<"}
+    assert compile_template(names + "{{{raw}}}", escape="html").render(data) == "&lt;" * 8 + "<"
+    assert compile_template(names + "{{! note }}").render(data) == "<" * 8
+    for broken in (names + "{{", "{" + names, names + "{{#v0}}"):
+        with pytest.raises(TemplateSyntaxError):
+            compile_template(broken)

@@ -6,7 +6,7 @@ string join. Rendering is single-pass: variable values are never re-read as temp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -59,21 +59,23 @@ def compile_template(
 
 
 # Front cache for the commonest call, ``render(source, data)`` with default options: one
-# dict lookup instead of option handling plus an LRU lookup (cleared when full).
-_BY_SOURCE: dict[str, Template] = {}
+# dict lookup straight to the compiled render function, instead of option handling plus an
+# LRU lookup (cleared when full).
+_BY_SOURCE: dict[str, Callable[..., str]] = {}
 _BY_SOURCE_MAX = 1024
 
 
 def render(source: str, data: Mapping[str, Any], *, strict: bool = True, **options: Any) -> str:
     """Compile (cached) and render in one call; ``strict`` goes to render, the rest to compile."""
-    if not options and type(source) is str:
-        template = _BY_SOURCE.get(source)
-        if template is None:
-            template = compile_template(source)
+    if not options:
+        try:
+            fn = _BY_SOURCE[source]
+        except (KeyError, TypeError):  # TypeError: not hashable, compile_template says why
+            fn = compile_template(source).render
             if len(_BY_SOURCE) >= _BY_SOURCE_MAX:
                 _BY_SOURCE.clear()
-            _BY_SOURCE[source] = template
-        return template.render(data, strict=strict)
+            _BY_SOURCE[source] = fn
+        return fn(data, strict=strict)
     return compile_template(source, **options).render(data, strict=strict)
 
 

@@ -31,9 +31,11 @@ from typing import Any
 from promptvault.errors import TemplateLimitError, TemplateSyntaxError
 from promptvault.templating.base import DEFAULT_LIMITS, Escape, Limits, PartialSource, Template
 from promptvault.templating.mustache_compiler import compile_unit
-from promptvault.templating.mustache_parser import Node, parse
+from promptvault.templating.mustache_flat import getter_render, slow_render, split_flat
+from promptvault.templating.mustache_parser import Node, Var, parse
 from promptvault.templating.mustache_runtime import (
     Misses,
+    RunItem,
     escape_html,
     look,
     missing_error,
@@ -78,7 +80,8 @@ class MustacheTemplate(Template):
         self._partials = partials
         self._escape = escape == "html"
         self._limits = limits or DEFAULT_LIMITS
-        self._nodes = parse(source, name=name)
+        self._parsed: list[Node] | None = None
+        self._flat_items: tuple[RunItem, ...] | None = None
         self._sources: dict[str | None, str] = {name: source}
         self._units: dict[tuple[str, str], _Unit | None] = {}
         self._trees: dict[str, list[Node] | None] = {}
@@ -105,17 +108,36 @@ class MustacheTemplate(Template):
             "_dynamic": self._call_dynamic,
             "_block": self._call_block,
         }
-        compiled = compile_unit(
-            self._nodes,
-            unit=name,
-            escape=self._escape,
-            max_bytes=self._limits.max_output_bytes,
-            runtime=self._runtime,
-            root=True,
-        )
-        self.code = compiled.source
-        # The generated function *is* the render method: no extra call on the hot path.
-        self.__dict__["render"] = compiled.function
+        max_bytes = self._limits.max_output_bytes
+        flat = split_flat(source)
+        if flat is not None:
+            # Text and plain names only: no tree and no generated code (see mustache_flat).
+            texts, names = flat
+            base: list[str | None] = [None] * (2 * len(texts) - 1)
+            base[0::2] = texts
+            slow = slow_render(self._flat_spec, self._runtime, max_bytes)
+            function = getter_render(
+                base,
+                names,
+                escape=self._escape,
+                slow=slow,
+                runtime=self._runtime,
+                max_bytes=max_bytes,
+            )
+            self.code = ""
+        else:
+            compiled = compile_unit(
+                self._nodes,
+                unit=name,
+                escape=self._escape,
+                max_bytes=max_bytes,
+                runtime=self._runtime,
+                root=True,
+            )
+            function = compiled.function
+            self.code = compiled.source
+        # The compiled function *is* the render method: no extra call on the hot path.
+        self.__dict__["render"] = function
 
     # --- Template API -------------------------------------------------------------------
 
@@ -134,6 +156,25 @@ class MustacheTemplate(Template):
     def schema(self) -> dict[str, Any]:
         """A draft 2020-12 JSON Schema of the data read; every top-level name is required."""
         return schema_of(analyse(self._nodes, self._tree))
+
+    @property
+    def _nodes(self) -> list[Node]:
+        """The parsed tree (parsed on first use for templates on the fast lane)."""
+        if self._parsed is None:
+            self._parsed = parse(self.source, name=self.name)
+        return self._parsed
+
+    def _flat_spec(self) -> tuple[RunItem, ...]:
+        """The slow-path description of a fast-lane template: text and plain variables."""
+        if self._flat_items is None:
+            self._flat_items = tuple(
+                node
+                if isinstance(node, str)
+                else (node.name, node.parts, node.line, node.column, self.name, self._escape)
+                for node in self._nodes
+                if isinstance(node, str | Var)
+            )
+        return self._flat_items
 
     # --- partials -----------------------------------------------------------------------
 

@@ -24,6 +24,13 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
+from promptvault.templating.mustache_flat import (
+    GETTER_AT,
+    base_list,
+    constant_render,
+    getter_render,
+    slow_render,
+)
 from promptvault.templating.mustache_parser import Block, Node, Parent, Partial, Section, Var
 from promptvault.templating.mustache_runtime import Key, RunItem
 
@@ -34,9 +41,6 @@ __all__ = ["CompiledUnit", "compile_unit"]
 _OUTLINE_AT = 10
 # Long runs are split so that one missing name only re-renders its own chunk.
 _RUN_CHUNK = 64
-# Runs with at least this many plain names fetch them with one itemgetter call: less code
-# to compile, and faster than separate lookups.
-_GETTER_AT = 8
 
 
 @dataclass
@@ -176,7 +180,7 @@ class _Gen:
         top = f"t{ctx.k}"
         out.append(f"{pad}try:")
         if (
-            len(variables) >= _GETTER_AT
+            len(variables) >= GETTER_AT
             and len(escapes) == 1
             and all(len(v.parts) == 1 for v in variables)
         ):
@@ -380,38 +384,40 @@ def compile_unit(
 def _flat(gen: _Gen, items: list[str | Var]) -> CompiledUnit | None:
     """A template of text and interpolations only: the most common prompt, made cheapest.
 
-    With many plain names, no code is generated at all (compiling is then just parsing):
-    a closure fetches every value with one ``itemgetter`` call and slots them into the
-    literal pieces. Otherwise a single ``''.join`` over a tuple of direct lookups is
-    generated. Either way a miss or an odd value falls back to the slow path.
+    With many plain names no code is generated (see ``mustache_flat``). Otherwise a single
+    ``''.join`` over a tuple of direct lookups is generated. Either way a miss or an odd value
+    falls back to the slow path.
     """
     variables = [item for item in items if isinstance(item, Var)]
     if len(variables) > _RUN_CHUNK:
         return None
     if not variables:
-        return CompiledUnit("", _constant_render("".join(items), gen), {})  # type: ignore[arg-type]
+        text = "".join(item for item in items if isinstance(item, str))
+        return CompiledUnit("", constant_render(text, gen.ns, gen.max_chars), {})
     spec: tuple[RunItem, ...] = tuple(
         item
         if isinstance(item, str)
         else (item.name, item.parts, item.line, item.column, gen.unit, gen.escape and item.escape)
         for item in items
     )
-    slow = _slow_render(gen, spec)
+    slow = slow_render(lambda: spec, gen.ns, gen.max_chars)
     escapes = {gen.escape and v.escape for v in variables}
     if (
-        len(variables) >= _GETTER_AT
+        len(variables) >= GETTER_AT
         and len(escapes) == 1
         and all(len(v.parts) == 1 for v in variables)
     ):
-        base: list[str | None] = [""]
-        for item in items:
-            if isinstance(item, str):
-                base[-1] = f"{base[-1]}{item}"
-            else:
-                base += [None, ""]
-        getter = itemgetter(*(v.parts[0] for v in variables))
-        convert = gen.ns["_e"] if escapes == {True} else None
-        return CompiledUnit("", _getter_render(base, getter, convert, slow, gen), {})
+        base = base_list(items)
+        names = [v.parts[0] for v in variables]
+        function = getter_render(
+            base,
+            names,
+            escape=escapes == {True},
+            slow=slow,
+            runtime=gen.ns,
+            max_bytes=gen.max_chars,
+        )
+        return CompiledUnit("", function, {})
     gen.ns["_slow"] = slow
     pieces = []
     for item in items:
@@ -444,56 +450,3 @@ def _flat(gen: _Gen, items: list[str | Var]) -> CompiledUnit | None:
     source = "\n".join(lines) + "\n"
     exec(compile(source, f"<mustache {gen.unit or 'template'}>", "exec"), gen.ns)  # noqa: S102
     return CompiledUnit(source, gen.ns["render"], gen.ns)
-
-
-def _constant_render(text: str, gen: _Gen) -> Any:
-    gen.ns["_check_size"](text, gen.max_chars)  # the limit may be below the source size
-
-    def render(data: Any, *, strict: bool = True) -> str:
-        return text
-
-    return render
-
-
-def _slow_render(gen: _Gen, spec: tuple[RunItem, ...]) -> Any:
-    run, missing, check_size = gen.ns["_run"], gen.ns["_missing"], gen.ns["_check_size"]
-    limit = gen.max_chars
-
-    def slow(data: Any, strict: bool) -> str:
-        text, misses = run(spec, (), data, strict, None)
-        if misses:
-            raise missing(misses)
-        if len(text) > limit // 4:
-            check_size(text, limit)
-        return str(text)
-
-    return slow
-
-
-def _getter_render(base: list[str | None], getter: Any, convert: Any, slow: Any, gen: _Gen) -> Any:
-    to_str, check_size = gen.ns["_s"], gen.ns["_check_size"]
-    limit = gen.max_chars
-    quarter = limit // 4
-    join = "".join
-
-    def render(data: Any, *, strict: bool = True) -> str:
-        try:
-            values = getter(data)
-        except Exception:
-            return str(slow(data, strict))
-        pieces = base.copy()
-        if convert is not None:
-            pieces[1::2] = map(convert, values)
-            text = join(pieces)  # type: ignore[arg-type]
-        else:
-            pieces[1::2] = values
-            try:
-                text = join(pieces)  # type: ignore[arg-type]
-            except TypeError:  # a non-string value: convert them all
-                pieces[1::2] = map(to_str, values)
-                text = join(pieces)  # type: ignore[arg-type]
-        if len(text) > quarter:
-            check_size(text, limit)
-        return text
-
-    return render
