@@ -24,7 +24,7 @@ class Limits:
     max_output_bytes: int = 10 << 20
     max_depth: int = 32  # partial nesting / inheritance depth
     max_range: int = 10_000  # Jinja range() length
-    max_steps: int = 1_000_000  # Jinja loop iterations + calls per render
+    max_steps: int = 100_000  # Jinja loop iterations + calls per render
 
 
 DEFAULT_LIMITS = Limits()

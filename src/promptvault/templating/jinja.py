@@ -99,7 +99,7 @@ class JinjaTemplate(Template):
         ast = _parse(env, source, None)
         loaded = self._load_partials(env, ast)
         self._partial_names = frozenset(loaded)
-        self._variables = _variables(ast, loaded)
+        self._variables = _variables(ast, source, loaded)
         self._analysis: Analysis = analyse(ast, self._variables, loaded.get)
         self._reserved = frozenset(
             n for n in self._variables if n in RESERVED_NAMES or n.startswith("__")
@@ -276,7 +276,7 @@ class JinjaTemplate(Template):
                 entry = {
                     "name": path,
                     "line": lineno,
-                    "column": column_of(source or "", lineno, path.rsplit(".", 1)[-1]),
+                    "column": column_of(source or "", lineno, path, path.rsplit(".", 1)[-1]),
                 }
                 if partial is not None:
                     entry["template"] = partial
@@ -294,7 +294,16 @@ def _parse(env: SandboxEnvironment, source: str, name: str | None) -> nodes.Temp
         raise _nesting_error() from err
 
 
-def _variables(ast: nodes.Template, partials: Mapping[str, nodes.Template]) -> frozenset[str]:
+def _variables(
+    ast: nodes.Template, source: str, partials: Mapping[str, nodes.Template]
+) -> frozenset[str]:
+    try:
+        return _undeclared(ast, partials)
+    except jinja2.TemplateSyntaxError as err:  # e.g. an unknown filter, found by codegen
+        raise _syntax_error(err, source, None) from err
+
+
+def _undeclared(ast: nodes.Template, partials: Mapping[str, nodes.Template]) -> frozenset[str]:
     names = set(meta.find_undeclared_variables(ast))
     if partials:
         # An included partial sees the includer's loop variables and sets: those are not
@@ -320,7 +329,7 @@ def _syntax_error(
     column: int
     unclosed = _UNCLOSED.search(message)
     opening = None
-    if unclosed:
+    if unclosed and "end of template" in message:
         tag = unclosed.group("tag")
         opened = list(re.finditer(r"\{%[-+]?\s*" + re.escape(tag) + r"\b", source))
         if opened:

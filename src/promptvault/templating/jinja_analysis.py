@@ -98,11 +98,16 @@ def is_unsafe_name(name: str) -> bool:
     )
 
 
-def column_of(source: str, line: int, token: str | None) -> int:
-    """Best-effort 1-based column of ``token`` on ``line`` (Jinja reports lines only)."""
+def column_of(source: str, line: int, *tokens: str | None) -> int:
+    """Best-effort 1-based column of the first of ``tokens`` found on ``line``.
+
+    Jinja reports lines only; the column points at the name, else at the first tag.
+    """
     lines = source.splitlines() or [""]
     text = lines[min(max(line, 1), len(lines)) - 1]
-    if token:
+    for token in tokens:
+        if not token:
+            continue
         match = re.search(rf"(?<![\w.]){re.escape(token)}(?!\w)", text)
         if match is None:
             match = re.search(re.escape(token), text)

@@ -22,7 +22,7 @@ import string
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar
 from functools import wraps
-from types import BuiltinMethodType
+from types import BuiltinMethodType, MethodDescriptorType
 from typing import Any
 
 from jinja2 import (
@@ -36,7 +36,7 @@ from jinja2 import (
 from jinja2 import Template as JinjaCompiled
 from jinja2 import filters as jinja_filters
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context
+from jinja2.runtime import Context, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from promptvault.errors import TemplateLimitError
@@ -54,6 +54,7 @@ __all__ = [
 # str(int) refuses more than 4300 digits; stay below so numbers always print.
 _MAX_INT_BITS = 14_000
 _MAX_JSON_INDENT = 64
+_MACRO_STEPS = 10
 _PRINTF = re.compile(r"%[#0 +\-]*(\*|\d+)?(?:\.(\*|\d+))?")
 
 
@@ -203,6 +204,13 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
             return False
         return super().is_safe_attribute(obj, attr, value)
 
+    def is_safe_callable(self, obj: Any) -> bool:
+        """Also refuse the unbound ``str.format``/``format_map``, which would bypass the
+        sandbox's formatter if a ``str`` type ever reached a template through data."""
+        if isinstance(obj, MethodDescriptorType) and obj.__name__ in ("format", "format_map"):
+            return False
+        return bool(super().is_safe_callable(obj))
+
     def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
         """Raise at once: an undefined placeholder would print as '' in a lenient render."""
         raise SecurityError(
@@ -217,7 +225,9 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
         **kwargs: Any,
     ) -> Any:
         """Count the call against the step budget and size-check amplifying str methods."""
-        __self.tick()
+        # A macro call costs far more than a loop step (argument binding, a nested output
+        # buffer), so it is charged accordingly: recursive macro bombs stop early.
+        __self.tick(_MACRO_STEPS if isinstance(__obj, Macro) else 1)
         owner = getattr(__obj, "__self__", None)
         if isinstance(__obj, BuiltinMethodType) and isinstance(owner, str):
             args = _check_str_method(__obj.__name__, owner, args, kwargs, __self.limits)
@@ -417,9 +427,13 @@ def _guarded_filters(limits: Limits) -> dict[str, Callable[..., Any]]:
     cap = limits.max_output_bytes
 
     def guard(original: Callable[..., Any], check: Callable[..., None]) -> Callable[..., Any]:
+        # Filters marked pass_eval_context/pass_environment get that object first; the
+        # checks see only the filter's own arguments.
+        skip = 1 if hasattr(original, "jinja_pass_arg") else 0
+
         @wraps(original)  # keeps Jinja's pass_eval_context/pass_environment marker
         def filtered(*args: Any, **kwargs: Any) -> Any:
-            check(*args, **kwargs)
+            check(*args[skip:], **kwargs)
             return original(*args, **kwargs)
 
         return filtered
@@ -446,19 +460,19 @@ def _guarded_filters(limits: Limits) -> dict[str, Callable[..., Any]]:
         if isinstance(value, str):
             _check_printf(value, kwargs or tuple(args), cap)
 
-    def replace(eval_ctx: Any, s: Any, old: Any, new: Any, count: Any = None) -> None:
+    def replace(s: Any, old: Any, new: Any, count: Any = None) -> None:
         _check_replace(str(s), old, new, -1 if count is None else count, cap)
 
-    def wordwrap(env: Any, s: Any, width: Any = 79, *args: Any, **kwargs: Any) -> None:
+    def wordwrap(s: Any, width: Any = 79, *args: Any, **kwargs: Any) -> None:
         wrap = kwargs.get("wrapstring", args[1] if len(args) > 1 else None)
         if isinstance(wrap, str) and len(str(s)) * max(len(wrap), 1) > cap:
             raise _over("max_output_bytes", "wordwrap", len(str(s)) * len(wrap), cap)
 
-    def join(eval_ctx: Any, value: Any, d: Any = "", *_: Any, **__: Any) -> None:
+    def join(value: Any, d: Any = "", *_: Any, **__: Any) -> None:
         if isinstance(d, str) and isinstance(value, (list, tuple)):
             _check_join(d, list(value), cap)
 
-    def tojson(eval_ctx: Any, value: Any, indent: Any = None) -> None:
+    def tojson(value: Any, indent: Any = None) -> None:
         if isinstance(indent, int) and indent > _MAX_JSON_INDENT:
             raise _over("max_json_indent", "a JSON indent", indent, _MAX_JSON_INDENT)
 
