@@ -153,17 +153,80 @@ def db_push_series(url: str, sizes: list[int], window: int) -> dict[int, float]:
     """Push until each size is reached, then time the next ``window`` pushes."""
     rates: dict[int, float] = {}
     with Vault(Settings(database_url=url)) as vault:
-        done = 0
+        vault.push("bench", template=f"{TEMPLATE} 0", author="bench")
+        done = 1
         for size in sizes:
-            while done < size:
-                vault.push("bench", template=f"{TEMPLATE} {done}", author="bench")
-                done += 1
+            if done < size:
+                bulk_fill(vault, "bench", done, size - done)
+                done = size
             start = time.perf_counter()
             for _ in range(window):
                 vault.push("bench", template=f"{TEMPLATE} {done}", author="bench")
                 done += 1
             rates[size] = window / (time.perf_counter() - start)
+            progress(f"push at {size:,} versions: {rates[size]:,.0f}/s")
     return rates
+
+
+def bulk_fill(vault: Vault, name: str, done: int, count: int, chunk: int = 1000) -> None:
+    """Add ``count`` versions (with their audit entries) in big transactions, to grow fast.
+
+    The rows are the same a push writes; only the per-push commit is saved, so the timed
+    pushes that follow see a registry of the stated size.
+    """
+    from promptvault.registry.validation import content_hash
+    from promptvault.storage import repositories as repo
+    from promptvault.storage.audit import append
+    from promptvault.storage.tables import utcnow
+
+    def fill(session: Any, first: int, n: int) -> None:
+        prompt = repo.get_prompt(session, name)
+        assert prompt is not None and prompt.latest_version == first
+        for number in range(first + 1, first + n + 1):
+            template = f"{TEMPLATE} {number - 1}"
+            digest = content_hash(
+                template=template,
+                syntax="mustache",
+                type="text",
+                config={},
+                variables_schema=None,
+            )
+            now = utcnow()
+            repo.insert_version(
+                session,
+                prompt.id,
+                number,
+                type="text",
+                syntax="mustache",
+                template=template,
+                config={},
+                variables_schema=None,
+                message="",
+                author="bench",
+                created_at=now,
+                hash=digest,
+            )
+            append(
+                session,
+                actor="bench",
+                action="prompt.push",
+                target=f"prompt:{name}",
+                details={"version": number, "hash": digest, "message": ""},
+                at=now,
+            )
+        repo.touch_prompt(session, prompt.id, at=utcnow(), actor="bench", latest_version=first + n)
+
+    while count > 0:
+        n = min(chunk, count)
+        vault.db.write(lambda s, first=done, n=n: fill(s, first, n))
+        done += n
+        count -= n
+    vault.registry.resolver.invalidate(name)
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr, so long runs show they are alive."""
+    print(f"  .. {message}", file=sys.stderr, flush=True)
 
 
 def json_push_series(path: Path, sizes: list[int], window: int) -> dict[int, float]:
@@ -181,6 +244,7 @@ def json_push_series(path: Path, sizes: list[int], window: int) -> dict[int, flo
             registry.push("bench", f"{TEMPLATE} {done}")
             done += 1
         rates[size] = count / (time.perf_counter() - start)
+        progress(f"json-file save at {size:,} versions: {rates[size]:,.0f}/s")
     return rates
 
 
@@ -226,13 +290,16 @@ def race(url: str, procs: int, pushes: int) -> dict[str, Any]:
         vault.push("seed", template="migrate first")
     ctx = mp.get_context("spawn")
     start = ctx.Event()
+    ready = ctx.Queue()
     errors = ctx.Value("i", 0)
     workers = [
-        ctx.Process(target=_race_worker, args=(url, w, pushes, start, errors)) for w in range(procs)
+        ctx.Process(target=_race_worker, args=(url, w, pushes, ready, start, errors))
+        for w in range(procs)
     ]
     for w in workers:
         w.start()
-    time.sleep(1.0)  # let every process import and connect before the start signal
+    for _ in workers:  # every process imported, opened its Vault and connected
+        ready.get(timeout=300)
     began = time.perf_counter()
     start.set()
     for w in workers:
@@ -275,6 +342,7 @@ def main() -> int:
         latency: dict[str, dict[str, float]] = {}
         races: dict[str, dict[str, Any]] = {}
         for kind in kinds:
+            progress(f"{kind}: growing the registry")
             with fresh_database(kind, tmp) as url:
                 push[kind] = db_push_series(url, sizes, window)
             with fresh_database(kind, tmp) as url:
@@ -284,6 +352,7 @@ def main() -> int:
         registry.push("render", TEMPLATE)
         json_render = per_call(lambda: registry.render("render", VARS), repeat=repeat)
         for kind in kinds:
+            progress(f"{kind}: race of {procs} x {pushes}")
             with fresh_database(kind, tmp) as url:
                 races[kind] = race(url, procs, pushes)
 

@@ -10,7 +10,7 @@ from promptvault import Vault
 from promptvault.config import Settings
 from promptvault.errors import PromptUnavailable
 from promptvault.storage.database import Database
-from promptvault.storage.migrate import current_revision
+from promptvault.storage.migrate import current_revision, head_revision
 
 
 def test_open_default_creates_sqlite_in_home(home: Path) -> None:
@@ -43,6 +43,16 @@ def test_postgres_is_created_when_empty_but_not_silently_upgraded(postgres_url: 
         assert current_revision(db.engine) == "0000_older"
     finally:
         db.dispose()
+    with pytest.raises(PromptUnavailable) as err:
+        Vault.open(postgres_url)
+    assert "newer promptvault" in err.value.message
+    db = Database(postgres_url)
+    try:
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001_initial'")
+    finally:
+        db.dispose()
+    assert head_revision() != "0001_initial"  # later migrations exist: 0001 is older
     with pytest.raises(PromptUnavailable) as err:
         Vault.open(postgres_url)
     assert "promptvault db upgrade" in err.value.message

@@ -32,7 +32,12 @@ from promptvault.registry.audit import AuditLog
 from promptvault.registry.diff import diff_versions
 from promptvault.registry.service import Registry
 from promptvault.storage.database import Database
-from promptvault.storage.migrate import current_revision, head_revision, upgrade
+from promptvault.storage.migrate import (
+    current_revision,
+    head_revision,
+    known_revisions,
+    upgrade,
+)
 
 __all__ = ["Vault"]
 
@@ -74,6 +79,12 @@ class Vault:
         if migrate or (migrate is None and (self.db.is_sqlite or current is None)):
             upgrade(self.db)
             return
+        if current not in known_revisions():
+            raise PromptUnavailable(
+                f"the database schema is at {current}, which this promptvault does not know "
+                f"(its newest is {head}): the database was migrated by a newer promptvault",
+                details={"current": current, "head": head, "url": self.db.safe_url},
+            )
         raise PromptUnavailable(
             f"the database schema is at {current}, this promptvault needs {head}: "
             "run `promptvault db upgrade`",

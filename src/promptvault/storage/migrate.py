@@ -28,6 +28,7 @@ __all__ = [
     "current_revision",
     "downgrade",
     "head_revision",
+    "known_revisions",
     "upgrade",
 ]
 
@@ -78,6 +79,11 @@ def head_revision() -> str:
     if len(heads) != 1:
         raise RuntimeError(f"the packaged migrations must have exactly one head, found {heads}")
     return heads[0]
+
+
+def known_revisions() -> frozenset[str]:
+    """Every revision shipped with this version of promptvault."""
+    return frozenset(_revisions())
 
 
 def current_revision(engine: Engine) -> str | None:
