@@ -11,7 +11,6 @@ and the current one with one query; Alembic itself is imported only to migrate.
 from __future__ import annotations
 
 import ast
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,7 +69,6 @@ def _revisions() -> dict[str, str | None]:
     return out
 
 
-@cache
 def head_revision() -> str:
     """The newest migration shipped with this version of promptvault."""
     revisions = _revisions()
