@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -32,7 +33,9 @@ __all__ = [
     "ApiKeyRow",
     "AuditRow",
     "Base",
+    "CollectionRow",
     "EventBatchRow",
+    "ExampleRow",
     "ExperimentRow",
     "ExperimentUnitRow",
     "ExperimentVariantRow",
@@ -348,3 +351,57 @@ class RejectionRow(Base):
     experiment: Mapped[str] = mapped_column(String(100), primary_key=True)
     reason: Mapped[str] = mapped_column(String(32), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# --- 0004_fewshot ------------------------------------------------------------------------
+
+
+class CollectionRow(Base):
+    """A collection of few-shot examples: its embedder, format and selection defaults.
+
+    ``revision`` is bumped by every write to the collection or its examples (not by usage
+    counts), so a process holding the vectors in memory checks one integer to know whether
+    they are current.
+    """
+
+    __tablename__ = "collections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    embedder: Mapped[str] = mapped_column(String(32))
+    embedder_spec: Mapped[str] = mapped_column(String(200))
+    dim: Mapped[int] = mapped_column(Integer)
+    example_template: Mapped[str | None] = mapped_column(Text, nullable=True)
+    query_template: Mapped[str | None] = mapped_column(Text, nullable=True)
+    prompt_id: Mapped[int | None] = mapped_column(
+        ForeignKey("prompts.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    strategy: Mapped[str] = mapped_column(String(16), default="semantic")
+    k: Mapped[int] = mapped_column(Integer, default=3)
+    token_budget: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ExampleRow(Base):
+    """One few-shot example; ``embedding`` is its input's vector as float32 bytes."""
+
+    __tablename__ = "examples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), index=True
+    )
+    input: Mapped[str] = mapped_column(Text)
+    output: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    quality: Mapped[float] = mapped_column(Float, default=1.0)
+    # "metadata" is reserved on declarative classes: the attribute is ``meta``.
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
+    created_at: Mapped[datetime]
+    usage_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
