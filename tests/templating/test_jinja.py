@@ -144,6 +144,7 @@ def test_schema_infers_arrays_objects_and_strings() -> None:
         "{{ note|default('') }}{% for k, v in settings.items() %}{{ k }}={{ v }}{% endfor %}"
     )
     assert t.schema() == {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
         "properties": {
             "company": {"type": "string"},

@@ -556,4 +556,5 @@ def analyse(
         if name not in walker.root.props:
             walker.root.prop(name).needed = True
     needed = frozenset(n for n, s in walker.root.props.items() if s.needed)
-    return Analysis(walker.root.schema(), needed, walker.locations, walker.attributes)
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **walker.root.schema()}
+    return Analysis(schema, needed, walker.locations, walker.attributes)
