@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 __all__ = [
+    "CollectionNotFound",
     "ConflictError",
     "ExperimentStateError",
     "ForbiddenError",
@@ -208,6 +209,12 @@ class LabelNotFound(NotFoundError):
     """The prompt exists but has no such label."""
 
     code = "label_not_found"
+
+
+class CollectionNotFound(NotFoundError):
+    """No few-shot example collection with that name."""
+
+    code = "collection_not_found"
 
 
 # --- permissions and state -------------------------------------------------------------

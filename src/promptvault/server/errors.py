@@ -41,6 +41,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "prompt_not_found": 404,
     "version_not_found": 404,
     "label_not_found": 404,
+    "collection_not_found": 404,
     "label_protected": 403,
     "forbidden": 403,
     "unauthenticated": 401,
