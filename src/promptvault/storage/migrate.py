@@ -10,7 +10,7 @@ and the current one with one query; Alembic itself is imported only to migrate.
 
 from __future__ import annotations
 
-import ast
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,26 +46,22 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+_ASSIGN = re.compile(
+    r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(None|\"[^\"\n]*\"|'[^'\n]*')\s*$",
+    re.MULTILINE,
+)
+
+
 def _revisions() -> dict[str, str | None]:
     """``{revision: down_revision}`` of every migration file, read without importing it."""
     out: dict[str, str | None] = {}
     for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
         values: dict[str, str | None] = {}
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            target = None
-            if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                target, value = node.targets[0], node.value
-            elif isinstance(node, ast.AnnAssign) and node.value is not None:
-                target, value = node.target, node.value
-            if (
-                isinstance(target, ast.Name)
-                and target.id in ("revision", "down_revision")
-                and isinstance(value, ast.Constant)
-                and (value.value is None or isinstance(value.value, str))
-            ):
-                values[target.id] = value.value
-        if isinstance(values.get("revision"), str):
-            out[str(values["revision"])] = values.get("down_revision")
+        for key, raw in _ASSIGN.findall(path.read_text(encoding="utf-8")):
+            values.setdefault(key, None if raw == "None" else raw[1:-1])
+        revision = values.get("revision")
+        if revision:
+            out[revision] = values.get("down_revision")
     return out
 
 
