@@ -222,6 +222,7 @@ def test_promote_and_roll_back_with_confirmation(vault: Vault, as_role: AsRole) 
     for text in ("one", "two", "three"):
         vault.push("p", template=text, message=f"msg {text}")
     admin = as_role("admin")
+    assert "Roll back" not in admin.get("/prompts/p").text  # seen (and cached) before the move
     confirm = admin.get("/promote/p?version=3&label=production")
     assert confirm.status_code == 200
     assert "production serves now" in confirm.text

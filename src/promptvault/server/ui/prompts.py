@@ -22,6 +22,7 @@ from promptvault.server.ui.views import (
     prompt_url,
     redirect,
     require_permission,
+    ui_state,
 )
 from promptvault.vault import Vault
 
@@ -91,8 +92,7 @@ def prompt_list(
     )
 
 
-def _label_rows(vault: Vault, name: str, labels: dict[str, int]) -> list[dict[str, Any]]:
-    history = vault.label_history(name)
+def _label_rows(labels: dict[str, int], history: list[LabelEvent]) -> list[dict[str, Any]]:
     out = []
     for label, version in sorted(labels.items(), key=lambda kv: (kv[0] != "production", kv[0])):
         events = [e for e in history if e.label == label]
@@ -135,7 +135,14 @@ def prompt_page(
         shown = vault.get(name, label="production")
     else:
         shown = vault.get(name, label="latest")
-    versions = vault.versions(name, limit=HISTORY_SIZE + 1, before=before)
+    # History and label moves change only with a write, which advances updated_at.
+    state = ui_state(request)
+    stamp = (name, summary.created_at, summary.updated_at)
+    versions = state.memo(
+        ("versions", *stamp, before),
+        lambda: vault.versions(name, limit=HISTORY_SIZE + 1, before=before),
+    )
+    history = state.memo(("label_history", *stamp), lambda: vault.label_history(name))
     more = len(versions) > HISTORY_SIZE
     versions = versions[:HISTORY_SIZE]
     label_choices = sorted(set(summary.labels) | set(_SUGGESTED_LABELS))
@@ -148,7 +155,7 @@ def prompt_page(
             "prompt": summary,
             "shown": shown,
             "folders": _folders(name),
-            "labels": _label_rows(vault, name, summary.labels),
+            "labels": _label_rows(summary.labels, history),
             "protected": set(settings.protected_labels),
             "versions": versions,
             "older": versions[-1].version if more and versions else None,

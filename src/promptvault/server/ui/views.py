@@ -63,6 +63,8 @@ SECURITY_HEADERS: dict[str, str] = {
     "Cache-Control": "no-store",
 }
 FLASH_COOKIE = "pv_flash"
+_MEMO_MAX = 4096
+_MISSING = object()
 
 
 class LoginRequired(Exception):
@@ -107,6 +109,7 @@ class UIState:
         self._active: dict[str, ApiKey] = {}
         self._active_until = 0.0
         self._lock = threading.Lock()
+        self._memo: dict[tuple[Any, ...], Any] = {}
         self.env = _environment()
 
     def active_key(self, key_id: str) -> ApiKey | None:
@@ -117,6 +120,21 @@ class UIState:
             with self._lock:
                 self._active, self._active_until = keys, now + self.key_ttl
         return self._active.get(key_id)
+
+    def memo(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per ``key`` (bounded); keys must change when the value would.
+
+        Pages key what they derive from a prompt (history, label moves) by the prompt's
+        ``updated_at``, which every push and label move advances, on any server.
+        """
+        hit = self._memo.get(key, _MISSING)
+        if hit is _MISSING:
+            hit = compute()
+            with self._lock:
+                if len(self._memo) >= _MEMO_MAX:
+                    self._memo.clear()
+                self._memo[key] = hit
+        return hit
 
     def peek(self, key_id: str) -> ApiKey | None:
         """The active key with this id when the cache is fresh (no database access)."""
