@@ -1,0 +1,331 @@
+"""Declared variables: a JSON Schema per prompt version, checked against the template.
+
+A prompt may declare its variables either as a JSON Schema (``type: object`` with
+``properties``) or as the simple map people write by hand::
+
+    {"company": {"type": "string", "description": "Brand name"},
+     "tone": {"type": "string", "default": "friendly"}}
+
+:func:`normalise_variables` turns both into a JSON Schema; :func:`validate_variables_schema`
+checks it; :func:`check_template_fits_schema` makes sure the template reads nothing the schema
+does not declare; :func:`apply_defaults` and :func:`validate_data` prepare render data.
+
+``jsonschema`` (the ``server`` extra) gives full Draft 2020-12 checking; without it a
+structural check of the subset prompts use (types, properties, required, enum, items) runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from promptvault.errors import InvalidInputError
+
+__all__ = [
+    "JSON_TYPES",
+    "apply_defaults",
+    "check_template_fits_schema",
+    "normalise_variables",
+    "validate_data",
+    "validate_variables_schema",
+]
+
+JSON_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
+_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+# Keys that mark a mapping as a JSON Schema rather than a {name: spec} map.
+_SCHEMA_KEYS = frozenset(
+    {"$schema", "$id", "$defs", "additionalProperties", "patternProperties", "properties"}
+    | {"required", "title", "description", "type"}
+)
+_SIMPLE_KEYS = frozenset(
+    {"type", "description", "default", "enum", "examples", "items", "properties", "required"}
+    | {"format", "minimum", "maximum", "minLength", "maxLength", "pattern", "title"}
+)
+_FIELD = "variables_schema"
+
+
+def _jsonschema() -> Any:
+    try:
+        import jsonschema
+    except ImportError:  # the light install: fall back to the structural checks
+        return None
+    return jsonschema
+
+
+def validate_variables_schema(schema: Any) -> dict[str, Any]:
+    """Check that ``schema`` is a valid JSON Schema describing an object; return a copy.
+
+    Raises :class:`InvalidInputError` with ``details["field"] == "variables_schema"`` and,
+    where known, ``details["path"]`` pointing inside the schema.
+    """
+    if not isinstance(schema, Mapping):
+        raise InvalidInputError(
+            "variables_schema must be a JSON Schema object", details={"field": _FIELD}
+        )
+    clean = copy.deepcopy(dict(schema))
+    if clean.get("type", "object") != "object":
+        raise InvalidInputError(
+            f"variables_schema must describe an object (type: object), not {clean['type']!r}",
+            details={"field": f"{_FIELD}.type", "path": "type"},
+        )
+    js = _jsonschema()
+    if js is not None:
+        try:
+            js.Draft202012Validator.check_schema(clean)
+        except js.SchemaError as exc:
+            path = ".".join(str(p) for p in exc.path)
+            raise InvalidInputError(
+                f"variables_schema is not a valid JSON Schema: {exc.message}"
+                + (f" (at {path})" if path else ""),
+                details={"field": _FIELD, "path": path},
+            ) from exc
+    else:
+        _structural_check(clean, "")
+    return clean
+
+
+def _structural_check(node: Any, path: str) -> None:
+    def fail(message: str, where: str) -> InvalidInputError:
+        return InvalidInputError(
+            f"variables_schema is not a valid JSON Schema: {message}"
+            + (f" (at {where})" if where else ""),
+            details={"field": _FIELD, "path": where},
+        )
+
+    if isinstance(node, bool):
+        return
+    if not isinstance(node, Mapping):
+        raise fail("a schema must be an object or a boolean", path)
+    kind = node.get("type")
+    kinds = kind if isinstance(kind, list) else [kind] if kind is not None else []
+    for k in kinds:
+        if k not in JSON_TYPES:
+            raise fail(f"unknown type {k!r}", _join(path, "type"))
+    props = node.get("properties")
+    if props is not None:
+        if not isinstance(props, Mapping):
+            raise fail("properties must be an object", _join(path, "properties"))
+        for name, sub in props.items():
+            _structural_check(sub, _join(path, f"properties.{name}"))
+    required = node.get("required")
+    if required is not None and (
+        not isinstance(required, list) or not all(isinstance(r, str) for r in required)
+    ):
+        raise fail("required must be a list of names", _join(path, "required"))
+    if "enum" in node and not isinstance(node["enum"], list):
+        raise fail("enum must be a list", _join(path, "enum"))
+    for key in ("items", "additionalProperties"):
+        if key in node:
+            _structural_check(node[key], _join(path, key))
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def check_template_fits_schema(variables: Any, schema: Mapping[str, Any] | None) -> None:
+    """Every variable the template reads must be declared, unless the schema allows extras.
+
+    ``variables`` is a set of names or a compiled template (anything with ``.variables``).
+    Undeclared names are allowed when ``additionalProperties`` is absent or true (JSON
+    Schema's default) or matches a ``patternProperties`` pattern; with
+    ``additionalProperties: false`` each must be declared.
+    """
+    if schema is None:
+        return
+    names: Iterable[str] = getattr(variables, "variables", variables)
+    declared = schema.get("properties") or {}
+    extra = schema.get("additionalProperties", True)
+    if extra is not False:
+        return
+    patterns = [re.compile(p) for p in (schema.get("patternProperties") or {})]
+    undeclared = sorted(
+        n for n in names if n not in declared and not any(p.search(n) for p in patterns)
+    )
+    if undeclared:
+        raise InvalidInputError(
+            f"the template reads {', '.join(undeclared)}, which variables_schema does not "
+            "declare (add them to properties or allow additionalProperties)",
+            details={
+                "field": f"{_FIELD}.properties.{undeclared[0]}",
+                "variable": undeclared[0],
+                "variables": undeclared,
+            },
+        )
+
+
+def _looks_like_schema(spec: Mapping[str, Any]) -> bool:
+    if spec.get("type") == "object" or "$schema" in spec:
+        return True
+    if isinstance(spec.get("properties"), Mapping) and set(spec) <= _SCHEMA_KEYS:
+        # {"properties": {...}} alone is a schema; a variable *named* "properties" would
+        # sit next to others whose specs are not schema keywords.
+        return not isinstance(spec.get("type"), Mapping)
+    return False
+
+
+def normalise_variables(spec: Any) -> dict[str, Any]:
+    """A JSON Schema from a JSON Schema, a ``{name: {type, description, default}}`` map,
+    a ``{name: "type"}`` shorthand or a list of names.
+
+    In the simple forms a variable is required unless it has a ``default`` or says
+    ``required: false``; its type defaults to ``string``.
+    """
+    if isinstance(spec, Mapping) and _looks_like_schema(spec):
+        return validate_variables_schema(spec)
+    if isinstance(spec, (list, tuple)):
+        spec = {name: None for name in spec}
+    if not isinstance(spec, Mapping):
+        raise InvalidInputError(
+            "variables must be a JSON Schema, a {name: {type, ...}} map or a list of names",
+            details={"field": "variables"},
+        )
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for name, given in spec.items():
+        where = f"variables.{name}"
+        if not isinstance(name, str) or not name:
+            raise InvalidInputError(
+                "variable names must be non-empty strings", details={"field": "variables"}
+            )
+        entry: Any = {} if given is None else {"type": given} if isinstance(given, str) else given
+        if not isinstance(entry, Mapping):
+            raise InvalidInputError(
+                f"variable {name!r} must be a mapping such as {{type: string}}",
+                details={"field": where},
+            )
+        entry = dict(entry)
+        is_required = entry.pop("required", None)
+        if is_required is not None and not isinstance(is_required, bool):
+            raise InvalidInputError(
+                f"variable {name!r}: required must be true or false",
+                details={"field": f"{where}.required"},
+            )
+        unknown = sorted(set(entry) - _SIMPLE_KEYS)
+        if unknown:
+            raise InvalidInputError(
+                f"variable {name!r} has unknown key {unknown[0]!r}",
+                details={"field": f"{where}.{unknown[0]}"},
+            )
+        kind = entry.setdefault("type", "string")
+        if kind not in JSON_TYPES:
+            raise InvalidInputError(
+                f"variable {name!r} has unknown type {kind!r} (use {', '.join(JSON_TYPES)})",
+                details={"field": f"{where}.type", "value": repr(kind)},
+            )
+        properties[name] = entry
+        if is_required if is_required is not None else "default" not in entry:
+            required.append(name)
+    schema: dict[str, Any] = {"$schema": _DRAFT, "type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return validate_variables_schema(schema)
+
+
+def apply_defaults(schema: Mapping[str, Any] | None, data: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``data`` with each absent property's ``default`` filled in, recursively.
+
+    Strict rendering treats an absent name as an error, so optional variables take their
+    declared defaults before rendering. Defaults are deep-copied: callers may mutate them.
+    """
+    filled = dict(data)
+    if not isinstance(schema, Mapping):
+        return filled
+    for name, spec in (schema.get("properties") or {}).items():
+        if not isinstance(spec, Mapping):
+            continue
+        if name not in filled and "default" in spec:
+            filled[name] = copy.deepcopy(spec["default"])
+        value = filled.get(name)
+        if isinstance(value, Mapping) and spec.get("properties"):
+            filled[name] = apply_defaults(spec, value)
+    return filled
+
+
+def validate_data(schema: Mapping[str, Any] | None, data: Mapping[str, Any]) -> None:
+    """Check render data against the variables schema; the error names the first bad field.
+
+    ``details["field"]`` is ``variables.<dotted path>`` and ``details["errors"]`` lists every
+    problem found as ``{"field", "message"}``.
+    """
+    if schema is None:
+        return
+    if not isinstance(data, Mapping):
+        raise InvalidInputError("variables must be an object", details={"field": "variables"})
+    js = _jsonschema()
+    problems = _jsonschema_problems(js, schema, data) if js else _simple_problems(schema, data, [])
+    if problems:
+        field, message = problems[0]
+        raise InvalidInputError(
+            f"{field}: {message}",
+            details={
+                "field": field,
+                "errors": [{"field": f, "message": m} for f, m in problems],
+            },
+        )
+
+
+def _field(path: Iterable[Any]) -> str:
+    parts = [str(p) for p in path]
+    return ".".join(["variables", *parts])
+
+
+def _jsonschema_problems(
+    js: Any, schema: Mapping[str, Any], data: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    validator = js.Draft202012Validator(schema)
+    problems: list[tuple[str, str]] = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
+        path = list(error.path)
+        if error.validator == "required":
+            # "'x' is a required property": name the missing property, not its parent
+            match = re.match(r"'(.+)' is a required property", error.message)
+            if match:
+                path.append(match.group(1))
+        problems.append((_field(path), error.message))
+    return problems
+
+
+def _simple_problems(schema: Any, value: Any, path: list[Any]) -> list[tuple[str, str]]:
+    if not isinstance(schema, Mapping):
+        return []
+    problems: list[tuple[str, str]] = []
+    kind = schema.get("type")
+    if kind is not None and not _is_type(value, kind):
+        return [(_field(path), f"{value!r} is not of type {kind!r}")]
+    if "enum" in schema and value not in schema["enum"]:
+        problems.append((_field(path), f"{value!r} is not one of {schema['enum']!r}"))
+    if isinstance(value, Mapping):
+        for name in schema.get("required") or []:
+            if name not in value:
+                problems.append((_field([*path, name]), f"'{name}' is a required property"))
+        for name, sub in (schema.get("properties") or {}).items():
+            if name in value:
+                problems.extend(_simple_problems(sub, value[name], [*path, name]))
+        if schema.get("additionalProperties") is False:
+            declared = schema.get("properties") or {}
+            for name in value:
+                if name not in declared:
+                    problems.append((_field([*path, name]), "additional property not allowed"))
+    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        for i, item in enumerate(value):
+            problems.extend(_simple_problems(schema["items"], item, [*path, i]))
+    return problems
+
+
+def _is_type(value: Any, kind: Any) -> bool:
+    if isinstance(kind, list):
+        return any(_is_type(value, k) for k in kind)
+    checks: dict[str, Any] = {
+        "string": lambda v: isinstance(v, str),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "null": lambda v: v is None,
+        "array": lambda v: isinstance(v, (list, tuple)),
+        "object": lambda v: isinstance(v, Mapping),
+    }
+    check = checks.get(kind)
+    return bool(check(value)) if check else True

@@ -1,0 +1,232 @@
+"""Declared variables: schema validation, template fit, simple-map normalisation, data."""
+
+from __future__ import annotations
+
+import builtins
+import sys
+from typing import Any
+
+import pytest
+
+from promptvault.errors import InvalidInputError
+from promptvault.templating import compile_chat, compile_template
+from promptvault.templating import variables as tv
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+
+@pytest.fixture(params=["jsonschema", "structural"])
+def checker(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run each test with jsonschema and again as if it were not installed."""
+    if request.param == "structural":
+        real_import = builtins.__import__
+
+        def no_jsonschema(name: str, *args: Any, **kwargs: Any) -> Any:
+            if name == "jsonschema" or name.startswith("jsonschema."):
+                raise ImportError(name)
+            return real_import(name, *args, **kwargs)
+
+        monkeypatch.delitem(sys.modules, "jsonschema", raising=False)
+        monkeypatch.setattr(builtins, "__import__", no_jsonschema)
+    return str(request.param)
+
+
+# --- validate_variables_schema --------------------------------------------------------------
+
+
+def test_valid_schema_is_returned_as_a_copy(checker: str) -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+    out = tv.validate_variables_schema(schema)
+    assert out == schema
+    out["properties"]["a"]["type"] = "integer"
+    assert schema["properties"]["a"]["type"] == "string"
+
+
+@pytest.mark.parametrize(
+    ("schema", "path"),
+    [
+        ({"type": "object", "properties": {"a": {"type": "strng"}}}, "properties.a.type"),
+        ({"type": "object", "properties": []}, "properties"),
+        ({"type": "object", "required": "a"}, "required"),
+        ({"type": "object", "properties": {"a": {"enum": "x"}}}, "properties.a.enum"),
+    ],
+)
+def test_invalid_schema_names_the_field_and_path(
+    checker: str, schema: dict[str, Any], path: str
+) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        tv.validate_variables_schema(schema)
+    assert err.value.details["field"] == "variables_schema"
+    assert err.value.details["path"] == path
+
+
+@pytest.mark.parametrize("schema", [["a"], "object", None, {"type": "string"}])
+def test_schema_must_describe_an_object(schema: Any) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        tv.validate_variables_schema(schema)
+    assert err.value.details["field"].startswith("variables_schema")
+
+
+# --- check_template_fits_schema -------------------------------------------------------------
+
+CLOSED = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}},
+    "patternProperties": {"^x_": {"type": "string"}},
+    "additionalProperties": False,
+}
+
+
+def test_template_must_fit_a_closed_schema() -> None:
+    tv.check_template_fits_schema({"name", "x_extra"}, CLOSED)
+    with pytest.raises(InvalidInputError) as err:
+        tv.check_template_fits_schema({"name", "city", "age"}, CLOSED)
+    assert err.value.details["variables"] == ["age", "city"]
+    assert err.value.details["variable"] == "age"
+    assert err.value.details["field"] == "variables_schema.properties.age"
+    assert "age, city" in err.value.message
+
+
+def test_open_schema_allows_undeclared_variables() -> None:
+    open_schema = {"type": "object", "properties": {"name": {"type": "string"}}}
+    tv.check_template_fits_schema({"name", "city"}, open_schema)
+    tv.check_template_fits_schema({"city"}, {**open_schema, "additionalProperties": True})
+    tv.check_template_fits_schema({"city"}, None)
+
+
+@pytest.mark.parametrize("syntax", ["mustache", "jinja"])
+def test_accepts_compiled_templates_and_chats(syntax: str) -> None:
+    source = "{{name}} {{city}}" if syntax == "mustache" else "{{ name }} {{ city }}"
+    template = compile_template(source, syntax=syntax)  # type: ignore[arg-type]
+    chat = compile_chat([{"role": "user", "content": source}], syntax=syntax)  # type: ignore[arg-type]
+    for compiled in (template, chat):
+        with pytest.raises(InvalidInputError) as err:
+            tv.check_template_fits_schema(compiled, CLOSED)
+        assert err.value.details["variables"] == ["city"]
+
+
+# --- normalise_variables --------------------------------------------------------------------
+
+
+def test_simple_map_becomes_json_schema(checker: str) -> None:
+    out = tv.normalise_variables(
+        {
+            "company": {"type": "string", "description": "Brand"},
+            "tone": {"type": "string", "default": "friendly"},
+            "count": "integer",
+            "note": None,
+            "flag": {"type": "boolean", "required": False},
+        }
+    )
+    assert out == {
+        "$schema": DRAFT,
+        "type": "object",
+        "properties": {
+            "company": {"type": "string", "description": "Brand"},
+            "tone": {"type": "string", "default": "friendly"},
+            "count": {"type": "integer"},
+            "note": {"type": "string"},
+            "flag": {"type": "boolean"},
+        },
+        "required": ["company", "count", "note"],
+    }
+
+
+def test_list_of_names_and_json_schema_pass_through() -> None:
+    assert tv.normalise_variables(["a", "b"])["required"] == ["a", "b"]
+    schema = {"type": "object", "properties": {"a": {"type": "number"}}}
+    assert tv.normalise_variables(schema) == schema
+    assert tv.normalise_variables({"properties": {"a": {}}}) == {"properties": {"a": {}}}
+
+
+def test_variable_named_like_a_keyword_is_a_simple_map() -> None:
+    out = tv.normalise_variables({"type": {"type": "string"}, "name": "string"})
+    assert set(out["properties"]) == {"type", "name"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"a": {"type": "text"}}, "variables.a.type"),
+        ({"a": 3}, "variables.a"),
+        ({"a": {"type": "string", "colour": "red"}}, "variables.a.colour"),
+        ({"a": {"required": "yes"}}, "variables.a.required"),
+        ("a b c", "variables"),
+        ({"": "string"}, "variables"),
+    ],
+)
+def test_bad_simple_maps_name_the_field(spec: Any, field: str) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        tv.normalise_variables(spec)
+    assert err.value.details["field"] == field
+
+
+# --- apply_defaults and validate_data -------------------------------------------------------
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "tone": {"type": "string", "default": "friendly", "enum": ["friendly", "formal"]},
+        "tags": {"type": "array", "items": {"type": "string"}, "default": []},
+        "tier": {
+            "type": "object",
+            "properties": {
+                "pro": {"type": "boolean", "default": False},
+                "seats": {"type": "integer"},
+            },
+        },
+    },
+    "required": ["name"],
+}
+
+
+def test_apply_defaults_fills_absent_values_recursively_with_copies() -> None:
+    out = tv.apply_defaults(SCHEMA, {"name": "Ada", "tier": {"seats": 3}})
+    assert out == {
+        "name": "Ada",
+        "tone": "friendly",
+        "tags": [],
+        "tier": {"seats": 3, "pro": False},
+    }
+    out["tags"].append("x")
+    assert SCHEMA["properties"]["tags"]["default"] == []  # type: ignore[index]
+    assert tv.apply_defaults(SCHEMA, {"name": "A", "tone": "formal"})["tone"] == "formal"
+    assert tv.apply_defaults(None, {"a": 1}) == {"a": 1}
+
+
+def test_validate_data_accepts_good_data(checker: str) -> None:
+    tv.validate_data(SCHEMA, {"name": "Ada", "tone": "formal", "tags": ["a"], "tier": {"seats": 2}})
+    tv.validate_data(None, {"anything": object()})
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({}, "variables.name"),
+        ({"name": 3}, "variables.name"),
+        ({"name": "a", "tone": "rude"}, "variables.tone"),
+        ({"name": "a", "tags": ["ok", 5]}, "variables.tags.1"),
+        ({"name": "a", "tier": {"seats": "many"}}, "variables.tier.seats"),
+        ({"name": "a", "tier": {"pro": "yes"}}, "variables.tier.pro"),
+    ],
+)
+def test_validate_data_names_the_bad_field(checker: str, data: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        tv.validate_data(SCHEMA, data)
+    assert err.value.details["field"] == field
+    assert err.value.details["errors"][0]["field"] == field
+    assert field in err.value.message
+
+
+def test_validate_data_lists_every_problem(checker: str) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        tv.validate_data(SCHEMA, {"tone": "rude", "tags": [1]})
+    fields = {e["field"] for e in err.value.details["errors"]}
+    assert fields == {"variables.name", "variables.tone", "variables.tags.0"}
+
+
+def test_validate_data_requires_a_mapping() -> None:
+    with pytest.raises(InvalidInputError) as err:
+        tv.validate_data(SCHEMA, ["x"])  # type: ignore[arg-type]
+    assert err.value.details["field"] == "variables"
