@@ -135,3 +135,37 @@ def test_unknown_prompt_raises_rebuilt_error(server: FakeServer, clock: FakeCloc
     with pytest.raises(PromptNotFound) as info:
         pv.get("missing", fallback="unused")  # a definite 404 is an answer, not an outage
     assert info.value.details["name"] == "missing"
+
+
+def test_partials_resolve_through_the_client_cache(server: FakeServer, clock: FakeClock) -> None:
+    server.add("common/safety", "Be safe.")
+    server.add("support", "Hi {{name}}. {{> common/safety}}")
+    pv = make(server, clock, cache_ttl=10)
+    assert pv.render("support", {"name": "Ada"}) == "Hi Ada. Be safe."
+    count = server.resolves()
+    assert pv.render("support", {"name": "Bo"}) == "Hi Bo. Be safe."
+    assert server.resolves() == count  # the partial is cached like any prompt
+
+    server.add("common/safety", "Be kind.")
+    server.move("common/safety", "production", 2)
+    clock.advance(11)
+    pv.render("support", {"name": "Ada"})
+    pv.wait_idle(5)
+    assert pv.render("support", {"name": "Ada"}) == "Hi Ada. Be kind."
+
+
+def test_async_client_fetches_partials_it_has_not_seen(
+    server: FakeServer, clock: FakeClock
+) -> None:
+    import asyncio
+
+    from promptvault.client import AsyncPromptVaultClient
+
+    server.add("common/safety", "Be safe.")
+    server.add("support", "Hi {{name}}. {{> common/safety}}")
+
+    async def scenario() -> list[str]:
+        async with AsyncPromptVaultClient(BASE, transport=server.transport(), clock=clock) as pv:
+            return [await pv.render("support", {"name": n}) for n in ("Ada", "Bo")]
+
+    assert asyncio.run(scenario()) == ["Hi Ada. Be safe.", "Hi Bo. Be safe."]

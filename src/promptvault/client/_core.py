@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -18,6 +19,7 @@ from promptvault.client._api import Call
 from promptvault.client.cache import NEVER, CacheKey, DiskStore, _Entry, parse_ref
 from promptvault.entities import PromptVersion
 from promptvault.errors import (
+    InvalidInputError,
     PromptUnavailable,
     PromptVaultError,
     error_from_payload,
@@ -28,11 +30,13 @@ __all__ = [
     "EMPTY",
     "MISSING",
     "ClientCore",
+    "NeedPartial",
     "NotModified",
     "Unavailable",
     "auth_headers",
     "backoff_delay",
     "diff_args",
+    "partial_template",
     "render_fallback",
 ]
 
@@ -60,13 +64,36 @@ def backoff_delay(attempt: int, *, base: float = 0.05, cap: float = 1.0) -> floa
     return random.uniform(0, min(cap, base * (2**attempt)))
 
 
-def compile_version(version: PromptVersion) -> Any:
-    """The compiled text or chat template of ``version``."""
+# Tags that pull in other templates: mustache partials, parents and delimiter changes (which
+# could hide a partial tag), Jinja include/import/extends. Over-matching only costs a
+# recompile per TTL.
+_INCLUDES = re.compile(r"\{\{\s*[>=<]|\{%-?\s*(?:include|import|from|extends)\b")
+
+
+def uses_partials(version: PromptVersion) -> bool:
+    """Whether a version's template may include other prompts."""
+    template = version.template
+    if isinstance(template, str):
+        return _INCLUDES.search(template) is not None
+    return any(
+        isinstance(m.get("content"), str) and _INCLUDES.search(m["content"]) is not None
+        for m in template
+    )
+
+
+def compile_version(
+    version: PromptVersion, partials: Callable[[str], str | None] | None = None
+) -> Any:
+    """The compiled text or chat template of ``version``.
+
+    ``partials`` resolves ``{{> other@label}}`` at render time (the engine asks on every
+    render, so a partial whose label moves is picked up through the client's cache).
+    """
     if version.type == "chat" or not isinstance(version.template, str):
         template = version.template
         messages = [dict(m) for m in template] if isinstance(template, list) else []
-        return compile_chat(messages, syntax=version.syntax)
-    return compile_template(version.template, syntax=version.syntax)
+        return compile_chat(messages, syntax=version.syntax, partials=partials)
+    return compile_template(version.template, syntax=version.syntax, partials=partials)
 
 
 class ClientCore:
@@ -94,6 +121,8 @@ class ClientCore:
         self.compiled: dict[str, Any] = {}
         self.refreshing: set[CacheKey] = set()
         self.lock = threading.Lock()
+        # Set by the client: how a template's partials (other prompts) are looked up.
+        self.partials: Callable[[str], str | None] | None = None
 
     # --- keys and entries -------------------------------------------------------------
 
@@ -102,20 +131,44 @@ class ClientCore:
         return parse_ref(self.server, ref)
 
     def compiled_for(self, version: PromptVersion) -> Any:
-        """The compiled template for a version, compiled once per content hash."""
+        """The compiled template for a version, compiled once per content hash.
+
+        A template with partials is compiled afresh: the engine keeps the partials it
+        looked up, and they are other prompts whose labels move.
+        """
+        if uses_partials(version):
+            return self.compile_with_partials(version)[0]
         compiled = self.compiled.get(version.hash)
         if compiled is None:
             compiled = compile_version(version)
             self.compiled[version.hash] = compiled
         return compiled
 
-    def try_compile(self, version: PromptVersion) -> Any:
-        """Compiled template, or None when it does not compile here: ``get`` must still work,
-        and ``render`` then reports the error from its slow path."""
+    def compile_with_partials(self, version: PromptVersion) -> tuple[Any, set[str]]:
+        """Compile with a partial source that records which prompts get included."""
+        refs: set[str] = set()
+        source = self.partials
+
+        def recording(ref: str) -> str | None:
+            refs.add(ref.strip())
+            return source(ref) if source is not None else None
+
+        return compile_version(version, recording), refs
+
+    def try_compile(self, version: PromptVersion) -> tuple[Any, set[str] | None]:
+        """(compiled, partial refs or None), compiled None when it does not compile here:
+        ``get`` must still work, and ``render`` then reports the error from its slow path."""
         try:
-            return self.compiled_for(version)
+            if uses_partials(version):
+                return self.compile_with_partials(version)
+            return self.compiled_for(version), None
         except Exception:  # any compile failure is re-raised by render, never by get
-            return None
+            return None, None
+
+    def recompile(self, entry: _Entry) -> None:
+        """Compile an entry with partials again so their current versions are used."""
+        compiled, refs = self.try_compile(entry.value)
+        entry.set_compiled(entry.value, compiled, refs)
 
     def store(self, ref: str | None, key: CacheKey, value: PromptVersion) -> _Entry | None:
         """Record a fresh answer: memory cache (when enabled), last good, and disk."""
@@ -127,14 +180,17 @@ class ClientCore:
                 self.disk.save(key, value)
         if not self.enabled:
             return None
-        expires = NEVER if key.pinned else self.now() + self.cache_ttl
+        compiled, refs = self.try_compile(value)
+        # Included prompts can move even under a pinned version: trust those for one TTL.
+        pinned = key.pinned and refs is None
+        expires = NEVER if pinned else self.now() + self.cache_ttl
         entry = self.entries.get(key)
-        compiled = self.try_compile(value)
         if entry is None:
             entry = _Entry(key, value, expires, compiled)
+            entry.partial_refs = refs
             self.entries[key] = entry
         else:
-            entry.set_compiled(value, compiled)
+            entry.set_compiled(value, compiled, refs)
             entry.value = value
             entry.expires = expires
         if ref is not None:
@@ -188,7 +244,9 @@ class ClientCore:
         """Put a value known to be old in the memory cache (no disk write)."""
         entry = self.entries.get(key)
         if entry is None:
-            entry = _Entry(key, value, 0.0, self.try_compile(value))
+            compiled, refs = self.try_compile(value)
+            entry = _Entry(key, value, 0.0, compiled)
+            entry.partial_refs = refs
             self.entries[key] = entry
         return entry
 
@@ -291,6 +349,24 @@ def render_fallback(fallback: Any, variables: Mapping[str, Any], placeholders: A
 
 class NotModified(Exception):
     """Internal: a conditional refresh found the cached version still current."""
+
+
+class NeedPartial(Exception):
+    """Internal (async client): a partial is not cached yet; fetch it and render again."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(ref)
+        self.ref = ref
+
+
+def partial_template(ref: str, version: PromptVersion) -> str:
+    """A partial's source: only text prompts can be included."""
+    if not isinstance(version.template, str):
+        raise InvalidInputError(
+            f"partial {ref!r} is a chat prompt; only text prompts can be included",
+            details={"field": "template", "partial": ref},
+        )
+    return version.template
 
 
 def diff_args(server: str, a: str, b: str) -> tuple[str, str, str]:

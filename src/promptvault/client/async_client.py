@@ -19,11 +19,13 @@ from promptvault.client._core import (
     EMPTY,
     MISSING,
     ClientCore,
+    NeedPartial,
     NotModified,
     Unavailable,
     auth_headers,
     backoff_delay,
     diff_args,
+    partial_template,
     render_fallback,
     transport_reason,
 )
@@ -34,6 +36,7 @@ from promptvault.errors import NotFoundError, PromptUnavailable, PromptVaultErro
 __all__ = ["AsyncPromptVaultClient"]
 
 T = TypeVar("T")
+_MAX_PARTIAL_FETCHES = 32  # the engine's own partial depth limit
 
 
 class AsyncPromptVaultClient:
@@ -65,6 +68,19 @@ class AsyncPromptVaultClient:
             transport=transport,
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self._core.partials = self._partial_source
+
+    def _partial_source(self, ref: str) -> str:
+        # Rendering is synchronous, so a partial comes from the cache; a missing one is
+        # fetched by ``render`` (NeedPartial), which then renders again.
+        core = self._core
+        name = ref.strip()
+        key = core.key(name)
+        entry = core.entries.get(key)
+        value = entry.value if entry is not None else core.last_good.get(key)
+        if value is None:
+            raise NeedPartial(name)
+        return partial_template(name, value)
 
     async def aclose(self) -> None:
         """Wait for background refreshes, then close the connection pool."""
@@ -105,13 +121,25 @@ class AsyncPromptVaultClient:
         if entry is not None and entry.expires > self._now():
             fast = entry.fast
             if fast is not None and strict and variables is not None:
-                return fast(variables)
-        if entry is not None and entry.expires > self._now() and entry.compiled is not None:
-            if entry.is_chat:
-                return entry.compiled.render(
-                    variables or EMPTY, placeholders=placeholders, strict=strict
-                )
-            return entry.compiled.render(variables or EMPTY, strict=strict)
+                try:
+                    return fast(variables)
+                except NeedPartial:
+                    pass  # the slow path fetches the partial
+        for _ in range(_MAX_PARTIAL_FETCHES):
+            try:
+                return await self._render_once(ref, variables, placeholders, strict, fallback)
+            except NeedPartial as need:
+                await self.get(need.ref)
+        return await self._render_once(ref, variables, placeholders, strict, fallback)
+
+    async def _render_once(
+        self,
+        ref: str,
+        variables: Mapping[str, Any] | None,
+        placeholders: Any,
+        strict: bool,
+        fallback: Any,
+    ) -> Any:
         try:
             version = await self._get_slow(ref, MISSING)
         except PromptUnavailable:
@@ -163,25 +191,34 @@ class AsyncPromptVaultClient:
         task.add_done_callback(self._tasks.discard)
 
     async def _refresh(self, key: CacheKey) -> None:
-        core = self._core
         try:
-            entry = core.entries.get(key)
-            etag = entry.value.hash if entry is not None else None
-            try:
-                value = await self._fetch(key, etag)
-            except NotModified:
-                if entry is not None:
-                    entry.expires = self._now() + core.cache_ttl
-                return
-            except NotFoundError:
-                core.evict(key)
-                return
-            except (Unavailable, PromptVaultError):
-                core.refresh_failed(key)
-                return
-            await self._off_loop(core.store, None, key, value)
+            entry = self._core.entries.get(key)
+            if entry is not None and entry.partial_refs:
+                for ref in sorted(entry.partial_refs):
+                    await self._refresh_key(self._core.key(ref))
+            await self._refresh_key(key)
         finally:
-            core.end_refresh(key)
+            self._core.end_refresh(key)
+
+    async def _refresh_key(self, key: CacheKey) -> None:
+        core = self._core
+        entry = core.entries.get(key)
+        etag = entry.value.hash if entry is not None else None
+        try:
+            value = await self._fetch(key, etag)
+        except NotModified:
+            if entry is not None:
+                if entry.partial_refs is not None:
+                    core.recompile(entry)
+                entry.expires = self._now() + core.cache_ttl
+            return
+        except NotFoundError:
+            core.evict(key)
+            return
+        except (Unavailable, PromptVaultError):
+            core.refresh_failed(key)
+            return
+        await self._off_loop(core.store, None, key, value)
 
     # --- HTTP -----------------------------------------------------------------------------
 

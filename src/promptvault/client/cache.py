@@ -78,7 +78,7 @@ def parse_ref(server: str, ref: str, *, default_label: str = "production") -> Ca
 class _Entry:
     """A cached resolution: the version, when it expires, and its compiled template."""
 
-    __slots__ = ("compiled", "expires", "fast", "is_chat", "key", "value")
+    __slots__ = ("compiled", "expires", "fast", "is_chat", "key", "partial_refs", "value")
 
     def __init__(self, key: CacheKey, value: PromptVersion, expires: float, compiled: Any) -> None:
         self.key = key
@@ -87,12 +87,17 @@ class _Entry:
         self.compiled = compiled
         self.is_chat = False
         self.fast: Any = None
+        self.partial_refs: set[str] | None = None
         self.set_compiled(value, compiled)
 
-    def set_compiled(self, value: PromptVersion, compiled: Any) -> None:
+    def set_compiled(
+        self, value: PromptVersion, compiled: Any, partial_refs: set[str] | None = None
+    ) -> None:
         """Record the compiled template; ``fast`` is its bound ``render`` for text prompts,
-        so the common call (text, strict, variables given) is one positional call."""
+        so the common call (text, strict, variables given) is one positional call.
+        ``partial_refs`` (None: no partials) are the other prompts it includes."""
         self.compiled = compiled
+        self.partial_refs = partial_refs
         self.is_chat = value.type == "chat"
         self.fast = compiled.render if compiled is not None and not self.is_chat else None
 

@@ -31,6 +31,7 @@ from promptvault.client._core import (
     auth_headers,
     backoff_delay,
     diff_args,
+    partial_template,
     render_fallback,
     transport_reason,
 )
@@ -77,6 +78,12 @@ class PromptVaultClient:
             transport=transport,
         )
         self._threads: set[threading.Thread] = set()
+        self._core.partials = self._partial_source
+
+    def _partial_source(self, ref: str) -> str:
+        # Partials are other prompts: resolved through this client's cache and fallbacks.
+        name = ref.strip()
+        return partial_template(name, self.get(name))
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -187,26 +194,36 @@ class PromptVaultClient:
         thread.start()
 
     def _refresh(self, key: CacheKey) -> None:
-        core = self._core
         try:
-            entry = core.entries.get(key)
-            etag = entry.value.hash if entry is not None else None
-            try:
-                value = self._fetch(key, etag)
-            except NotModified:
-                if entry is not None:
-                    entry.expires = self._now() + core.cache_ttl
-                return
-            except NotFoundError:
-                core.evict(key)
-                return
-            except (Unavailable, PromptVaultError):
-                core.refresh_failed(key)
-                return
-            core.store(None, key, value)
+            entry = self._core.entries.get(key)
+            if entry is not None and entry.partial_refs:
+                # Refresh the included prompts first so the recompile below sees them.
+                for ref in sorted(entry.partial_refs):
+                    self._refresh_key(self._core.key(ref))
+            self._refresh_key(key)
         finally:
-            core.end_refresh(key)
+            self._core.end_refresh(key)
             self._threads.discard(threading.current_thread())
+
+    def _refresh_key(self, key: CacheKey) -> None:
+        core = self._core
+        entry = core.entries.get(key)
+        etag = entry.value.hash if entry is not None else None
+        try:
+            value = self._fetch(key, etag)
+        except NotModified:
+            if entry is not None:
+                if entry.partial_refs is not None:
+                    core.recompile(entry)
+                entry.expires = self._now() + core.cache_ttl
+            return
+        except NotFoundError:
+            core.evict(key)
+            return
+        except (Unavailable, PromptVaultError):
+            core.refresh_failed(key)
+            return
+        core.store(None, key, value)
 
     # --- HTTP -----------------------------------------------------------------------------
 
