@@ -53,7 +53,7 @@ def compile_template(
 ) -> Template:
     """Compile ``source`` once; identical sources without callable partials hit an LRU cache."""
     key = _partials_key(partials)
-    if key is not None:
+    if key is not None and isinstance(source, str):  # anything else is rejected uncached
         return _compile_cached(source, syntax, escape, key, limits or DEFAULT_LIMITS)
     return _compile(source, syntax, partials, escape, limits or DEFAULT_LIMITS)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import re
 import traceback
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from functools import lru_cache
 from typing import Any, cast
 
@@ -91,7 +91,9 @@ class JinjaTemplate(Template):
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.source = source
-        self._partials = partials
+        # A callable answers once per name for this template, so the partial checked at
+        # compile is the partial rendered (and a render never waits on the resolver twice).
+        self._partials = _Snapshot(partials) if callable(partials) else partials
         self._escape: Escape = escape
         self._limits = limits
         self._key = _partials_key(partials)
@@ -283,6 +285,19 @@ class JinjaTemplate(Template):
                 return MissingVariablesError([entry])
             return MissingVariablesError([{"name": key, **where}])
         return MissingVariablesError([{"name": message, **where}], message=message)
+
+
+class _Snapshot:
+    """Memoises a partial resolver callable for the lifetime of one compiled template."""
+
+    def __init__(self, resolve: Callable[[str], str | None]) -> None:
+        self._resolve = resolve
+        self._seen: dict[str, str | None] = {}
+
+    def __call__(self, name: str) -> str | None:
+        if name not in self._seen:
+            self._seen[name] = self._resolve(name)
+        return self._seen[name]
 
 
 def _parse(env: SandboxEnvironment, source: str, name: str | None) -> nodes.Template:
