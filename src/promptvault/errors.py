@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 __all__ = [
     "CollectionNotFound",
     "ConflictError",
+    "ExperimentNotFound",
     "ExperimentStateError",
     "ForbiddenError",
     "InvalidInputError",
@@ -215,6 +216,12 @@ class CollectionNotFound(NotFoundError):
     """No few-shot example collection with that name."""
 
     code = "collection_not_found"
+
+
+class ExperimentNotFound(NotFoundError):
+    """No experiment with that name."""
+
+    code = "experiment_not_found"
 
 
 # --- permissions and state -------------------------------------------------------------

@@ -28,6 +28,7 @@ from promptvault.entities import (
     PushResult,
 )
 from promptvault.errors import PromptUnavailable
+from promptvault.experiments.service import ExperimentService
 from promptvault.registry.audit import AuditLog
 from promptvault.registry.diff import diff_versions
 from promptvault.registry.service import Registry
@@ -40,6 +41,9 @@ from promptvault.storage.migrate import (
 )
 
 __all__ = ["Vault"]
+
+# ``unit_id`` left out means "no experiment"; ``unit_id=None`` is a random assignment.
+_NO_UNIT: Any = object()
 
 
 class Vault:
@@ -62,6 +66,13 @@ class Vault:
         self._ensure_schema(migrate)
         self.registry = Registry(self.db, self.settings, clock=clock)
         self.audit = AuditLog(self.db)
+        self.experiments = ExperimentService(
+            self.db,
+            self.settings,
+            fetch_version=lambda name, number: self.registry.resolver.get(name, version=number),
+            move_label=self.registry.set_label,
+            clock=clock,
+        )
 
     @classmethod
     def open(cls, url: str | None = None, *, settings: Settings | None = None) -> Vault:
@@ -94,7 +105,8 @@ class Vault:
     # --- lifecycle ----------------------------------------------------------------------
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Write queued experiment events, then release the database connections."""
+        self.experiments.close()
         self.db.dispose()
 
     def __enter__(self) -> Vault:
@@ -148,11 +160,24 @@ class Vault:
         )
 
     def get(
-        self, ref: str, *, label: str | None = None, version: int | None = None
+        self,
+        ref: str,
+        *,
+        label: str | None = None,
+        version: int | None = None,
+        unit_id: str | None = _NO_UNIT,
     ) -> PromptVersion:
-        """Resolve ``name``, ``name@label``, ``name@latest`` or ``name@7`` (cached)."""
+        """Resolve ``name``, ``name@label``, ``name@latest`` or ``name@7`` (cached).
+
+        With ``unit_id``, a label reference goes through the experiment running on that
+        prompt and label, if any: the unit's variant version comes back with
+        ``experiment`` and ``variant`` set, and an exposure is recorded. ``unit_id=None``
+        assigns at random (counted separately).
+        """
         result: PromptVersion = self.registry.resolver.get(ref, label=label, version=version)
-        return result
+        if unit_id is _NO_UNIT:
+            return result
+        return self.experiments.route(result, unit_id)
 
     def render(
         self,
@@ -161,8 +186,16 @@ class Vault:
         *,
         placeholders: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         strict: bool = True,
+        unit_id: str | None = _NO_UNIT,
     ) -> Any:
-        """Render a reference: a string, or a list of ``{"role", "content"}`` for chat."""
+        """Render a reference: a string, or a list of ``{"role", "content"}`` for chat.
+
+        ``unit_id`` routes through a running experiment as in :meth:`get`.
+        """
+        if unit_id is not _NO_UNIT:
+            routed = self.get(ref, unit_id=unit_id)
+            if routed.experiment is not None:
+                ref = f"{routed.name}@{routed.version}"
         return self.registry.resolver.render(
             ref, variables, placeholders=placeholders, strict=strict
         )

@@ -1,0 +1,203 @@
+"""Batch ingestion of exposures and outcomes, inside the caller's write transaction.
+
+One batch costs a handful of statements whatever its size: per experiment one read of the
+definition, one ``IN`` lookup of the units already exposed (chunked), bulk inserts of new
+units and raw events, and one upsert of the sufficient statistics per (variant, metric,
+day) touched. Raw events and statistics therefore always commit together.
+
+Rules, each rejection counted per experiment and reason (never silently dropped):
+
+* ``unknown_experiment`` -- no experiment has that name.
+* ``not_running`` -- the experiment is still a draft (stopped and concluded experiments
+  still take late events: buffers in applications drain after a stop).
+* ``unknown_variant`` -- an exposure names a variant the experiment does not have.
+* ``not_in_experiment`` -- an exposure without a variant for a unit outside the coverage.
+* ``not_exposed`` -- an outcome for a unit never exposed (in this batch or before).
+* ``unknown_metric`` / ``invalid_value`` -- an outcome for an undeclared metric, without a
+  value, or not 0/1 on a binary metric.
+* ``no_unit`` -- an outcome without a unit id.
+
+Within a batch exposures are applied before outcomes, so a unit exposed and converting in
+the same batch counts. A unit's outcomes count for the variant of its first exposure.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from promptvault.experiments.models import Event, Experiment
+from promptvault.storage import experiments as store
+
+__all__ = ["Outcome", "ingest_events"]
+
+Outcome = tuple[int, Counter[tuple[str, str]], Counter[str]]
+"""``(accepted, rejected per (experiment, reason), accepted per experiment)``."""
+
+
+def _day(at: datetime) -> str:
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%d")
+
+
+def _add(stats: dict[store.StatKey, list[float]], key: store.StatKey, value: float) -> None:
+    found = stats.get(key)
+    if found is None:
+        stats[key] = [1, value, value * value]
+    else:
+        found[0] += 1
+        found[1] += value
+        found[2] += value * value
+
+
+def ingest_events(session: Session, events: Sequence[Event], *, now: datetime) -> Outcome:
+    """Apply ``events`` in ``session``; see the module docstring for the rules."""
+    by_experiment: dict[str, list[Event]] = {}
+    for event in events:
+        by_experiment.setdefault(event.experiment, []).append(event)
+    rejected: Counter[tuple[str, str]] = Counter()
+    accepted: Counter[str] = Counter()
+    stats: dict[store.StatKey, list[float]] = {}
+    exposures: list[dict[str, Any]] = []
+    outcomes: list[dict[str, Any]] = []
+    units: list[dict[str, Any]] = []
+    for name, batch in by_experiment.items():
+        data = store.load_experiment(session, name)
+        if data is None:
+            rejected[(name, "unknown_experiment")] += len(batch)
+            continue
+        exp_id = int(data.pop("id"))
+        exp = Experiment.model_validate(data)
+        if exp.status == "draft":
+            rejected[(name, "not_running")] += len(batch)
+            continue
+        done = _apply(
+            session,
+            exp_id,
+            exp,
+            batch,
+            now=now,
+            stats=stats,
+            exposures=exposures,
+            outcomes=outcomes,
+            units=units,
+            rejected=rejected,
+        )
+        accepted[name] += done
+    store.insert_units(session, units)
+    store.insert_exposures(session, exposures)
+    store.insert_outcomes(session, outcomes)
+    store.add_stats(session, stats)
+    store.add_rejections(session, rejected)
+    return sum(accepted.values()), rejected, accepted
+
+
+def _apply(
+    session: Session,
+    exp_id: int,
+    exp: Experiment,
+    batch: list[Event],
+    *,
+    now: datetime,
+    stats: dict[store.StatKey, list[float]],
+    exposures: list[dict[str, Any]],
+    outcomes: list[dict[str, Any]],
+    units: list[dict[str, Any]],
+    rejected: Counter[tuple[str, str]],
+) -> int:
+    name = exp.name
+    positions = {v.name: i for i, v in enumerate(exp.variants)}
+    kinds = {m.name: m.kind for m in exp.all_metrics()}
+    assigner = exp.assigner()
+    unit_ids = {e.unit_id for e in batch if e.unit_id is not None}
+    known = store.known_units(session, exp_id, unit_ids) if unit_ids else {}
+    epoch_metric = f"$units@{exp.epoch}"
+    done = 0
+    for e in batch:
+        if e.type != "exposure":
+            continue
+        unit = e.unit_id
+        variant = e.variant
+        if variant is None:
+            variant = (
+                assigner.variant(unit)
+                if unit is not None
+                else random.choice([v.name for v in exp.variants if v.weight > 0])
+            )
+            if variant is None:
+                rejected[(name, "not_in_experiment")] += 1
+                continue
+        pos = positions.get(variant)
+        if pos is None:
+            rejected[(name, "unknown_variant")] += 1
+            continue
+        at = e.at or now
+        day = _day(at)
+        exposures.append(
+            {
+                "experiment_id": exp_id,
+                "variant": pos,
+                "unit_id": unit,
+                "random": unit is None,
+                "at": at,
+            }
+        )
+        _add(stats, (exp_id, pos, "$random" if unit is None else "$exposures", day), 0.0)
+        if unit is not None and unit not in known:
+            known[unit] = pos
+            units.append(
+                {
+                    "experiment_id": exp_id,
+                    "unit_id": unit,
+                    "variant": pos,
+                    "epoch": exp.epoch,
+                    "first_at": at,
+                }
+            )
+            _add(stats, (exp_id, pos, "$units", day), 0.0)
+            _add(stats, (exp_id, pos, epoch_metric, day), 0.0)
+        done += 1
+    for e in batch:
+        if e.type != "outcome":
+            continue
+        reason = _outcome_problem(e, kinds)
+        if reason is not None:
+            rejected[(name, reason)] += 1
+            continue
+        assert e.unit_id is not None and e.metric is not None and e.value is not None
+        pos = known.get(e.unit_id)
+        if pos is None:
+            rejected[(name, "not_exposed")] += 1
+            continue
+        at = e.at or now
+        value = float(e.value)
+        outcomes.append(
+            {
+                "experiment_id": exp_id,
+                "variant": pos,
+                "unit_id": e.unit_id,
+                "metric": e.metric,
+                "value": value,
+                "at": at,
+            }
+        )
+        _add(stats, (exp_id, pos, e.metric, _day(at)), value)
+        done += 1
+    return done
+
+
+def _outcome_problem(e: Event, kinds: Mapping[str, str]) -> str | None:
+    if e.unit_id is None:
+        return "no_unit"
+    kind = kinds.get(e.metric or "")
+    if kind is None:
+        return "unknown_metric"
+    if e.value is None or (kind == "binary" and e.value not in (0.0, 1.0)):
+        return "invalid_value"
+    return None

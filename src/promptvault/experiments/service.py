@@ -1,0 +1,503 @@
+"""The experiments service: definitions, lifecycle, routing, events, checks and reports.
+
+::
+
+    exp = vault.experiments.create(
+        "support-tone", prompt="customer_support",
+        variants=[{"name": "control", "version": 1, "weight": 90},
+                  {"name": "friendly", "version": 2, "weight": 10}],
+        primary_metric={"name": "resolved", "kind": "binary"},
+        guardrails=[{"name": "escalated", "kind": "binary", "direction": "lower"}],
+    )
+    vault.experiments.start("support-tone")
+    vault.get("customer_support", unit_id="u42")        # .experiment / .variant set
+    vault.experiments.record_outcome("support-tone", "u42", "resolved", 1)
+    vault.experiments.report("support-tone")
+
+Lifecycle: ``draft -> running -> stopped -> concluded`` (a stopped experiment may start
+again; ``conclude`` also works on a running one). Every change appends an audit entry in
+its own transaction. At most one experiment runs per prompt and label (checked under the
+write lock and backed by a unique column). This package does not import the registry: the
+Vault hands in ``fetch_version`` (resolve ``name@N``) and ``move_label`` (the registry's
+audited ``set_label``), which ``conclude`` and the automatic stop use.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from promptvault.config import Settings
+from promptvault.entities import PromptVersion
+from promptvault.errors import (
+    ConflictError,
+    ExperimentNotFound,
+    ExperimentStateError,
+    InvalidInputError,
+    PromptNotFound,
+)
+from promptvault.experiments.assignment import Assigner
+from promptvault.experiments.buffer import EventBuffer
+from promptvault.experiments.definitions import check_definition, version_number
+from promptvault.experiments.events import EventsMixin
+from promptvault.experiments.models import (
+    CheckResult,
+    Experiment,
+    ExperimentReport,
+    Guardrail,
+    Metric,
+    Variant,
+)
+from promptvault.experiments.routing import Router
+from promptvault.storage import experiments as store
+from promptvault.storage import repositories as repo
+from promptvault.storage.audit import append
+from promptvault.storage.database import Database
+from promptvault.storage.tables import ExperimentRow, utcnow
+
+__all__ = ["GUARDRAIL_ACTOR", "ExperimentService"]
+
+log = logging.getLogger("promptvault.experiments")
+
+GUARDRAIL_ACTOR = "promptvault guardrail"
+
+
+def _target(name: str) -> str:
+    return f"experiment:{name}"
+
+
+def _experiment(data: dict[str, Any]) -> Experiment:
+    return Experiment.model_validate({k: v for k, v in data.items() if k != "id"})
+
+
+class ExperimentService(EventsMixin):
+    """Experiments over one database; built by the Vault, which wires in the registry."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        fetch_version: Callable[[str, int], PromptVersion],
+        move_label: Callable[..., Any],
+        clock: Callable[[], float] | None = None,
+        check_every: int = 1000,
+        buffer_size: int = 1000,
+        flush_interval: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self._move_label = move_label
+        self.check_every = check_every
+        self._since_check: Counter[str] = Counter()
+        self.buffer = EventBuffer(self._write_buffered, size=buffer_size, interval=flush_interval)
+        self.router = Router(
+            self._load_running,
+            fetch_version,
+            self.buffer,
+            ttl=settings.label_ttl,
+            clock=clock,
+        )
+
+    # --- reading definitions -----------------------------------------------------------
+
+    @staticmethod
+    def _entity(s: Session, name: str) -> Experiment:
+        data = store.load_experiment(s, name)
+        if data is None:
+            raise ExperimentNotFound(
+                f"no experiment named {name!r}", details={"field": "name", "name": name}
+            )
+        return _experiment(data)
+
+    def get(self, name: str) -> Experiment:
+        """One experiment by name (raises ExperimentNotFound)."""
+        with self.db.read() as s:
+            return self._entity(s, name)
+
+    def list(
+        self, *, prompt: str | None = None, status: str | None = None
+    ) -> builtins.list[Experiment]:
+        """Experiments newest first, optionally of one prompt and/or one status."""
+        with self.db.read() as s:
+            found = store.list_experiments(s, prompt=prompt, status=status)
+        return [_experiment(d) for d in found]
+
+    def running(self, prompt: str, label: str | None = None) -> builtins.list[Experiment]:
+        """The running experiments of a prompt (of one label: at most one)."""
+        with self.db.read() as s:
+            found = store.running_experiments(s, prompt, label)
+        return [_experiment(d) for d in found]
+
+    def _load_running(self, prompt: str, label: str) -> Experiment | None:
+        found = self.running(prompt, label)
+        return found[0] if found else None
+
+    # --- create --------------------------------------------------------------------------
+
+    def create(
+        self,
+        name: str,
+        *,
+        prompt: str,
+        variants: Sequence[Mapping[str, Any] | Variant],
+        primary_metric: Mapping[str, Any] | Metric,
+        label: str = "production",
+        coverage: float = 1.0,
+        unit_type: str = "user",
+        seed: str | None = None,
+        guardrails: Sequence[Mapping[str, Any] | Guardrail] = (),
+        metrics: Sequence[Mapping[str, Any] | Metric] = (),
+        description: str = "",
+        actor: str = "",
+    ) -> Experiment:
+        """Create a draft experiment.
+
+        Each variant is ``{"name", "version", "weight"}`` (control first); ``version`` is
+        a number or a label of the prompt (``"staging"``, ``"latest"``), resolved now and
+        stored as a number. ``seed`` defaults to the experiment name.
+        """
+        spec = check_definition(
+            name,
+            variants=variants,
+            primary_metric=primary_metric,
+            label=label,
+            coverage=coverage,
+            unit_type=unit_type,
+            seed=seed,
+            guardrails=guardrails,
+            metrics=metrics,
+            description=description,
+        )
+
+        def work(s: Session) -> Experiment:
+            if store.experiment_row(s, name) is not None:
+                raise ConflictError(
+                    f"an experiment named {name!r} already exists",
+                    details={"field": "name", "name": name},
+                )
+            prompt_row = repo.get_prompt(s, prompt)
+            if prompt_row is None:
+                raise PromptNotFound(
+                    f"no prompt named {prompt!r}", details={"field": "prompt", "name": prompt}
+                )
+            resolved = [
+                {**v, "version": version_number(s, prompt_row, v["version"], i)}
+                for i, v in enumerate(spec.pop("variants"))
+            ]
+            store.insert_experiment(
+                s,
+                variants=resolved,
+                name=name,
+                prompt_id=prompt_row.id,
+                status="draft",
+                running_slot=None,
+                epoch=0,
+                decision=None,
+                created_at=utcnow(),
+                created_by=actor,
+                **spec,
+            )
+            audited = {k: spec[k] for k in ("label", "coverage", "unit_type", "guardrails")}
+            append(
+                s,
+                actor=actor,
+                action="experiment.create",
+                target=_target(name),
+                details={
+                    "prompt": prompt,
+                    "variants": resolved,
+                    "primary_metric": spec["primary_metric"],
+                    **audited,
+                },
+            )
+            return self._entity(s, name)
+
+        return self.db.write(work)
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def _row(self, s: Session, name: str) -> ExperimentRow:
+        row = store.experiment_row(s, name)
+        if row is None:
+            raise ExperimentNotFound(
+                f"no experiment named {name!r}", details={"field": "name", "name": name}
+            )
+        return row
+
+    @staticmethod
+    def _state_error(row: ExperimentRow, action: str, allowed: Iterable[str]) -> None:
+        if row.status not in allowed:
+            raise ExperimentStateError(
+                f"cannot {action} experiment {row.name!r}: it is {row.status}",
+                details={"field": "status", "status": row.status, "action": action},
+            )
+
+    def _changed(self, name: str, fn: Callable[[Session, ExperimentRow], None]) -> Experiment:
+        def work(s: Session) -> Experiment:
+            fn(s, self._row(s, name))
+            s.flush()
+            return self._entity(s, name)
+
+        result = self.db.write(work)
+        self.router.invalidate()
+        return result
+
+    def start(self, name: str, *, actor: str = "") -> Experiment:
+        """Start routing traffic (a draft, or a stopped experiment again)."""
+
+        def change(s: Session, row: ExperimentRow) -> None:
+            self._state_error(row, "start", ("draft", "stopped"))
+            slot = f"{row.prompt_id}:{row.label}"
+            other = s.execute(
+                select(ExperimentRow.name).where(ExperimentRow.running_slot == slot)
+            ).scalar_one_or_none()
+            if other is not None:
+                raise ExperimentStateError(
+                    f"experiment {other!r} is already running on this prompt and label "
+                    f"{row.label!r}: stop it first",
+                    details={"field": "status", "running": other, "label": row.label},
+                )
+            now = utcnow()
+            row.status, row.running_slot, row.stopped_at = "running", slot, None
+            row.started_at = row.started_at or now
+            append(s, actor=actor, action="experiment.start", target=_target(name), at=now)
+
+        return self._changed(name, change)
+
+    def ramp(
+        self, name: str, weights: Mapping[str, float] | Sequence[float], *, actor: str = ""
+    ) -> Experiment:
+        """Change weights (by variant name, or a list in variant order).
+
+        Assignment moves as few units as possible (see :mod:`.assignment`); a new weight
+        epoch starts, so the split check compares only units that arrived under the new
+        weights.
+        """
+        exp = self.get(name)
+        names = [v.name for v in exp.variants]
+        if isinstance(weights, Mapping):
+            unknown = sorted(set(weights) - set(names))
+            if unknown:
+                raise InvalidInputError(
+                    f"unknown variants {unknown}", details={"field": "weights", "unknown": unknown}
+                )
+            new = {v.name: weights.get(v.name, v.weight) for v in exp.variants}
+        else:
+            if len(weights) != len(names):
+                raise InvalidInputError(
+                    f"{len(names)} weights expected", details={"field": "weights"}
+                )
+            new = dict(zip(names, weights, strict=True))
+        Assigner(exp.seed, names, list(new.values()), coverage=exp.coverage)
+        new = {k: float(v) for k, v in new.items()}
+
+        def change(s: Session, row: ExperimentRow) -> None:
+            self._state_error(row, "ramp", ("draft", "running"))
+            store.replace_weights(s, row.id, new)
+            row.epoch += 1
+            append(
+                s,
+                actor=actor,
+                action="experiment.ramp",
+                target=_target(name),
+                details={"from": {v.name: v.weight for v in exp.variants}, "to": new},
+            )
+
+        return self._changed(name, change)
+
+    def stop(self, name: str, *, actor: str = "", reason: str = "") -> Experiment:
+        """Stop routing: the label's own version serves everyone again."""
+
+        def change(s: Session, row: ExperimentRow) -> None:
+            self._state_error(row, "stop", ("running",))
+            row.status, row.running_slot, row.stopped_at = "stopped", None, utcnow()
+            row.decision = {"action": "stop", "auto": False, "reason": reason}
+            append(
+                s,
+                actor=actor,
+                action="experiment.stop",
+                target=_target(name),
+                details={"reason": reason},
+            )
+
+        return self._changed(name, change)
+
+    def conclude(self, name: str, winner: str, *, actor: str = "") -> Experiment:
+        """Move the experiment's label to the winner's version and end the experiment.
+
+        The label move goes through the registry (its own ``label.set`` audit entry); who
+        may move a protected label is the caller's concern (the server asks for admin).
+        """
+        exp = self.get(name)
+        chosen = exp.variant(winner)
+        if chosen is None:
+            raise InvalidInputError(
+                f"experiment {name!r} has no variant {winner!r}",
+                details={"field": "winner", "variants": [v.name for v in exp.variants]},
+            )
+        if exp.status not in ("running", "stopped"):
+            raise ExperimentStateError(
+                f"cannot conclude experiment {name!r}: it is {exp.status}",
+                details={"field": "status", "status": exp.status, "action": "conclude"},
+            )
+        self._move_label(exp.prompt, exp.label, chosen.version, actor=actor)
+
+        def change(s: Session, row: ExperimentRow) -> None:
+            self._state_error(row, "conclude", ("running", "stopped"))
+            row.status, row.running_slot = "concluded", None
+            row.stopped_at = row.stopped_at or utcnow()
+            row.decision = {
+                "action": "conclude",
+                "winner": winner,
+                "version": chosen.version,
+                "label": exp.label,
+            }
+            append(
+                s,
+                actor=actor,
+                action="experiment.conclude",
+                target=_target(name),
+                details={"winner": winner, "version": chosen.version, "label": exp.label},
+            )
+
+        return self._changed(name, change)
+
+    # --- checks and reports ----------------------------------------------------------------
+
+    def _totals(self, name: str) -> tuple[Experiment, int, Any]:
+        with self.db.read() as s:
+            data = store.load_experiment(s, name)
+            if data is None:
+                raise ExperimentNotFound(
+                    f"no experiment named {name!r}", details={"field": "name", "name": name}
+                )
+            exp_id = int(data.pop("id"))
+            totals = store.stat_totals(s, exp_id)
+        return Experiment.model_validate(data), exp_id, totals
+
+    def check(self, name: str, *, actor: str = GUARDRAIL_ACTOR, flush: bool = True) -> CheckResult:
+        """Apply the stop rules (:mod:`.guard`); stop the experiment when one fires.
+
+        A stop is audited (``experiment.auto_stop`` with the reasons) and traffic goes back
+        to control: the experiment no longer routes, and the label is moved to control's
+        version if it points elsewhere.
+        """
+        from promptvault.experiments.guard import evaluate  # numpy: only when checking
+
+        if flush:
+            self.flush()
+        exp, _, totals = self._totals(name)
+        if exp.status != "running":
+            return CheckResult(experiment=name, status=exp.status)
+        verdict = evaluate(exp, totals)
+        if not verdict.reasons:
+            return CheckResult(
+                experiment=name,
+                status=exp.status,
+                srm_p_value=verdict.srm_p_value,
+                units=verdict.units,
+            )
+        stopped = [False]
+
+        def change(s: Session, row: ExperimentRow) -> None:
+            if row.status != "running":  # someone else stopped it meanwhile
+                return
+            row.status, row.running_slot, row.stopped_at = "stopped", None, utcnow()
+            row.decision = {
+                "action": "stop",
+                "auto": True,
+                "reason": "; ".join(verdict.reasons),
+                "details": list(verdict.details),
+            }
+            append(
+                s,
+                actor=actor,
+                action="experiment.auto_stop",
+                target=_target(name),
+                details={"reasons": list(verdict.reasons), "details": list(verdict.details)},
+            )
+            stopped[0] = True
+
+        after = self._changed(name, change)
+        if stopped[0]:
+            self._point_label_at_control(after, actor)
+        return CheckResult(
+            experiment=name,
+            status=after.status,
+            stopped=stopped[0],
+            reasons=verdict.reasons,
+            srm_p_value=verdict.srm_p_value,
+            units=verdict.units,
+        )
+
+    def _point_label_at_control(self, exp: Experiment, actor: str) -> None:
+        with self.db.read() as s:
+            prompt = repo.get_prompt(s, exp.prompt)
+            current = repo.labels_of(s, prompt.id).get(exp.label) if prompt else None
+        if current is not None and current != exp.control.version:
+            self._move_label(exp.prompt, exp.label, exp.control.version, actor=actor)
+
+    def check_all(self, *, actor: str = GUARDRAIL_ACTOR) -> builtins.list[CheckResult]:
+        """:meth:`check` every running experiment."""
+        self.flush()
+        return [self.check(e.name, actor=actor, flush=False) for e in self.list(status="running")]
+
+    def report(
+        self,
+        name: str,
+        *,
+        mode: Literal["fixed", "sequential"] = "sequential",
+        alpha: float = 0.05,
+    ) -> ExperimentReport:
+        """The analysis of the stored sufficient statistics (sequential by default)."""
+        from promptvault.experiments.reporting import build_report  # numpy: only here
+
+        self.flush()
+        with self.db.read() as s:
+            data = store.load_experiment(s, name)
+            if data is None:
+                raise ExperimentNotFound(
+                    f"no experiment named {name!r}", details={"field": "name", "name": name}
+                )
+            exp_id = int(data.pop("id"))
+            exp = Experiment.model_validate(data)
+            totals = store.stat_totals(s, exp_id)
+            days = {m.name: store.stat_days(s, exp_id, m.name) for m in exp.all_metrics()}
+            rejected = store.rejections(s, name)
+        return build_report(exp, totals, days, rejected, mode=mode, alpha=alpha)
+
+    def recompute(self, name: str) -> dict[tuple[str, str], tuple[int, float, float]]:
+        """Totals recomputed from raw events, ``{(variant, metric): (n, sum, sum_sq)}``.
+
+        For audits: they equal the stored sufficient statistics (up to float rounding).
+        """
+        self.flush()
+        exp, exp_id, _ = self._totals(name)
+        with self.db.read() as s:
+            raw = store.recompute_stats(s, exp_id)
+        names = [v.name for v in exp.variants]
+        return {(names[v], m): value for (v, m), value in raw.items()}
+
+    def stored_totals(self, name: str) -> dict[tuple[str, str], tuple[int, float, float]]:
+        """The stored sufficient statistics, ``{(variant, metric): (n, sum, sum_sq)}``."""
+        self.flush()
+        exp, _, totals = self._totals(name)
+        names = [v.name for v in exp.variants]
+        return {(names[v], m): value for (v, m), value in totals.items() if "@" not in m}
+
+    # --- routing -----------------------------------------------------------------------------
+
+    def route(self, found: PromptVersion, unit_id: str | None) -> PromptVersion:
+        """``found`` as seen by ``unit_id`` through a running experiment on its label."""
+        return self.router.route(found, unit_id)
+
+    def close(self) -> None:
+        """Write the queued events and stop the background writer."""
+        self.buffer.close()

@@ -1,0 +1,356 @@
+"""Repositories for experiments: definitions, units, raw events and sufficient statistics.
+
+Functions take a session and return plain dicts and tuples (rows never leave storage);
+the experiments service turns the dicts into its values, since storage sits below it.
+Event writes are bulk statements (``executemany``, which SQLAlchemy batches into multi-row
+``INSERT``\\s) and statistics are added with one upsert per (variant, metric, day) per batch,
+so ingestion cost grows with the batch, not with one round trip per event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from promptvault.storage.tables import (
+    EventBatchRow,
+    ExperimentRow,
+    ExperimentUnitRow,
+    ExperimentVariantRow,
+    ExposureRow,
+    OutcomeRow,
+    PromptRow,
+    RejectionRow,
+    VariantStatRow,
+)
+
+__all__ = [
+    "StatKey",
+    "add_rejections",
+    "add_stats",
+    "batch_result",
+    "experiment_row",
+    "insert_experiment",
+    "insert_exposures",
+    "insert_outcomes",
+    "insert_units",
+    "known_units",
+    "list_experiments",
+    "load_experiment",
+    "recompute_stats",
+    "rejections",
+    "replace_weights",
+    "running_experiments",
+    "save_batch",
+    "stat_days",
+    "stat_totals",
+]
+
+StatKey = tuple[int, int, str, str]
+"""``(experiment_id, variant position, metric, day)``."""
+
+_IN_CHUNK = 500  # ids per IN (...) list: well inside every database's parameter limit
+
+
+def _upsert(session: Session, table: Table) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
+# --- definitions -----------------------------------------------------------------------
+
+
+def experiment_row(session: Session, name: str) -> ExperimentRow | None:
+    """The row of experiment ``name`` (None when absent)."""
+    return session.execute(
+        select(ExperimentRow).where(ExperimentRow.name == name)
+    ).scalar_one_or_none()
+
+
+def _variants(session: Session, experiment_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in experiment_ids}
+    if not experiment_ids:
+        return out
+    rows = session.execute(
+        select(ExperimentVariantRow)
+        .where(ExperimentVariantRow.experiment_id.in_(list(experiment_ids)))
+        .order_by(ExperimentVariantRow.experiment_id, ExperimentVariantRow.position)
+    ).scalars()
+    for row in rows:
+        out[row.experiment_id].append(
+            {"name": row.name, "version": row.version, "weight": row.weight}
+        )
+    return out
+
+
+def _to_dict(row: ExperimentRow, prompt: str, variants: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "prompt": prompt,
+        "label": row.label,
+        "status": row.status,
+        "unit_type": row.unit_type,
+        "coverage": row.coverage,
+        "seed": row.seed,
+        "epoch": row.epoch,
+        "variants": variants,
+        "primary_metric": row.primary_metric,
+        "guardrails": list(row.guardrails or ()),
+        "metrics": list(row.metrics or ()),
+        "description": row.description,
+        "created_at": row.created_at,
+        "created_by": row.created_by,
+        "started_at": row.started_at,
+        "stopped_at": row.stopped_at,
+        "decision": row.decision,
+    }
+
+
+def _load(session: Session, query: Any) -> list[dict[str, Any]]:
+    pairs = session.execute(query.join(PromptRow, PromptRow.id == ExperimentRow.prompt_id)).all()
+    variants = _variants(session, [row.id for row, _ in pairs])
+    return [_to_dict(row, prompt, variants[row.id]) for row, prompt in pairs]
+
+
+def load_experiment(session: Session, name: str) -> dict[str, Any] | None:
+    """Experiment ``name``'s fields (``id`` included), variants (control first), or None."""
+    found = _load(session, select(ExperimentRow, PromptRow.name).where(ExperimentRow.name == name))
+    return found[0] if found else None
+
+
+def list_experiments(
+    session: Session, *, prompt: str | None = None, status: str | None = None
+) -> list[dict[str, Any]]:
+    """Experiments newest first, optionally of one prompt and/or in one status."""
+    query = select(ExperimentRow, PromptRow.name).order_by(ExperimentRow.id.desc())
+    if prompt is not None:
+        query = query.where(PromptRow.name == prompt)
+    if status is not None:
+        query = query.where(ExperimentRow.status == status)
+    return _load(session, query)
+
+
+def running_experiments(
+    session: Session, prompt: str, label: str | None = None
+) -> list[dict[str, Any]]:
+    """The running experiments of a prompt (of one label when given: at most one)."""
+    query = select(ExperimentRow, PromptRow.name).where(
+        PromptRow.name == prompt, ExperimentRow.status == "running"
+    )
+    if label is not None:
+        query = query.where(ExperimentRow.label == label)
+    return _load(session, query)
+
+
+def insert_experiment(
+    session: Session, *, variants: Sequence[Mapping[str, Any]], **fields: Any
+) -> int:
+    """Insert an experiment and its variants; returns its id."""
+    row = ExperimentRow(**fields)
+    session.add(row)
+    session.flush()
+    session.execute(
+        insert(ExperimentVariantRow.__table__),  # type: ignore[arg-type]
+        [
+            {
+                "experiment_id": row.id,
+                "position": i,
+                "name": v["name"],
+                "version": v["version"],
+                "weight": v["weight"],
+            }
+            for i, v in enumerate(variants)
+        ],
+    )
+    return row.id
+
+
+def replace_weights(session: Session, experiment_id: int, weights: Mapping[str, float]) -> None:
+    """Set new weights on the named variants."""
+    for name, weight in weights.items():
+        session.execute(
+            update(ExperimentVariantRow)
+            .where(
+                ExperimentVariantRow.experiment_id == experiment_id,
+                ExperimentVariantRow.name == name,
+            )
+            .values(weight=weight)
+        )
+
+
+# --- event batches -----------------------------------------------------------------------
+
+
+def batch_result(session: Session, key: str) -> dict[str, Any] | None:
+    """The stored result of batch ``key`` when it was ingested before."""
+    found = session.execute(
+        select(EventBatchRow.result).where(EventBatchRow.key == key)
+    ).scalar_one_or_none()
+    return None if found is None else dict(found)
+
+
+def save_batch(session: Session, key: str, result: Mapping[str, Any], at: datetime) -> None:
+    """Remember batch ``key`` and its result (the primary key refuses a second insert)."""
+    session.execute(
+        insert(EventBatchRow.__table__),  # type: ignore[arg-type]
+        {"key": key, "received_at": at, "result": dict(result)},
+    )
+
+
+def known_units(session: Session, experiment_id: int, unit_ids: Iterable[str]) -> dict[str, int]:
+    """``{unit_id: variant position}`` for the given units already exposed."""
+    ids = list(unit_ids)
+    out: dict[str, int] = {}
+    table = ExperimentUnitRow
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start : start + _IN_CHUNK]
+        rows = session.execute(
+            select(table.unit_id, table.variant).where(
+                table.experiment_id == experiment_id, table.unit_id.in_(chunk)
+            )
+        )
+        out.update({unit: variant for unit, variant in rows})
+    return out
+
+
+def _bulk(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(table.__table__), rows)
+
+
+def insert_units(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert first exposures: ``experiment_id, unit_id, variant, epoch, first_at``."""
+    _bulk(session, ExperimentUnitRow, rows)
+
+
+def insert_exposures(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert raw exposures: ``experiment_id, variant, unit_id, random, at``."""
+    _bulk(session, ExposureRow, rows)
+
+
+def insert_outcomes(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert raw outcomes: ``experiment_id, variant, unit_id, metric, value, at``."""
+    _bulk(session, OutcomeRow, rows)
+
+
+def add_stats(session: Session, deltas: Mapping[StatKey, list[float]]) -> None:
+    """Add ``[n, sum, sum_sq]`` to each (experiment, variant, metric, day) row (upsert)."""
+    if not deltas:
+        return
+    table = VariantStatRow.__table__
+    stmt = _upsert(session, table)  # type: ignore[arg-type]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["experiment_id", "variant", "metric", "day"],
+        set_={
+            "n": table.c.n + stmt.excluded.n,
+            "sum": table.c.sum + stmt.excluded.sum,
+            "sum_sq": table.c.sum_sq + stmt.excluded.sum_sq,
+        },
+    )
+    session.execute(
+        stmt,
+        [
+            {
+                "experiment_id": e,
+                "variant": v,
+                "metric": m,
+                "day": d,
+                "n": int(n),
+                "sum": s,
+                "sum_sq": sq,
+            }
+            for (e, v, m, d), (n, s, sq) in sorted(deltas.items())
+        ],
+    )
+
+
+def add_rejections(session: Session, counts: Mapping[tuple[str, str], int]) -> None:
+    """Add to the rejected-event counters per (experiment name, reason)."""
+    if not counts:
+        return
+    table = RejectionRow.__table__
+    stmt = _upsert(session, table)  # type: ignore[arg-type]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["experiment", "reason"],
+        set_={"count": table.c.count + stmt.excluded.count},
+    )
+    session.execute(
+        stmt,
+        [{"experiment": e[:100], "reason": r, "count": c} for (e, r), c in sorted(counts.items())],
+    )
+
+
+# --- reading statistics ------------------------------------------------------------------
+
+
+def stat_totals(
+    session: Session, experiment_id: int
+) -> dict[tuple[int, str], tuple[int, float, float]]:
+    """``{(variant, metric): (n, sum, sum_sq)}`` summed over days."""
+    t = VariantStatRow
+    rows = session.execute(
+        select(t.variant, t.metric, func.sum(t.n), func.sum(t.sum), func.sum(t.sum_sq))
+        .where(t.experiment_id == experiment_id)
+        .group_by(t.variant, t.metric)
+    )
+    return {(v, m): (int(n or 0), float(s or 0.0), float(sq or 0.0)) for v, m, n, s, sq in rows}
+
+
+def stat_days(
+    session: Session, experiment_id: int, metric: str
+) -> list[tuple[str, int, int, float, float]]:
+    """``(day, variant, n, sum, sum_sq)`` of one metric, by day."""
+    t = VariantStatRow
+    rows = session.execute(
+        select(t.day, t.variant, t.n, t.sum, t.sum_sq)
+        .where(t.experiment_id == experiment_id, t.metric == metric)
+        .order_by(t.day, t.variant)
+    )
+    return [(d, v, int(n), float(s), float(sq)) for d, v, n, s, sq in rows]
+
+
+def recompute_stats(
+    session: Session, experiment_id: int
+) -> dict[tuple[int, str], tuple[int, float, float]]:
+    """The same totals as :func:`stat_totals`, recomputed from the raw events."""
+    out: dict[tuple[int, str], tuple[int, float, float]] = {}
+    o = OutcomeRow
+    for v, m, n, s, sq in session.execute(
+        select(o.variant, o.metric, func.count(), func.sum(o.value), func.sum(o.value * o.value))
+        .where(o.experiment_id == experiment_id)
+        .group_by(o.variant, o.metric)
+    ):
+        out[(v, m)] = (int(n), float(s or 0.0), float(sq or 0.0))
+    x = ExposureRow
+    for v, is_random, n in session.execute(
+        select(x.variant, x.random, func.count())
+        .where(x.experiment_id == experiment_id)
+        .group_by(x.variant, x.random)
+    ):
+        key = (v, "$random" if is_random else "$exposures")
+        old = out.get(key, (0, 0.0, 0.0))
+        out[key] = (old[0] + int(n), 0.0, 0.0)
+    u = ExperimentUnitRow
+    for v, n in session.execute(
+        select(u.variant, func.count()).where(u.experiment_id == experiment_id).group_by(u.variant)
+    ):
+        out[(v, "$units")] = (int(n), 0.0, 0.0)
+    return out
+
+
+def rejections(session: Session, experiment: str) -> dict[str, int]:
+    """Rejected events of one experiment name, per reason."""
+    rows = session.execute(
+        select(RejectionRow.reason, RejectionRow.count).where(RejectionRow.experiment == experiment)
+    )
+    return {reason: int(count) for reason, count in rows}
