@@ -269,7 +269,9 @@
       );
     }
     const out = result.preview;
-    if (typeof out === "string") {
+    if (out === "" || (Array.isArray(out) && !out.length)) {
+      preview.appendChild(el("p", "muted", "The template renders to nothing yet."));
+    } else if (typeof out === "string") {
       const pre = el("pre", "code plain");
       pre.appendChild(el("code", null, out));
       preview.appendChild(pre);
@@ -332,6 +334,7 @@
     } else {
       showError(result.error);
       showVariables([]);
+      preview.replaceChildren(el("p", "muted", "Fix the problem above to see the preview."));
     }
   }
 
