@@ -18,6 +18,7 @@ from promptvault.server.app import create_app
 from promptvault.server.auth import ROLE_PERMISSIONS, Permission
 
 from .conftest import ROLES, bearer
+from .experiment_endpoints import EXPERIMENT_ENDPOINTS
 
 NAME = "team/support"
 
@@ -124,6 +125,7 @@ ENDPOINTS = [
     ),
     Endpoint("keys-revoke", "DELETE", _revocable_key, Permission.ADMIN),
     Endpoint("audit-verify", "POST", _const("/v1/audit/verify"), Permission.ADMIN),
+    *(Endpoint(*spec) for spec in EXPERIMENT_ENDPOINTS),
 ]
 
 

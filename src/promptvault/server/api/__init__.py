@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from promptvault.server.api import audit, diff, health, keys, labels, prompts, render, versions
+from promptvault.server.api import (
+    audit,
+    diff,
+    experiments,
+    health,
+    keys,
+    labels,
+    prompts,
+    render,
+    versions,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -21,5 +31,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     diff.router,
     audit.router,
     keys.router,
+    experiments.router,
+    experiments.events_router,
     prompts.router,  # last: GET/DELETE /v1/prompts/{name:path} match any suffix
 )

@@ -1,0 +1,210 @@
+"""Experiments: definitions, lifecycle, reports and checks; event ingestion.
+
+Roles: reads and reports need ``viewer``; create, start, ramp, stop and check need
+``editor``; concluding on a protected label (``production``) needs ``admin``, since it moves
+that label; ``POST /v1/events`` takes ``runtime`` keys (applications send events);
+``GET /v1/experiments/running`` is what the SDK polls to assign locally, so ``runtime`` may
+read it too.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from promptvault.entities import ApiKey
+from promptvault.experiments.models import (
+    CheckResult,
+    Event,
+    Experiment,
+    ExperimentReport,
+    Guardrail,
+    IngestResult,
+    Metric,
+    Status,
+    UnitType,
+)
+from promptvault.server.api._models import Page
+from promptvault.server.auth import Permission, check_labels, require
+from promptvault.server.deps import SettingsDep, VaultDep
+from promptvault.server.errors import ERROR_RESPONSES
+
+__all__ = ["events_router", "router"]
+
+router = APIRouter(prefix="/v1/experiments", tags=["experiments"], responses=ERROR_RESPONSES)
+events_router = APIRouter(prefix="/v1/events", tags=["experiments"], responses=ERROR_RESPONSES)
+Resolver = Annotated[ApiKey, Depends(require(Permission.RESOLVE))]
+Reader = Annotated[ApiKey, Depends(require(Permission.READ))]
+Writer = Annotated[ApiKey, Depends(require(Permission.WRITE))]
+Sender = Annotated[ApiKey, Depends(require(Permission.EVENTS))]
+NamePath = Annotated[str, "experiment name"]
+
+MAX_EVENTS = 10_000
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VariantBody(_Body):
+    """An arm: ``version`` is a version number or a label of the prompt (resolved now)."""
+
+    name: str = Field(min_length=1, max_length=64)
+    version: int | str
+    weight: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+
+
+class CreateExperimentBody(_Body):
+    """A new experiment (created as a draft; start it to route traffic)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    prompt: str = Field(min_length=1, max_length=200)
+    label: str = "production"
+    variants: list[VariantBody] = Field(min_length=2, max_length=100)
+    primary_metric: Metric
+    guardrails: list[Guardrail] = Field(default_factory=list, max_length=50)
+    metrics: list[Metric] = Field(default_factory=list, max_length=50)
+    coverage: float = Field(default=1.0, gt=0, le=1)
+    unit_type: UnitType = "user"
+    seed: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+
+
+class RampBody(_Body):
+    """New weights by variant name (variants left out keep theirs)."""
+
+    weights: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]]
+
+
+class StopBody(_Body):
+    """Why the experiment stops (kept in its decision and the audit log)."""
+
+    reason: str = Field(default="", max_length=2000)
+
+
+class ConcludeBody(_Body):
+    """The winning variant: the experiment's label moves to its version."""
+
+    winner: str = Field(min_length=1, max_length=64)
+
+
+class EventsBody(_Body):
+    """A batch of events; ``key`` (or the ``Idempotency-Key`` header) makes retries safe."""
+
+    events: list[Event] = Field(max_length=MAX_EVENTS)
+    key: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+@router.post("", response_model=Experiment, status_code=201)
+def create_experiment(body: CreateExperimentBody, vault: VaultDep, key: Writer) -> Experiment:
+    """Create a draft experiment (409 when the name is taken)."""
+    return vault.experiments.create(
+        body.name,
+        prompt=body.prompt,
+        label=body.label,
+        variants=[v.model_dump() for v in body.variants],
+        primary_metric=body.primary_metric,
+        guardrails=body.guardrails,
+        metrics=body.metrics,
+        coverage=body.coverage,
+        unit_type=body.unit_type,
+        seed=body.seed,
+        description=body.description,
+        actor=key.name,
+    )
+
+
+@router.get("", response_model=Page[Experiment])
+def list_experiments(
+    *,
+    vault: VaultDep,
+    _key: Reader,
+    prompt: Annotated[str | None, Query(max_length=200)] = None,
+    status: Status | None = None,
+) -> Page[Experiment]:
+    """Experiments newest first, optionally of one prompt or in one status."""
+    return Page(items=vault.experiments.list(prompt=prompt, status=status))
+
+
+@router.get("/running", response_model=list[Experiment])
+def running_experiments(
+    *,
+    vault: VaultDep,
+    _key: Resolver,
+    prompt: Annotated[str, Query(min_length=1, max_length=200)],
+    label: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[Experiment]:
+    """The running experiments of a prompt: what the SDK needs to assign units locally."""
+    return vault.experiments.running(prompt, label)
+
+
+@router.get("/{name}", response_model=Experiment)
+def get_experiment(name: NamePath, vault: VaultDep, _key: Reader) -> Experiment:
+    """One experiment's definition and state."""
+    return vault.experiments.get(name)
+
+
+@router.post("/{name}/start", response_model=Experiment)
+def start_experiment(name: NamePath, vault: VaultDep, key: Writer) -> Experiment:
+    """Start routing (409 when another experiment runs on the same prompt and label)."""
+    return vault.experiments.start(name, actor=key.name)
+
+
+@router.post("/{name}/ramp", response_model=Experiment)
+def ramp_experiment(name: NamePath, body: RampBody, vault: VaultDep, key: Writer) -> Experiment:
+    """Change weights; as few units as possible change variant."""
+    return vault.experiments.ramp(name, body.weights, actor=key.name)
+
+
+@router.post("/{name}/stop", response_model=Experiment)
+def stop_experiment(
+    name: NamePath, vault: VaultDep, key: Writer, body: StopBody | None = None
+) -> Experiment:
+    """Stop routing: everyone gets the label's version again."""
+    reason = body.reason if body is not None else ""
+    return vault.experiments.stop(name, actor=key.name, reason=reason)
+
+
+@router.post("/{name}/conclude", response_model=Experiment)
+def conclude_experiment(
+    name: NamePath, body: ConcludeBody, vault: VaultDep, settings: SettingsDep, key: Writer
+) -> Experiment:
+    """Move the label to the winner's version and end the experiment (admin when the label
+    is protected)."""
+    exp = vault.experiments.get(name)
+    check_labels(key, [exp.label], settings.protected_labels)
+    return vault.experiments.conclude(name, body.winner, actor=key.name)
+
+
+@router.get("/{name}/report", response_model=ExperimentReport)
+def experiment_report(
+    name: NamePath,
+    vault: VaultDep,
+    _key: Reader,
+    mode: Literal["fixed", "sequential"] = "sequential",
+    alpha: Annotated[float, Query(gt=0, lt=1)] = 0.05,
+) -> ExperimentReport:
+    """The analysis of the stored statistics (the report says which mode it used)."""
+    return vault.experiments.report(name, mode=mode, alpha=alpha)
+
+
+@router.post("/{name}/check", response_model=CheckResult)
+def check_experiment(name: NamePath, vault: VaultDep, key: Writer) -> CheckResult:
+    """Run the guardrail and split checks now; a failing check stops the experiment."""
+    return vault.experiments.check(name)
+
+
+@events_router.post("", response_model=IngestResult)
+async def ingest_events(
+    body: EventsBody,
+    vault: VaultDep,
+    _key: Sender,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Any:
+    """Store exposures and outcomes in one transaction; a retried batch is answered with its
+    first result (``duplicate``: true) and not counted twice."""
+    key = body.key or idempotency_key or None
+    return await run_in_threadpool(vault.experiments.ingest, body.events, key=key)
