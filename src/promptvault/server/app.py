@@ -24,6 +24,7 @@ from fastapi import FastAPI
 
 from promptvault import __version__
 from promptvault.config import Settings
+from promptvault.errors import ConflictError
 from promptvault.registry.keys import KeyService
 from promptvault.server.api import ROUTERS
 from promptvault.server.api.render import ResolveContext
@@ -113,7 +114,10 @@ def ensure_admin_key(keys: KeyService, home: Path) -> str | None:
     """
     if keys.count_active() > 0:
         return None
-    plaintext, _ = keys.create("admin", "admin", actor="promptvault serve")
+    try:
+        plaintext, _ = keys.create("admin", "admin", actor="promptvault serve")
+    except ConflictError:
+        return None  # another server sharing the database created it a moment ago
     home.mkdir(parents=True, exist_ok=True)
     path = home / ADMIN_KEY_FILE
     # Created with 0600 from the start: the secret is never readable by others, not even
