@@ -143,7 +143,9 @@ def test_bad_push_rejected_and_nothing_written(
     before = snapshot(sqlite_vault)
     with pytest.raises(error) as err:
         sqlite_vault.push("p", **kwargs)
-    assert err.value.details.get("field") == field  # type: ignore[attr-defined]
+    # The field named is the culprit or a path inside it (variables_schema.type).
+    got = err.value.details.get("field")  # type: ignore[attr-defined]
+    assert got == field or got.startswith(field + ".")
     assert snapshot(sqlite_vault) == before
 
 
@@ -165,7 +167,7 @@ def test_schema_must_fit_template(vault: Vault) -> None:
     before = snapshot(vault)
     with pytest.raises(InvalidInputError) as err:
         vault.push("s", template="Hi {{name}} from {{city}}", variables_schema=schema)
-    assert "variables_schema" in err.value.details["field"]
+    assert err.value.details["field"] == "variables_schema.properties.city"
     assert snapshot(vault) == before
 
 
@@ -276,3 +278,22 @@ def test_schema_defaults_fill_missing_variables(vault: Vault) -> None:
     vault.push("d", template="{{greeting}}, {{name}}!", variables_schema=schema)
     assert vault.render("d", {"name": "Ada"}) == "Hello, Ada!"
     assert vault.render("d", {"name": "Ada", "greeting": "Hi"}) == "Hi, Ada!"
+
+
+def test_nested_schema_defaults(sqlite_vault: Vault) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "question": {"type": "string"},
+            "tier": {
+                "type": "object",
+                "default": {},
+                "properties": {"pro": {"type": "boolean", "default": False}},
+            },
+        },
+    }
+    sqlite_vault.push(
+        "tiers", template="{{#tier.pro}}PRO {{/tier.pro}}{{question}}", variables_schema=schema
+    )
+    assert sqlite_vault.render("tiers", {"question": "Q"}) == "Q"
+    assert sqlite_vault.render("tiers", {"question": "Q", "tier": {"pro": True}}) == "PRO Q"

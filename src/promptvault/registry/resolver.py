@@ -30,6 +30,7 @@ from promptvault.registry.refs import LATEST, Ref, parse_ref, suggest
 from promptvault.registry.validation import compile_content
 from promptvault.storage import repositories as repo
 from promptvault.storage.database import Database
+from promptvault.templating.variables import apply_defaults
 
 __all__ = ["Resolver", "not_found_prompt"]
 
@@ -78,7 +79,7 @@ class _Compiled:
         is_chat: bool,
         expires: float,
         gen: int,
-        defaults: dict[str, Any] | None = None,
+        defaults: Mapping[str, Any] | None = None,
     ) -> None:
         self.template = template
         self.is_chat = is_chat
@@ -87,19 +88,17 @@ class _Compiled:
         self.defaults = defaults
 
 
-def _schema_defaults(schema: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Top-level ``default`` values declared in a variables schema (None when there are none)."""
-    if not schema:
-        return None
-    props = schema.get("properties")
-    if not isinstance(props, Mapping):
-        return None
-    found = {
-        name: spec["default"]
-        for name, spec in props.items()
-        if isinstance(spec, Mapping) and "default" in spec
-    }
-    return found or None
+def _schema_with_defaults(schema: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The schema when it declares a ``default`` anywhere (else None: nothing to fill)."""
+
+    def has_default(node: Any) -> bool:
+        if isinstance(node, Mapping):
+            return "default" in node or any(has_default(v) for v in node.values())
+        if isinstance(node, list):
+            return any(has_default(v) for v in node)
+        return False
+
+    return schema if schema and has_default(schema.get("properties")) else None
 
 
 class Resolver:
@@ -282,7 +281,7 @@ class Resolver:
                 found.type == "chat",
                 expires,
                 self._gen,
-                _schema_defaults(found.variables_schema),
+                _schema_with_defaults(found.variables_schema),
             )
             self._compiled[key] = entry
         # A label reference may move within one TTL; a version reference never does.
@@ -309,7 +308,7 @@ class Resolver:
             entry = self.compiled(ref)
         data = variables if variables is not None else {}
         if entry.defaults is not None:  # declared defaults fill what the caller left out
-            data = {**entry.defaults, **data}
+            data = apply_defaults(entry.defaults, data)
         try:
             if entry.is_chat:
                 return entry.template.render(data, placeholders=placeholders, strict=strict)

@@ -7,7 +7,6 @@ rejected push never touches the database.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -18,6 +17,10 @@ from promptvault.errors import InvalidInputError, TemplateError
 from promptvault.registry.refs import check_label
 from promptvault.templating import compile_chat, compile_template
 from promptvault.templating.base import PartialSource
+from promptvault.templating.variables import (
+    check_template_fits_schema,
+    validate_variables_schema,
+)
 
 __all__ = [
     "CheckedPush",
@@ -129,22 +132,7 @@ def check_schema(schema: object) -> dict[str, Any] | None:
             "variables_schema must be a JSON Schema object", details={"field": "variables_schema"}
         )
     clean: dict[str, Any] = _json_clean(dict(schema), "variables_schema")
-    try:
-        tv = importlib.import_module("promptvault.templating.variables")
-        return dict(tv.validate_variables_schema(clean))
-    except ImportError:  # the templating helpers are optional here: fall back to jsonschema
-        pass
-    import jsonschema
-
-    try:
-        jsonschema.validators.validator_for(clean).check_schema(clean)
-    except jsonschema.SchemaError as exc:
-        path = "/".join(str(p) for p in exc.path)
-        raise InvalidInputError(
-            f"variables_schema is not a valid JSON Schema: {exc.message}",
-            details={"field": "variables_schema", "path": path},
-        ) from exc
-    return clean
+    return dict(validate_variables_schema(clean))
 
 
 def compile_content(
@@ -160,29 +148,6 @@ def compile_content(
         return compile_chat(template, syntax=syntax, partials=partials)  # type: ignore[arg-type]
     assert isinstance(template, str)
     return compile_template(template, syntax=syntax, partials=partials)  # type: ignore[arg-type]
-
-
-def _check_fits(compiled: Any, schema: dict[str, Any]) -> None:
-    try:
-        tv = importlib.import_module("promptvault.templating.variables")
-        tv.check_template_fits_schema(compiled, schema)
-        return
-    except ImportError:
-        pass
-    declared = schema.get("properties")
-    if schema.get("type") not in (None, "object"):
-        raise InvalidInputError(
-            "variables_schema must describe an object (type: object)",
-            details={"field": "variables_schema.type"},
-        )
-    if not isinstance(declared, Mapping) or schema.get("additionalProperties") is not False:
-        return
-    unknown = sorted(set(compiled.variables) - set(declared))
-    if unknown:
-        raise InvalidInputError(
-            f"the template reads {', '.join(unknown)}, which variables_schema does not declare",
-            details={"field": "variables_schema", "variables": unknown},
-        )
 
 
 def check_push(
@@ -228,7 +193,7 @@ def check_push(
         err.details.setdefault("field", "template")
         raise
     if schema is not None:
-        _check_fits(compiled, schema)
+        check_template_fits_schema(compiled, schema)
     clean_tags = _check_tags(tags)
     clean_labels = tuple(
         dict.fromkeys(check_label(lab, field="labels") for lab in _as_list(labels, "labels"))

@@ -31,6 +31,10 @@ __all__ = ["GENESIS_HASH", "append", "canonical_json", "entry_hash", "verify_cha
 
 GENESIS_HASH = "0" * 64
 
+# Built once (every write appends): SQLAlchemy reuses the compiled SQL.
+_HEAD = select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)
+_INSERT = insert(AuditRow)
+
 
 def canonical_json(value: Any) -> str:
     """Sorted keys, no spaces, UTF-8 kept: the same bytes for the same value everywhere."""
@@ -86,9 +90,9 @@ def append(
 ) -> AuditEntry:
     """Append one link in ``session``'s transaction (committed or rolled back with it)."""
     _lock(session)
-    head = session.execute(
-        select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)
-    ).first()
+    # Core execution on the session's connection: no ORM bookkeeping on every write.
+    conn = session.connection()
+    head = conn.execute(_HEAD).first()
     seq = (head[0] + 1) if head else 1
     prev_hash = head[1] if head else GENESIS_HASH
     # Round-trip through JSON so the hashed value is exactly what the database gives back.
@@ -114,7 +118,7 @@ def append(
         "hash": digest,
     }
     # A Core insert: no unit-of-work bookkeeping on the path every write takes.
-    session.execute(insert(AuditRow).values(**values))
+    conn.execute(_INSERT, values)
     return AuditEntry(**values)
 
 

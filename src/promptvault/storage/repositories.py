@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from promptvault.entities import LabelEvent, PromptSummary, PromptVersion
@@ -54,40 +54,75 @@ def get_prompt(session: Session, name: str) -> PromptRow | None:
     return session.execute(select(PromptRow).where(PromptRow.name == name)).scalar_one_or_none()
 
 
+# Statements on the push path are built once: SQLAlchemy then only binds parameters and
+# finds the compiled SQL in its cache, instead of rebuilding the expression on every push.
+_PUSH_HEAD = (
+    select(
+        PromptRow.id,
+        PromptRow.archived,
+        PromptRow.latest_version,
+        PromptRow.description,
+        VersionRow.id.label("newest_id"),
+        VersionRow.hash.label("newest_hash"),
+    )
+    .outerjoin(
+        VersionRow,
+        and_(
+            VersionRow.prompt_id == PromptRow.id,
+            VersionRow.version == PromptRow.latest_version,
+        ),
+    )
+    .where(PromptRow.name == bindparam("name"))
+)
+_INSERT_VERSION = insert(VersionRow).returning(VersionRow.id)
+_TOUCH = (
+    update(PromptRow)
+    .where(PromptRow.id == bindparam("pid"))
+    .values(updated_at=bindparam("at"), updated_by=bindparam("actor"))
+)
+_TOUCH_LATEST = (
+    update(PromptRow)
+    .where(PromptRow.id == bindparam("pid"))
+    .values(
+        updated_at=bindparam("at"),
+        updated_by=bindparam("actor"),
+        latest_version=bindparam("latest"),
+        type=bindparam("ptype"),
+    )
+)
+
+
 def push_head(session: Session, name: str) -> Any:
     """What a push needs in one query: the prompt and its newest version's id and hash.
 
     Columns: ``id, archived, latest_version, description, newest_id, newest_hash``.
     """
-    return session.execute(
-        select(
-            PromptRow.id,
-            PromptRow.archived,
-            PromptRow.latest_version,
-            PromptRow.description,
-            VersionRow.id.label("newest_id"),
-            VersionRow.hash.label("newest_hash"),
-        )
-        .outerjoin(
-            VersionRow,
-            and_(
-                VersionRow.prompt_id == PromptRow.id,
-                VersionRow.version == PromptRow.latest_version,
-            ),
-        )
-        .where(PromptRow.name == name)
-    ).first()
+    return session.connection().execute(_PUSH_HEAD, {"name": name}).first()
 
 
 def touch_prompt(
     session: Session, prompt_id: int, *, at: datetime, actor: str, **values: Any
 ) -> None:
     """Set ``updated_at``/``updated_by`` (and any other ``values``) on a prompt row."""
-    session.execute(
-        update(PromptRow)
-        .where(PromptRow.id == prompt_id)
-        .values(updated_at=at, updated_by=actor, **values)
-    )
+    if not values:
+        session.connection().execute(_TOUCH, {"pid": prompt_id, "at": at, "actor": actor})
+    elif set(values) == {"latest_version", "type"}:
+        session.connection().execute(
+            _TOUCH_LATEST,
+            {
+                "pid": prompt_id,
+                "at": at,
+                "actor": actor,
+                "latest": values["latest_version"],
+                "ptype": values["type"],
+            },
+        )
+    else:
+        session.execute(
+            update(PromptRow)
+            .where(PromptRow.id == prompt_id)
+            .values(updated_at=at, updated_by=actor, **values)
+        )
 
 
 def all_prompt_names(session: Session) -> list[str]:
@@ -244,13 +279,8 @@ def version_numbers(session: Session, prompt_id: int) -> list[int]:
 
 def insert_version(session: Session, prompt_id: int, version: int, **fields: Any) -> int:
     """Insert a version row and return its id (``version`` assigned under the write lock)."""
-    return int(
-        session.execute(
-            insert(VersionRow)
-            .values(prompt_id=prompt_id, version=version, **fields)
-            .returning(VersionRow.id)
-        ).scalar_one()
-    )
+    params = {"prompt_id": prompt_id, "version": version, **fields}
+    return int(session.connection().execute(_INSERT_VERSION, params).scalar_one())
 
 
 def to_version(
