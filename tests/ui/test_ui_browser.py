@@ -410,8 +410,8 @@ def test_main_pages_at_laptop_and_phone_width(
         "support/greeting",
         template="Hello {{name}}!\n{{#vip}}Thanks for being a VIP.{{/vip}}\n{{> shared/sign}}",
         config={"model": "gpt-4o", "temperature": 0.7, "max_tokens": 300},
-        description="Greets a customer who opened a ticket",
-        tags=["support"],
+        description="Greets a customer who opened a ticket " + "x" * 120,
+        tags=["support", "a-very-long-tag-" * 5],
         message="first draft",
     )
     server.push("shared/sign", template="-- The {{company}} team", message="signature")
@@ -447,6 +447,12 @@ def test_main_pages_at_laptop_and_phone_width(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
             assert overflow <= 0, f"{label} scrolls sideways on {device}"
+            if label == "list":  # long names, tags and descriptions wrap: all columns show
+                table_overflow = page.evaluate(
+                    "(() => { const w = document.querySelector('.table-wrap');"
+                    " return w.scrollWidth - w.clientWidth; })()"
+                )
+                assert table_overflow <= 0, f"the prompt table scrolls on {device}"
             assert page.evaluate(_UNLABELLED) == [], label
     assert {p.name for p in SHOTS.glob("*-phone.png")} >= {f"{k}-phone.png" for k in pages}
 
