@@ -15,72 +15,69 @@ PUSHES = 20
 MOVES = 8
 
 
-def _push_worker(url: str, worker: int, count: int, start: mp.synchronize.Event) -> None:
+def _worker(url: str, worker: int, plan: list[int], ready: object, start: object) -> None:
+    """Push PUSHES versions to "race" and move "canary" of "flags" along ``plan``, mixed."""
     vault = Vault(Settings(database_url=url))
-    start.wait()
-    for i in range(count):
+    vault.get("flags")  # imported, connected and warm before the race starts
+    ready.put(worker)  # type: ignore[attr-defined]
+    start.wait()  # type: ignore[attr-defined]
+    moves = iter(plan)
+    for i in range(PUSHES):
         vault.push("race", template=f"worker {worker} push {i}", author=f"w{worker}")
+        if i % 2 == 0:
+            target = next(moves, None)
+            if target is not None:
+                vault.set_label("flags", "canary", target, actor=f"w{worker}")
+    for target in moves:
+        vault.set_label("flags", "canary", target, actor=f"w{worker}")
     vault.close()
-
-
-def _label_worker(url: str, worker: int, versions: list[int], start: mp.synchronize.Event) -> None:
-    vault = Vault(Settings(database_url=url))
-    start.wait()
-    for v in versions:
-        vault.set_label("race", "canary", v, actor=f"w{worker}")
-    vault.close()
-
-
-def _run(target: object, args_list: list[tuple[object, ...]]) -> None:
-    ctx = mp.get_context("spawn")
-    start = ctx.Event()
-    procs = [ctx.Process(target=target, args=(*args, start)) for args in args_list]  # type: ignore[arg-type]
-    for p in procs:
-        p.start()
-    start.set()
-    for p in procs:
-        p.join(timeout=120)
-    assert [p.exitcode for p in procs] == [0] * len(procs)
 
 
 @pytest.mark.slow
-def test_concurrent_pushes_number_contiguously(database_url: str) -> None:
+def test_concurrent_writers(database_url: str) -> None:
     with Vault(Settings(database_url=database_url)) as vault:  # migrate once, up front
         vault.push("race", template="seed")
-    _run(_push_worker, [(database_url, w, PUSHES) for w in range(PROCS)])
+        for i in range(6):
+            vault.push("flags", template=f"v{i + 1}", labels=["canary"] if i == 0 else None)
+    plans = [[(w + k) % 6 + 1 for k in range(MOVES)] for w in range(PROCS)]
+    ctx = mp.get_context("spawn")
+    ready, start = ctx.Queue(), ctx.Event()
+    procs = [
+        ctx.Process(target=_worker, args=(database_url, w, plans[w], ready, start))
+        for w in range(PROCS)
+    ]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.get(timeout=120)
+    start.set()  # every worker is ready: they really race
+    for p in procs:
+        p.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0] * PROCS
+
     with Vault(Settings(database_url=database_url)) as vault:
+        # Pushes: versions 1..N+1 with no gap or duplicate, each in the audit log once.
         numbers = sorted(v.version for v in vault.versions("race"))
         assert numbers == list(range(1, PROCS * PUSHES + 2))
-        templates = {v.template for v in vault.versions("race")}
-        assert len(templates) == PROCS * PUSHES + 1
-        report = vault.audit.verify()
-        assert report.ok, report
-        pushes = vault.audit.entries(action="prompt.push")
+        assert len({v.template for v in vault.versions("race")}) == PROCS * PUSHES + 1
+        pushes = vault.audit.entries(action="prompt.push", target="prompt:race")
         assert sorted(e.details["version"] for e in pushes) == numbers
 
-
-@pytest.mark.slow
-def test_racing_label_moves_all_recorded(database_url: str) -> None:
-    with Vault(Settings(database_url=database_url)) as vault:
-        for i in range(6):
-            vault.push("race", template=f"v{i + 1}", labels=["canary"] if i == 0 else None)
-    plans = [[(w + k) % 6 + 1 for k in range(MOVES)] for w in range(PROCS)]
-    _run(_label_worker, [(database_url, w, plan) for w, plan in enumerate(plans)])
-    with Vault(Settings(database_url=database_url)) as vault:
-        final = vault.labels("race")["canary"]
+        # Label moves: one chain, each move starting where the previous ended, all recorded.
+        final = vault.labels("flags")["canary"]
         assert 1 <= final <= 6
-        history = list(reversed(vault.label_history("race", "canary")))
-        # The moves form one chain: each starts where the previous one ended.
+        history = list(reversed(vault.label_history("flags", "canary")))
         assert history[0].from_version is None
         for prev, cur in itertools.pairwise(history):
             assert cur.from_version == prev.to_version
         assert history[-1].to_version == final
-        # Every requested move is in the history, each with its worker's requested target.
         assert len(history) == PROCS * MOVES + 1  # + the push that created the label
         for w, plan in enumerate(plans):
             assert [e.to_version for e in history if e.actor == f"w{w}"] == plan
-        assert vault.audit.verify().ok
-        assert len(vault.audit.entries(action="label.set")) == PROCS * MOVES + 2  # + production
+        moves = vault.audit.entries(action="label.set", target="prompt:flags")
+        assert len(moves) == PROCS * MOVES + 2  # + production and canary on version 1
+        report = vault.audit.verify()
+        assert report.ok, report
 
 
 def test_threads_share_one_vault(sqlite_url: str) -> None:
