@@ -36,6 +36,7 @@ from promptvault.client._core import (
     transport_reason,
 )
 from promptvault.client.cache import CacheKey
+from promptvault.client.experiments import ClientExperiments
 from promptvault.entities import LabelEvent, PromptDiff, PromptSummary, PromptVersion, PushResult
 from promptvault.errors import NotFoundError, PromptUnavailable, PromptVaultError
 
@@ -62,7 +63,12 @@ class PromptVaultClient:
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] | None = None,
         retries: int = 2,
+        event_batch_size: int = 500,
+        event_interval: float = 1.0,
+        event_buffer: int = 10_000,
     ) -> None:
+        """``event_*`` tune the experiment event buffer: batch size, seconds between sends,
+        and how many events may wait before new ones are dropped (and counted)."""
         self._core = ClientCore(
             base_url, cache_ttl=cache_ttl, fallback_dir=fallback_dir, clock=clock
         )
@@ -78,6 +84,9 @@ class PromptVaultClient:
             transport=transport,
         )
         self._threads: set[threading.Thread] = set()
+        self.experiments = ClientExperiments(
+            self, batch_size=event_batch_size, interval=event_interval, max_buffer=event_buffer
+        )
         self._core.partials = self._partial_source
 
     def _partial_source(self, ref: str) -> str:
@@ -88,7 +97,9 @@ class PromptVaultClient:
     # --- lifecycle ------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Wait briefly for background refreshes, then close the connection pool."""
+        """Send queued experiment events, wait briefly for background refreshes, then close
+        the connection pool."""
+        self.experiments.close()
         self.wait_idle(timeout=self.timeout)
         self._http.close()
 
@@ -105,12 +116,21 @@ class PromptVaultClient:
 
     # --- reads ----------------------------------------------------------------------------
 
-    def get(self, ref: str, *, fallback: Any = MISSING) -> PromptVersion:
-        """Resolve ``name``, ``name@label`` or ``name@7`` to a version (cached, never failing)."""
+    def get(self, ref: str, *, fallback: Any = MISSING, unit_id: Any = MISSING) -> PromptVersion:
+        """Resolve ``name``, ``name@label`` or ``name@7`` to a version (cached, never failing).
+
+        With ``unit_id`` a label reference goes through the experiment running on it: the
+        unit is assigned locally and its variant's version comes back with ``experiment``
+        and ``variant`` set (an exposure is queued). ``unit_id=None`` assigns at random.
+        """
         entry = self._hot.get(ref)
         if entry is not None and entry.expires > self._now():
-            return entry.value
-        return self._get_slow(ref, fallback)
+            if unit_id is MISSING:
+                return entry.value
+            return self.experiments.route(entry.value, unit_id)
+        if unit_id is MISSING:
+            return self._get_slow(ref, fallback)
+        return self.experiments.route(self._get_slow(ref, fallback), unit_id)
 
     def render(
         self,
@@ -120,12 +140,18 @@ class PromptVaultClient:
         placeholders: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         strict: bool = True,
         fallback: Any = MISSING,
+        unit_id: Any = MISSING,
     ) -> Any:
         """Render locally: a string for text prompts, a list of messages for chat prompts.
 
         ``fallback`` is used only when the prompt is unavailable: a PromptVersion, a text
         template or a list of chat messages, rendered with the same variables.
+        ``unit_id`` routes through a running experiment as in :meth:`get`.
         """
+        if unit_id is not MISSING:
+            routed = self.get(ref, fallback=fallback, unit_id=unit_id)
+            if routed.experiment is not None:
+                ref = f"{routed.name}@{routed.version}"
         entry = self._hot.get(ref)
         if entry is not None and entry.expires > self._now():
             fast = entry.fast
@@ -266,6 +292,22 @@ class PromptVaultClient:
             return ClientCore.decode(call, self._send(call))  # type: ignore[no-any-return]
         except Unavailable as exc:
             raise ClientCore.unavailable_error(exc, call) from None
+
+    # --- experiment events -------------------------------------------------------------------
+
+    def record_outcome(self, experiment: str, unit_id: str, metric: str, value: float) -> bool:
+        """Queue an outcome (sent in the background); False when the buffer was full."""
+        return self.experiments.record_outcome(experiment, unit_id, metric, value)
+
+    def record_exposure(
+        self, experiment: str, unit_id: str | None, *, variant: str | None = None
+    ) -> bool:
+        """Queue an exposure by hand (``get(..., unit_id=...)`` records its own)."""
+        return self.experiments.record_exposure(experiment, unit_id, variant=variant)
+
+    def flush(self) -> int:
+        """Send queued experiment events now; returns how many are still waiting."""
+        return self.experiments.flush()
 
     # --- writes and listings ----------------------------------------------------------------
 

@@ -1,0 +1,178 @@
+"""The SDK's event buffer: exposures and outcomes sent in batches, in the background.
+
+Recording an event is a list append under a lock; it never waits for the network. A daemon
+thread sends a batch when ``batch_size`` events are waiting or every ``interval`` seconds,
+whichever comes first, to ``POST /v1/events``. Rules:
+
+* **Bounded**: at most ``max_buffer`` events wait. Past that new events are dropped and
+  counted in :attr:`EventQueue.dropped` (never blocking or growing without limit while the
+  server is down).
+* **Idempotent retries**: each batch gets its key (a random UUID) when it is cut. A batch
+  that fails on the network or with a 5xx/429 is retried later *with the same key and the
+  same events*, so the server counts it once even when the first attempt did arrive. A
+  batch the server refuses (4xx) is dropped and counted in :attr:`EventQueue.failed`.
+* **Flushed on exit**: :meth:`EventQueue.close` (called by the client's ``close()``) and an
+  ``atexit`` hook send what is left, within ``timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Batch", "EventQueue", "SendFailed"]
+
+log = logging.getLogger("promptvault.client")
+
+
+class SendFailed(Exception):
+    """Raised by the send function: ``retry`` says whether the same batch may be sent again."""
+
+    def __init__(self, reason: str, *, retry: bool) -> None:
+        super().__init__(reason)
+        self.retry = retry
+
+
+@dataclass
+class Batch:
+    """A cut batch: its idempotency key, its events and how often sending it failed."""
+
+    key: str
+    events: list[dict[str, Any]]
+    attempts: int = 0
+    not_before: float = 0.0
+    results: list[Any] = field(default_factory=list)
+
+
+def _flush_at_exit(ref: weakref.ReferenceType[EventQueue]) -> None:
+    queue = ref()
+    if queue is not None:
+        queue.close()
+
+
+class EventQueue:
+    """Buffer events and send them in batches through ``send(key, events)``."""
+
+    def __init__(
+        self,
+        send: Callable[[str, list[dict[str, Any]]], Any],
+        *,
+        batch_size: int = 500,
+        interval: float = 1.0,
+        max_buffer: int = 10_000,
+        timeout: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if batch_size < 1 or max_buffer < 1 or interval <= 0:
+            raise ValueError("batch_size and max_buffer must be >= 1, interval > 0")
+        self._send = send
+        self.batch_size = batch_size
+        self.interval = interval
+        self.max_buffer = max_buffer
+        self.timeout = timeout
+        self._clock = clock
+        self.dropped = 0
+        self.failed = 0
+        self.sent = 0
+        self._events: list[dict[str, Any]] = []
+        self._retry: list[Batch] = []
+        self._cond = threading.Condition()
+        self._send_lock = threading.Lock()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        atexit.register(_flush_at_exit, weakref.ref(self))
+
+    def __len__(self) -> int:
+        """Events waiting, including those of batches waiting for a retry."""
+        return len(self._events) + sum(len(b.events) for b in self._retry)
+
+    def add(self, event: dict[str, Any]) -> bool:
+        """Queue one event; False (and counted in ``dropped``) when the buffer is full."""
+        with self._cond:
+            if self._closed or len(self) >= self.max_buffer:
+                self.dropped += 1
+                return False
+            self._events.append(event)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="promptvault-events", daemon=True
+                )
+                self._thread.start()
+            if len(self._events) >= self.batch_size:
+                self._cond.notify()
+        return True
+
+    def _cut(self) -> list[Batch]:
+        """Batches due now: retries whose pause is over, then fresh ones (under the lock)."""
+        now = self._clock()
+        due = [b for b in self._retry if b.not_before <= now]
+        self._retry = [b for b in self._retry if b.not_before > now]
+        while self._events:
+            chunk, self._events = self._events[: self.batch_size], self._events[self.batch_size :]
+            due.append(Batch(str(uuid.uuid4()), chunk))
+        return due
+
+    def _deliver(self, batches: list[Batch]) -> None:
+        for batch in batches:
+            try:
+                batch.results.append(self._send(batch.key, batch.events))
+            except SendFailed as exc:
+                batch.attempts += 1
+                if exc.retry:
+                    pause = min(30.0, 0.5 * 2 ** min(batch.attempts, 6))
+                    batch.not_before = self._clock() + pause
+                    with self._cond:
+                        self._retry.append(batch)
+                else:
+                    self.failed += len(batch.events)
+                    log.warning("promptvault refused %d events: %s", len(batch.events), exc)
+            else:
+                self.sent += len(batch.events)
+
+    def flush(self, *, retry_now: bool = True) -> int:
+        """Send everything waiting now (failed batches too, keeping their keys).
+
+        Returns the number of events still waiting afterwards (0 when all went out).
+        """
+        with self._send_lock:
+            with self._cond:
+                if retry_now:
+                    for batch in self._retry:
+                        batch.not_before = 0.0
+                batches = self._cut()
+            self._deliver(batches)
+        return len(self)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if not self._closed and len(self._events) < self.batch_size:
+                    self._cond.wait(self.interval)
+                if self._closed:
+                    return
+            try:
+                self.flush(retry_now=False)
+            except Exception:  # the sender must never kill the thread
+                log.exception("sending events failed")
+
+    def close(self) -> None:
+        """Send what is left (within ``timeout``), then stop the background thread."""
+        deadline = self._clock() + self.timeout
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._cond.notify_all()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(self.timeout)
+        while len(self) and self._clock() < deadline:
+            if self.flush() and self._clock() < deadline:
+                time.sleep(min(0.05, max(0.0, deadline - self._clock())))

@@ -1,0 +1,194 @@
+"""The SDK's experiment side: local assignment, batched events, drops, idempotent retries."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from starlette.testclient import TestClient
+
+from promptvault import Vault
+from promptvault.client import PromptVaultClient
+from promptvault.client.events import EventQueue, SendFailed
+from promptvault.config import Settings
+from promptvault.experiments.assignment import Assigner
+from promptvault.server.app import create_app
+
+from .fakes import FakeClock
+
+BASE = "http://promptvault.test"
+
+
+class AppTransport(httpx.BaseTransport):
+    """A sync transport into the in-process app; can lose answers to event posts."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.client = TestClient(app, base_url=BASE)
+        self.paths: list[str] = []
+        self.event_keys: list[str] = []
+        self.lose_event_answers = 0
+        self.lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        with self.lock:
+            self.paths.append(request.url.path)
+        answer = self.client.request(
+            request.method,
+            request.url.path,
+            params=request.url.query.decode(),
+            content=body,
+            headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+        )
+        if request.url.path == "/v1/events":
+            import json
+
+            with self.lock:
+                self.event_keys.append(json.loads(body)["key"])
+                if self.lose_event_answers:
+                    self.lose_event_answers -= 1
+                    # The server stored the batch, but the answer never comes back.
+                    raise httpx.ReadTimeout("answer lost", request=request)
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+
+@pytest.fixture
+def vault(database_url: str) -> Iterator[Vault]:
+    v = Vault(Settings(database_url=database_url))
+    v.push("support", template="Hello {{name}}", author="seed")
+    v.push("support", template="Hi {{name}}", author="seed")
+    v.experiments.create(
+        "tone",
+        prompt="support",
+        variants=[
+            {"name": "control", "version": 1, "weight": 50},
+            {"name": "friendly", "version": 2, "weight": 50},
+        ],
+        primary_metric={"name": "resolved", "kind": "binary"},
+    )
+    v.experiments.start("tone")
+    yield v
+    v.close()
+
+
+@pytest.fixture
+def transport(vault: Vault) -> AppTransport:
+    return AppTransport(create_app(vault))
+
+
+@pytest.fixture
+def runtime_key(transport: AppTransport) -> str:
+    app = transport.client.app
+    return str(app.state.keys.create("app", "runtime", actor="setup")[0])  # type: ignore[attr-defined]
+
+
+def _client(transport: AppTransport, key: str, **options: Any) -> PromptVaultClient:
+    return PromptVaultClient(BASE, key, transport=transport, clock=FakeClock(), **options)
+
+
+def test_get_assigns_locally_and_events_reach_the_report(
+    vault: Vault, transport: AppTransport, runtime_key: str
+) -> None:
+    pv = _client(transport, runtime_key, event_interval=60)
+    assigner = Assigner("tone", ["control", "friendly"], [50, 50])
+    units = [f"user-{i}" for i in range(30)]
+    for unit in units:
+        got = pv.get("support", unit_id=unit)
+        assert (got.experiment, got.variant) == ("tone", assigner.variant(unit))
+        assert got.version == (1 if got.variant == "control" else 2)
+    calls = len(transport.paths)
+    for unit in units:  # warm: no network call at all
+        pv.get("support", unit_id=unit)
+        pv.render("support", {"name": "Ada"}, unit_id=unit)
+    assert len(transport.paths) == calls
+    assert pv.get("support").experiment is None
+    friendly = next(u for u in units if assigner.variant(u) == "friendly")
+    assert pv.render("support", {"name": "Ada"}, unit_id=friendly) == "Hi Ada"
+    for unit in units:
+        assert pv.record_outcome("tone", unit, "resolved", unit.endswith(("1", "2")))
+    assert pv.flush() == 0
+    report = vault.experiments.report("tone")
+    assert sum(report.units.values()) == 30
+    assert sum(report.exposures.values()) == 30 * 3 + 1
+    resolved = report.analysis["metrics"][0]
+    assert sum(v["n"] for v in resolved["variants"]) == 30
+    pv.close()
+
+
+def test_a_retried_batch_keeps_its_key_and_counts_once(
+    vault: Vault, transport: AppTransport, runtime_key: str
+) -> None:
+    pv = _client(transport, runtime_key, event_interval=60, retries=0)
+    for i in range(5):
+        pv.record_exposure("tone", f"u{i}", variant="control")
+    transport.lose_event_answers = 1
+    assert pv.flush() == 5  # the answer was lost: the batch waits for a retry
+    assert pv.flush() == 0
+    assert len(transport.event_keys) == 2 and transport.event_keys[0] == transport.event_keys[1]
+    totals = vault.experiments.stored_totals("tone")
+    assert totals[("control", "$units")][0] == 5  # stored once although sent twice
+    pv.close()
+
+
+def test_close_sends_what_is_left(vault: Vault, transport: AppTransport, runtime_key: str) -> None:
+    pv = _client(transport, runtime_key, event_interval=60)
+    pv.get("support", unit_id="someone")
+    pv.close()
+    assert sum(vault.experiments.report("tone").units.values()) == 1
+
+
+def test_background_thread_sends_full_batches(
+    vault: Vault, transport: AppTransport, runtime_key: str
+) -> None:
+    pv = _client(transport, runtime_key, event_interval=60, event_batch_size=10)
+    for i in range(25):
+        pv.record_exposure("tone", f"u{i}", variant="friendly")
+    deadline = threading.Event()
+    for _ in range(200):  # the two full batches go out without a flush
+        if pv.experiments.events.sent >= 20:
+            break
+        deadline.wait(0.05)
+    assert pv.experiments.events.sent >= 20
+    pv.close()
+    assert vault.experiments.stored_totals("tone")[("friendly", "$units")][0] == 25
+
+
+# --- the queue on its own ----------------------------------------------------------------
+
+
+def test_overflow_drops_and_counts() -> None:
+    sent: list[tuple[str, list[dict[str, Any]]]] = []
+    queue = EventQueue(lambda k, e: sent.append((k, e)), batch_size=100, interval=60, max_buffer=5)
+    results = [queue.add({"n": i}) for i in range(8)]
+    assert results == [True] * 5 + [False] * 3
+    assert queue.dropped == 3 and len(queue) == 5
+    assert queue.flush() == 0
+    assert [e["n"] for e in sent[0][1]] == [0, 1, 2, 3, 4]
+    queue.close()
+
+
+def test_retry_keeps_key_and_events_and_refused_batches_are_counted() -> None:
+    attempts: list[tuple[str, list[int]]] = []
+    outcomes = iter([SendFailed("down", retry=True), None, SendFailed("bad", retry=False)])
+
+    def send(key: str, events: list[dict[str, Any]]) -> None:
+        attempts.append((key, [e["n"] for e in events]))
+        result = next(outcomes)
+        if result is not None:
+            raise result
+
+    queue = EventQueue(send, batch_size=3, interval=60, max_buffer=100)
+    for i in range(3):
+        queue.add({"n": i})
+    assert queue.flush() == 3  # failed, kept for a retry
+    assert queue.flush() == 0
+    assert attempts[0] == attempts[1] and attempts[0][1] == [0, 1, 2]
+    queue.add({"n": 9})
+    assert queue.flush() == 0  # refused by the server: dropped, counted
+    assert queue.failed == 1 and queue.sent == 3
+    queue.close()
+    assert not queue.add({"n": 10}) and queue.dropped == 1  # closed queues take nothing
