@@ -14,9 +14,9 @@ from __future__ import annotations
 import copy
 import re
 import traceback
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 import jinja2
 from jinja2 import meta, nodes
@@ -36,11 +36,13 @@ from promptvault.templating.jinja_analysis import (
     RESERVED_NAMES,
     Analysis,
     analyse,
+    check_security,
     column_of,
     const_names,
 )
 from promptvault.templating.jinja_sandbox import (
     STATE,
+    UNDECLARED,
     RenderState,
     SandboxEnvironment,
     lookup_partial,
@@ -101,17 +103,24 @@ class JinjaTemplate(Template):
         ast = _parse(env, source, None)
         loaded = self._load_partials(env, ast)
         self._partial_names = frozenset(loaded)
-        self._variables = _variables(ast, source, loaded)
-        self._analysis: Analysis = analyse(ast, self._variables, loaded.get)
-        self._reserved = frozenset(
-            n for n in self._variables if n in RESERVED_NAMES or n.startswith("__")
-        )
+        # One code generation pass yields both the code and the undeclared names (the same
+        # tracking jinja2.meta.find_undeclared_variables does, without a second pass).
+        undeclared: set[str] = set()
+        token = UNDECLARED.set(undeclared)
         try:
             self._code = env.compile(ast)
         except jinja2.TemplateSyntaxError as err:  # e.g. an unknown filter or test
             raise _syntax_error(err, source, None) from err
         except RecursionError as err:
             raise _nesting_error() from err
+        finally:
+            UNDECLARED.reset(token)
+        self._variables = _variables(ast, undeclared, loaded)
+        self._analysis: Analysis = analyse(ast, self._variables, loaded.get)
+        self._needed = tuple(self._analysis.needed)
+        self._reserved = frozenset(
+            n for n in self._variables if n in RESERVED_NAMES or n.startswith("__")
+        )
         self._compiled = {
             True: env.template_class.from_code(env, self._code, env.make_globals(None))
         }
@@ -129,12 +138,12 @@ class JinjaTemplate(Template):
 
     def render(self, data: Mapping[str, Any], *, strict: bool = True) -> str:
         """Render; strict reports every missing name before producing any output."""
-        if not isinstance(data, Mapping):
+        if data.__class__ is not dict and not isinstance(data, Mapping):
             raise InvalidInputError(
                 f"template data must be a mapping, not {type(data).__name__}",
                 details={"field": "data"},
             )
-        probing = sorted(n for n in self._reserved if n not in data)
+        probing = sorted([n for n in self._reserved if n not in data]) if self._reserved else None
         if probing:
             raise TemplateSecurityError(
                 f"{probing[0]!r} is not available to templates (framework globals are "
@@ -142,26 +151,17 @@ class JinjaTemplate(Template):
                 details={"names": probing, **self._location(probing[0])},
             )
         if strict:
-            absent = sorted(n for n in self._analysis.needed if n not in data)
+            absent = [n for n in self._needed if n not in data]
             if absent:
-                raise MissingVariablesError([{"name": n, **self._location(n)} for n in absent])
+                raise MissingVariablesError(
+                    [{"name": n, **self._location(n)} for n in sorted(absent)]
+                )
         template = self._compiled.get(strict) or self._lenient()
         state = RenderState()
+        state.depth = 1  # the top template; partials nest below it
         token = STATE.set(state)
-        stream = cast(Generator[str, None, None], template.generate(data))
         try:
-            parts: list[str] = []
-            size = 0
-            cap = self._limits.max_output_bytes
-            for chunk in stream:
-                size += len(chunk)
-                if size > cap:
-                    raise _output_limit(size, cap)
-                parts.append(chunk)
-            text = "".join(parts)
-            if size > cap // 4 and len(text.encode("utf-8", "surrogatepass")) > cap:
-                raise _output_limit(len(text.encode("utf-8", "surrogatepass")), cap)
-            return text
+            return self._produce(template, data)
         except PromptVaultError:
             raise
         except SecurityError as err:
@@ -191,8 +191,35 @@ class JinjaTemplate(Template):
                 details={"error": type(err).__name__, **where},
             ) from err
         finally:
-            stream.close()
             STATE.reset(token)
+
+    def _produce(self, template: jinja2.Template, data: Mapping[str, Any]) -> str:
+        """Run the top template's body, counting output as it streams out."""
+        # The unguarded body skips two generator layers (Template.generate and the depth
+        # guard) per output chunk; the depth of the top template is set by render().
+        root = getattr(template, "unguarded_root", template.root_render_func)
+        context = template.new_context(dict(data))
+        cap = self._limits.max_output_bytes
+        parts: list[str] = []
+        append = parts.append
+        size = 0
+        try:
+            for chunk in root(context):
+                size += len(chunk)
+                if size > cap:
+                    raise _output_limit(size, cap)
+                append(chunk)
+        except PromptVaultError:
+            raise
+        except Exception:
+            # Jinja rewrites the traceback so its frames carry template lines (used by _where).
+            template.environment.handle_exception()
+        text = "".join(parts)
+        if size > cap // 4:
+            encoded = len(text.encode("utf-8", "surrogatepass"))
+            if encoded > cap:
+                raise _output_limit(encoded, cap)
+        return text
 
     # --- internals -------------------------------------------------------------------------
 
@@ -244,6 +271,7 @@ class JinjaTemplate(Template):
                             details={"limit": "max_source_bytes", "partial": name, "value": size},
                         )
                     loaded[name] = _parse(env, source, name)
+                    check_security(loaded[name], name)
                     pending.append((loaded[name], name, source))
         return loaded
 
@@ -310,16 +338,9 @@ def _parse(env: SandboxEnvironment, source: str, name: str | None) -> nodes.Temp
 
 
 def _variables(
-    ast: nodes.Template, source: str, partials: Mapping[str, nodes.Template]
+    ast: nodes.Template, undeclared: set[str], partials: Mapping[str, nodes.Template]
 ) -> frozenset[str]:
-    try:
-        return _undeclared(ast, partials)
-    except jinja2.TemplateSyntaxError as err:  # e.g. an unknown filter, found by codegen
-        raise _syntax_error(err, source, None) from err
-
-
-def _undeclared(ast: nodes.Template, partials: Mapping[str, nodes.Template]) -> frozenset[str]:
-    names = set(meta.find_undeclared_variables(ast))
+    names = set(undeclared)
     if partials:
         # An included partial sees the includer's loop variables and sets: those are not
         # top-level data.
@@ -329,8 +350,12 @@ def _undeclared(ast: nodes.Template, partials: Mapping[str, nodes.Template]) -> 
             for n in tree.find_all(nodes.Name)
             if n.ctx in ("store", "param")
         }
-        for tree in partials.values():
-            names |= set(meta.find_undeclared_variables(tree)) - stored
+        for name, tree in partials.items():
+            try:
+                found = meta.find_undeclared_variables(tree)
+            except jinja2.TemplateSyntaxError as err:  # e.g. an unknown filter
+                raise _syntax_error(err, err.source or "", name) from err
+            names |= found - stored
     return frozenset(names)
 
 

@@ -191,6 +191,9 @@ class _Instrument(NodeTransformer):
         return _env_call("check_size", node)
 
 
+_GUARDS = frozenset({"check_size", "guard_iter"})
+
+
 def _env_call(method: str, arg: nodes.Expr) -> nodes.Call:
     # Compiles to environment.call(context, environment.<method>, <arg>) in the sandbox.
     call = nodes.Call(nodes.EnvironmentAttribute(method), [arg], [], None, None)
@@ -396,6 +399,8 @@ class _Walker:
     def expr(
         self, node: nodes.Node, scope: dict[str, _Shape], use: str | None, guard: bool = False
     ) -> _Shape | None:
+        if _is_guard_call(node):  # instrumentation added by the sandbox: look through it
+            return self.expr(node.args[0], scope, use, guard)  # type: ignore[attr-defined]
         if isinstance(node, nodes.Name):
             return self._name(node, scope, use, guard)
         if isinstance(node, (nodes.Getattr, nodes.Getitem)):
@@ -514,6 +519,15 @@ class _Walker:
         for dyn in (node.dyn_args, node.dyn_kwargs):
             if dyn is not None:
                 self.expr(dyn, scope, "any")
+
+
+def _is_guard_call(node: nodes.Node) -> bool:
+    return (
+        isinstance(node, nodes.Call)
+        and isinstance(node.node, nodes.EnvironmentAttribute)
+        and node.node.name in _GUARDS
+        and len(node.args) == 1
+    )
 
 
 def _dotted(node: nodes.Node) -> str | None:

@@ -35,7 +35,9 @@ from jinja2 import (
 )
 from jinja2 import Template as JinjaCompiled
 from jinja2 import filters as jinja_filters
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
+from jinja2.idtracking import VAR_LOAD_RESOLVE
 from jinja2.runtime import Context, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -45,6 +47,7 @@ from promptvault.templating.jinja_analysis import GADGET_ATTRIBUTES, check_secur
 
 __all__ = [
     "STATE",
+    "UNDECLARED",
     "PartialLoader",
     "RenderState",
     "SandboxEnvironment",
@@ -56,6 +59,22 @@ _MAX_INT_BITS = 14_000
 _MAX_JSON_INDENT = 64
 _MACRO_STEPS = 10
 _PRINTF = re.compile(r"%[#0 +\-]*(\*|\d+)?(?:\.(\*|\d+))?")
+
+
+# Set by JinjaTemplate around its compile: the code generator adds every name the template
+# resolves from the context (what jinja2.meta.find_undeclared_variables reports).
+UNDECLARED: ContextVar[set[str] | None] = ContextVar("promptvault_jinja_names", default=None)
+
+
+class _TrackingGenerator(CodeGenerator):
+    def enter_frame(self, frame: Frame) -> None:
+        super().enter_frame(frame)
+        names = UNDECLARED.get()
+        if names is None:
+            return
+        for action, param in frame.symbols.loads.values():
+            if action == VAR_LOAD_RESOLVE and param not in self.environment.globals:
+                names.add(param)
 
 
 class RenderState:
@@ -147,11 +166,14 @@ class _DepthTemplate(JinjaCompiled):
                 state.depth -= 1
 
         compiled.root_render_func = guarded
+        compiled.unguarded_root = root  # type: ignore[attr-defined]
         return compiled
 
 
 def _finalize(value: Any) -> Any:
     # Prompt mode: None prints nothing and containers print as JSON, not as Python reprs.
+    if value.__class__ is str:  # the common case, first and cheapest
+        return value
     if value is None:
         return ""
     if isinstance(value, (dict, list, tuple)):
@@ -163,6 +185,7 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
     """ImmutableSandboxedEnvironment with bounded sizes and work and no dangerous globals."""
 
     intercepted_binops = frozenset({"*", "**", "+", "%"})
+    code_generator_class = _TrackingGenerator
 
     def __init__(
         self, *, limits: Limits, escape: Escape, strict: bool, partials: PartialSource | None
