@@ -117,7 +117,7 @@ def test_invalid_messages_name_the_field(messages: list[Any], field: str) -> Non
     assert err.value.code == "invalid_input"
 
 
-@pytest.mark.parametrize("spec", ["just text", {"role": "user"}, None, 3])
+@pytest.mark.parametrize("spec", ["just text", {"role": "user"}, None, 3, []])
 def test_messages_must_be_a_list(spec: Any) -> None:
     with pytest.raises(InvalidInputError) as err:
         compile_chat(spec)
@@ -204,3 +204,9 @@ def test_partials_reach_every_message() -> None:
     )
     assert chat.variables == {"name", "q"}
     assert chat.render({"name": "Ada", "q": "?"})[0]["content"] == "Be safe, Ada."
+
+
+def test_unknown_syntax_is_rejected_even_without_messages_to_compile() -> None:
+    with pytest.raises(InvalidInputError) as err:
+        compile_chat([{"type": "placeholder", "name": "h"}], syntax="handlebars")  # type: ignore[arg-type]
+    assert err.value.details["field"] == "syntax"

@@ -7,7 +7,6 @@ bombs, a TemplateLimitError), and the shell command it tries to run must leave n
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,11 @@ def _payloads() -> list[str]:
         f"{{{{ namespace.__init__.__globals__.os.popen('{cmd}').read() }}}}",
         f"{{{{ lipsum.__globals__['os'].popen('{cmd}').read() }}}}",
         "{{ lipsum.__globals__ }}",
+        "{{ joiner.__init__.__globals__ }}",
+        "{{ namespace.__init__.__globals__ }}",
+        "{{ cycler.__init__.__globals__ }}",
+        "{{ request.application.__globals__ }}",
+        "{{ request|attr('application')|attr('\\x5f\\x5fglobals\\x5f\\x5f') }}",
         "{{ self._TemplateReference__context }}",
         "{{ self._TemplateReference__context.cycler.__init__.__globals__.os }}",
         "{{ self.__init__.__globals__.__builtins__ }}",
@@ -215,9 +219,7 @@ def test_source_size_limit() -> None:
 
 # --- values are data, never template text -------------------------------------------------
 
-SYNTAXES = ["jinja"] + (
-    ["mustache"] if importlib.util.find_spec("promptvault.templating.mustache") else []
-)
+SYNTAXES = ["jinja", "mustache"]
 
 
 @pytest.mark.parametrize("syntax", SYNTAXES)

@@ -154,6 +154,16 @@ def compile_chat(
             "a chat template must be a list of messages",
             details={"field": "messages"},
         )
+    if syntax not in ("mustache", "jinja"):
+        raise InvalidInputError(
+            f"unknown template syntax {syntax!r}: use 'mustache' or 'jinja'",
+            details={"field": "syntax", "value": repr(syntax)},
+        )
+    if not spec:
+        raise InvalidInputError(
+            "a chat template needs at least one message or placeholder",
+            details={"field": "messages"},
+        )
     items: list[_Message | _Placeholder] = []
     seen: set[str] = set()
     for index, raw in enumerate(messages):
