@@ -34,8 +34,6 @@ from promptvault.errors import (
 from promptvault.templating.base import DEFAULT_LIMITS, Escape, Limits, PartialSource, Template
 from promptvault.templating.jinja_analysis import (
     RESERVED_NAMES,
-    Analysis,
-    analyse,
     check_security,
     column_of,
     const_names,
@@ -47,6 +45,7 @@ from promptvault.templating.jinja_sandbox import (
     SandboxEnvironment,
     lookup_partial,
 )
+from promptvault.templating.jinja_schema import Analysis, analyse
 
 __all__ = ["JinjaTemplate"]
 

@@ -10,18 +10,16 @@ people who should not be able to take the process down or read its memory:
   and an unsafe access raises at once instead of yielding an undefined value that a lenient
   render would print as an empty string;
 * size checks *before* anything is allocated for ``*``, ``**``, ``+``, ``%``, the amplifying
-  ``str`` methods and filters (``center``, ``indent``, ``replace``, ``join``, ``format``...);
+  ``str`` methods and filters (``center``, ``indent``, ``replace``, ``join``, ``format``...),
+  in :mod:`promptvault.templating.jinja_limits`;
 * a per-render step budget (loop iterations and calls) and a partial nesting depth.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import string
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar
-from functools import wraps
 from types import BuiltinMethodType, MethodDescriptorType
 from typing import Any
 
@@ -34,16 +32,24 @@ from jinja2 import (
     nodes,
 )
 from jinja2 import Template as JinjaCompiled
-from jinja2 import filters as jinja_filters
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.idtracking import VAR_LOAD_RESOLVE
 from jinja2.runtime import Context, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from promptvault.errors import TemplateLimitError
 from promptvault.templating.base import Escape, Limits, PartialSource
 from promptvault.templating.jinja_analysis import GADGET_ATTRIBUTES, check_security, instrument
+from promptvault.templating.jinja_limits import (
+    check_format_spec,
+    check_mul,
+    check_pow,
+    check_printf,
+    check_str_method,
+    guarded_filters,
+    limit_error,
+    over_limit,
+)
 
 __all__ = [
     "STATE",
@@ -54,11 +60,7 @@ __all__ = [
     "lookup_partial",
 ]
 
-# str(int) refuses more than 4300 digits; stay below so numbers always print.
-_MAX_INT_BITS = 14_000
-_MAX_JSON_INDENT = 64
 _MACRO_STEPS = 10
-_PRINTF = re.compile(r"%[#0 +\-]*(\*|\d+)?(?:\.(\*|\d+))?")
 
 
 # Set by JinjaTemplate around its compile: the code generator adds every name the template
@@ -91,14 +93,6 @@ class RenderState:
 STATE: ContextVar[RenderState | None] = ContextVar("promptvault_jinja_state", default=None)
 
 
-def _limit(message: str, limit: str, value: int, maximum: int) -> TemplateLimitError:
-    return TemplateLimitError(message, details={"limit": limit, "value": value, "max": maximum})
-
-
-def _over(limit: str, what: str, value: int, maximum: int) -> TemplateLimitError:
-    return _limit(f"{what} would be {value} long, over the {maximum} limit", limit, value, maximum)
-
-
 def lookup_partial(partials: PartialSource | None, name: str) -> str | None:
     """The source of partial ``name``, or None when unknown."""
     if partials is None:
@@ -122,7 +116,7 @@ class PartialLoader(BaseLoader):
             raise TemplateNotFound(template)
         size = len(source.encode("utf-8", "surrogatepass"))
         if size > self._limits.max_source_bytes:
-            raise _limit(
+            raise limit_error(
                 f"partial {template!r} is {size} bytes, over the "
                 f"{self._limits.max_source_bytes}-byte limit",
                 "max_source_bytes",
@@ -155,7 +149,7 @@ class _DepthTemplate(JinjaCompiled):
             state.depth += 1
             try:
                 if state.depth > max_depth + 1:  # the top template itself is depth 1
-                    raise _limit(
+                    raise limit_error(
                         f"partials nest deeper than {max_depth} levels",
                         "max_depth",
                         state.depth - 1,
@@ -202,7 +196,7 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
         self.template_class = _DepthTemplate
         self.globals.clear()
         self.globals.update(range=self._range, dict=dict)
-        self.filters.update(_guarded_filters(limits))
+        self.filters.update(guarded_filters(limits))
         # Macros and call blocks join their output with environment.concat.
         self.concat = self._concat  # type: ignore[method-assign]
 
@@ -253,7 +247,7 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
         __self.tick(_MACRO_STEPS if isinstance(__obj, Macro) else 1)
         owner = getattr(__obj, "__self__", None)
         if isinstance(__obj, BuiltinMethodType) and isinstance(owner, str):
-            args = _check_str_method(__obj.__name__, owner, args, kwargs, __self.limits)
+            args = check_str_method(__obj.__name__, owner, args, kwargs, __self.limits)
         return super().call(__context, __obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
@@ -267,7 +261,7 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
 
         def checked(*args: Any, **kwargs: Any) -> str:
             values = list(args[0].values()) if is_map and args else [*args, *kwargs.values()]
-            _check_format_spec(text, values, limits)
+            check_format_spec(text, values, limits)
             return fmt(*args, **kwargs)
 
         return checked
@@ -277,16 +271,16 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
         self.tick()
         cap = self.limits.max_output_bytes
         if operator == "*":
-            _check_mul(left, right, cap)
+            check_mul(left, right, cap)
         elif operator == "**":
-            _check_pow(left, right)
+            check_pow(left, right)
         elif operator == "+":
             if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
                 total = len(left) + len(right)
                 if total > cap:
-                    raise _over("max_output_bytes", "a concatenation", total, cap)
+                    raise over_limit("max_output_bytes", "a concatenation", total, cap)
         elif operator == "%" and isinstance(left, str):
-            _check_printf(left, right, cap)
+            check_printf(left, right, cap)
         return super().call_binop(context, operator, left, right)
 
     # --- budgets ------------------------------------------------------------------------
@@ -298,7 +292,7 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
             return
         state.steps += steps
         if state.steps > self.limits.max_steps:
-            raise _limit(
+            raise limit_error(
                 f"the template did more than {self.limits.max_steps} loop iterations and calls",
                 "max_steps",
                 state.steps,
@@ -324,7 +318,9 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
     def check_size(self, value: Any) -> Any:
         """Wrapped around ``~`` concatenations, whose pieces are each already bounded."""
         if isinstance(value, str) and len(value) > self.limits.max_output_bytes:
-            raise _over("max_output_bytes", "a string", len(value), self.limits.max_output_bytes)
+            raise over_limit(
+                "max_output_bytes", "a string", len(value), self.limits.max_output_bytes
+            )
         return value
 
     def _range(self, *args: Any) -> range:
@@ -334,7 +330,7 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
         except OverflowError:
             size = self.limits.max_range + 1
         if size > self.limits.max_range:
-            raise _limit(
+            raise limit_error(
                 f"range() of {size} items is over the {self.limits.max_range}-item limit",
                 "max_range",
                 size,
@@ -346,168 +342,7 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
         pieces = parts if isinstance(parts, list) else list(parts)
         total = sum(map(len, pieces))
         if total > self.limits.max_output_bytes:
-            raise _over("max_output_bytes", "a block's output", total, self.limits.max_output_bytes)
+            raise over_limit(
+                "max_output_bytes", "a block's output", total, self.limits.max_output_bytes
+            )
         return "".join(pieces)
-
-
-# --- size checks ------------------------------------------------------------------------
-
-
-def _check_mul(left: Any, right: Any, cap: int) -> None:
-    if isinstance(left, int) and isinstance(right, int):
-        bits = abs(left).bit_length() + abs(right).bit_length()
-        if bits > _MAX_INT_BITS:
-            raise _over("max_int_bits", "a product", bits, _MAX_INT_BITS)
-        return
-    for seq, times in ((left, right), (right, left)):
-        if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
-            size = len(seq) * max(times, 0)
-            if size > cap:
-                raise _over("max_output_bytes", "a repetition", size, cap)
-
-
-def _check_pow(left: Any, right: Any) -> None:
-    if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
-        bits = abs(left).bit_length() * right
-        if bits > _MAX_INT_BITS:
-            raise _over("max_int_bits", "a power", bits, _MAX_INT_BITS)
-
-
-def _check_printf(fmt: str, values: Any, cap: int) -> None:
-    args = values if isinstance(values, tuple) else (values,)
-    star_big = any(isinstance(v, int) and v > cap for v in args)
-    for match in _PRINTF.finditer(fmt):
-        for group in match.groups():
-            if group == "*" and star_big:
-                raise _limit("a '*' width in a format is too large", "max_output_bytes", 0, cap)
-            if group and group.isdigit() and (len(group) > 9 or int(group) > cap):
-                raise _limit(f"format width {group} is too large", "max_output_bytes", 0, cap)
-
-
-def _check_format_spec(fmt: str, values: list[Any], limits: Limits) -> None:
-    cap = limits.max_output_bytes
-    try:
-        fields = list(string.Formatter().parse(fmt))
-    except ValueError:
-        return  # malformed: the real call raises the same error
-    big = any(isinstance(v, int) and v > cap for v in values)
-    for _, _, spec, _ in fields:
-        if not spec:
-            continue
-        if "{" in spec and big:
-            raise _limit("a nested format width is too large", "max_output_bytes", 0, cap)
-        for run in re.findall(r"\d+", spec):
-            if len(run) > 9 or int(run) > cap:
-                raise _limit(f"format width {run} is too large", "max_output_bytes", 0, cap)
-
-
-def _check_str_method(
-    name: str, text: str, args: tuple[Any, ...], kwargs: dict[str, Any], limits: Limits
-) -> tuple[Any, ...]:
-    cap = limits.max_output_bytes
-    if name in ("center", "ljust", "rjust", "zfill"):
-        width = args[0] if args else kwargs.get("width", 0)
-        if isinstance(width, int) and width > cap:
-            raise _over("max_output_bytes", f"str.{name}()", width, cap)
-    elif name == "expandtabs":
-        tab = args[0] if args else kwargs.get("tabsize", 8)
-        if isinstance(tab, int) and len(text) * tab > cap:
-            raise _over("max_output_bytes", "str.expandtabs()", len(text) * tab, cap)
-    elif name == "replace" and len(args) >= 2:
-        count = args[2] if len(args) > 2 else kwargs.get("count", -1)
-        _check_replace(text, args[0], args[1], count, cap)
-    elif name == "join" and args:
-        items = list(args[0])
-        _check_join(text, items, cap)
-        return (items, *args[1:])
-    elif name == "translate" and args and isinstance(args[0], Mapping):
-        longest = max((len(v) for v in args[0].values() if isinstance(v, str)), default=1)
-        if len(text) * longest > cap:
-            raise _over("max_output_bytes", "str.translate()", len(text) * longest, cap)
-    return args
-
-
-def _check_replace(text: Any, old: Any, new: Any, count: Any, cap: int) -> None:
-    if not (isinstance(text, str) and isinstance(old, str) and isinstance(new, str)):
-        return
-    hits = text.count(old) if old else len(text) + 1
-    if isinstance(count, int) and count >= 0:
-        hits = min(hits, count)
-    size = len(text) + hits * (len(new) - len(old))
-    if size > cap:
-        raise _over("max_output_bytes", "a replace", size, cap)
-
-
-def _check_join(sep: str, items: list[Any], cap: int) -> None:
-    size = len(sep) * max(len(items) - 1, 0)
-    size += sum(len(i) for i in items if isinstance(i, str))
-    if size > cap:
-        raise _over("max_output_bytes", "a join", size, cap)
-
-
-def _guarded_filters(limits: Limits) -> dict[str, Callable[..., Any]]:
-    """Filters that can amplify their input, each checked before it allocates."""
-    cap = limits.max_output_bytes
-
-    def guard(original: Callable[..., Any], check: Callable[..., None]) -> Callable[..., Any]:
-        # Filters marked pass_eval_context/pass_environment get that object first; the
-        # checks see only the filter's own arguments.
-        skip = 1 if hasattr(original, "jinja_pass_arg") else 0
-
-        @wraps(original)  # keeps Jinja's pass_eval_context/pass_environment marker
-        def filtered(*args: Any, **kwargs: Any) -> Any:
-            check(*args[skip:], **kwargs)
-            return original(*args, **kwargs)
-
-        return filtered
-
-    def center(value: Any, width: Any = 80) -> None:
-        if isinstance(width, int) and width > cap:
-            raise _over("max_output_bytes", "center", width, cap)
-
-    def indent(s: Any, width: Any = 4, *_: Any, **__: Any) -> None:
-        pad = width if isinstance(width, int) else len(str(width))
-        size = len(str(s)) + pad * (str(s).count("\n") + 1)
-        if size > cap:
-            raise _over("max_output_bytes", "indent", size, cap)
-
-    def batch(value: Any, linecount: Any = 1, *_: Any, **__: Any) -> None:
-        if isinstance(linecount, int) and linecount > limits.max_range:
-            raise _over("max_range", "a batch", linecount, limits.max_range)
-
-    def slice_(value: Any, slices: Any = 1, *_: Any, **__: Any) -> None:
-        if isinstance(slices, int) and slices > limits.max_range:
-            raise _over("max_range", "a slice", slices, limits.max_range)
-
-    def format_(value: Any, *args: Any, **kwargs: Any) -> None:
-        if isinstance(value, str):
-            _check_printf(value, kwargs or tuple(args), cap)
-
-    def replace(s: Any, old: Any, new: Any, count: Any = None) -> None:
-        _check_replace(str(s), old, new, -1 if count is None else count, cap)
-
-    def wordwrap(s: Any, width: Any = 79, *args: Any, **kwargs: Any) -> None:
-        wrap = kwargs.get("wrapstring", args[1] if len(args) > 1 else None)
-        if isinstance(wrap, str) and len(str(s)) * max(len(wrap), 1) > cap:
-            raise _over("max_output_bytes", "wordwrap", len(str(s)) * len(wrap), cap)
-
-    def join(value: Any, d: Any = "", *_: Any, **__: Any) -> None:
-        if isinstance(d, str) and isinstance(value, (list, tuple)):
-            _check_join(d, list(value), cap)
-
-    def tojson(value: Any, indent: Any = None) -> None:
-        if isinstance(indent, int) and indent > _MAX_JSON_INDENT:
-            raise _over("max_json_indent", "a JSON indent", indent, _MAX_JSON_INDENT)
-
-    f = jinja_filters.FILTERS
-    return {
-        "batch": guard(f["batch"], batch),
-        "center": guard(f["center"], center),
-        "format": guard(f["format"], format_),
-        "indent": guard(f["indent"], indent),
-        "join": guard(f["join"], join),
-        "replace": guard(f["replace"], replace),
-        "slice": guard(f["slice"], slice_),
-        "tojson": guard(f["tojson"], tojson),
-        "wordwrap": guard(f["wordwrap"], wordwrap),
-    }
