@@ -38,6 +38,7 @@ TEMPLATE = (
     "their question about {{topic}} in at most {{max_sentences}} sentences, and sign as "
     "{{agent_name}}. Revision {{revision}}."
 )
+ROUNDS = 5  # timed windows are split in rounds; the best round is reported
 VARS = {
     "company_name": "Acme",
     "customer_name": "Ada",
@@ -138,6 +139,25 @@ def per_call(fn: Callable[[], object], *, repeat: int, rounds: int = 5) -> float
     return best
 
 
+def interleaved(
+    fns: dict[str, Callable[[], object]], *, repeat: int, rounds: int = 20
+) -> dict[str, float]:
+    """Best per-call time of each function, measured in alternating small batches.
+
+    Alternating keeps the functions under the same background load, so their ratio holds
+    on a busy machine even when the absolute figures move.
+    """
+    best = dict.fromkeys(fns, float("inf"))
+    batch = max(repeat // rounds, 1)
+    for _ in range(rounds):
+        for key, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(batch):
+                fn()
+            best[key] = min(best[key], (time.perf_counter() - start) / batch)
+    return best
+
+
 def fmt_rate(per_second: float) -> str:
     return f"{per_second:>9,.0f}/s"
 
@@ -153,17 +173,22 @@ def db_push_series(url: str, sizes: list[int], window: int) -> dict[int, float]:
     """Push until each size is reached, then time the next ``window`` pushes."""
     rates: dict[int, float] = {}
     with Vault(Settings(database_url=url)) as vault:
-        vault.push("bench", template=f"{TEMPLATE} 0", author="bench")
-        done = 1
+        done = 0
+        for _ in range(min(20, sizes[0])):  # warm up: pool, statement and compile caches
+            vault.push("bench", template=f"{TEMPLATE} {done}", author="bench")
+            done += 1
         for size in sizes:
             if done < size:
                 bulk_fill(vault, "bench", done, size - done)
                 done = size
-            start = time.perf_counter()
-            for _ in range(window):
-                vault.push("bench", template=f"{TEMPLATE} {done}", author="bench")
-                done += 1
-            rates[size] = window / (time.perf_counter() - start)
+            best = float("inf")
+            for _ in range(ROUNDS):  # best round: the one least disturbed by other load
+                start = time.perf_counter()
+                for _ in range(window // ROUNDS):
+                    vault.push("bench", template=f"{TEMPLATE} {done}", author="bench")
+                    done += 1
+                best = min(best, time.perf_counter() - start)
+            rates[size] = (window // ROUNDS) / best
             progress(f"push at {size:,} versions: {rates[size]:,.0f}/s")
     return rates
 
@@ -238,12 +263,15 @@ def json_push_series(path: Path, sizes: list[int], window: int) -> dict[int, flo
             registry.push("bench", f"{TEMPLATE} {done}", save=False)
             done += 1
         registry._save()
-        count = max(10, min(window, 200_000 // max(size, 1)))
-        start = time.perf_counter()
-        for _ in range(count):
-            registry.push("bench", f"{TEMPLATE} {done}")
-            done += 1
-        rates[size] = count / (time.perf_counter() - start)
+        count = max(2, min(window, 200_000 // max(size, 1)) // ROUNDS)
+        best = float("inf")
+        for _ in range(ROUNDS):
+            start = time.perf_counter()
+            for _ in range(count):
+                registry.push("bench", f"{TEMPLATE} {done}")
+                done += 1
+            best = min(best, time.perf_counter() - start)
+        rates[size] = count / best
         progress(f"json-file save at {size:,} versions: {rates[size]:,.0f}/s")
     return rates
 
@@ -253,12 +281,17 @@ def json_push_series(path: Path, sizes: list[int], window: int) -> dict[int, flo
 
 def render_latency(url: str, repeat: int) -> dict[str, float]:
     compiled = compile_template(TEMPLATE)
-    out = {"compiled": per_call(lambda: compiled.render(VARS), repeat=repeat)}
     with Vault(Settings(database_url=url)) as vault:
         vault.push("render", template=TEMPLATE)
         vault.render("render", VARS)
-        out["warm"] = per_call(lambda: vault.render("render", VARS), repeat=repeat)
-        out["warm_get"] = per_call(lambda: vault.get("render"), repeat=repeat)
+        out = interleaved(
+            {
+                "compiled": lambda: compiled.render(VARS),
+                "warm": lambda: vault.render("render", VARS),
+                "warm_get": lambda: vault.get("render"),
+            },
+            repeat=repeat,
+        )
     with Vault(Settings(database_url=url, label_ttl=0)) as uncached:
         uncached.render("render", VARS)
         out["label_lookup"] = per_call(
@@ -359,7 +392,7 @@ def main() -> int:
             with fresh_database(kind, tmp) as url:
                 races[kind] = race(url, procs, pushes)
 
-    print("Push throughput (versions/s) with N existing versions")
+    print("Push throughput (versions/s) with N existing versions (best of 5 rounds)")
     header = f"{'N':>8} " + "".join(f"{k:>13}" for k in push)
     print(header)
     for size in sizes:
@@ -373,7 +406,7 @@ def main() -> int:
             f"(target <= 1.5x); {vs_json:.0f}x the JSON file at {last:,} (target >= 20x)"
         )
 
-    print("\nResolve + render latency (best-of-5 mean per call)")
+    print("\nResolve + render latency (best batch, alternating batches of each)")
     for kind in kinds:
         lat = latency[kind]
         ratio = lat["warm"] / lat["compiled"]
