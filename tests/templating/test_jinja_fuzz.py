@@ -141,7 +141,7 @@ def _compile_and_render(source: str) -> None:
 
 
 @settings(
-    max_examples=400,
+    max_examples=250,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
@@ -159,7 +159,7 @@ def test_jinja_raises_only_template_errors(source: str) -> None:
     _compile_and_render(source)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(source=st.text(max_size=200))
 def test_arbitrary_unicode_raises_only_template_errors(source: str) -> None:
     _compile_and_render(source)
