@@ -15,10 +15,12 @@ database; share one per process. It is safe to use from several threads.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from promptvault.builder.builder import BuiltRequest, PromptBuilder
 from promptvault.config import Settings
 from promptvault.entities import (
     LabelEvent,
@@ -29,6 +31,8 @@ from promptvault.entities import (
 )
 from promptvault.errors import PromptUnavailable
 from promptvault.experiments.service import ExperimentService
+from promptvault.fewshot.models import parse_examples_spec
+from promptvault.fewshot.service import ExampleService
 from promptvault.registry.audit import AuditLog
 from promptvault.registry.diff import diff_versions
 from promptvault.registry.service import Registry
@@ -73,6 +77,8 @@ class Vault:
             move_label=self.registry.set_label,
             clock=clock,
         )
+        self.examples = ExampleService(self.db, self.settings, clock=clock)
+        self.builder = PromptBuilder(timezone=self.settings.timezone)
 
     @classmethod
     def open(cls, url: str | None = None, *, settings: Settings | None = None) -> Vault:
@@ -107,6 +113,7 @@ class Vault:
     def close(self) -> None:
         """Write queued experiment events, then release the database connections."""
         self.experiments.close()
+        self.examples.close()
         self.db.dispose()
 
     def __enter__(self) -> Vault:
@@ -199,6 +206,53 @@ class Vault:
         return self.registry.resolver.render(
             ref, variables, placeholders=placeholders, strict=strict
         )
+
+    def build(
+        self,
+        ref: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        unit_id: str | None = _NO_UNIT,
+        examples: str | Mapping[str, Any] | None = None,
+        history: Sequence[Mapping[str, Any]] | None = None,
+        now: datetime | None = None,
+        strict: bool = True,
+    ) -> BuiltRequest:
+        """Resolve, select examples, render and assemble a provider-neutral request.
+
+        ``examples`` is a collection name or ``{"collection", "strategy", "k", "query",
+        "filters", "token_budget", "lambda", "seed"}`` (``query`` is a Mustache template
+        rendered with ``variables``, e.g. ``"{{question}}"``; a missing collection means the
+        one attached to the prompt). ``unit_id`` routes through a running experiment as in
+        :meth:`get`. See :mod:`promptvault.builder.builder` for where examples and
+        ``history`` go; ``req.to_openai()`` / ``req.to_anthropic()`` give SDK arguments.
+        """
+        if unit_id is _NO_UNIT:
+            version: PromptVersion = self.registry.resolver.get(ref)
+        else:
+            version = self.get(ref, unit_id=unit_id)
+        if examples is None:
+            return self.builder.build(version, variables, history=history, now=now, strict=strict)
+        picked = self.examples.select(
+            parse_examples_spec(examples),
+            variables,
+            prompt=version.name,
+            as_messages=not self.builder.reads_examples(version),
+        )
+        built = self.builder.build(
+            version,
+            variables,
+            examples=picked.examples,
+            examples_reason=picked.reason,
+            example_template=picked.template,
+            history=history,
+            now=now,
+            strict=strict,
+            collection=picked.collection,
+            strategy=picked.strategy,
+        )
+        self.examples.record_usage(built.metadata.example_ids)
+        return built
 
     def get_prompt(self, name: str) -> PromptSummary:
         """One prompt's summary (latest version, labels, tags)."""

@@ -161,3 +161,42 @@ def test_extra_body_sends_unsupported_params_through_the_sdks(stub: ProviderStub
     )
     _, body = stub.bodies[-1]
     assert body["top_k"] == 9 and body["temperature"] == 0.7
+
+
+def test_vault_build_end_to_end_through_both_sdks(stub: ProviderStub, sqlite_url: str) -> None:
+    from promptvault import Vault
+    from promptvault.config import Settings
+
+    with Vault(Settings(database_url=sqlite_url)) as vault:
+        vault.push(
+            "support",
+            template=[
+                {"role": "system", "content": "You support {{company}}."},
+                {"role": "user", "content": "{{question}}"},
+            ],
+            config={"model": "gpt-4o-mini", "temperature": 0.1, "max_tokens": 50},
+        )
+        vault.examples.create("faq", prompt="support", query_template="{{question}}", k=1)
+        vault.examples.add("faq", "Where is my refund?", "Refunds take 5 days.")
+        vault.examples.add("faq", "Reset my password", "Use the reset link.")
+        req = vault.build(
+            "support", {"company": "Acme", "question": "My refund is late"}, examples={}
+        )
+    kwargs = req.to_openai()
+    client = openai.OpenAI(base_url=f"{stub.base}/v1", api_key="sk-test", max_retries=0)
+    assert client.chat.completions.create(**kwargs).choices[0].message.content == "stub says hi"
+    path, body = stub.bodies[-1]
+    assert path == "/v1/chat/completions" and body == as_json(kwargs)
+    assert [m["content"] for m in body["messages"][1:3]] == [
+        "Where is my refund?",
+        "Refunds take 5 days.",
+    ]
+    a_kwargs = req.to_anthropic()
+    message = anthropic.Anthropic(base_url=stub.base, api_key="k", max_retries=0).messages.create(
+        **a_kwargs
+    )
+    assert message.content[0].text == "stub says hi"  # type: ignore[union-attr]
+    path, body = stub.bodies[-1]
+    assert path == "/v1/messages" and body == as_json(a_kwargs)
+    assert body["system"] == "You support Acme." and body["max_tokens"] == 50
+    assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user"]

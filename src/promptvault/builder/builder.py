@@ -38,7 +38,6 @@ adapters (``to_openai`` / ``to_anthropic``) keep what each SDK accepts; see
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -58,6 +57,7 @@ from promptvault.entities import Example, PromptVersion
 from promptvault.errors import InvalidInputError
 from promptvault.templating import ChatTemplate, compile_chat, compile_template
 from promptvault.templating.base import PartialSource, Template
+from promptvault.templating.variables import apply_defaults
 
 __all__ = ["BuildMetadata", "BuiltRequest", "PromptBuilder", "build_request"]
 
@@ -69,7 +69,8 @@ class BuildMetadata(NamedTuple):
     """Where a built request came from and what went into it.
 
     An immutable named tuple: it is made on every build, and a tuple is the cheapest
-    immutable record Python has.
+    immutable record Python has. ``collection`` and ``strategy`` name where the examples
+    came from when a collection was used.
     """
 
     prompt: str
@@ -85,6 +86,8 @@ class BuildMetadata(NamedTuple):
     render_us: float = 0.0
     now: str = ""
     dropped_params: dict[str, list[str]] = {}  # noqa: RUF012 - as above
+    collection: str | None = None
+    strategy: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
@@ -94,12 +97,12 @@ class BuildMetadata(NamedTuple):
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class BuiltRequest:
+class BuiltRequest(NamedTuple):
     """A provider-neutral request: messages with roles, model, params and metadata.
 
-    A plain frozen dataclass rather than a pydantic model: it is built on every request and
-    every field is already checked, so construction must cost next to nothing.
+    An immutable named tuple rather than a pydantic model or a frozen dataclass: it is
+    built on every request and every field is already checked, so construction must cost
+    next to nothing (a frozen dataclass pays one ``object.__setattr__`` per field).
     """
 
     messages: list[dict[str, Any]]
@@ -159,12 +162,16 @@ class _Prepared:
 
     template: Any  # the source, kept to check a cache hit really is the same content
     config: dict[str, Any]
+    syntax: str
     compiled: ChatTemplate | Template
+    is_chat: bool
     role: str
     params: dict[str, Any]
     model: str | None
     dropped: dict[str, list[str]]
     reads_examples: bool
+    defaults: Mapping[str, Any] | None  # the variables schema, when it declares defaults
+    places: frozenset[str]  # chat placeholder names
 
 
 @lru_cache(maxsize=64)
@@ -180,16 +187,22 @@ def _zone(name: str) -> tzinfo:
 class PromptBuilder:
     """Renders resolved prompt versions into :class:`BuiltRequest` values.
 
-    Holds the time zone and an LRU cache of prepared versions (compiled template, params,
-    dropped params), so one builder per process is the intended use.
+    Holds the time zone and a cache of prepared versions (compiled template, params,
+    dropped params, schema defaults) keyed by content hash, so one builder per process is
+    the intended use. A warm build of a prepared version costs one dict lookup, the
+    template's own render and the assembly of the answer.
     """
 
     def __init__(self, *, timezone: str = "UTC", cache_size: int = 256) -> None:
         self.timezone = timezone
         self._tz = _zone(timezone)
-        self._prepared: OrderedDict[tuple[Any, ...], _Prepared] = OrderedDict()
-        self._live: tuple[int, str] = (-1, "")
+        self._prepared: dict[Any, _Prepared] = {}
+        self._live: tuple[int, str, str] = (-1, "", "")
         self._cache_size = cache_size
+
+    def reads_examples(self, version: PromptVersion) -> bool:
+        """Whether the version's template reads ``{{examples}}`` (examples become text)."""
+        return self._prepare(version, None).reads_examples
 
     def build(
         self,
@@ -204,41 +217,119 @@ class PromptBuilder:
         now: datetime | None = None,
         partials: PartialSource | None = None,
         strict: bool = True,
+        collection: str | None = None,
+        strategy: str | None = None,
     ) -> BuiltRequest:
         """Render ``version`` with ``variables`` and assemble the request (rules above)."""
-        started = time.perf_counter_ns()
-        if variables is not None and not isinstance(variables, Mapping):
+        started = _perf_ns()
+        if (
+            variables is not None
+            and type(variables) is not dict
+            and not isinstance(variables, Mapping)
+        ):
             raise InvalidInputError(
                 "variables must be an object of name -> value", details={"field": "variables"}
             )
-        chosen = list(examples or ())
-        turns = _check_history(history)
+        prep = self._prepare(version, partials)
+        if now is None:
+            second = int(_time())
+            live = self._live
+            if live[0] != second:
+                live = self._tick(second)
+            stamp, today = live[1], live[2]
+        else:
+            stamp = self._stamp(now)
+            today = stamp[:10]
+        data: dict[str, Any] = {"now": stamp, "today": today}
+        if variables:
+            data.update(variables)
+        if prep.defaults is not None:  # declared defaults fill what the caller left out
+            data = apply_defaults(prep.defaults, data)
+        chosen = list(examples) if examples else _NO_EXAMPLES
+        text_examples = prep.reads_examples
         if chosen and variables is not None and "examples" in variables:
             raise InvalidInputError(
                 "'examples' is both a variable and the selected examples; rename the variable",
                 details={"field": "variables.examples"},
             )
-        stamp = self._stamp(now)
-        data: dict[str, Any] = {"now": stamp, "today": stamp[:10]}
-        if variables:
-            data.update(variables)
-        prep = self._prepare(version, partials)
-        text_examples = prep.reads_examples
-        if text_examples and "examples" not in (variables or {}):
-            data["examples"] = _examples_text(chosen, example_template)
-        examples_as: Literal["text", "messages"] | None = None
-        if chosen:
-            examples_as = "text" if text_examples else "messages"
+        if text_examples and (variables is None or "examples" not in variables):
+            data["examples"] = format_examples(chosen, template=example_template) if chosen else ""
 
+        if history is None and not chosen:
+            # The common case: no history, no examples. Nothing to insert anywhere.
+            if prep.is_chat:
+                fill = _EMPTY_EXAMPLES if "examples" in prep.places else None
+                messages: list[dict[str, Any]] = prep.compiled.render(  # type: ignore[call-arg,assignment]
+                    data, placeholders=fill, strict=strict
+                )
+            else:
+                messages = [
+                    {"role": prep.role, "content": prep.compiled.render(data, strict=strict)}
+                ]
+        else:
+            messages = self._assemble(
+                prep, data, chosen, history=history, placeholder=history_placeholder, strict=strict
+            )
+
+        if chosen:
+            reason = None
+            examples_as: Literal["text", "messages"] | None = (
+                "text" if text_examples else "messages"
+            )
+        else:
+            examples_as = None
+            if examples_reason is not None:
+                reason = examples_reason
+            else:
+                reason = "no examples requested" if examples is None else "no examples selected"
+        dropped = prep.dropped
+        metadata = _new_tuple(
+            BuildMetadata,
+            (
+                version.name,
+                version.version,
+                version.hash,
+                version.resolved_label,
+                version.experiment,
+                version.variant,
+                [e.id for e in chosen] if chosen else [],
+                len(chosen),
+                examples_as,
+                reason,
+                (_perf_ns() - started) / 1000.0,
+                stamp,
+                {k: list(v) for k, v in dropped.items()} if dropped else {},
+                collection,
+                strategy,
+            ),
+        )
+        built: BuiltRequest = _new_tuple(
+            BuiltRequest, (messages, prep.model, prep.params.copy(), metadata)
+        )
+        return built
+
+    def _assemble(
+        self,
+        prep: _Prepared,
+        data: dict[str, Any],
+        chosen: list[Example],
+        *,
+        history: Sequence[Mapping[str, Any]] | None,
+        placeholder: str,
+        strict: bool,
+    ) -> list[dict[str, Any]]:
+        """Messages with examples and history placed (the rules in the module docstring)."""
+        turns = _check_history(history)
+        text_examples = prep.reads_examples
         compiled = prep.compiled
         if isinstance(compiled, ChatTemplate):
-            places = compiled.placeholders
+            places = prep.places
             filled: dict[str, Sequence[Mapping[str, Any]]] = {}
             if "examples" in places:
                 filled["examples"] = [] if text_examples else example_messages(chosen)
-            history_inline = turns is not None and history_placeholder in places
+            history_inline = turns is not None and placeholder in places
             if history_inline:
-                filled[history_placeholder] = turns or []
+                filled[placeholder] = turns or []
             messages = compiled.render(data, placeholders=filled, strict=strict)
             examples_inline = "examples" in places
         else:
@@ -249,43 +340,16 @@ class PromptBuilder:
             messages = _before_last_user(messages, turns)
         if chosen and not text_examples and not examples_inline:
             messages = _after_system(messages, example_messages(chosen))
+        return messages
 
-        if chosen:
-            reason = None
-        elif examples_reason is not None:
-            reason = examples_reason
-        else:
-            reason = "no examples requested" if examples is None else "no examples selected"
-        metadata = BuildMetadata(
-            prompt=version.name,
-            version=version.version,
-            hash=version.hash,
-            label=version.resolved_label,
-            experiment=version.experiment,
-            variant=version.variant,
-            example_ids=[e.id for e in chosen],
-            examples_used=len(chosen),
-            examples_as=examples_as,
-            examples_reason=reason,
-            render_us=(time.perf_counter_ns() - started) / 1000.0,
-            now=stamp,
-            dropped_params={k: list(v) for k, v in prep.dropped.items()} if prep.dropped else {},
-        )
-        return BuiltRequest(
-            messages=messages, model=prep.model, params=dict(prep.params), metadata=metadata
-        )
+    def _tick(self, second: int) -> tuple[int, str, str]:
+        """The live clock's stamp, recomputed once a second."""
+        stamp = datetime.fromtimestamp(second, self._tz).isoformat(timespec="seconds")
+        self._live = live = (second, stamp, stamp[:10])
+        return live
 
-    def _stamp(self, now: datetime | None) -> str:
+    def _stamp(self, now: datetime) -> str:
         """``now`` as ISO 8601 in the builder's zone, to the second."""
-        if now is None:
-            # The live clock only changes the stamp once a second: reuse it until then.
-            second = int(time.time())
-            cached = self._live
-            if cached[0] == second:
-                return cached[1]
-            stamp = datetime.fromtimestamp(second, self._tz).isoformat(timespec="seconds")
-            self._live = (second, stamp)
-            return stamp
         if not isinstance(now, datetime):
             raise InvalidInputError(
                 f"now must be a datetime, not {type(now).__name__}", details={"field": "now"}
@@ -294,21 +358,51 @@ class PromptBuilder:
         return clock.isoformat(timespec="seconds")
 
     def _prepare(self, version: PromptVersion, partials: PartialSource | None) -> _Prepared:
-        if partials is not None and not isinstance(partials, Mapping):
-            # A resolver may answer differently over time: prepare every time.
-            return _prepare(version, partials)
-        # The content hash identifies template + config; the equality checks below guard
-        # against hand-built versions that reuse a hash for different content.
-        key = (version.hash, version.type, version.syntax, *sorted((partials or {}).items()))
+        if partials is not None:
+            if not isinstance(partials, Mapping):
+                # A resolver may answer differently over time: prepare every time.
+                return _prepare(version, partials)
+            key: Any = (version.hash, *sorted(partials.items()))
+        else:
+            key = version.hash
         prep = self._prepared.get(key)
-        if prep is not None and prep.template == version.template and prep.config == version.config:
-            self._prepared.move_to_end(key)
+        # The content hash identifies template + syntax + config; the checks guard against
+        # hand-built versions that reuse a hash for different content (identity first: a
+        # cached version object hands back the very same template and config).
+        if (
+            prep is not None
+            and (prep.template is version.template or prep.template == version.template)
+            and (prep.config is version.config or prep.config == version.config)
+            and prep.syntax == version.syntax
+            and prep.is_chat == (version.type == "chat")
+        ):
             return prep
         prep = _prepare(version, partials)
+        if len(self._prepared) >= self._cache_size:
+            self._prepared.clear()
         self._prepared[key] = prep
-        if len(self._prepared) > self._cache_size:
-            self._prepared.popitem(last=False)
         return prep
+
+
+_NO_EXAMPLES: list[Example] = []
+_EMPTY_EXAMPLES: dict[str, Sequence[Mapping[str, Any]]] = {"examples": ()}
+_perf_ns = time.perf_counter_ns
+# tuple.__new__ skips the named tuples' generated __new__ (every field is given here).
+_new_tuple: Any = tuple.__new__
+_time = time.time
+
+
+def _schema_with_defaults(schema: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The schema when it declares a ``default`` anywhere (else None: nothing to fill)."""
+
+    def has_default(node: Any) -> bool:
+        if isinstance(node, Mapping):
+            return "default" in node or any(has_default(v) for v in node.values())
+        if isinstance(node, list):
+            return any(has_default(v) for v in node)
+        return False
+
+    return schema if schema and has_default(schema.get("properties")) else None
 
 
 def _prepare(version: PromptVersion, partials: PartialSource | None) -> _Prepared:
@@ -322,6 +416,7 @@ def _prepare(version: PromptVersion, partials: PartialSource | None) -> _Prepare
                 details={"field": "template"},
             )
         compiled = compile_chat(version.template, syntax=version.syntax, partials=partials)
+        places = frozenset(compiled.placeholders)
     else:
         if not isinstance(version.template, str):
             raise InvalidInputError(
@@ -333,17 +428,22 @@ def _prepare(version: PromptVersion, partials: PartialSource | None) -> _Prepare
                 details={"field": "config.role", "value": role},
             )
         compiled = compile_template(version.template, syntax=version.syntax, partials=partials)
+        places = frozenset()
     params = {k: v for k, v in config.items() if k not in _CONFIG_KEYS}
     model = config.get("model")
     return _Prepared(
         template=version.template,
-        config=config,
+        config=version.config,
+        syntax=version.syntax,
         compiled=compiled,
+        is_chat=version.type == "chat",
         role=str(role),
         params=params,
         model=str(model) if model is not None else None,
         dropped=dropped_params(params),
         reads_examples="examples" in compiled.variables,
+        defaults=_schema_with_defaults(version.variables_schema),
+        places=places,
     )
 
 

@@ -1,0 +1,520 @@
+"""Few-shot collections and examples over a database: ``vault.examples``.
+
+Every write (collection create/update/attach/delete, example add/edit/delete/import, an
+embedder change) runs in one write transaction that also bumps the collection's revision
+and appends to the audit log, so a write is all or nothing and always audited. Vectors are
+computed before the transaction (embedding may be slow or remote) and the transaction checks
+that the collection's embedder did not change meanwhile.
+
+Selection for builds (:meth:`ExampleService.select`) reads the per-process snapshot in
+:class:`~promptvault.fewshot.runtime.CollectionCache`; usage counts go to a
+:class:`~promptvault.fewshot.usage.UsageCounter` and reach the database in batches.
+Import, export and search live in :mod:`promptvault.fewshot.transfer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from promptvault.config import Settings
+from promptvault.entities import Example
+from promptvault.errors import ConflictError, InvalidInputError
+from promptvault.fewshot import transfer
+from promptvault.fewshot.embedders import EMBEDDERS, Embedder, Vectors, get_embedder
+from promptvault.fewshot.index import vector_bytes
+from promptvault.fewshot.io import check_example
+from promptvault.fewshot.models import (
+    Collection,
+    ImportReport,
+    check_collection_name,
+    check_count,
+    check_strategy,
+    check_template,
+)
+from promptvault.fewshot.picking import Picker, Selection
+from promptvault.fewshot.runtime import CollectionCache, Loaded, not_found
+from promptvault.fewshot.transfer import EMBED_BATCH
+from promptvault.fewshot.usage import UsageCounter
+from promptvault.storage import fewshot as repo
+from promptvault.storage.audit import append
+from promptvault.storage.database import Database
+from promptvault.storage.tables import CollectionRow, utcnow
+
+__all__ = ["UNSET", "ExampleService", "Progress", "Selection"]
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``, called as embedding advances."""
+
+UNSET: Any = object()
+
+
+def _target(name: str) -> str:
+    return f"collection:{name}"
+
+
+_List = list  # the service has a method called list
+
+
+class ExampleService:
+    """Collections of few-shot examples, their vectors and selection."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] | None = None,
+        embedders: Mapping[str, Embedder] | None = None,
+        usage_every: int = 1000,
+        usage_seconds: float = 5.0,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self._embedders: dict[str, Embedder] = dict(embedders or {})
+        self.cache = CollectionCache(db, self.embedder, ttl=settings.label_ttl, clock=clock)
+        self.usage = UsageCounter(self._write_usage, every=usage_every, seconds=usage_seconds)
+        self.picker = Picker(db, self.cache)
+        self.select = self.picker.select
+
+    def embedder(self, name: str) -> Embedder:
+        """The embedder called ``name`` (one instance per service)."""
+        found = self._embedders.get(name)
+        if found is None:
+            found = get_embedder(name, self.settings)
+            self._embedders[name] = found
+        return found
+
+    # --- collections ----------------------------------------------------------------------
+
+    def create(
+        self,
+        name: str,
+        *,
+        embedder: str = "hashing",
+        description: str = "",
+        example_template: str | None = None,
+        query_template: str | None = None,
+        prompt: str | None = None,
+        strategy: str = "semantic",
+        k: int = 3,
+        token_budget: int | None = None,
+        actor: str = "",
+    ) -> Collection:
+        """A new, empty collection; ``embedder``: ``hashing`` (default), ``minilm``, ``openai``."""
+        check_collection_name(name)
+        if embedder not in EMBEDDERS:
+            raise InvalidInputError(
+                f"embedder must be one of {', '.join(EMBEDDERS)}, not {embedder!r}",
+                details={"field": "embedder", "value": repr(embedder)},
+            )
+        instance = self.embedder(embedder)
+        spec, dim = instance.spec, instance.dim
+        values = {
+            "description": str(description or ""),
+            "example_template": check_template(example_template, "example_template"),
+            "query_template": check_template(query_template, "query_template"),
+            "strategy": check_strategy(strategy),
+            "k": check_count(k, "k", optional=False),
+            "token_budget": check_count(token_budget, "token_budget", optional=True),
+        }
+
+        def work(s: Session) -> None:
+            if repo.collection_row(s, name) is not None:
+                raise ConflictError(
+                    f"a collection named {name!r} already exists",
+                    details={"field": "name", "value": name},
+                )
+            at = utcnow()
+            prompt_id = self._prompt_id(s, prompt)
+            s.add(
+                CollectionRow(
+                    name=name,
+                    embedder=embedder,
+                    embedder_spec=spec,
+                    dim=dim,
+                    prompt_id=prompt_id,
+                    revision=1,
+                    created_at=at,
+                    created_by=actor,
+                    updated_at=at,
+                    updated_by=actor,
+                    **values,
+                )
+            )
+            s.flush()
+            append(
+                s,
+                actor=actor,
+                action="collection.create",
+                target=_target(name),
+                details={"embedder": spec, "prompt": prompt, **values},
+            )
+
+        self.db.write(work)
+        self.picker.forget_attachments()
+        return self.get(name)
+
+    @staticmethod
+    def _prompt_id(s: Session, prompt: str | None) -> int | None:
+        if prompt is None:
+            return None
+        found = repo.prompt_id(s, prompt)
+        if found is None:
+            from promptvault.errors import PromptNotFound
+
+            raise PromptNotFound(
+                f"no prompt named {prompt!r} to attach the collection to",
+                details={"field": "prompt", "name": prompt},
+            )
+        return found
+
+    def get(self, name: str) -> Collection:
+        """One collection (with its size and attached prompt)."""
+        with self.db.read() as s:
+            found = repo.collections(s, name=name)
+            if not found:
+                raise not_found(name, [c["name"] for c in repo.collections(s)])
+        return Collection(**found[0])
+
+    def list(self, *, prompt: str | None = None) -> list[Collection]:
+        """Every collection by name (or those attached to ``prompt``)."""
+        with self.db.read() as s:
+            return [Collection(**c) for c in repo.collections(s, prompt=prompt)]
+
+    def update(
+        self,
+        name: str,
+        *,
+        description: Any = UNSET,
+        example_template: Any = UNSET,
+        query_template: Any = UNSET,
+        strategy: Any = UNSET,
+        k: Any = UNSET,
+        token_budget: Any = UNSET,
+        actor: str = "",
+    ) -> Collection:
+        """Change a collection's format or selection defaults (only the arguments given)."""
+        values: dict[str, Any] = {}
+        if description is not UNSET:
+            values["description"] = str(description or "")
+        if example_template is not UNSET:
+            values["example_template"] = check_template(example_template, "example_template")
+        if query_template is not UNSET:
+            values["query_template"] = check_template(query_template, "query_template")
+        if strategy is not UNSET:
+            values["strategy"] = check_strategy(strategy)
+        if k is not UNSET:
+            values["k"] = check_count(k, "k", optional=False)
+        if token_budget is not UNSET:
+            values["token_budget"] = check_count(token_budget, "token_budget", optional=True)
+
+        def change(s: Session, row: CollectionRow) -> dict[str, Any]:
+            for key, value in values.items():
+                setattr(row, key, value)
+            return values
+
+        self._write(name, change, "collection.update", actor, reload=True)
+        return self.get(name)
+
+    def attach(self, name: str, prompt: str | None, *, actor: str = "") -> Collection:
+        """Attach the collection to ``prompt`` (None detaches it)."""
+
+        def change(s: Session, row: CollectionRow) -> dict[str, Any]:
+            row.prompt_id = self._prompt_id(s, prompt)
+            return {"prompt": prompt}
+
+        self._write(name, change, "collection.attach", actor, reload=True)
+        self.picker.forget_attachments()
+        return self.get(name)
+
+    def delete(self, name: str, *, actor: str = "") -> None:
+        """Delete a collection and all its examples."""
+        self.flush_usage()
+
+        def work(s: Session) -> None:
+            row = repo.collection_row(s, name)
+            if row is None:
+                raise not_found(name)
+            size = len(repo.example_rows(s, row.id, name))
+            s.delete(row)
+            s.flush()
+            append(
+                s,
+                actor=actor,
+                action="collection.delete",
+                target=_target(name),
+                details={"examples": size},
+            )
+
+        self.db.write(work)
+        self.cache.drop(name)
+        self.picker.forget_attachments()
+
+    def _write(
+        self,
+        name: str,
+        change: Callable[[Session, CollectionRow], dict[str, Any]],
+        action: str,
+        actor: str,
+        *,
+        spec: str | None = None,
+        reload: bool = False,
+    ) -> tuple[int, int, dict[str, Any]]:
+        """Run ``change`` on the collection row, bump the revision and audit, in one go.
+
+        Returns ``(old revision, new revision, audit details)``. ``spec`` is the embedder
+        spec the caller's vectors were made with; a different one in the row is a conflict.
+        """
+
+        def work(s: Session) -> tuple[int, int, dict[str, Any]]:
+            row = repo.collection_row(s, name)
+            if row is None:
+                raise not_found(name)
+            if spec is not None and row.embedder_spec != spec:
+                raise ConflictError(
+                    f"collection {name!r} changed embedder while its vectors were computed; "
+                    "try again",
+                    details={"field": "embedder", "stored": row.embedder_spec, "used": spec},
+                )
+            old = row.revision
+            details = change(s, row)
+            s.flush()
+            new = repo.bump_revision(s, row.id, actor=actor, at=utcnow())
+            append(s, actor=actor, action=action, target=_target(name), details=details)
+            return old, new, details
+
+        result = self.db.write(work)
+        if reload:
+            self.cache.drop(name)
+        return result
+
+    # --- examples -------------------------------------------------------------------------
+
+    def _embed(
+        self, collection: Collection, texts: Sequence[str], progress: Progress | None = None
+    ) -> Vectors:
+        embedder = self.cache.embedder(collection)
+        total = len(texts)
+        parts: _List[Vectors] = []
+        for start in range(0, total, EMBED_BATCH):
+            parts.append(embedder.embed(texts[start : start + EMBED_BATCH]))
+            if progress is not None:
+                progress(min(start + EMBED_BATCH, total), total)
+        if not parts:
+            return np.zeros((0, collection.dim), dtype=np.float32)
+        return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
+    def add(
+        self,
+        name: str,
+        input: str,
+        output: str,
+        *,
+        category: str | None = None,
+        quality: float = 1.0,
+        metadata: Mapping[str, Any] | None = None,
+        actor: str = "",
+    ) -> Example:
+        """Add one example (embedded now)."""
+        row = {
+            "input": input,
+            "output": output,
+            "category": category,
+            "quality": quality,
+            "metadata": dict(metadata or {}),
+        }
+        return self.add_many(name, [row], actor=actor)[0]
+
+    def add_many(
+        self,
+        name: str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        actor: str = "",
+        progress: Progress | None = None,
+        action: str = "example.add",
+        audit: Mapping[str, Any] | None = None,
+    ) -> _List[Example]:
+        """Add examples in one transaction (all or none); each row is checked first."""
+        checked = []
+        for i, raw in enumerate(rows):
+            if not isinstance(raw, Mapping):
+                raise InvalidInputError(
+                    f"examples[{i}] must be an object", details={"field": f"examples[{i}]"}
+                )
+            try:
+                checked.append(check_example(raw))
+            except InvalidInputError as err:
+                field = f"examples[{i}].{err.details.get('field')}"
+                raise InvalidInputError(err.message, details={"field": field}) from None
+        collection = self.get(name)
+        vectors = self._embed(collection, [r["input"] for r in checked], progress)
+        at = utcnow()
+        inserted: _List[int] = []
+
+        def change(s: Session, row: CollectionRow) -> dict[str, Any]:
+            values = [
+                {**r, "embedding": vector_bytes(v)} for r, v in zip(checked, vectors, strict=True)
+            ]
+            inserted[:] = repo.insert_examples(s, row.id, values, at=at)
+            details: dict[str, Any] = {"count": len(inserted), **(audit or {})}
+            if len(inserted) <= 20:
+                details["ids"] = list(inserted)
+            return details
+
+        old, new, _ = self._write(name, change, action, actor, spec=collection.embedder_spec)
+        added = [
+            Example.model_construct(id=i, collection=name, created_at=at, usage_count=0, **r)
+            for i, r in zip(inserted, checked, strict=True)
+        ]
+
+        def apply(loaded: Loaded) -> Loaded:
+            index = loaded.index.appended(new, added, vectors)
+            info = loaded.collection.model_copy(update={"revision": new, "size": index.n})
+            return Loaded(info, index, loaded.embedder)
+
+        self.cache.apply(name, old, apply)
+        return added
+
+    def edit(
+        self,
+        name: str,
+        example_id: int,
+        *,
+        actor: str = "",
+        **changes: Any,
+    ) -> Example:
+        """Change fields of one example (``input``, ``output``, ``category``, ``quality``,
+        ``metadata``); a new input is re-embedded."""
+        values = check_example(changes, partial=True)
+        if not values:
+            raise InvalidInputError("nothing to change", details={"field": "changes"})
+        collection = self.get(name)
+        vector = self._embed(collection, [values["input"]])[0] if "input" in values else None
+        found: _List[Example] = []
+
+        def change(s: Session, row: CollectionRow) -> dict[str, Any]:
+            current = repo.example_rows(s, row.id, name, ids=[example_id])
+            if not current:
+                raise InvalidInputError(
+                    f"collection {name!r} has no example {example_id}",
+                    details={"field": "id", "value": example_id},
+                )
+            update = dict(values)
+            if vector is not None:
+                update["embedding"] = vector_bytes(vector)
+            repo.update_example(s, example_id, update)
+            found[:] = [current[0].model_copy(update=values)]
+            return {"id": example_id, "fields": sorted(values)}
+
+        old, new, _ = self._write(
+            name, change, "example.edit", actor, spec=collection.embedder_spec
+        )
+        edited = found[0]
+
+        def apply(loaded: Loaded) -> Loaded:
+            index = loaded.index.replaced(new, edited, vector)
+            info = loaded.collection.model_copy(update={"revision": new})
+            return Loaded(info, index, loaded.embedder)
+
+        self.cache.apply(name, old, apply)
+        return edited
+
+    def remove(self, name: str, ids: Sequence[int], *, actor: str = "") -> int:
+        """Delete examples by id; returns how many existed (unknown ids are named in an error
+        only when none of the ids exist)."""
+        wanted = [int(i) for i in ids]
+        gone: _List[int] = []
+
+        def change(s: Session, row: CollectionRow) -> dict[str, Any]:
+            gone[:] = repo.delete_examples(s, row.id, wanted)
+            if not gone:
+                raise InvalidInputError(
+                    f"collection {name!r} has none of the examples {wanted}",
+                    details={"field": "ids", "value": wanted},
+                )
+            return {"ids": gone}
+
+        old, new, _ = self._write(name, change, "example.delete", actor)
+
+        def apply(loaded: Loaded) -> Loaded:
+            index = loaded.index.without(new, gone)
+            info = loaded.collection.model_copy(update={"revision": new, "size": index.n})
+            return Loaded(info, index, loaded.embedder)
+
+        self.cache.apply(name, old, apply)
+        return len(gone)
+
+    def examples(
+        self,
+        name: str,
+        *,
+        category: str | None = None,
+        limit: int | None = None,
+        after: int | None = None,
+        ids: Sequence[int] | None = None,
+    ) -> _List[Example]:
+        """Examples in id order with their usage counts (this process's pending counts are
+        written first, so the numbers are current)."""
+        self.flush_usage()
+        with self.db.read() as s:
+            row = repo.collection_row(s, name)
+            if row is None:
+                raise not_found(name, [c["name"] for c in repo.collections(s)])
+            return repo.example_rows(
+                s, row.id, name, ids=ids, category=category, limit=limit, after=after
+            )
+
+    # --- bulk and search (see promptvault.fewshot.transfer) ---------------------------------
+
+    def set_embedder(
+        self, name: str, embedder: str, *, actor: str = "", progress: Progress | None = None
+    ) -> Collection:
+        """Switch the collection to another embedder and re-embed every example (progress
+        is reported per batch)."""
+        return transfer.reembed(self, name, embedder, actor=actor, progress=progress)
+
+    def import_text(self, name: str, text: str, **options: Any) -> ImportReport:
+        """Import JSONL/CSV text: ``format``, ``filename``, ``strict``, ``actor``, ``progress``."""
+        return transfer.import_text(self, name, text, **options)
+
+    def import_file(self, name: str, path: str | Path, **options: Any) -> ImportReport:
+        """Import a ``.jsonl`` or ``.csv`` file (same options as :meth:`import_text`)."""
+        return transfer.import_file(self, name, path, **options)
+
+    def export(self, name: str, *, format: str = "jsonl") -> str:
+        """Every example as JSONL or CSV text."""
+        return transfer.export_text(self, name, format=format)
+
+    def search(self, name: str, text: str, **options: Any) -> _List[tuple[Example, float]]:
+        """Examples most similar to ``text`` with scores (``k``, ``category``, ``min_quality``,
+        ``metadata``)."""
+        return transfer.search(self, name, text, **options)
+
+    # --- usage ------------------------------------------------------------------------------
+
+    def record_usage(self, ids: Sequence[int]) -> None:
+        """Count one use of each example id (written in batches)."""
+        if ids:
+            self.usage.record(ids)
+
+    def flush_usage(self) -> int:
+        """Write pending usage counts now; returns how many examples were updated."""
+        return self.usage.flush()
+
+    def _write_usage(self, counts: Mapping[int, int]) -> None:
+        self.db.write(lambda s: repo.add_usage(s, counts))
+        self.cache.add_usage(counts)
+
+    def close(self) -> None:
+        """Flush usage counts (called by ``Vault.close``); a database that cannot take them
+        any more must not stop the close, so the counts are then given up."""
+        try:
+            self.flush_usage()
+        except Exception:
+            self.usage.failures += 1
