@@ -68,7 +68,9 @@ class PromptVaultError(Exception):
         return (_rebuild, (type(self), self.message, self.details))
 
 
-def _rebuild(cls: type[PromptVaultError], message: str, details: dict[str, Any]) -> Any:
+def _rebuild(
+    cls: type[PromptVaultError], message: str, details: dict[str, Any]
+) -> PromptVaultError:
     err = cls.__new__(cls)
     PromptVaultError.__init__(err, message, details=details)
     err._restore()
