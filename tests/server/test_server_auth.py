@@ -19,6 +19,7 @@ from promptvault.server.auth import ROLE_PERMISSIONS, Permission
 
 from .conftest import ROLES, bearer
 from .experiment_endpoints import EXPERIMENT_ENDPOINTS
+from .fewshot_matrix import fewshot_endpoints
 
 NAME = "team/support"
 
@@ -126,6 +127,7 @@ ENDPOINTS = [
     Endpoint("keys-revoke", "DELETE", _revocable_key, Permission.ADMIN),
     Endpoint("audit-verify", "POST", _const("/v1/audit/verify"), Permission.ADMIN),
     *(Endpoint(*spec) for spec in EXPERIMENT_ENDPOINTS),
+    *fewshot_endpoints(Endpoint, NAME),
 ]
 
 

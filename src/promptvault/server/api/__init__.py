@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from promptvault.server.api import (
     audit,
+    collections,
     diff,
     experiments,
     health,
@@ -33,5 +34,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     keys.router,
     experiments.router,
     experiments.events_router,
+    collections.build_router,
+    collections.router,
     prompts.router,  # last: GET/DELETE /v1/prompts/{name:path} match any suffix
 )
