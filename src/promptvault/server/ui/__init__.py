@@ -13,6 +13,8 @@ static files to the FastAPI app:
 ``/promote/...``,           label moves with a confirmation showing what will change
 ``/rollback/...``
 ``/audit``                  the audit log, filters, chain verification
+``/experiments[/{name}]``   experiments: list, report with charts, stop and conclude
+``/examples[/{name}]``      few-shot collections: browse, search by meaning or text
 ==========================  ==========================================================
 
 Pages are Jinja2 templates with autoescaping; the only scripts are the package's own static
@@ -29,7 +31,16 @@ from starlette.staticfiles import StaticFiles
 
 from promptvault.config import Settings
 from promptvault.registry.keys import KeyService
-from promptvault.server.ui import audit, compare, editor, playground, prompts, signin
+from promptvault.server.ui import (
+    audit,
+    compare,
+    editor,
+    examples,
+    experiments,
+    playground,
+    prompts,
+    signin,
+)
 from promptvault.server.ui.session import SessionCodec, load_secret
 from promptvault.server.ui.views import UIState
 
@@ -54,7 +65,7 @@ def mount(app: FastAPI) -> None:
     keys: KeyService = app.state.keys
     codec = SessionCodec(load_secret(settings), max_age=settings.session_max_age)
     app.state.ui = UIState(codec, keys, key_ttl=settings.label_ttl)
-    for module in (signin, prompts, compare, editor, playground, audit):
+    for module in (signin, prompts, compare, editor, playground, audit, experiments, examples):
         app.include_router(module.router)
     folder = resources.files("promptvault.server.ui") / "static"
     app.mount(STATIC_PATH, _CachedStatic(directory=str(folder)), name="ui-static")

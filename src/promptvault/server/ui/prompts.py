@@ -161,6 +161,7 @@ def prompt_page(
             "older": versions[-1].version if more and versions else None,
             "label_choices": label_choices,
             "variables": _variables_of(vault, shown),
+            "experiments": vault.experiments.list(prompt=name)[:5],
         },
     )
 

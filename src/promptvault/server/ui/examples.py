@@ -1,0 +1,216 @@
+"""Few-shot example pages: the collections, and one collection's examples with search.
+
+Read-only: every signed-in role may browse. Search has two modes:
+
+* ``meaning`` (the default): the collection's own embedder ranks examples by similarity to
+  the query (``vault.examples.search``), the way semantic selection would pick them;
+* ``text``: examples whose input or output contains the query, case-insensitively.
+
+When the embedder cannot run (a remote endpoint down, a model not installed), a meaning
+search falls back to text matching and says so.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy import or_, select
+
+from promptvault.entities import Example
+from promptvault.errors import InvalidInputError, NotFoundError, PromptVaultError
+from promptvault.server.deps import VaultDep
+from promptvault.server.ui.views import UIRoute, User, current_user, page
+from promptvault.storage.tables import CollectionRow, ExampleRow
+from promptvault.vault import Vault
+
+__all__ = ["PAGE_SIZE", "SEARCH_K", "collection_url", "marked", "router", "text_matches"]
+
+router = APIRouter(route_class=UIRoute, include_in_schema=False)
+UserDep = Annotated[User, Depends(current_user)]
+PAGE_SIZE = 50
+SEARCH_K = 25
+MAX_QUERY = 500
+_SEARCH_MODES = ("meaning", "text")
+
+
+def collection_url(name: str) -> str:
+    """The URL of a collection's page."""
+    return f"/examples/{quote(name, safe='')}"
+
+
+def marked(text: str, query: str) -> list[tuple[str, bool]]:
+    """``text`` split into parts, ``True`` where it matches ``query`` (case-insensitive)."""
+    if not query:
+        return [(text, False)]
+    parts: list[tuple[str, bool]] = []
+    lower, needle = text.lower(), query.lower()
+    start = 0
+    while True:
+        # lower() keeps lengths for nearly all text; where it would not, show no marks.
+        if len(lower) != len(text):
+            return [(text, False)]
+        found = lower.find(needle, start)
+        if found < 0:
+            break
+        if found > start:
+            parts.append((text[start:found], False))
+        parts.append((text[found : found + len(needle)], True))
+        start = found + len(needle)
+    if start < len(text):
+        parts.append((text[start:], False))
+    return parts or [(text, False)]
+
+
+_COLUMNS = (
+    ExampleRow.id,
+    ExampleRow.input,
+    ExampleRow.output,
+    ExampleRow.category,
+    ExampleRow.quality,
+    ExampleRow.meta,
+    ExampleRow.created_at,
+    ExampleRow.usage_count,
+)
+
+
+def _example(row: Any, collection: str) -> Example:
+    return Example.model_construct(
+        id=int(row[0]),
+        collection=collection,
+        input=row[1],
+        output=row[2],
+        category=row[3],
+        quality=float(row[4]),
+        metadata=dict(row[5] or {}),
+        created_at=row[6],
+        usage_count=int(row[7]),
+    )
+
+
+def text_matches(
+    vault: Vault,
+    name: str,
+    query: str,
+    *,
+    category: str | None = None,
+    after: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> list[Example]:
+    """Examples of collection ``name`` whose input or output contains ``query``, by id."""
+    vault.examples.flush_usage()  # counts shown are current
+    with vault.db.read() as s:
+        stmt = (
+            select(*_COLUMNS)
+            .join(CollectionRow, CollectionRow.id == ExampleRow.collection_id)
+            .where(CollectionRow.name == name)
+            .where(
+                or_(
+                    ExampleRow.input.icontains(query, autoescape=True),
+                    ExampleRow.output.icontains(query, autoescape=True),
+                )
+            )
+            .order_by(ExampleRow.id)
+            .limit(limit)
+        )
+        if category:
+            stmt = stmt.where(ExampleRow.category == category)
+        if after is not None:
+            stmt = stmt.where(ExampleRow.id > after)
+        return [_example(row, name) for row in s.execute(stmt)]
+
+
+def _categories(vault: Vault, name: str) -> list[str]:
+    with vault.db.read() as s:
+        stmt = (
+            select(ExampleRow.category)
+            .join(CollectionRow, CollectionRow.id == ExampleRow.collection_id)
+            .where(CollectionRow.name == name, ExampleRow.category.is_not(None))
+            .distinct()
+            .order_by(ExampleRow.category)
+            .limit(200)
+        )
+        return [str(c) for c in s.execute(stmt).scalars()]
+
+
+@router.get("/examples")
+def collection_list(*, request: Request, vault: VaultDep, user: UserDep) -> Response:
+    """Every collection: embedder, size, attached prompt, selection defaults."""
+    return page(
+        request,
+        "examples.html",
+        {"collections": vault.examples.list(), "collection_url": collection_url},
+    )
+
+
+@router.get("/examples/{name}")
+def collection_page(
+    *,
+    request: Request,
+    name: str,
+    vault: VaultDep,
+    user: UserDep,
+    q: str = "",
+    mode: str = "meaning",
+    category: str = "",
+    after: int | None = None,
+) -> Response:
+    """A collection's examples, ``PAGE_SIZE`` per page, or the results of a search."""
+    if mode not in _SEARCH_MODES:
+        raise InvalidInputError(
+            f"mode must be one of {', '.join(_SEARCH_MODES)}",
+            details={"field": "mode", "value": mode},
+        )
+    query = q.strip()
+    if len(query) > MAX_QUERY:
+        raise InvalidInputError(
+            f"the search text is longer than {MAX_QUERY} characters", details={"field": "q"}
+        )
+    collection = vault.examples.get(name)
+    chosen = category.strip() or None
+    notice = ""
+    scores: dict[int, float] = {}
+    used = mode
+    more = False
+    if query and mode == "meaning":
+        try:
+            found = vault.examples.search(name, query, k=SEARCH_K, category=chosen)
+        except NotFoundError:
+            raise
+        except PromptVaultError as error:
+            notice = (
+                f"Search by meaning is unavailable for this collection ({error.message}); "
+                "showing examples that contain the text instead."
+            )
+            used = "text"
+        else:
+            rows = [e for e, _ in found]
+            scores = {e.id: s for e, s in found}
+    if query and used == "text":
+        rows = text_matches(vault, name, query, category=chosen, after=after, limit=PAGE_SIZE + 1)
+        more = len(rows) > PAGE_SIZE
+    elif not query:
+        rows = vault.examples.examples(name, category=chosen, limit=PAGE_SIZE + 1, after=after)
+        more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return page(
+        request,
+        "collection.html",
+        {
+            "c": collection,
+            "rows": rows,
+            "scores": scores,
+            "query": query,
+            "mode": mode,
+            "used": used,
+            "notice": notice,
+            "category": chosen or "",
+            "categories": _categories(vault, name),
+            "after": after,
+            "next_after": rows[-1].id if more and rows else None,
+            "marked": marked if used == "text" else (lambda text, _q: [(text, False)]),
+            "collection_url": collection_url,
+            "search_k": SEARCH_K,
+        },
+    )
