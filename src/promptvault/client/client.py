@@ -16,10 +16,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
 
+from promptvault.builder import BuiltRequest
 from promptvault.client import _api
 from promptvault.client._api import Call
 from promptvault.client._core import (
@@ -37,6 +39,7 @@ from promptvault.client._core import (
 )
 from promptvault.client.cache import CacheKey
 from promptvault.client.experiments import ClientExperiments
+from promptvault.client.fewshot import LocalBuilds
 from promptvault.entities import LabelEvent, PromptDiff, PromptSummary, PromptVersion, PushResult
 from promptvault.errors import NotFoundError, PromptUnavailable, PromptVaultError
 
@@ -88,6 +91,7 @@ class PromptVaultClient:
             self, batch_size=event_batch_size, interval=event_interval, max_buffer=event_buffer
         )
         self._core.partials = self._partial_source
+        self._builds = LocalBuilds(self, self._core)
 
     def _partial_source(self, ref: str) -> str:
         # Partials are other prompts: resolved through this client's cache and fallbacks.
@@ -164,6 +168,30 @@ class PromptVaultClient:
                 )
             return entry.compiled.render(variables or EMPTY, strict=strict)
         return self._render_slow(ref, variables or EMPTY, placeholders, strict, fallback)
+
+    def build(
+        self,
+        ref: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        unit_id: Any = MISSING,
+        examples: str | Mapping[str, Any] | None = None,
+        history: Sequence[Mapping[str, Any]] | None = None,
+        now: datetime | None = None,
+        strict: bool = True,
+    ) -> BuiltRequest:
+        """Build a provider-neutral request, like ``vault.build`` (see
+        :mod:`promptvault.client.fewshot`): locally from the cache when it can, so the warm
+        path makes no network call; otherwise through ``POST /v1/prompts/{name}/build``."""
+        return self._builds.build(
+            ref,
+            variables,
+            unit_id=unit_id,
+            examples=examples,
+            history=history,
+            now=now,
+            strict=strict,
+        )
 
     def _get_slow(self, ref: str, fallback: Any) -> PromptVersion:
         core = self._core

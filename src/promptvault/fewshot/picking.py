@@ -9,28 +9,16 @@ access while the snapshot and the attached-collection lookup are within their TT
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
-from promptvault.entities import Example
-from promptvault.errors import InvalidInputError, MissingVariablesError
+from promptvault.errors import InvalidInputError
+from promptvault.fewshot.choose import Selection, choose
 from promptvault.fewshot.models import ExamplesSpec
 from promptvault.fewshot.runtime import CollectionCache
-from promptvault.fewshot.selection import fit_examples
 from promptvault.storage import fewshot as repo
 from promptvault.storage.database import Database
-from promptvault.templating import render as render_text
 
 __all__ = ["Picker", "Selection"]
-
-
-class Selection(NamedTuple):
-    """Examples chosen for one build, and why there are none when there are none."""
-
-    examples: list[Example]
-    reason: str | None
-    collection: str
-    strategy: str
-    template: str | None
 
 
 class Picker:
@@ -76,49 +64,11 @@ class Picker:
                 )
             name = names[0]
         loaded = self.cache.get(name)
-        info = loaded.collection
-        index = loaded.index
-        strategy = spec.strategy or info.strategy
-        k = info.k if spec.k is None else spec.k
-        query = None
-        if strategy in ("semantic", "mmr"):
-            source = spec.query if spec.query is not None else info.query_template
-            if source is None:
-                raise InvalidInputError(
-                    f"{strategy} selection needs a query (examples.query, e.g. "
-                    "'{{question}}', or the collection's query template)",
-                    details={"field": "examples.query"},
-                )
-            try:
-                text = render_text(source, variables or {}, strict=True)
-            except MissingVariablesError as err:
-                raise MissingVariablesError(
-                    err.missing,
-                    message=f"examples.query: {err.message}",
-                    details={**err.details, "field": "examples.query"},
-                ) from None
-            if index.n and k:
-                query = self.cache.query_vector(loaded, text)
-        if index.n == 0:
-            return Selection([], f"collection {name!r} is empty", name, strategy, None)
-        if k == 0:
-            return Selection([], "k is 0", name, strategy, None)
-        mask = index.mask(
-            category=spec.category, min_quality=spec.min_quality, metadata=spec.metadata
+        return choose(
+            loaded.collection,
+            loaded.index,
+            lambda text: self.cache.query_vector(loaded, text),
+            spec,
+            variables,
+            as_messages=as_messages,
         )
-        rows = index.select(
-            strategy, k, query=query, mask=mask, lambda_=spec.lambda_, seed=spec.seed
-        )
-        chosen = index.pick(rows)
-        if not chosen:
-            return Selection([], "no example passed the filters", name, strategy, None)
-        budget = info.token_budget if spec.token_budget is None else spec.token_budget
-        if budget is not None:
-            chosen = fit_examples(
-                chosen, budget, template=info.example_template, as_messages=as_messages
-            )
-            if not chosen:
-                return Selection(
-                    [], f"no example fits the token budget of {budget}", name, strategy, None
-                )
-        return Selection(chosen, None, name, strategy, info.example_template)

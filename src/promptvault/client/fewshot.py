@@ -1,0 +1,228 @@
+"""``pv.build``: build requests in the application's process, like ``vault.build``.
+
+The version comes from the client's cache (``pv.get``), rendering and assembly use the same
+:class:`~promptvault.builder.PromptBuilder` as the server, and examples are selected by the
+same code (:func:`promptvault.fewshot.choose.choose`) over a copy of the collection fetched
+once from ``GET /v1/collections/{name}/vectors``. So a warm ``pv.build`` makes no network call.
+
+The copy is refreshed in the background once ``cache_ttl`` has passed (a conditional
+request: 304 when the revision is unchanged) while the old copy keeps serving. The query is
+embedded locally only with the built-in ``hashing`` embedder (deterministic, no model);
+collections embedded otherwise, builds that name no collection (the server knows which one
+is attached to the prompt) and builds whose collection cannot be fetched go to
+``POST /v1/prompts/{name}/build`` instead. Usage counts of locally selected examples are not
+reported to the server.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import numpy as np
+
+from promptvault.builder import BuiltRequest, PromptBuilder
+from promptvault.client._api import Call, prompt_path
+from promptvault.client._core import MISSING, ClientCore, Unavailable
+from promptvault.entities import Example
+from promptvault.errors import NotFoundError, PromptVaultError
+from promptvault.fewshot.choose import choose
+from promptvault.fewshot.embedders import HashingEmbedder
+from promptvault.fewshot.index import CollectionIndex
+from promptvault.fewshot.models import Collection, parse_examples_spec
+
+if TYPE_CHECKING:
+    from promptvault.client.client import PromptVaultClient
+
+__all__ = ["LocalBuilds", "Snapshot"]
+
+_QUERY_CACHE_MAX = 4096
+
+
+class Snapshot:
+    """A fetched copy of one collection and when to look for a newer one."""
+
+    __slots__ = ("collection", "etag", "expires", "index", "local")
+
+    def __init__(
+        self, collection: Collection, index: CollectionIndex, etag: str, expires: float
+    ) -> None:
+        self.collection = collection
+        self.index = index
+        self.etag = etag
+        self.expires = expires
+        # Only the built-in hashing embedder can embed the query here.
+        self.local = collection.embedder_spec == HashingEmbedder().spec
+
+
+def _snapshot(data: Any, etag: str, expires: float) -> Snapshot:
+    collection = Collection.model_validate(data["collection"])
+    examples = [Example.model_validate(e) for e in data["examples"]]
+    dim = int(data["dim"])
+    flat = np.frombuffer(base64.b64decode(data["vectors"]), dtype="<f4")
+    vectors = np.ascontiguousarray(flat.reshape(len(examples), dim), dtype=np.float32)
+    index = CollectionIndex.build(int(data["revision"]), dim, examples, vectors)
+    return Snapshot(collection, index, etag, expires)
+
+
+class LocalBuilds:
+    """The build side of one client: builder, collection copies, query vectors."""
+
+    def __init__(self, client: PromptVaultClient, core: ClientCore) -> None:
+        self.client = client
+        self.core = core
+        self.builder = PromptBuilder()
+        self.embedder = HashingEmbedder()
+        self.snapshots: dict[str, Snapshot] = {}
+        self._queries: dict[str, Any] = {}
+        self._refreshing: set[str] = set()
+        self._lock = threading.Lock()
+        self.remote_builds = 0  # builds that went to the server (for tests and monitoring)
+
+    def build(
+        self,
+        ref: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        unit_id: Any = MISSING,
+        examples: str | Mapping[str, Any] | None = None,
+        history: Sequence[Mapping[str, Any]] | None = None,
+        now: datetime | None = None,
+        strict: bool = True,
+    ) -> BuiltRequest:
+        """Build locally when everything needed is cached here, else on the server."""
+        version = (
+            self.client.get(ref) if unit_id is MISSING else self.client.get(ref, unit_id=unit_id)
+        )
+        if examples is None:
+            return self.builder.build(version, variables, history=history, now=now, strict=strict)
+        spec = parse_examples_spec(examples)
+        snap = self._snapshot(spec.collection) if spec.collection is not None else None
+        if snap is None or not snap.local:
+            # The server picks (and counts) the examples; the version stays the one resolved
+            # here, so an experiment assignment made locally is kept.
+            built = self._remote(
+                version.name,
+                version.version,
+                variables,
+                examples=examples,
+                history=history,
+                now=now,
+                strict=strict,
+            )
+            meta = built.metadata._replace(
+                label=version.resolved_label,
+                experiment=version.experiment,
+                variant=version.variant,
+            )
+            return built._replace(metadata=meta)
+        picked = choose(
+            snap.collection,
+            snap.index,
+            self._query_vector,
+            spec,
+            variables,
+            as_messages=not self.builder.reads_examples(version),
+        )
+        return self.builder.build(
+            version,
+            variables,
+            examples=picked.examples,
+            examples_reason=picked.reason,
+            example_template=picked.template,
+            history=history,
+            now=now,
+            strict=strict,
+            collection=picked.collection,
+            strategy=picked.strategy,
+        )
+
+    def _query_vector(self, text: str) -> Any:
+        found = self._queries.get(text)
+        if found is None:
+            found = self.embedder.embed([text])[0]
+            if len(self._queries) >= _QUERY_CACHE_MAX:
+                self._queries.clear()
+            self._queries[text] = found
+        return found
+
+    # --- collection copies ------------------------------------------------------------------
+
+    def _snapshot(self, name: str) -> Snapshot | None:
+        snap = self.snapshots.get(name)
+        if snap is not None:
+            if snap.expires <= self.core.now():
+                self._refresh_in_background(name)
+            return snap
+        try:
+            return self._fetch(name)
+        except (Unavailable, NotFoundError):
+            return None  # the server build reports what is wrong (or that it is down)
+
+    def _fetch(self, name: str) -> Snapshot | None:
+        old = self.snapshots.get(name)
+        path = f"/v1/collections/{quote(name, safe='')}/vectors"
+        call: Call[Any] = Call("GET", path, lambda d: d)
+        headers = {"If-None-Match": old.etag} if old is not None else None
+        response = self.client._send(call, headers)
+        expires = self.core.now() + max(self.core.cache_ttl, 0.0)
+        if response.status_code == 304 and old is not None:
+            old.expires = expires
+            return old
+        data = ClientCore.decode(call, response)
+        snap = _snapshot(data, response.headers.get("etag", ""), expires)
+        if self.core.enabled:
+            self.snapshots[name] = snap
+        return snap
+
+    def _refresh_in_background(self, name: str) -> None:
+        with self._lock:
+            if name in self._refreshing:
+                return
+            self._refreshing.add(name)
+
+        def run() -> None:
+            try:
+                self._fetch(name)
+            except NotFoundError:
+                self.snapshots.pop(name, None)
+            except (Unavailable, PromptVaultError):
+                snap = self.snapshots.get(name)
+                if snap is not None:  # keep serving it; try again after a short pause
+                    snap.expires = self.core.now() + min(self.core.cache_ttl, 1.0)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(name)
+
+        threading.Thread(target=run, name=f"promptvault-collection-{name}", daemon=True).start()
+
+    # --- server build -------------------------------------------------------------------------
+
+    def _remote(
+        self,
+        name: str,
+        version: int,
+        variables: Mapping[str, Any] | None,
+        *,
+        examples: Any,
+        history: Sequence[Mapping[str, Any]] | None,
+        now: datetime | None,
+        strict: bool,
+    ) -> BuiltRequest:
+        self.remote_builds += 1
+        body: dict[str, Any] = {
+            "version": version,
+            "variables": dict(variables or {}),
+            "examples": examples if isinstance(examples, str) else dict(examples),
+            "strict": strict,
+        }
+        if history is not None:
+            body["history"] = [dict(m) for m in history]
+        if now is not None:
+            body["now"] = now.isoformat()
+        call = Call("POST", prompt_path(name, "build"), BuiltRequest.from_dict, json=body)
+        return self.client._call(call)
