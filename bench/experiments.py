@@ -12,8 +12,8 @@ Measured in one run, next to their peers:
   Times are process CPU time, so other processes competing for the cores inflate them less.
 * balance -- 100,000 simulated units at 90/10 against the 99.9% binomial band.
 * analysis -- ``analyse()`` of a 1,000,000-event experiment from sufficient statistics.
-* ingestion -- events/s through the batch endpoint on SQLite and PostgreSQL (added with the
-  event store).
+* ingestion -- events/s through ``POST /v1/events`` (the in-process app, JSON and auth
+  included) and through ``vault.experiments.ingest()`` directly, on SQLite and PostgreSQL.
 
     .venv/bin/python bench/experiments.py            # full run
     .venv/bin/python bench/experiments.py --quick    # smoke run
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import math
 import time
 import uuid
@@ -160,9 +161,137 @@ def bench_analysis(events: int, repeats: int) -> None:
             )
 
 
+def _events(start: int, units: int) -> list[dict[str, object]]:
+    """Per unit: one exposure, one binary and one continuous outcome (3 events)."""
+    rng = np.random.default_rng(start)
+    converted = (rng.random(units) < 0.3).tolist()
+    ratings = np.round(rng.normal(4.0, 1.0, units), 3).tolist()
+    events: list[dict[str, object]] = []
+    for i in range(units):
+        unit = f"bench-{start + i}"
+        events.append({"type": "exposure", "experiment": "bench", "unit_id": unit})
+        events.append(
+            {
+                "type": "outcome",
+                "experiment": "bench",
+                "unit_id": unit,
+                "metric": "resolved",
+                "value": int(converted[i]),
+            }
+        )
+        events.append(
+            {
+                "type": "outcome",
+                "experiment": "bench",
+                "unit_id": unit,
+                "metric": "rating",
+                "value": ratings[i],
+            }
+        )
+    return events
+
+
+def _postgres_database() -> tuple[str, Callable[[], None]] | None:
+    import os
+
+    base = os.environ.get(
+        "PROMPTVAULT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    try:
+        import psycopg
+
+        admin = base.replace("postgresql+psycopg://", "postgresql://", 1)
+        name = f"pv_bench_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # no server here: say so and measure SQLite only
+        print(f"   (PostgreSQL not reachable: {exc})")
+        return None
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return f"{base.rpartition('/')[0]}/{name}", drop
+
+
+def _ingest_run(url: str, units: int, batch_units: int) -> tuple[float, float, int]:
+    """Events/s through POST /v1/events and through the service directly, on ``url``."""
+    from starlette.testclient import TestClient
+
+    from promptvault import Vault
+    from promptvault.config import Settings
+    from promptvault.server.app import create_app
+
+    vault = Vault(Settings(database_url=url))
+    try:
+        vault.push("bench", template="A {{x}}", author="bench")
+        vault.push("bench", template="B {{x}}", author="bench")
+        vault.experiments.create(
+            "bench",
+            prompt="bench",
+            variants=[{"name": "a", "version": 1, "weight": 9}, {"name": "b", "version": 2}],
+            primary_metric={"name": "resolved", "kind": "binary"},
+            guardrails=[{"name": "rating", "kind": "continuous", "tolerance": 0.5}],
+        )
+        vault.experiments.start("bench")
+        app = create_app(vault)
+        key = app.state.keys.create("bench", "runtime", actor="bench")[0]
+        batches = [_events(i, batch_units) for i in range(0, units, batch_units)]
+        total = sum(len(b) for b in batches)
+        # Bodies are encoded up front: the figure is the server's work (parse, validate,
+        # authorise, store), not the load generator's JSON encoding.
+        bodies = [
+            json.dumps({"events": batch, "key": f"http-{n}"}).encode()
+            for n, batch in enumerate(batches)
+        ]
+        with TestClient(app) as client:
+            headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+            start = time.perf_counter()
+            for body, batch in zip(bodies, batches, strict=True):
+                answer = client.post("/v1/events", content=body, headers=headers)
+                assert answer.status_code == 200 and answer.json()["accepted"] == len(batch)
+            http_rate = total / (time.perf_counter() - start)
+        direct = [_events(units + i, batch_units) for i in range(0, units, batch_units)]
+        start = time.perf_counter()
+        for n, batch in enumerate(direct):
+            vault.experiments.ingest(batch, key=f"direct-{n}")
+        direct_rate = total / (time.perf_counter() - start)
+        stored = vault.experiments.stored_totals("bench")
+        assert sum(v[0] for (_, m), v in stored.items() if m == "$units") == 2 * units
+        return http_rate, direct_rate, total
+    finally:
+        vault.close()
+
+
 def bench_ingestion(quick: bool) -> None:
-    """Events/s through ``POST /v1/events`` on SQLite and PostgreSQL (with the event store)."""
-    print("\n== ingestion: measured once the event store and batch endpoint exist")
+    """Events/s through ``POST /v1/events`` (in-process app) on SQLite and PostgreSQL."""
+    import tempfile
+
+    units = 4_000 if quick else 40_000
+    batch_units = 1_000  # 3,000 events per batch
+    print(
+        f"\n== ingestion: {3 * units:,} events (exposure + 2 outcomes per unit) in batches of "
+        f"{3 * batch_units:,}, each way"
+    )
+    targets: list[tuple[str, str, Callable[[], None] | None]] = []
+    tmp = tempfile.TemporaryDirectory()
+    targets.append(("SQLite", f"sqlite:///{tmp.name}/bench.db", None))
+    pg = _postgres_database()
+    if pg is not None:
+        targets.append(("PostgreSQL", pg[0], pg[1]))
+    try:
+        for label, url, _ in targets:
+            http_rate, direct_rate, total = _ingest_run(url, units, batch_units)
+            print(
+                f"   {label:10s} POST /v1/events {http_rate:10,.0f} events/s   "
+                f"service.ingest() {direct_rate:10,.0f} events/s   ({total:,} events each)"
+            )
+    finally:
+        for _, _, drop in targets:
+            if drop is not None:
+                drop()
+        tmp.cleanup()
 
 
 def main() -> None:

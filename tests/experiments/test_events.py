@@ -234,3 +234,21 @@ def test_buffered_outcomes_are_written_on_close(database_url: str, vault: Vault)
     finally:
         again.close()
     assert sum(n for (_, m), (n, _, _) in totals.items() if m == "rating") == 1
+
+
+def test_unit_ids_with_special_characters_round_trip(vault: Vault) -> None:
+    make(vault)
+    units = ["tab\there", "new\nline", "back\\slash", "cr\rret", "ünï→cødé", "\\N", "q'\""]
+    events: list[dict[str, object]] = [
+        {"type": "exposure", "experiment": "tone", "unit_id": u} for u in units
+    ]
+    first = vault.experiments.ingest(events)
+    outcomes = [
+        {"type": "outcome", "experiment": "tone", "unit_id": u, "metric": "rating", "value": 2.5}
+        for u in units
+    ]
+    second = vault.experiments.ingest(outcomes)  # a later batch finds every stored unit
+    assert (first.accepted, second.accepted, second.rejected) == (7, 7, {})
+    assert vault.experiments.recompute("tone") == {
+        k: v for k, v in vault.experiments.stored_totals("tone").items()
+    }

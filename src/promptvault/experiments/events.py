@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from promptvault.errors import InvalidInputError
 from promptvault.experiments.buffer import EventBuffer
-from promptvault.experiments.definitions import parse_value
+from promptvault.experiments.definitions import parse_events
 from promptvault.experiments.ingest import ingest_events
 from promptvault.experiments.models import CheckResult, Event, IngestResult
 from promptvault.storage import experiments as store
@@ -69,7 +69,7 @@ class EventsMixin:
         """
         if key is not None and (not isinstance(key, str) or not 0 < len(key) <= 200):
             raise InvalidInputError("key must be 1..200 characters", details={"field": "key"})
-        parsed = [parse_value(Event, e, f"events[{i}]") for i, e in enumerate(events)]
+        parsed = parse_events(events)
 
         def work(s: Session) -> tuple[IngestResult, Counter[str]]:
             if key is not None:

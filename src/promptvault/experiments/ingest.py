@@ -40,10 +40,10 @@ Outcome = tuple[int, Counter[tuple[str, str]], Counter[str]]
 """``(accepted, rejected per (experiment, reason), accepted per experiment)``."""
 
 
-def _day(at: datetime) -> str:
-    if at.tzinfo is not None:
-        at = at.astimezone(UTC)
-    return at.strftime("%Y-%m-%d")
+def _naive_utc(at: datetime) -> datetime:
+    if at.tzinfo is None:
+        return at
+    return at.astimezone(UTC).replace(tzinfo=None)
 
 
 def _add(stats: dict[store.StatKey, list[float]], key: store.StatKey, value: float) -> None:
@@ -64,9 +64,9 @@ def ingest_events(session: Session, events: Sequence[Event], *, now: datetime) -
     rejected: Counter[tuple[str, str]] = Counter()
     accepted: Counter[str] = Counter()
     stats: dict[store.StatKey, list[float]] = {}
-    exposures: list[dict[str, Any]] = []
-    outcomes: list[dict[str, Any]] = []
-    units: list[dict[str, Any]] = []
+    exposures: list[tuple[Any, ...]] = []
+    outcomes: list[tuple[Any, ...]] = []
+    units: list[tuple[Any, ...]] = []
     for name, batch in by_experiment.items():
         data = store.load_experiment(session, name)
         if data is None:
@@ -106,9 +106,9 @@ def _apply(
     *,
     now: datetime,
     stats: dict[store.StatKey, list[float]],
-    exposures: list[dict[str, Any]],
-    outcomes: list[dict[str, Any]],
-    units: list[dict[str, Any]],
+    exposures: list[tuple[Any, ...]],
+    outcomes: list[tuple[Any, ...]],
+    units: list[tuple[Any, ...]],
     rejected: Counter[tuple[str, str]],
 ) -> int:
     name = exp.name
@@ -118,6 +118,8 @@ def _apply(
     unit_ids = {e.unit_id for e in batch if e.unit_id is not None}
     known = store.known_units(session, exp_id, unit_ids) if unit_ids else {}
     epoch_metric = f"$units@{exp.epoch}"
+    now = _naive_utc(now)
+    days: dict[Any, str] = {}
     done = 0
     for e in batch:
         if e.type != "exposure":
@@ -137,29 +139,16 @@ def _apply(
         if pos is None:
             rejected[(name, "unknown_variant")] += 1
             continue
-        at = e.at or now
-        day = _day(at)
-        exposures.append(
-            {
-                "experiment_id": exp_id,
-                "variant": pos,
-                "unit_id": unit,
-                "random": unit is None,
-                "at": at,
-            }
-        )
+        at = now if e.at is None else _naive_utc(e.at)
+        date = at.date()
+        day = days.get(date)
+        if day is None:
+            day = days[date] = date.isoformat()
+        exposures.append((exp_id, pos, unit, unit is None, at))
         _add(stats, (exp_id, pos, "$random" if unit is None else "$exposures", day), 0.0)
         if unit is not None and unit not in known:
             known[unit] = pos
-            units.append(
-                {
-                    "experiment_id": exp_id,
-                    "unit_id": unit,
-                    "variant": pos,
-                    "epoch": exp.epoch,
-                    "first_at": at,
-                }
-            )
+            units.append((exp_id, unit, pos, exp.epoch, at))
             _add(stats, (exp_id, pos, "$units", day), 0.0)
             _add(stats, (exp_id, pos, epoch_metric, day), 0.0)
         done += 1
@@ -175,19 +164,14 @@ def _apply(
         if pos is None:
             rejected[(name, "not_exposed")] += 1
             continue
-        at = e.at or now
+        at = now if e.at is None else _naive_utc(e.at)
+        date = at.date()
+        day = days.get(date)
+        if day is None:
+            day = days[date] = date.isoformat()
         value = float(e.value)
-        outcomes.append(
-            {
-                "experiment_id": exp_id,
-                "variant": pos,
-                "unit_id": e.unit_id,
-                "metric": e.metric,
-                "value": value,
-                "at": at,
-            }
-        )
-        _add(stats, (exp_id, pos, e.metric, _day(at)), value)
+        outcomes.append((exp_id, pos, e.unit_id, e.metric, value, at))
+        _add(stats, (exp_id, pos, e.metric, day), value)
         done += 1
     return done
 

@@ -7,13 +7,12 @@ the SDK (:meth:`Experiment.assigner`) uses exactly the server's definition.
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from promptvault.experiments.assignment import Assigner
 
@@ -138,15 +137,8 @@ class Event(_Value):
     unit_id: str | None = Field(default=None, max_length=200)
     variant: str | None = Field(default=None, max_length=64)
     metric: str | None = Field(default=None, max_length=100)
-    value: float | None = None
+    value: float | None = Field(default=None, allow_inf_nan=False)
     at: datetime | None = None
-
-    @field_validator("value")
-    @classmethod
-    def _finite(cls, value: float | None) -> float | None:
-        if value is not None and not math.isfinite(value):
-            raise ValueError("value must be finite")
-        return value
 
 
 class IngestResult(_Value):

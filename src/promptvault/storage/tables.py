@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
     DateTime,
     Dialect,
     Float,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -39,16 +41,16 @@ __all__ = [
     "ExperimentRow",
     "ExperimentUnitRow",
     "ExperimentVariantRow",
-    "ExposureRow",
     "LabelEventRow",
     "LabelRow",
-    "OutcomeRow",
     "PromptRow",
     "RejectionRow",
     "TagRow",
     "UTCDateTime",
     "VariantStatRow",
     "VersionRow",
+    "exposures_table",
+    "outcomes_table",
     "utcnow",
 ]
 
@@ -272,44 +274,41 @@ class ExperimentUnitRow(Base):
 
     __tablename__ = "experiment_units"
 
-    experiment_id: Mapped[int] = mapped_column(
-        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
-    )
+    # No foreign key on the three event tables: PostgreSQL checks one per inserted row,
+    # which would cost more than the insert itself; experiments are never deleted.
+    experiment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     unit_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     variant: Mapped[int] = mapped_column(Integer)
     epoch: Mapped[int] = mapped_column(Integer)
     first_at: Mapped[datetime]
 
 
-class ExposureRow(Base):
-    """One raw exposure event (kept for audit and recompute)."""
+# Raw events: plain tables without a key, index or foreign key. They are written on the
+# ingestion hot path (PostgreSQL COPY) and read only to audit or recompute, which may scan;
+# a serial key alone would double the cost of each row.
 
-    __tablename__ = "experiment_exposures"
+exposures_table = Table(
+    "experiment_exposures",
+    Base.metadata,
+    Column("experiment_id", Integer, nullable=False),
+    Column("variant", Integer, nullable=False),
+    Column("unit_id", String(200), nullable=True),
+    Column("random", Boolean, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)
+"""One raw exposure event per row (kept for audit and recompute)."""
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    experiment_id: Mapped[int] = mapped_column(
-        ForeignKey("experiments.id", ondelete="CASCADE"), index=True
-    )
-    variant: Mapped[int] = mapped_column(Integer)
-    unit_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    random: Mapped[bool] = mapped_column(Boolean, default=False)
-    at: Mapped[datetime]
-
-
-class OutcomeRow(Base):
-    """One raw outcome event: a metric value for an exposed unit."""
-
-    __tablename__ = "experiment_outcomes"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    experiment_id: Mapped[int] = mapped_column(
-        ForeignKey("experiments.id", ondelete="CASCADE"), index=True
-    )
-    variant: Mapped[int] = mapped_column(Integer)
-    unit_id: Mapped[str] = mapped_column(String(200))
-    metric: Mapped[str] = mapped_column(String(100))
-    value: Mapped[float] = mapped_column(Float)
-    at: Mapped[datetime]
+outcomes_table = Table(
+    "experiment_outcomes",
+    Base.metadata,
+    Column("experiment_id", Integer, nullable=False),
+    Column("variant", Integer, nullable=False),
+    Column("unit_id", String(200), nullable=False),
+    Column("metric", String(100), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)
+"""One raw outcome event per row: a metric value for an exposed unit."""
 
 
 class VariantStatRow(Base):

@@ -81,43 +81,24 @@ def upgrade() -> None:
         sa.Column("variant", sa.Integer(), nullable=False),
         sa.Column("epoch", sa.Integer(), nullable=False),
         sa.Column("first_at", UTCDateTime(), nullable=False),
-        _experiment_fk("experiment_units"),
         sa.PrimaryKeyConstraint("experiment_id", "unit_id", name=op.f("pk_experiment_units")),
     )
     op.create_table(
         "experiment_exposures",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("experiment_id", sa.Integer(), nullable=False),
         sa.Column("variant", sa.Integer(), nullable=False),
         sa.Column("unit_id", sa.String(length=200), nullable=True),
         sa.Column("random", sa.Boolean(), nullable=False),
         sa.Column("at", UTCDateTime(), nullable=False),
-        _experiment_fk("experiment_exposures"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_experiment_exposures")),
-    )
-    op.create_index(
-        op.f("ix_experiment_exposures_experiment_id"),
-        "experiment_exposures",
-        ["experiment_id"],
-        unique=False,
     )
     op.create_table(
         "experiment_outcomes",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("experiment_id", sa.Integer(), nullable=False),
         sa.Column("variant", sa.Integer(), nullable=False),
         sa.Column("unit_id", sa.String(length=200), nullable=False),
         sa.Column("metric", sa.String(length=100), nullable=False),
         sa.Column("value", sa.Float(), nullable=False),
         sa.Column("at", UTCDateTime(), nullable=False),
-        _experiment_fk("experiment_outcomes"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_experiment_outcomes")),
-    )
-    op.create_index(
-        op.f("ix_experiment_outcomes_experiment_id"),
-        "experiment_outcomes",
-        ["experiment_id"],
-        unique=False,
     )
     op.create_table(
         "experiment_stats",
@@ -154,9 +135,7 @@ def downgrade() -> None:
     op.drop_table("experiment_rejections")
     op.drop_table("experiment_event_batches")
     op.drop_table("experiment_stats")
-    op.drop_index(op.f("ix_experiment_outcomes_experiment_id"), table_name="experiment_outcomes")
     op.drop_table("experiment_outcomes")
-    op.drop_index(op.f("ix_experiment_exposures_experiment_id"), table_name="experiment_exposures")
     op.drop_table("experiment_exposures")
     op.drop_table("experiment_units")
     op.drop_table("experiment_variants")
