@@ -52,34 +52,34 @@ def test_rollback_walks_back_like_a_stack(vault: Vault) -> None:
     assert actions.count("label.rollback") == 2
 
 
-def test_delete_label(vault: Vault) -> None:
-    _three_versions(vault)
-    vault.set_label("p", "staging", 2)
-    event = vault.delete_label("p", "staging", actor="dan")
+def test_delete_label(sqlite_vault: Vault) -> None:
+    _three_versions(sqlite_vault)
+    sqlite_vault.set_label("p", "staging", 2)
+    event = sqlite_vault.delete_label("p", "staging", actor="dan")
     assert event.action == "delete"
-    assert "staging" not in vault.labels("p")
+    assert "staging" not in sqlite_vault.labels("p")
     with pytest.raises(LabelNotFound):
-        vault.get("p@staging")
+        sqlite_vault.get("p@staging")
     with pytest.raises(LabelNotFound):
-        vault.delete_label("p", "staging")
-    assert [e.action for e in vault.label_history("p", "staging")] == ["delete", "set"]
+        sqlite_vault.delete_label("p", "staging")
+    assert [e.action for e in sqlite_vault.label_history("p", "staging")] == ["delete", "set"]
 
 
-def test_label_errors(vault: Vault) -> None:
-    _three_versions(vault)
-    before = snapshot(vault)
+def test_label_errors(sqlite_vault: Vault) -> None:
+    _three_versions(sqlite_vault)
+    before = snapshot(sqlite_vault)
     with pytest.raises(LabelInvalidError):
-        vault.set_label("p", "latest", 1)
+        sqlite_vault.set_label("p", "latest", 1)
     with pytest.raises(LabelInvalidError):
-        vault.set_label("p", "7", 1)
+        sqlite_vault.set_label("p", "7", 1)
     with pytest.raises(VersionNotFound):
-        vault.set_label("p", "staging", 9)
+        sqlite_vault.set_label("p", "staging", 9)
     with pytest.raises(PromptNotFound):
-        vault.set_label("q", "staging", 1)
+        sqlite_vault.set_label("q", "staging", 1)
     with pytest.raises(LabelNotFound) as err:
-        vault.rollback("p", label="canary")
+        sqlite_vault.rollback("p", label="canary")
     assert err.value.details["labels"] == ["production"]
-    assert snapshot(vault) == before
+    assert snapshot(sqlite_vault) == before
 
 
 def test_every_write_is_audited(vault: Vault) -> None:

@@ -23,13 +23,14 @@ def test_jinja_partials_follow_labels(vault: Vault) -> None:
     assert vault.render("pinned", data) == "Regards, Support!"
 
 
-def test_mustache_partials(vault: Vault) -> None:
-    vault.push("sig", template="-- {{team}}")
-    vault.push("mail", template="Hello {{name}}\n{{> sig}}")
-    assert vault.render("mail", {"name": "Ada", "team": "Acme"}) == "Hello Ada\n-- Acme"
-    vault.push("sig", template="Best, {{team}}", labels=["beta"])
-    vault.push("mail-beta", template="Hello {{name}}\n{{> sig@beta}}")
-    assert vault.render("mail-beta", {"name": "Ada", "team": "Acme"}) == "Hello Ada\nBest, Acme"
+def test_mustache_partials(sqlite_vault: Vault) -> None:
+    sqlite_vault.push("sig", template="-- {{team}}")
+    sqlite_vault.push("mail", template="Hello {{name}}\n{{> sig}}")
+    assert sqlite_vault.render("mail", {"name": "Ada", "team": "Acme"}) == "Hello Ada\n-- Acme"
+    sqlite_vault.push("sig", template="Best, {{team}}", labels=["beta"])
+    sqlite_vault.push("mail-beta", template="Hello {{name}}\n{{> sig@beta}}")
+    rendered = sqlite_vault.render("mail-beta", {"name": "Ada", "team": "Acme"})
+    assert rendered == "Hello Ada\nBest, Acme"
 
 
 def test_partial_cycle_is_an_error(sqlite_vault: Vault) -> None:

@@ -76,16 +76,16 @@ def test_identical_push_is_a_noop(vault: Vault) -> None:
     assert vault.audit.entries()[-1].action == "label.set"
 
 
-def test_chat_prompt_type_inferred_and_rendered(vault: Vault) -> None:
+def test_chat_prompt_type_inferred_and_rendered(sqlite_vault: Vault) -> None:
     messages = [
         {"role": "system", "content": "You help {{company}} customers."},
         {"type": "placeholder", "name": "history", "optional": True},
         {"role": "user", "content": "{{question}}"},
     ]
-    result = vault.push("chat", template=messages)
+    result = sqlite_vault.push("chat", template=messages)
     assert result.version.type == "chat"
-    assert vault.get_prompt("chat").type == "chat"
-    out = vault.render(
+    assert sqlite_vault.get_prompt("chat").type == "chat"
+    out = sqlite_vault.render(
         "chat",
         {"company": "Acme", "question": "Where is my order?"},
         placeholders={"history": [{"role": "assistant", "content": "{{not a template}}"}]},
@@ -97,11 +97,12 @@ def test_chat_prompt_type_inferred_and_rendered(vault: Vault) -> None:
     ]
 
 
-def test_render_text(vault: Vault) -> None:
-    vault.push("t", template="Dear {{name}}, welcome to {{company}}.")
-    assert vault.render("t", {"name": "Ada", "company": "Acme"}) == "Dear Ada, welcome to Acme."
+def test_render_text(sqlite_vault: Vault) -> None:
+    sqlite_vault.push("t", template="Dear {{name}}, welcome to {{company}}.")
+    rendered = sqlite_vault.render("t", {"name": "Ada", "company": "Acme"})
+    assert rendered == "Dear Ada, welcome to Acme."
     with pytest.raises(InvalidInputError):
-        vault.render("t", {"name": "A", "company": "B"}, placeholders={"h": []})
+        sqlite_vault.render("t", {"name": "A", "company": "B"}, placeholders={"h": []})
 
 
 BAD_PUSHES: list[tuple[dict[str, Any], type[Exception], str]] = [
@@ -178,21 +179,21 @@ def test_bad_names_rejected_before_writing(sqlite_vault: Vault) -> None:
     assert sqlite_vault.list_prompts() == []
 
 
-def test_lookups_suggest_near_names(vault: Vault) -> None:
-    vault.push("customer_support", template="x", labels=["staging"])
+def test_lookups_suggest_near_names(sqlite_vault: Vault) -> None:
+    sqlite_vault.push("customer_support", template="x", labels=["staging"])
     with pytest.raises(PromptNotFound) as err:
-        vault.get("customer_suport")
+        sqlite_vault.get("customer_suport")
     assert err.value.details["suggestions"] == ["customer_support"]
     with pytest.raises(VersionNotFound) as verr:
-        vault.get("customer_support@9")
+        sqlite_vault.get("customer_support@9")
     assert verr.value.details["latest"] == 1
     from promptvault.errors import LabelNotFound
 
     with pytest.raises(LabelNotFound) as lerr:
-        vault.get("customer_support@stagin")
+        sqlite_vault.get("customer_support@stagin")
     assert lerr.value.details["suggestions"] == ["staging"]
     with pytest.raises(PromptNotFound):
-        vault.versions("nope")
+        sqlite_vault.versions("nope")
 
 
 def test_archive_hides_and_blocks_pushes(vault: Vault) -> None:
@@ -243,16 +244,16 @@ def test_list_prompts_filters_and_pages(vault: Vault) -> None:
     assert vault.list_prompts(search="%") == []
 
 
-def test_render_strictness(vault: Vault) -> None:
+def test_render_strictness(sqlite_vault: Vault) -> None:
     from promptvault.errors import MissingVariablesError
 
-    vault.push("m", template="Hi {{name}}, your order {{order}} shipped.")
+    sqlite_vault.push("m", template="Hi {{name}}, your order {{order}} shipped.")
     with pytest.raises(MissingVariablesError) as err:
-        vault.render("m", {"name": "Ada"})
+        sqlite_vault.render("m", {"name": "Ada"})
     assert err.value.names == ["order"]
-    assert vault.render("m", {"name": "Ada"}, strict=False) == "Hi Ada, your order  shipped."
+    assert sqlite_vault.render("m", {"name": "Ada"}, strict=False) == "Hi Ada, your order  shipped."
     with pytest.raises(MissingVariablesError):
-        vault.render("m")
+        sqlite_vault.render("m")
 
 
 def test_unicode_and_config_extras_round_trip(vault: Vault) -> None:
@@ -266,7 +267,7 @@ def test_unicode_and_config_extras_round_trip(vault: Vault) -> None:
     assert got.hash == result.version.hash
 
 
-def test_schema_defaults_fill_missing_variables(vault: Vault) -> None:
+def test_schema_defaults_fill_missing_variables(sqlite_vault: Vault) -> None:
     schema = {
         "type": "object",
         "properties": {
@@ -275,9 +276,9 @@ def test_schema_defaults_fill_missing_variables(vault: Vault) -> None:
         },
         "required": ["name"],
     }
-    vault.push("d", template="{{greeting}}, {{name}}!", variables_schema=schema)
-    assert vault.render("d", {"name": "Ada"}) == "Hello, Ada!"
-    assert vault.render("d", {"name": "Ada", "greeting": "Hi"}) == "Hi, Ada!"
+    sqlite_vault.push("d", template="{{greeting}}, {{name}}!", variables_schema=schema)
+    assert sqlite_vault.render("d", {"name": "Ada"}) == "Hello, Ada!"
+    assert sqlite_vault.render("d", {"name": "Ada", "greeting": "Hi"}) == "Hi, Ada!"
 
 
 def test_nested_schema_defaults(sqlite_vault: Vault) -> None:
