@@ -175,4 +175,8 @@ def build_app() -> typer.Typer:
     app.command("demo")(demo.demo)
     app.command("serve")(serve.serve)
     app.add_typer(keys.keys_app, name="keys")
+    from promptvault.cli import examples as fewshot_cli
+
+    app.add_typer(fewshot_cli.examples_app, name="examples")
+    app.command("build")(fewshot_cli.build_command)
     return app
