@@ -61,7 +61,7 @@ def test_examples_lifecycle(cli: Callable[..., Any], tmp_path: Path) -> None:
     assert out.read_text(encoding="utf-8").splitlines()[0].startswith("id,input,output")
     assert cli("examples", "delete", "faq", str(first)).stdout.startswith("deleted 1 example")
     collections = json.loads(cli("examples", "list", "--json").stdout)
-    assert [(c["name"], c["size"]) for c in collections] == [("faq", 2)]
+    assert [(c["name"], c["size"]) for c in collections] == [("faq", 2), ("support_examples", 18)]
     assert cli("examples", "delete", "faq", "--collection").exit_code == 0
     missing = cli("examples", "list", "faq")
     assert missing.exit_code == 1 and "no example collection named 'faq'" in missing.stderr
@@ -83,3 +83,27 @@ def test_build_prints_provider_requests(cli: Callable[..., Any]) -> None:
     assert bad.exit_code == 1 and "no example collection named 'nope'" in bad.stderr
     both = cli(*args, "--openai", "--anthropic")
     assert both.exit_code == 1
+
+
+def test_demo_collection_builds_with_semantic_examples(cli: Callable[..., Any]) -> None:
+    _setup(cli)
+    again = cli("demo", "--json")
+    assert {"name": "support_examples", "result": "already present"} in json.loads(again.stdout)
+    built = cli(
+        "build",
+        "customer_support",
+        "--var",
+        "company_name=Acme",
+        "--var",
+        "question=Where is my refund? I sent the item back.",
+        "--examples",
+        "support_examples",
+        "--openai",
+    )
+    assert built.exit_code == 0, built.stderr
+    body = json.loads(built.stdout)
+    roles = [m["role"] for m in body["messages"]]
+    assert roles == ["user", "assistant"] * 3 + ["user"]
+    picked = [m["content"] for m in body["messages"][0:6:2]]
+    assert "How do I get a refund for my order?" in picked  # lexical overlap: hashing embedder
+    assert "Customer question: Where is my refund?" in body["messages"][-1]["content"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,6 +22,10 @@ Try next:
   promptvault promote customer_support 2
   promptvault rollback customer_support
   promptvault render support_chat --var company_name=Acme --var question="Hi" --json
+  promptvault build customer_support --var company_name=Acme \
+      --var question="Where is my refund?" --examples support_examples --openai
+  promptvault experiment report support-tone --plot support-tone.png
+  promptvault experiment ramp support-tone control=50 friendly=50
   promptvault audit log"""
 
 
@@ -34,7 +38,17 @@ def demo(
     """
     from promptvault.registry.demo import load_demo
 
-    done = load_demo(ctx.backend(), actor=ctx.actor())
+    backend = ctx.backend()
+    done = load_demo(backend, actor=ctx.actor())
+    # A local Vault also gets the example collection (the SDK has no collection writes).
+    examples: Any = getattr(backend, "examples", None)
+    if examples is not None and hasattr(examples, "add_many"):
+        from promptvault.fewshot.demo import load_demo_examples
+
+        done += load_demo_examples(examples, actor=ctx.actor())
+    from promptvault.experiments.demo import DEMO_EXPERIMENT, load_experiment_demo
+
+    done.append((f"experiment {DEMO_EXPERIMENT}", load_experiment_demo(backend, actor=ctx.actor())))
     if ctx.want_json(json_):
         output.print_json([{"name": n, "result": r} for n, r in done])
         return
