@@ -179,4 +179,7 @@ def build_app() -> typer.Typer:
 
     app.add_typer(fewshot_cli.examples_app, name="examples")
     app.command("build")(fewshot_cli.build_command)
+    from promptvault.cli.experiments import experiment_app
+
+    app.add_typer(experiment_app, name="experiment")
     return app

@@ -46,14 +46,18 @@ def timeline(
             else:
                 var = 0.0
             half = z * math.sqrt(var / count) if count > 1 else None
+            low = None if half is None else mean - half
+            high = None if half is None else mean + half
+            if kind == "binary" and low is not None and high is not None:
+                low, high = max(0.0, low), min(1.0, high)  # a rate stays within [0, 1]
             points.append(
                 {
                     "day": day,
                     "variant": names[pos],
                     "n": int(count),
                     "mean": mean,
-                    "ci_low": None if half is None else mean - half,
-                    "ci_high": None if half is None else mean + half,
+                    "ci_low": low,
+                    "ci_high": high,
                 }
             )
     return points
