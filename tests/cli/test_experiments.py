@@ -91,7 +91,7 @@ def test_demo_report_table_json_and_plot(cli: Any, tmp_path: Path) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     again = cli("demo", "--json")  # loading twice changes nothing
     results = {r["name"]: r["result"] for r in json.loads(again.stdout)}
-    assert results["experiment support-tone"] == "already present"
+    assert results["support-tone"] == "experiment exists, left as it is"
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,7 @@ def demo(
         done += load_demo_examples(examples, actor=ctx.actor())
     from promptvault.experiments.demo import DEMO_EXPERIMENT, load_experiment_demo
 
-    done.append((f"experiment {DEMO_EXPERIMENT}", load_experiment_demo(backend, actor=ctx.actor())))
+    done.append((DEMO_EXPERIMENT, load_experiment_demo(backend, actor=ctx.actor())))
     if ctx.want_json(json_):
         output.print_json([{"name": n, "result": r} for n, r in done])
         return

@@ -70,6 +70,8 @@ def load_experiment_demo(
 
     Needs the demo prompts (``customer_support`` v1 and v2). An existing ``support-tone``
     experiment is left alone, so running it twice changes nothing.
+
+    The message names the experiment's state: the CLI lists it next to the demo prompts.
     """
     experiments = target.experiments
     try:
@@ -77,7 +79,7 @@ def load_experiment_demo(
     except ExperimentNotFound:
         pass
     else:
-        return "already present"
+        return "experiment exists, left as it is"
     try:
         experiments.create(
             DEMO_EXPERIMENT,
@@ -95,9 +97,9 @@ def load_experiment_demo(
             actor=actor,
         )
     except NotFoundError:
-        return "skipped: load the demo prompts first"
+        return "experiment skipped: load the demo prompts first"
     experiments.start(DEMO_EXPERIMENT, actor=actor)
     events = _events(units, days, seed, now or datetime.now(UTC))
     for start in range(0, len(events), 5000):
         experiments.ingest(events[start : start + 5000], key=f"demo-{seed}-{start}")
-    return f"running, 90/10, {units} simulated users over {days} days"
+    return f"experiment running at 90/10, {units} simulated users over {days} days"
