@@ -9,8 +9,10 @@ MiniLM embedders.
     .venv/bin/python bench/fewshot.py            # full run
     .venv/bin/python bench/fewshot.py --quick    # smoke run (fewer repeats, no 100k loop)
 
-Targets: top_k within 1.5x of the floor at every size; at least 100x faster than the loop
-at 10,000. BLAS threading and ``OPENBLAS_CORETYPE`` (printed) change the matmul floor.
+Targets: top_k within 1.5x of the floor at every size, also through the service's cached
+snapshot right after an example was added (``bench_current``: the cost of keeping the
+matrix current); at least 100x faster than the loop at 10,000. BLAS threading and
+``OPENBLAS_CORETYPE`` (printed) change the matmul floor.
 """
 
 from __future__ import annotations
@@ -112,6 +114,79 @@ def bench_selection(quick: bool) -> None:
         )
 
 
+def bench_current(quick: bool) -> None:
+    """The cost of keeping the matrix current, through the real service on a SQLite file.
+
+    Per size: the floor; a warm query through ``CollectionCache.get`` (the TTL check) +
+    ``top_k``; the same query right after one example was added through the service (the
+    snapshot grew in place, no reload); the add itself (a write transaction + an O(dim)
+    append); and a full reload (what another process's write costs, once per TTL).
+    """
+    import tempfile
+
+    from promptvault.config import Settings
+    from promptvault.fewshot.index import vector_bytes
+    from promptvault.storage import fewshot as repo
+    from promptvault.storage.tables import utcnow
+    from promptvault.vault import Vault
+
+    print("\nkeeping the matrix current (SQLite file, hashing collection), ms")
+    print(
+        f"{'examples':>9} {'floor':>9} {'warm':>9} {'x floor':>8} {'after add':>10}"
+        f" {'x floor':>8} {'add one':>9} {'reload':>9}"
+    )
+    sizes = (1_000, 10_000) if quick else (1_000, 10_000, 100_000)
+    with tempfile.TemporaryDirectory() as home:
+        vault = Vault(Settings(database_url=f"sqlite:///{home}/bench.db", home=home))
+        try:
+            for n in sizes:
+                name = f"bench{n}"
+                vault.examples.create(name)
+                m = unit_matrix(n, seed=n)
+                rows = [
+                    {"input": f"example {i}", "output": "o", "embedding": vector_bytes(m[i])}
+                    for i in range(n)
+                ]
+
+                def fill(session: Any, rows: list[dict[str, Any]] = rows, name: str = name) -> None:
+                    cid = repo.collection_row(session, name).id  # type: ignore[union-attr]
+                    repo.insert_examples(session, cid, rows, at=utcnow())
+                    repo.bump_revision(session, cid, actor="bench", at=utcnow())
+
+                vault.db.write(fill)
+                cache = vault.examples.cache
+                start = time.perf_counter()
+                cache.get(name)
+                reload_ms = (time.perf_counter() - start) * 1000
+                q = unit_matrix(1, seed=1)[0]
+                cut = n - K
+                inner = max(1, 20_000 // n)
+                repeats = 5 if quick else 15
+
+                def floor(m: np.ndarray = m, q: np.ndarray = q, cut: int = cut) -> Any:
+                    return np.argpartition(m @ q, cut)[cut:]
+
+                def warm(name: str = name, q: np.ndarray = q, cache: Any = cache) -> Any:
+                    return top_k(cache.get(name).index.matrix, q, K)
+
+                floors, warms, afters, adds = [], [], [], []
+                for round_ in range(2 if quick else 4):
+                    floors.append(per_call_ms(floor, repeats, inner))
+                    warms.append(per_call_ms(warm, repeats, inner))
+                    start = time.perf_counter()
+                    vault.examples.add(name, f"added {round_}", "o")
+                    adds.append((time.perf_counter() - start) * 1000)
+                    afters.append(per_call_ms(warm, repeats, inner))
+                f, w, a = min(floors), min(warms), min(afters)
+                assert cache.get(name).index.n == n + len(adds)
+                print(
+                    f"{n:>9,} {f:9.3f} {w:9.3f} {w / f:7.2f}x {a:10.3f} {a / f:7.2f}x"
+                    f" {min(adds):9.2f} {reload_ms:9.1f}"
+                )
+        finally:
+            vault.close()
+
+
 SENTENCES = [
     "My order has not arrived yet and the tracking page shows no update since Monday.",
     "How do I reset my password if I no longer have access to my email address?",
@@ -169,6 +244,7 @@ def main() -> None:
         pass
     print(f"cpus: {os.cpu_count()}\n")
     bench_selection(args.quick)
+    bench_current(args.quick)
     bench_embedders(args.quick)
 
 
