@@ -23,7 +23,7 @@ config:
   temperature: 0.7
   max_tokens: 500
 variables:
-  company_name: {type: string, description: Your company, as customers know it}
+  company_name: {type: string, description: "Your company, as customers know it"}
   question: {type: string, description: The customer's message}
 template: |
   You are a helpful customer support agent for {{company_name}}.
