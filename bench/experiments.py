@@ -287,6 +287,8 @@ def bench_ingestion(quick: bool) -> None:
                 f"   {label:10s} POST /v1/events {http_rate:10,.0f} events/s   "
                 f"service.ingest() {direct_rate:10,.0f} events/s   ({total:,} events each)"
             )
+            verdict = "met" if http_rate >= 20_000 else "NOT met"
+            print(f"   {'':10s} target >= 20,000 events/s through the endpoint: {verdict}")
     finally:
         for _, _, drop in targets:
             if drop is not None:
