@@ -8,6 +8,9 @@ next to two JSON API calls in the same run for scale.
     python bench/ui.py                          # 1,000 x 10, 30 repeats per page
     python bench/ui.py --prompts 100 --versions 3 --repeats 5   # a quick smoke run
 
+It also seeds a running experiment (20,000 units over 14 days, three metrics) and a
+collection of 1,000 few-shot examples, and times their pages.
+
 Target: every page under 50 ms (median); the list page paginates (50 rows per page).
 """
 
@@ -17,12 +20,15 @@ import argparse
 import asyncio
 import copy
 import json
+import random
 import re
 import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -87,6 +93,72 @@ def build(vault: Vault, tmp: Path, prompts: int, versions: int) -> list[str]:
     return sorted(item["name"] for item in items)
 
 
+def seed_insights(vault: Vault, prompt: str, *, units: int, examples: int) -> None:
+    """A running 90/10 experiment on ``prompt`` with outcomes over 14 days (a primary
+    metric and two guardrails), and a collection of ``examples`` few-shot examples."""
+    started = time.perf_counter()
+    vault.experiments.create(
+        "bench-tone",
+        prompt=prompt,
+        variants=[
+            {"name": "control", "version": 1, "weight": 90},
+            {"name": "friendly", "version": 2, "weight": 10},
+        ],
+        primary_metric={"name": "resolved", "kind": "binary"},
+        guardrails=[
+            {"name": "handle_time", "kind": "continuous", "direction": "lower"},
+            {"name": "escalated", "kind": "binary", "direction": "lower"},
+        ],
+        actor="bench",
+    )
+    vault.experiments.start("bench-tone", actor="bench")
+    rng = random.Random(5)
+    now = datetime.now(UTC)
+    batch: list[dict[str, Any]] = []
+    for i in range(units):
+        unit, at = f"u{i}", (now - timedelta(days=i % 14)).isoformat()
+        batch.append({"type": "exposure", "experiment": "bench-tone", "unit_id": unit, "at": at})
+        for metric, value in (
+            ("resolved", float(rng.random() < 0.3)),
+            ("handle_time", rng.gauss(240, 60)),
+            ("escalated", float(rng.random() < 0.05)),
+        ):
+            batch.append(
+                {
+                    "type": "outcome",
+                    "experiment": "bench-tone",
+                    "unit_id": unit,
+                    "metric": metric,
+                    "value": value,
+                    "at": at,
+                }
+            )
+        if len(batch) >= 8000:
+            vault.experiments.ingest(batch)
+            batch = []
+    if batch:
+        vault.experiments.ingest(batch)
+    vault.examples.create("bench-examples", prompt=prompt, actor="bench")
+    topics = ("refund", "password", "delivery", "invoice", "account", "warranty")
+    vault.examples.add_many(
+        "bench-examples",
+        [
+            {
+                "input": f"Question {n} about my {topics[n % 6]} and order {n * 7}",
+                "output": f"Answer {n}: here is how {topics[n % 6]} works for your order.",
+                "category": topics[n % 6],
+                "quality": (n % 10) / 10,
+            }
+            for n in range(examples)
+        ],
+        actor="bench",
+    )
+    elapsed = time.perf_counter() - started
+    print(
+        f"seeded an experiment ({units} units, 14 days) and {examples} examples in {elapsed:.1f} s"
+    )
+
+
 async def sign_in(client: httpx.AsyncClient, key: str) -> str:
     """Sign in like a browser; returns the session's CSRF token."""
     page = await client.get("/login")
@@ -119,12 +191,14 @@ async def run(args: argparse.Namespace) -> None:
         tmp = Path(tmp_name)
         vault = Vault(Settings(home=tmp, database_url=f"sqlite:///{tmp}/bench.db"))
         names = build(vault, tmp, args.prompts, args.versions)
+        seed_insights(vault, "team01/prompt-0001", units=args.units, examples=args.examples)
         app = create_app(vault)
         key, _ = app.state.keys.create("bench", "admin", actor="bench")
         text = "team01/prompt-0001"  # i % 3 != 0: a text prompt
         chat = "team00/prompt-0000"  # i % 3 == 0: a chat prompt
         deep = names[int(len(names) * 0.9)]
         last = args.versions
+        coll = "/examples/bench-examples"
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             csrf = await sign_in(client, key)
@@ -172,6 +246,12 @@ async def run(args: argparse.Namespace) -> None:
                 ("playground form", get(f"/play/{text}", "Render")),
                 ("playground render (POST)", play),
                 ("audit page", get("/audit", "chip-action")),
+                ("experiments list", get("/experiments", "bench-tone")),
+                ("experiment page (report, charts)", get("/experiments/bench-tone", "chart")),
+                ("collections list", get("/examples", "bench-examples")),
+                ("collection page (first 50)", get("/examples/bench-examples", "Next page")),
+                ("collection search, meaning", get(f"{coll}?q=refund+order", "Similarity")),
+                ("collection search, text", get(f"{coll}?q=warranty&mode=text", "<mark>")),
                 ("peer: GET /v1/prompts?limit=50", api_list),
                 ("peer: GET /v1/.../resolve", api_resolve),
             ]
@@ -197,6 +277,8 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=1000)
     parser.add_argument("--versions", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--units", type=int, default=20_000, help="experiment units")
+    parser.add_argument("--examples", type=int, default=1000, help="few-shot examples")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -470,3 +472,234 @@ def test_keyboard_reaches_the_main_controls(server: Server, new_page: Callable[.
         page.keyboard.press("Tab")
         seen.append(page.evaluate("document.activeElement.textContent.trim()"))
     assert "Prompts" in seen and "Audit log" in seen and "Sign out" in seen
+
+
+# --- experiments and few-shot examples ------------------------------------------------------
+
+
+def _demo_experiment(
+    server: Server, name: str, prompt: str, *, days: int = 7, broken: bool = False
+) -> None:
+    """A demo-like experiment: 90/10 on a two-version prompt, outcomes over ``days`` days.
+
+    ``broken`` sends half the exposures to each variant whatever the weights say (a split
+    that a bug in the application broke).
+    """
+    server.push(prompt, template="Hello {{name}}, how can I help?", message="v1")
+    server.push(prompt, template="Hi {{name}}! Happy to help.", message="friendlier")
+    assert server.api.put(f"/v1/prompts/{prompt}/labels/production", json={"version": 1})
+    created = server.api.post(
+        "/v1/experiments",
+        json={
+            "name": name,
+            "prompt": prompt,
+            "description": "Does a friendlier greeting resolve more tickets?",
+            "variants": [
+                {"name": "control", "version": 1, "weight": 90},
+                {"name": "friendly", "version": 2, "weight": 10},
+            ],
+            "primary_metric": {"name": "resolved", "kind": "binary"},
+            "guardrails": [{"name": "handle_time", "kind": "continuous", "direction": "lower"}],
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert server.api.post(f"/v1/experiments/{name}/start").status_code == 200
+    rng = random.Random(3)
+    now = datetime.now(UTC)
+    events: list[dict[str, Any]] = []
+    for i in range(1500):
+        unit, at = f"user-{i}", (now - timedelta(days=i % days)).isoformat()
+        exposure = {"type": "exposure", "experiment": name, "unit_id": unit, "at": at}
+        if broken:
+            exposure["variant"] = ("control", "friendly")[i % 2]
+        events.append(exposure)
+        resolved = float(rng.random() < 0.33)
+        events.append(
+            {
+                "type": "outcome",
+                "experiment": name,
+                "unit_id": unit,
+                "metric": "resolved",
+                "value": resolved,
+                "at": at,
+            }
+        )
+        events.append(
+            {
+                "type": "outcome",
+                "experiment": name,
+                "unit_id": unit,
+                "metric": "handle_time",
+                "value": round(rng.gauss(240, 60), 1),
+                "at": at,
+            }
+        )
+    sent = server.api.post("/v1/events", json={"events": events, "key": f"{name}-seed"})
+    assert sent.status_code == 200 and sent.json()["accepted"] == len(events), sent.text
+
+
+def _usable_at_width(page: Page, label: str) -> None:
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{label} scrolls sideways"
+    assert page.evaluate(_UNLABELLED) == [], label
+
+
+def test_experiment_report_chart_and_stop_as_admin(
+    server: Server, new_page: Callable[..., Page]
+) -> None:
+    _demo_experiment(server, "greeting-tone", "exp/greeting")
+    page = new_page(server.admin_key)
+    page.get_by_role("link", name="Experiments", exact=True).click()
+    page.get_by_role("link", name="greeting-tone").click()
+    expect(page.get_by_role("heading", name="greeting-tone")).to_be_visible()
+    expect(page.locator("#srm-status")).to_contain_text("Split check passed")
+    expect(page.locator("#mode-note")).to_contain_text("Mode: sequential")
+    table = page.locator("table.report-table").first
+    expect(table.get_by_role("row", name=re.compile("friendly"))).to_contain_text("%")
+    chart = page.locator("svg.chart-wide").first
+    expect(chart).to_be_visible()
+    assert chart.locator("circle.dot").count() == 2 * 7  # two variants x seven days
+    box = chart.bounding_box()
+    assert box is not None and box["width"] > 600 and box["height"] > 200
+    shot(page, "experiment-laptop")
+    page.get_by_role("link", name="Fixed horizon").click()
+    expect(page.locator("#mode-note")).to_contain_text("Mode: fixed horizon")
+
+    page.get_by_role("link", name="Stop…").click()
+    expect(page.get_by_role("heading", name="Stop experiment greeting-tone?")).to_be_visible()
+    page.get_by_label("Reason").fill("enough data for the <b>team</b> review")
+    shot(page, "experiment-stop-laptop")
+    page.get_by_role("button", name="Stop experiment").click()
+    expect(page.locator(".flash")).to_contain_text("Experiment greeting-tone stopped")
+    expect(page.locator(".decision")).to_contain_text("enough data for the <b>team</b> review")
+    expect(page.get_by_role("link", name="Stop…")).to_have_count(0)
+    assert server.api.get("/v1/experiments/greeting-tone").json()["status"] == "stopped"
+    actions = [
+        e["action"]
+        for e in server.api.get("/v1/audit?target=experiment:greeting-tone").json()["items"]
+    ]
+    assert "experiment.stop" in actions
+
+
+def test_viewer_sees_the_report_without_stop_or_conclude(
+    server: Server, new_page: Callable[..., Page]
+) -> None:
+    _demo_experiment(server, "viewer-tone", "exp/viewer", days=1)
+    page = new_page(server.viewer_key)
+    page.goto("/experiments/viewer-tone")
+    expect(page.locator("svg.chart-bars.chart-wide").first).to_be_visible()  # one day: bars
+    expect(page.get_by_role("link", name="Stop…")).to_have_count(0)
+    expect(page.get_by_role("button", name="Conclude…")).to_have_count(0)
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    assert token
+    forged = page.request.post(
+        "/experiments/viewer-tone/stop", form={"csrf": token}, max_redirects=0
+    )
+    assert forged.status == 403
+    assert server.api.get("/v1/experiments/viewer-tone").json()["status"] == "running"
+
+
+def test_collection_browse_and_search(server: Server, new_page: Callable[..., Page]) -> None:
+    server.push("exp/support", template="Answer {{question}}", message="v1")
+    created = server.api.post(
+        "/v1/collections",
+        json={
+            "name": "support-replies",
+            "description": "Replies our best agents wrote",
+            "prompt": "exp/support",
+        },
+    )
+    assert created.status_code == 201, created.text
+    examples = [
+        {
+            "input": "I want a refund for my order",
+            "output": "Refunds take 5 days once the item is back.",
+            "category": "billing",
+            "quality": 0.95,
+        },
+        {
+            "input": "How do I reset my password?",
+            "output": "Use 'Forgot password' on the sign-in page.",
+            "category": "account",
+            "quality": 0.8,
+        },
+        {
+            "input": "Where is my parcel? <script>window.__xss=1</script> {{7*7}}",
+            "output": "Track it from the link in your shipping email.",
+            "category": "shipping",
+            "quality": 0.6,
+        },
+    ] + [
+        {"input": f"Question {n} about delivery times", "output": f"Answer {n}", "quality": 0.5}
+        for n in range(12)
+    ]
+    added = server.api.post("/v1/collections/support-replies/examples", json={"examples": examples})
+    assert added.status_code == 201, added.text
+    page = new_page(server.admin_key)
+    page.get_by_role("link", name="Examples", exact=True).click()
+    row = page.get_by_role("row", name=re.compile("support-replies"))
+    expect(row).to_contain_text("hashing")
+    expect(row).to_contain_text("15")
+    shot(page, "collections-laptop")
+    row.get_by_role("link", name="support-replies").click()
+    expect(page.locator("table.examples tbody tr")).to_have_count(15)
+    expect(page.get_by_text("{{7*7}}").first).to_be_visible()  # shown, not run
+    assert page.evaluate("window.__xss") is None
+    page.get_by_label("Search").fill("refund for an order")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#search-summary")).to_contain_text("closest in meaning")
+    first = page.locator("table.examples tbody tr").first
+    expect(first).to_contain_text("I want a refund for my order")
+    shot(page, "collection-search-laptop")
+    page.get_by_label("text").check()
+    page.get_by_label("Search").fill("PASSWORD")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("table.examples tbody tr")).to_have_count(1)
+    expect(page.locator("table.examples mark").first).to_have_text("password")
+
+
+def test_experiment_and_example_pages_at_laptop_and_phone_width(
+    server: Server, new_page: Callable[..., Page]
+) -> None:
+    _demo_experiment(server, "layout-tone", "exp/layout")
+    created = server.api.post(
+        "/v1/collections", json={"name": "layout-examples", "prompt": "exp/layout"}
+    )
+    assert created.status_code == 201
+    long_text = "A long customer message that goes on and on about an order. " * 8
+    server.api.post(
+        "/v1/collections/layout-examples/examples",
+        json={
+            "examples": [
+                {"input": long_text, "output": "A short reply.", "category": "orders"},
+                {"input": "Short question?", "output": long_text, "quality": 0.4},
+            ]
+        },
+    )
+    _demo_experiment(server, "broken-split", "exp/broken", broken=True)
+    pages = {
+        "experiments": "/experiments",
+        "experiment": "/experiments/layout-tone",
+        "experiment-srm": "/experiments/broken-split",
+        "experiment-conclude": "/experiments/layout-tone/conclude?winner=friendly",
+        "collections": "/examples",
+        "collection": "/examples/layout-examples",
+    }
+    for device, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
+        page = new_page(server.admin_key, viewport=viewport)
+        for label, url in pages.items():
+            page.goto(url)
+            shot(page, f"{label}-{device}")
+            _usable_at_width(page, f"{label} on {device}")
+        page.goto("/experiments/broken-split")
+        expect(page.get_by_role("alert")).to_contain_text("Sample ratio mismatch")
+        page.goto("/experiments/layout-tone")
+        wide, narrow = page.locator("svg.chart-wide").first, page.locator("svg.chart-narrow").first
+        if device == "phone":
+            expect(narrow).to_be_visible()
+            expect(wide).to_be_hidden()
+        else:
+            expect(wide).to_be_visible()
+            expect(narrow).to_be_hidden()

@@ -19,6 +19,7 @@ drawing and let CSS show the one that fits, keeping text at a readable size on p
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -209,7 +210,7 @@ def timeline_chart(
     if days[-1] not in shown:
         shown = [*shown[:-1], days[-1]] if len(shown) > 1 else [*shown, days[-1]]
     x_ticks = tuple((_round(x(ordinals[d])), _day_label(d)) for d in shown)
-    y_ticks = tuple((_round(y(t)), fmt(t)) for t in ticks)
+    y_ticks = _y_ticks(ticks, y, fmt)
     return Chart(
         kind="timeline",
         width=width,
@@ -292,7 +293,7 @@ def bars_chart(
         right=right,
         top=top,
         bottom=bottom,
-        y_ticks=tuple((_round(y(t)), fmt(t)) for t in ticks),
+        y_ticks=_y_ticks(ticks, y, fmt),
         x_ticks=x_ticks,
         title=title,
         description=f"{title or 'Metric'} per variant with 95% confidence intervals.",
@@ -300,6 +301,23 @@ def bars_chart(
         zero=_round(zero),
         font=font,
     )
+
+
+_TRAILING_ZERO = re.compile(r"\.0+(?=%?$)")
+
+
+def _tidy(labels: list[str]) -> list[str]:
+    """Axis labels without a decimal part they all share as zeros (``60.0%`` -> ``60%``)."""
+    if labels and all(_TRAILING_ZERO.search(label) for label in labels):
+        return [_TRAILING_ZERO.sub("", label) for label in labels]
+    return labels
+
+
+def _y_ticks(
+    ticks: Sequence[float], y: Callable[[float], float], fmt: Callable[[float], str]
+) -> tuple[tuple[float, str], ...]:
+    labels = _tidy([fmt(t) for t in ticks])
+    return tuple((_round(y(t)), label) for t, label in zip(ticks, labels, strict=True))
 
 
 def _tooltip(name: str, day: str, p: Mapping[str, Any], fmt: Callable[[float], str]) -> str:

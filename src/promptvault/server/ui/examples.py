@@ -121,6 +121,12 @@ def text_matches(
         return [_example(row, name) for row in s.execute(stmt)]
 
 
+def _score(value: float) -> str:
+    """A cosine similarity with two decimals (a real minus sign; never "-0.00")."""
+    text = f"{abs(value):.2f}"
+    return f"\u2212{text}" if value < 0 and text != "0.00" else text
+
+
 def _categories(vault: Vault, name: str) -> list[str]:
     with vault.db.read() as s:
         stmt = (
@@ -170,7 +176,7 @@ def collection_page(
     collection = vault.examples.get(name)
     chosen = category.strip() or None
     notice = ""
-    scores: dict[int, float] = {}
+    scores: dict[int, str] = {}
     used = mode
     more = False
     if query and mode == "meaning":
@@ -186,7 +192,7 @@ def collection_page(
             used = "text"
         else:
             rows = [e for e, _ in found]
-            scores = {e.id: s for e, s in found}
+            scores = {e.id: _score(s) for e, s in found}
     if query and used == "text":
         rows = text_matches(vault, name, query, category=chosen, after=after, limit=PAGE_SIZE + 1)
         more = len(rows) > PAGE_SIZE

@@ -24,6 +24,7 @@ __all__ = [
     "SrmView",
     "fmt_chance",
     "fmt_p",
+    "fmt_p_eq",
     "formatter",
     "report_view",
     "weight_shares",
@@ -88,6 +89,14 @@ def fmt_p(value: float | None) -> str:
     return f"{value:.3f}"
 
 
+def fmt_p_eq(value: float | None) -> str:
+    """A p-value after "p": ``= 0.039``, ``< 0.001``, or ``undefined``."""
+    text = fmt_p(value)
+    if text == "—":
+        return "undefined"
+    return text if text.startswith("<") else f"= {text}"
+
+
 def fmt_chance(value: float | None) -> str:
     """A probability as a percentage, saturating at the ends (never "100%")."""
     if value is None or not math.isfinite(value):
@@ -120,6 +129,8 @@ class RowView:
     rel_ci: str
     p: str
     p_adjusted: str
+    p_value: float | None
+    p_adjusted_value: float | None
     beat: str
     beat_value: float | None
     best: str
@@ -149,6 +160,7 @@ class SrmView:
 
     mismatch: bool
     p: str
+    p_eq: str
     statistic: str
     reason: str
     rows: tuple[tuple[str, int, str, str], ...]  # variant, observed, expected, share
@@ -210,7 +222,7 @@ def _metric_view(
         if c is None:  # control
             verdict, css, reason = "control", "control", ""
             lift = lift_ci = rel = rel_ci = p = p_adj = beat = ""
-            beat_value = None
+            beat_value = p_value = p_adj_value = None
         else:
             verdict, css = _verdict(c)
             reason = str(c.get("reason") or "")
@@ -222,6 +234,7 @@ def _metric_view(
             p_adj = fmt_p(c.get("p_value_adjusted")) if holm else ""
             beat = fmt_chance(c.get("chance_to_beat"))
             beat_value = c.get("chance_to_beat")
+            p_value, p_adj_value = c.get("p_value"), c.get("p_value_adjusted")
         rows.append(
             RowView(
                 variant=name,
@@ -235,6 +248,8 @@ def _metric_view(
                 rel_ci=rel_ci,
                 p=p,
                 p_adjusted=p_adj,
+                p_value=p_value,
+                p_adjusted_value=p_adj_value,
                 beat=beat,
                 beat_value=beat_value,
                 best=fmt_chance(stats.get("chance_to_be_best")),
@@ -254,10 +269,10 @@ def _metric_view(
             )
         )
     title = str(data["name"])
-    chart = timeline_chart(timeline, variants, fmt=fmt, title=title)
+    chart = timeline_chart(timeline, variants, fmt=fmt, title=title, width=1080, height=300)
     narrow = timeline_chart(timeline, variants, fmt=fmt, title=title, width=360, height=240)
     if chart is None:
-        chart = bars_chart(bar_rows, fmt=fmt, title=title)
+        chart = bars_chart(bar_rows, fmt=fmt, title=title, width=1080, height=300)
         narrow = bars_chart(bar_rows, fmt=fmt, title=title, width=360, height=240)
     return MetricView(
         name=title,
@@ -286,6 +301,7 @@ def _srm_view(srm: Mapping[str, Any], variants: Sequence[str]) -> SrmView:
     return SrmView(
         mismatch=bool(srm.get("mismatch")),
         p=fmt_p(srm.get("p_value")),
+        p_eq=fmt_p_eq(srm.get("p_value")),
         statistic="—" if statistic is None else f"{float(statistic):.2f}",
         reason=str(srm.get("reason") or ""),
         rows=tuple(rows),
@@ -308,7 +324,7 @@ def _headline(primary: MetricView | None, srm: SrmView) -> tuple[str, str]:
         r = winners[0]
         return (
             f"{r.variant} beats control on {primary.name}: {r.lift} ({r.rel}), "
-            f"p {r.p_adjusted or r.p}.",
+            f"p {fmt_p_eq(r.p_adjusted_value if r.p_adjusted else r.p_value)}.",
             "good",
         )
     if losers and len(losers) == len(treatments):
@@ -354,5 +370,10 @@ def report_view(report: ExperimentReport) -> ReportView:
         metrics=metrics,
         headline=headline,
         headline_css=css,
-        notes=tuple(str(n) for n in analysis.get("notes", ())),
+        # The split check has its own block above everything; its note would repeat it.
+        notes=tuple(
+            str(n)
+            for n in analysis.get("notes", ())
+            if not (srm.mismatch and str(n).startswith("sample ratio mismatch"))
+        ),
     )

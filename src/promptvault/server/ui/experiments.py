@@ -144,7 +144,17 @@ def experiment_page(
     exp = report.experiment
     shares = weight_shares(exp)
     view = report_view(report)
-    best = {r.variant: r.best for r in view.metrics[0].rows} if view.metrics else {}
+    primary = view.metrics[0].rows if view.metrics else ()
+    best = {r.variant: r.best for r in primary}
+    # The conclude form suggests the variant most likely to be best on the primary metric.
+    suggested = exp.control.name
+    top = max(
+        (r for r in primary if r.verdict == "better"),
+        key=lambda r: r.beat_value or 0.0,
+        default=None,
+    )
+    if top is not None:
+        suggested = top.variant
     variants = [
         {
             "v": v,
@@ -167,6 +177,7 @@ def experiment_page(
             "any_random": any(report.random_exposures.values()),
             "modes": MODES,
             "label_now": _label_now(vault, exp),
+            "suggested": suggested,
             "can_stop": may_stop(user, exp),
             "can_conclude": may_conclude(user, exp, settings.protected_labels),
             "protected": set(settings.protected_labels),
