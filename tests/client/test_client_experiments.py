@@ -31,12 +31,15 @@ class AppTransport(httpx.BaseTransport):
         self.paths: list[str] = []
         self.event_keys: list[str] = []
         self.lose_event_answers = 0
+        self.down: set[str] = set()
         self.lock = threading.Lock()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
         with self.lock:
             self.paths.append(request.url.path)
+        if request.url.path in self.down:
+            raise httpx.ConnectError("connection refused", request=request)
         answer = self.client.request(
             request.method,
             request.url.path,
@@ -155,6 +158,24 @@ def test_background_thread_sends_full_batches(
     assert pv.experiments.events.sent >= 20
     pv.close()
     assert vault.experiments.stored_totals("tone")[("friendly", "$units")][0] == 25
+
+
+def test_experiments_never_break_a_request(
+    vault: Vault, transport: AppTransport, runtime_key: str
+) -> None:
+    pv = _client(transport, runtime_key, event_interval=60, retries=0)
+    transport.down = {"/v1/experiments/running", "/v1/events"}
+    got = pv.get("support", unit_id="u1")  # definitions unreachable: the label's version
+    assert (got.version, got.experiment) == (1, None)
+    transport.down = {"/v1/events"}
+    pv.experiments._running.clear()  # as if the retry pause had passed
+    routed = pv.get("support", unit_id="u1")
+    assert routed.experiment == "tone"
+    assert pv.flush() == 1  # the exposure waits for the server, with its key
+    transport.down = set()
+    assert pv.flush() == 0
+    assert vault.experiments.stored_totals("tone")[(str(routed.variant), "$units")][0] == 1
+    pv.close()
 
 
 # --- the queue on its own ----------------------------------------------------------------
