@@ -334,3 +334,30 @@ def test_chart_geometry_follows_the_data() -> None:
     assert bars is not None and [bar.name for bar in bars.bars] == ["a"]
     assert bars.zero is not None and bars.bars[0].top < bars.zero
     assert bars_chart([("a", None, None, None, 0)], fmt=str) is None
+
+
+def test_a_draft_without_data_says_what_is_undefined(vault: Vault, as_role: AsRole) -> None:
+    vault.push("empty", template="a", message="1")
+    vault.push("empty", template="b", message="2")
+    vault.experiments.create(
+        "draft-one",
+        prompt="empty",
+        variants=[
+            {"name": "control", "version": 1, "weight": 1},
+            {"name": "b", "version": 2, "weight": 1},
+            {"name": "c", "version": 2, "weight": 1},
+        ],
+        primary_metric={"name": "minutes", "kind": "continuous"},
+    )
+    admin = as_role("admin")
+    text = admin.get("/experiments/draft-one").text
+    assert "status-draft" in text and "no exposures yet" in text
+    assert "Not enough data on minutes yet" in text
+    assert text.count('verdict-muted">undefined<') == 2  # one per treatment, never NaN
+    assert "at least 2 observations" in text  # and why
+    assert "nan" not in text.lower().replace("nano", "")
+    assert "p (Holm)" in text  # two treatments: Holm-adjusted p-values get a column
+    assert "No minutes outcomes yet." in text
+    assert "Stop…" not in text and "Conclude…" not in text  # nothing to stop or conclude
+    listing = admin.get("/experiments").text
+    assert "not started" in listing
