@@ -25,11 +25,11 @@ from promptvault.cli.files import (
     default_name,
 )
 from promptvault.errors import PromptVaultError, caret_excerpt
+from promptvault.templating.variables import normalise_variables
 
-__all__ = ["parse", "simple_variables_to_schema"]
+__all__ = ["parse"]
 
 _PROMPTY_ROLE = re.compile(r"^\s*#?\s*(system|user|assistant|tool|function)\s*:\s*$", re.I)
-_SCHEMA_HINTS = ("properties", "$schema", "required", "additionalProperties")
 
 
 class _Doc:
@@ -375,55 +375,6 @@ def _variables(doc: _Doc, node: yaml.Node | None) -> dict[str, Any] | None:
     except PromptVaultError as exc:
         doc.add(f"variables: {exc.message}", node, "variables")
         return None
-
-
-def normalise_variables(value: dict[str, Any]) -> dict[str, Any]:
-    """A JSON Schema from either a JSON Schema or the simple ``{name: {type, ...}}`` map."""
-    import importlib
-
-    try:
-        tv = importlib.import_module("promptvault.templating.variables")
-    except ImportError:  # older templating without the helper: convert here
-        return simple_variables_to_schema(value)
-    result: dict[str, Any] = tv.normalise_variables(value)
-    return result
-
-
-_TYPES = ("string", "number", "integer", "boolean", "object", "array", "null")
-
-
-def simple_variables_to_schema(value: dict[str, Any]) -> dict[str, Any]:
-    """``{name: {type, description, default}}`` (or ``{name: type}``) as a JSON Schema.
-
-    A map that already looks like a JSON Schema (``type: object`` with ``properties``) is
-    returned as it is. Variables without a default are required.
-    """
-    from promptvault.errors import InvalidInputError
-
-    if value.get("type") == "object" or any(k in value for k in _SCHEMA_HINTS):
-        return value
-    properties: dict[str, Any] = {}
-    required: list[str] = []
-    for name, given in value.items():
-        spec = {} if given is None else {"type": given} if isinstance(given, str) else given
-        if not isinstance(spec, dict):
-            raise InvalidInputError(
-                f"variable {name!r} must be a mapping such as {{type: string}}",
-                details={"field": f"variables.{name}"},
-            )
-        kind = spec.get("type", "string")
-        if kind not in _TYPES:
-            raise InvalidInputError(
-                f"variable {name!r} has unknown type {kind!r} (use {', '.join(_TYPES)})",
-                details={"field": f"variables.{name}.type"},
-            )
-        properties[name] = {"type": kind, **{k: v for k, v in spec.items() if k != "type"}}
-        if "default" not in spec:
-            required.append(name)
-    schema: dict[str, Any] = {"type": "object", "properties": properties}
-    if required:
-        schema["required"] = required
-    return schema
 
 
 def _parse_prompty(
