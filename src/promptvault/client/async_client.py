@@ -30,6 +30,7 @@ from promptvault.client._core import (
     transport_reason,
 )
 from promptvault.client.cache import CacheKey
+from promptvault.client.experiments_async import AsyncClientExperiments
 from promptvault.entities import LabelEvent, PromptDiff, PromptSummary, PromptVersion, PushResult
 from promptvault.errors import NotFoundError, PromptUnavailable, PromptVaultError
 
@@ -53,7 +54,11 @@ class AsyncPromptVaultClient:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] | None = None,
         retries: int = 2,
+        event_batch_size: int = 500,
+        event_interval: float = 1.0,
+        event_buffer: int = 10_000,
     ) -> None:
+        """``event_*`` tune the experiment event buffer as in ``PromptVaultClient``."""
         self._core = ClientCore(
             base_url, cache_ttl=cache_ttl, fallback_dir=fallback_dir, clock=clock
         )
@@ -69,6 +74,9 @@ class AsyncPromptVaultClient:
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._core.partials = self._partial_source
+        self.experiments = AsyncClientExperiments(
+            self, batch_size=event_batch_size, interval=event_interval, max_buffer=event_buffer
+        )
 
     def _partial_source(self, ref: str) -> str:
         # Rendering is synchronous, so a partial comes from the cache; a missing one is
@@ -83,7 +91,9 @@ class AsyncPromptVaultClient:
         return partial_template(name, value)
 
     async def aclose(self) -> None:
-        """Wait for background refreshes, then close the connection pool."""
+        """Send queued experiment events, wait for background refreshes, then close the
+        connection pool."""
+        await self.experiments.aclose()
         await self.wait_idle()
         await self._http.aclose()
 
@@ -100,12 +110,19 @@ class AsyncPromptVaultClient:
 
     # --- reads ----------------------------------------------------------------------------
 
-    async def get(self, ref: str, *, fallback: Any = MISSING) -> PromptVersion:
-        """Resolve a reference (cached, never failing); see ``PromptVaultClient.get``."""
+    async def get(
+        self, ref: str, *, fallback: Any = MISSING, unit_id: Any = MISSING
+    ) -> PromptVersion:
+        """Resolve a reference (cached, never failing); see ``PromptVaultClient.get``
+        (``unit_id`` goes through a running experiment)."""
         entry = self._hot.get(ref)
         if entry is not None and entry.expires > self._now():
-            return entry.value
-        return await self._get_slow(ref, fallback)
+            if unit_id is MISSING:
+                return entry.value
+            return await self.experiments.route(entry.value, unit_id)
+        if unit_id is MISSING:
+            return await self._get_slow(ref, fallback)
+        return await self.experiments.route(await self._get_slow(ref, fallback), unit_id)
 
     async def render(
         self,
@@ -115,8 +132,13 @@ class AsyncPromptVaultClient:
         placeholders: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         strict: bool = True,
         fallback: Any = MISSING,
+        unit_id: Any = MISSING,
     ) -> Any:
         """Render locally; see ``PromptVaultClient.render``."""
+        if unit_id is not MISSING:
+            routed = await self.get(ref, fallback=fallback, unit_id=unit_id)
+            if routed.experiment is not None:
+                ref = f"{routed.name}@{routed.version}"
         entry = self._hot.get(ref)
         if entry is not None and entry.expires > self._now():
             fast = entry.fast
@@ -266,6 +288,22 @@ class AsyncPromptVaultClient:
             return ClientCore.decode(call, await self._send(call))  # type: ignore[no-any-return]
         except Unavailable as exc:
             raise ClientCore.unavailable_error(exc, call) from None
+
+    # --- experiment events -------------------------------------------------------------------
+
+    def record_outcome(self, experiment: str, unit_id: str, metric: str, value: float) -> bool:
+        """Queue an outcome (sent in the background); False when the buffer was full."""
+        return self.experiments.record_outcome(experiment, unit_id, metric, value)
+
+    def record_exposure(
+        self, experiment: str, unit_id: str | None, *, variant: str | None = None
+    ) -> bool:
+        """Queue an exposure by hand (``get(..., unit_id=...)`` records its own)."""
+        return self.experiments.record_exposure(experiment, unit_id, variant=variant)
+
+    async def flush(self) -> int:
+        """Send queued experiment events now; returns how many are still waiting."""
+        return await self.experiments.flush()
 
     # --- writes and listings ----------------------------------------------------------------
 

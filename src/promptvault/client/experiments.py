@@ -35,9 +35,47 @@ from promptvault.experiments.models import (
     IngestResult,
 )
 
-__all__ = ["ClientExperiments"]
+__all__ = ["ClientExperiments", "exposure_event", "outcome_event", "variant_version"]
 
 RETRY_AFTER = 1.0
+
+
+def exposure_event(experiment: str, unit_id: str | None, variant: str | None) -> dict[str, Any]:
+    """The JSON of one exposure, stamped now."""
+    return {
+        "type": "exposure",
+        "experiment": experiment,
+        "unit_id": unit_id,
+        "variant": variant,
+        "at": datetime.now(UTC).isoformat(),
+    }
+
+
+def outcome_event(experiment: str, unit_id: str, metric: str, value: float) -> dict[str, Any]:
+    """The JSON of one outcome, stamped now; bad values fail here, not in a batch later."""
+    if isinstance(value, bool):
+        value = int(value)
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInputError("value must be a finite number", details={"field": "value"})
+    if not isinstance(unit_id, str) or not isinstance(metric, str):
+        raise InvalidInputError("unit_id and metric must be strings", details={"field": "unit_id"})
+    return {
+        "type": "outcome",
+        "experiment": experiment,
+        "unit_id": unit_id,
+        "metric": metric,
+        "value": float(value),
+        "at": datetime.now(UTC).isoformat(),
+    }
+
+
+def variant_version(
+    found: PromptVersion, exp: Experiment, variant: str, pinned: PromptVersion
+) -> PromptVersion:
+    """The variant's pinned version, marked with where it came from."""
+    return pinned.model_copy(
+        update={"experiment": exp.name, "variant": variant, "resolved_label": found.resolved_label}
+    )
 
 
 def _path(name: str, *suffix: str) -> str:
@@ -138,55 +176,20 @@ class ClientExperiments:
                 pinned = self._client.get(f"{found.name}@{chosen.version}")
             except PromptVaultError:  # the variant cannot be fetched: serve the label
                 return found
-            result = pinned.model_copy(
-                update={"experiment": exp.name, "variant": variant, "resolved_label": label}
-            )
+            result = variant_version(found, exp, variant, pinned)
             entry.versions[variant] = result
-        self.events.add(
-            {
-                "type": "exposure",
-                "experiment": exp.name,
-                "unit_id": unit_id,
-                "variant": variant,
-                "at": datetime.now(UTC).isoformat(),
-            }
-        )
+        self.events.add(exposure_event(exp.name, unit_id, variant))
         return result
 
     def record_exposure(
         self, experiment: str, unit_id: str | None, *, variant: str | None = None
     ) -> bool:
         """Queue an exposure; False when the buffer was full and it was dropped."""
-        return self.events.add(
-            {
-                "type": "exposure",
-                "experiment": experiment,
-                "unit_id": unit_id,
-                "variant": variant,
-                "at": datetime.now(UTC).isoformat(),
-            }
-        )
+        return self.events.add(exposure_event(experiment, unit_id, variant))
 
     def record_outcome(self, experiment: str, unit_id: str, metric: str, value: float) -> bool:
         """Queue an outcome (0/1 for binary metrics); False when it was dropped."""
-        if isinstance(value, bool):
-            value = int(value)
-        if not isinstance(value, int | float) or not math.isfinite(value):
-            raise InvalidInputError("value must be a finite number", details={"field": "value"})
-        if not isinstance(unit_id, str) or not isinstance(metric, str):
-            raise InvalidInputError(
-                "unit_id and metric must be strings", details={"field": "unit_id"}
-            )
-        return self.events.add(
-            {
-                "type": "outcome",
-                "experiment": experiment,
-                "unit_id": unit_id,
-                "metric": metric,
-                "value": float(value),
-                "at": datetime.now(UTC).isoformat(),
-            }
-        )
+        return self.events.add(outcome_event(experiment, unit_id, metric, value))
 
     def flush(self) -> int:
         """Send queued events now; returns how many are still waiting (0: all sent)."""

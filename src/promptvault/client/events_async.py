@@ -1,0 +1,126 @@
+"""The async SDK's event buffer: the rules of :mod:`promptvault.client.events` on asyncio.
+
+Bounded (drops and counts past ``max_buffer``), batched (``batch_size`` or every
+``interval`` seconds, from a task on the client's event loop), idempotent retries (a batch
+keeps its key and events), and :meth:`AsyncEventQueue.aclose` sends what is left. Use it
+from the loop that owns the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from promptvault.client.events import Batch, SendFailed
+
+__all__ = ["AsyncEventQueue"]
+
+log = logging.getLogger("promptvault.client")
+
+
+class AsyncEventQueue:
+    """Buffer events and send them in batches through ``await send(key, events)``."""
+
+    def __init__(
+        self,
+        send: Callable[[str, list[dict[str, Any]]], Awaitable[Any]],
+        *,
+        batch_size: int = 500,
+        interval: float = 1.0,
+        max_buffer: int = 10_000,
+        timeout: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if batch_size < 1 or max_buffer < 1 or interval <= 0:
+            raise ValueError("batch_size and max_buffer must be >= 1, interval > 0")
+        self._send = send
+        self.batch_size = batch_size
+        self.interval = interval
+        self.max_buffer = max_buffer
+        self.timeout = timeout
+        self._clock = clock
+        self.dropped = 0
+        self.failed = 0
+        self.sent = 0
+        self._events: list[dict[str, Any]] = []
+        self._retry: list[Batch] = []
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._closed = False
+        self._task: asyncio.Task[None] | None = None
+
+    def __len__(self) -> int:
+        """Events waiting, including those of batches waiting for a retry."""
+        return len(self._events) + sum(len(b.events) for b in self._retry)
+
+    def add(self, event: dict[str, Any]) -> bool:
+        """Queue one event; False (and counted in ``dropped``) when the buffer is full."""
+        if self._closed or len(self) >= self.max_buffer:
+            self.dropped += 1
+            return False
+        self._events.append(event)
+        if self._task is None:
+            with contextlib.suppress(RuntimeError):  # no running loop: flush() sends them
+                self._task = asyncio.get_running_loop().create_task(self._run())
+        if len(self._events) >= self.batch_size:
+            self._wake.set()
+        return True
+
+    async def flush(self, *, retry_now: bool = True) -> int:
+        """Send everything waiting now; returns how many events are still waiting."""
+        async with self._lock:
+            now = self._clock()
+            if retry_now:
+                due, self._retry = self._retry, []
+            else:
+                due = [b for b in self._retry if b.not_before <= now]
+                self._retry = [b for b in self._retry if b.not_before > now]
+            while self._events:
+                chunk = self._events[: self.batch_size]
+                self._events = self._events[self.batch_size :]
+                due.append(Batch(str(uuid.uuid4()), chunk))
+            for batch in due:
+                try:
+                    batch.results.append(await self._send(batch.key, batch.events))
+                except SendFailed as exc:
+                    batch.attempts += 1
+                    if exc.retry:
+                        pause = min(30.0, 0.5 * 2 ** min(batch.attempts, 6))
+                        batch.not_before = self._clock() + pause
+                        self._retry.append(batch)
+                    else:
+                        self.failed += len(batch.events)
+                        log.warning("promptvault refused %d events: %s", len(batch.events), exc)
+                else:
+                    self.sent += len(batch.events)
+        return len(self)
+
+    async def _run(self) -> None:
+        while not self._closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            self._wake.clear()
+            try:
+                await self.flush(retry_now=False)
+            except Exception:  # the sender must never kill the task
+                log.exception("sending events failed")
+
+    async def aclose(self) -> None:
+        """Stop the background task and send what is left (within ``timeout``)."""
+        if self._closed:
+            return
+        self._closed = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        deadline = self._clock() + self.timeout
+        while len(self) and self._clock() < deadline:
+            if await self.flush():
+                await asyncio.sleep(min(0.05, max(0.0, deadline - self._clock())))
