@@ -252,3 +252,30 @@ def test_unit_ids_with_special_characters_round_trip(vault: Vault) -> None:
     assert vault.experiments.recompute("tone") == {
         k: v for k, v in vault.experiments.stored_totals("tone").items()
     }
+
+
+def test_buffer_keeps_events_when_a_write_fails_and_counts_losses_at_close() -> None:
+    from promptvault.experiments.buffer import EventBuffer
+    from promptvault.experiments.models import Event
+
+    written: list[list[Event]] = []
+    failing = [True]
+
+    def sink(events: list[Event]) -> None:
+        if failing[0]:
+            raise RuntimeError("database down")
+        written.append(events)
+
+    buffer = EventBuffer(sink, size=100, interval=60, limit=3)
+    for i in range(5):
+        buffer.add(("outcome", "tone", f"u{i}", None, "rating", 1.0, None))
+    with pytest.raises(RuntimeError):
+        buffer.flush()
+    assert len(buffer) == 3 and buffer.dropped == 2  # kept up to the limit, oldest dropped
+    failing[0] = False
+    assert buffer.flush() == 3
+    assert [e.unit_id for e in written[0]] == ["u2", "u3", "u4"]
+    failing[0] = True
+    buffer.add(("exposure", "tone", "u9", None, None, None, None))
+    buffer.close()  # logs and counts instead of raising
+    assert buffer.dropped == 3 and len(buffer) == 0

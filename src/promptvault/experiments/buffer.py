@@ -103,9 +103,20 @@ class EventBuffer:
                 log.exception("writing experiment events failed; will retry")
 
     def close(self) -> None:
-        """Stop the background thread and write what is left."""
+        """Stop the background thread and write what is left.
+
+        A write that fails now cannot be retried later: the events are logged as lost and
+        counted in ``dropped``, and closing goes on (the caller still releases its
+        connections).
+        """
         self._stop.set()
         thread = self._thread
         if thread is not None:
             thread.join(timeout=5)
-        self.flush()
+        try:
+            self.flush()
+        except Exception:
+            with self._lock:
+                lost, self._items = len(self._items), []
+                self.dropped += lost
+            log.exception("writing %d experiment events at close failed; they are lost", lost)
