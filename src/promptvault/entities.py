@@ -6,6 +6,7 @@ them, the server serialises them and the SDK parses them back. ORM rows never le
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Literal
 
@@ -25,10 +26,20 @@ __all__ = [
     "PromptVersion",
     "PushResult",
     "Syntax",
+    "canonical_json",
 ]
 
 PromptType = Literal["text", "chat"]
 Syntax = Literal["mustache", "jinja"]
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no spaces, UTF-8 kept: the same text for the same value everywhere.
+
+    Content hashes and the audit chain are computed over this text, so every layer that
+    hashes a value must serialise it here.
+    """
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class _Value(BaseModel):

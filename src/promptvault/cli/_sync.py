@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -12,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from promptvault.cli.files import Problem, PromptFile, discover, dump_prompt, parse_file
+from promptvault.entities import PromptVersion, canonical_json
+from promptvault.registry.validation import check_push, content_hash
 
 __all__ = [
     "all_prompts",
@@ -54,16 +54,8 @@ def load_files(
     return files, problems, len(found)
 
 
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def file_hash(pf: PromptFile) -> str:
     """The registry's content hash of a file's version (what a push would store)."""
-    try:
-        from promptvault.registry.validation import check_push
-    except ImportError:  # remote mode without the server extra: hash the plain content
-        return hashlib.sha256(_canonical(pf.content()).encode()).hexdigest()
     checked = check_push(
         template=pf.template,
         syntax=pf.syntax,
@@ -90,7 +82,7 @@ def version_content(version: Any) -> dict[str, Any]:
 
 def same_content(pf: PromptFile, version: Any) -> bool:
     """Whether pushing ``pf`` would be a no-op against ``version``."""
-    if _canonical(pf.content()) == _canonical(version_content(version)):
+    if canonical_json(pf.content()) == canonical_json(version_content(version)):
         return True
     try:
         return bool(file_hash(pf) == version.hash)
@@ -98,10 +90,8 @@ def same_content(pf: PromptFile, version: Any) -> bool:
         return False
 
 
-def as_version(pf: PromptFile) -> Any:
+def as_version(pf: PromptFile) -> PromptVersion:
     """A :class:`~promptvault.entities.PromptVersion` standing for a file (version 0)."""
-    from promptvault.entities import PromptVersion
-
     return PromptVersion(
         name=pf.name,
         version=0,
@@ -111,7 +101,7 @@ def as_version(pf: PromptFile) -> Any:
         config=pf.config,
         variables_schema=pf.variables_schema,
         created_at=datetime.now(UTC),
-        hash=hashlib.sha256(_canonical(pf.content()).encode()).hexdigest(),
+        hash=content_hash(**pf.content()),
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from promptvault.entities import canonical_json
 from promptvault.errors import InvalidInputError, TemplateError
 from promptvault.registry.refs import check_label
 from promptvault.templating import compile_chat, compile_template
@@ -36,10 +37,6 @@ _TYPES = ("text", "chat")
 _TAG_MAX = 100
 
 
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def content_hash(
     *,
     template: str | list[dict[str, Any]],
@@ -56,7 +53,7 @@ def content_hash(
         "config": dict(config),
         "variables_schema": dict(variables_schema) if variables_schema is not None else None,
     }
-    return hashlib.sha256(_canonical(body).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

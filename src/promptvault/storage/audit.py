@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from promptvault.entities import AuditEntry, AuditReport
+from promptvault.entities import AuditEntry, AuditReport, canonical_json
 from promptvault.storage.database import LOCKED_INFO_KEY, WRITE_LOCK_KEY
 from promptvault.storage.tables import AuditRow, utcnow
 
@@ -34,11 +34,6 @@ GENESIS_HASH = "0" * 64
 # Built once (every write appends): SQLAlchemy reuses the compiled SQL.
 _HEAD = select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)
 _INSERT = insert(AuditRow)
-
-
-def canonical_json(value: Any) -> str:
-    """Sorted keys, no spaces, UTF-8 kept: the same bytes for the same value everywhere."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _at_text(at: datetime) -> str:
