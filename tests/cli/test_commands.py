@@ -388,7 +388,14 @@ def test_demo_loads_prompts_once(cli: Any) -> None:
         "support_chat          1 version (production=v1)\n"
     )
     assert "Try next:" in first.stdout
-    assert cli("demo", "--json").stdout.count("already present") == 3
+    again = {row["name"]: row["result"] for row in json.loads(cli("demo", "--json").stdout)}
+    assert again == {
+        "customer_support": "already present",
+        "sentiment_classifier": "already present",
+        "support_chat": "already present",
+        "support_examples": "already present",
+        "support-tone": "experiment exists, left as it is",
+    }
     config = json.loads(cli("show", "customer_support", "--json").stdout)["config"]
     assert config == {"max_tokens": 500, "model": "gpt-4", "temperature": 0.7}
     sentiment = json.loads(cli("show", "sentiment_classifier", "--json").stdout)["config"]
