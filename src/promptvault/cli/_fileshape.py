@@ -15,7 +15,6 @@ from typing import Any
 import yaml
 
 from promptvault.cli.files import (
-    _ROLES,
     KNOWN_KEYS,
     NAME_RE,
     Problem,
@@ -25,9 +24,13 @@ from promptvault.cli.files import (
     default_name,
 )
 from promptvault.errors import PromptVaultError, caret_excerpt
+from promptvault.templating.chat import ROLES
 from promptvault.templating.variables import normalise_variables
 
 __all__ = ["parse"]
+
+# The chat roles the registry accepts, in the order problem messages list them.
+_ROLES = tuple(sorted(ROLES))
 
 _PROMPTY_ROLE = re.compile(r"^\s*#?\s*(system|user|assistant|tool|function)\s*:\s*$", re.I)
 

@@ -55,7 +55,6 @@ KNOWN_KEYS = (
     "examples",
 )
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}")
-_ROLES = ("assistant", "system", "tool", "user")
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
