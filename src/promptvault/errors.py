@@ -9,7 +9,8 @@ names the field, line and column at fault. The server turns the code into an HTT
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 __all__ = [
@@ -34,8 +35,11 @@ __all__ = [
     "UnauthenticatedError",
     "VersionConflictError",
     "VersionNotFound",
+    "caret_excerpt",
+    "did_you_mean",
     "error_class_for",
     "error_from_payload",
+    "suggest",
 ]
 
 _BY_CODE: dict[str, type[PromptVaultError]] = {}
@@ -280,6 +284,16 @@ def caret_excerpt(source: str, line: int, column: int) -> str:
         text = text[start : start + 120]
         column -= start
     return f"{text}\n{' ' * max(column - 1, 0)}^"
+
+
+def suggest(word: str, candidates: Iterable[str], *, n: int = 3) -> list[str]:
+    """Near matches of ``word`` among ``candidates``, best first (``details['suggestions']``)."""
+    return difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.6)
+
+
+def did_you_mean(near: Sequence[str]) -> str:
+    """`` (did you mean a, b?)`` to append to a not-found message; empty when nothing is near."""
+    return f" (did you mean {', '.join(near)}?)" if near else ""
 
 
 def error_class_for(code: str) -> type[PromptVaultError]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from promptvault.errors import CollectionNotFound, InvalidInputError
+from promptvault.errors import CollectionNotFound, InvalidInputError, did_you_mean, suggest
 from promptvault.fewshot.embedders import Embedder, Vectors
 from promptvault.fewshot.index import CollectionIndex, vectors_from_bytes
 from promptvault.fewshot.models import Collection
@@ -53,14 +53,9 @@ class _Entry:
 
 def not_found(name: str, names: list[str] | None = None) -> CollectionNotFound:
     """The error for an unknown collection, with near names when known."""
-    near: list[str] = []
-    if names:
-        import difflib
-
-        near = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
-    hint = f" (did you mean {', '.join(near)}?)" if near else ""
+    near = suggest(name, names) if names else []
     return CollectionNotFound(
-        f"no example collection named {name!r}{hint}",
+        f"no example collection named {name!r}{did_you_mean(near)}",
         details={"field": "collection", "name": name, "suggestions": near},
     )
 

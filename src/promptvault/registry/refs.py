@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from promptvault.errors import InvalidInputError, LabelInvalidError
@@ -18,7 +16,6 @@ __all__ = [
     "check_label",
     "check_name",
     "parse_ref",
-    "suggest",
 ]
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}")
@@ -114,8 +111,3 @@ def _versioned(name: str, version: int, ref: str) -> Ref:
             details={"field": "version", "value": version, "ref": ref},
         )
     return Ref(name, version=version)
-
-
-def suggest(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
-    """Near matches of ``word`` for "did you mean" hints."""
-    return difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.6)

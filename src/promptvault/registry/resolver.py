@@ -25,8 +25,10 @@ from promptvault.errors import (
     PromptNotFound,
     TemplateLimitError,
     VersionNotFound,
+    did_you_mean,
+    suggest,
 )
-from promptvault.registry.refs import LATEST, Ref, parse_ref, suggest
+from promptvault.registry.refs import LATEST, Ref, parse_ref
 from promptvault.registry.validation import compile_content
 from promptvault.storage import repositories as repo
 from promptvault.storage.database import Database
@@ -44,9 +46,8 @@ def not_found_prompt(db: Database, name: str) -> PromptNotFound:
     with db.read() as s:
         names = repo.all_prompt_names(s)
     near = suggest(name, names)
-    hint = f" (did you mean {', '.join(near)}?)" if near else ""
     return PromptNotFound(
-        f"no prompt named {name!r}{hint}", details={"name": name, "suggestions": near}
+        f"no prompt named {name!r}{did_you_mean(near)}", details={"name": name, "suggestions": near}
     )
 
 
@@ -179,9 +180,8 @@ class Resolver:
                 f"prompt {ref.name!r} has no versions yet", details={"name": ref.name}
             )
         near = suggest(label, state.pointers)
-        hint = f" (did you mean {', '.join(near)}?)" if near else ""
         raise LabelNotFound(
-            f"prompt {ref.name!r} has no label {label!r}{hint}",
+            f"prompt {ref.name!r} has no label {label!r}{did_you_mean(near)}",
             details={
                 "name": ref.name,
                 "label": label,

@@ -29,8 +29,9 @@ from promptvault.errors import (
     InvalidInputError,
     LabelNotFound,
     VersionNotFound,
+    suggest,
 )
-from promptvault.registry.refs import DEFAULT_LABEL, check_label, check_name, suggest
+from promptvault.registry.refs import DEFAULT_LABEL, check_label, check_name
 from promptvault.registry.resolver import Resolver, not_found_prompt
 from promptvault.registry.validation import check_push
 from promptvault.storage import repositories as repo
