@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +14,6 @@ from promptvault.registry.validation import check_push, content_hash
 __all__ = [
     "all_prompts",
     "as_version",
-    "atomic_write",
     "file_hash",
     "load_files",
     "same_content",
@@ -114,25 +111,6 @@ def all_prompts(backend: Any, **filters: Any) -> Iterator[Any]:
         if len(page) < 100:
             return
         after = page[-1].name
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file and a rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def render_file(version: Any, summary: Any, *, fmt: str) -> str:

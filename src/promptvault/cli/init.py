@@ -71,7 +71,7 @@ def init(
     Example:
       promptvault init my-prompts && cd my-prompts && promptvault push
     """
-    from promptvault.cli._sync import atomic_write
+    from promptvault._fileio import atomic_write
     from promptvault.errors import ConflictError
 
     targets = {

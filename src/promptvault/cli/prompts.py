@@ -236,7 +236,8 @@ def pull_command(
       promptvault pull customer_support --label staging
       promptvault pull --check          # in CI: fail when files and registry disagree
     """
-    from promptvault.cli._sync import all_prompts, atomic_write, load_files, render_file
+    from promptvault._fileio import atomic_write
+    from promptvault.cli._sync import all_prompts, load_files, render_file
     from promptvault.cli._sync import same_content as same
     from promptvault.errors import LabelNotFound, NotFoundError
 

@@ -15,11 +15,11 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
+from promptvault._fileio import atomic_write
 from promptvault.entities import PromptVersion
 from promptvault.errors import InvalidInputError
 
@@ -124,19 +124,8 @@ class DiskStore:
 
     def save(self, key: CacheKey, value: PromptVersion) -> None:
         """Write ``value`` for ``key``: temp file in the same directory, fsync, then rename."""
-        path = self.path_for(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(value.model_dump_json())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        # Owner-only: the copies serve this user's processes, not others on the machine.
+        atomic_write(self.path_for(key), value.model_dump_json(), mode=0o600)
 
     def load(self, key: CacheKey) -> PromptVersion | None:
         """The stored copy, or None when absent or unreadable (a torn file never surfaces)."""

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from promptvault._fileio import atomic_write
 from promptvault.errors import ConflictError, InvalidInputError
 from promptvault.registry.refs import check_label, check_name
 from promptvault.registry.validation import content_hash
@@ -112,9 +113,7 @@ def export_registry(db: Database, path: Path) -> int:
     """Write the backup to ``path``; returns the number of prompts."""
     with db.read() as s:
         data = dump_registry(s)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(path, json.dumps(data, ensure_ascii=False, indent=1))
     return len(data["prompts"])
 
 
