@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptvault.builder.builder import BuiltRequest, PromptBuilder
 from promptvault.config import Settings
@@ -30,9 +31,6 @@ from promptvault.entities import (
     PushResult,
 )
 from promptvault.errors import PromptUnavailable
-from promptvault.experiments.service import ExperimentService
-from promptvault.fewshot.models import parse_examples_spec
-from promptvault.fewshot.service import ExampleService
 from promptvault.registry.audit import AuditLog
 from promptvault.registry.diff import diff_versions
 from promptvault.registry.service import Registry
@@ -43,6 +41,10 @@ from promptvault.storage.migrate import (
     known_revisions,
     upgrade,
 )
+
+if TYPE_CHECKING:
+    from promptvault.experiments.service import ExperimentService
+    from promptvault.fewshot.service import ExampleService
 
 __all__ = ["Vault"]
 
@@ -68,17 +70,33 @@ class Vault:
         self.settings = settings or Settings()
         self.db = Database(self.settings.resolved_database_url())
         self._ensure_schema(migrate)
+        self._clock = clock
         self.registry = Registry(self.db, self.settings, clock=clock)
         self.audit = AuditLog(self.db)
-        self.experiments = ExperimentService(
+        self.builder = PromptBuilder(timezone=self.settings.timezone)
+
+    # The experiment and few-shot services (and numpy behind them) load on first use, so a
+    # process that only resolves and renders prompts, like a CLI command, starts quickly.
+
+    @cached_property
+    def experiments(self) -> ExperimentService:
+        """Experiments on this vault's prompts: lifecycle, routing, events and reports."""
+        from promptvault.experiments.service import ExperimentService
+
+        return ExperimentService(
             self.db,
             self.settings,
             fetch_version=lambda name, number: self.registry.resolver.get(name, version=number),
             move_label=self.registry.set_label,
-            clock=clock,
+            clock=self._clock,
         )
-        self.examples = ExampleService(self.db, self.settings, clock=clock)
-        self.builder = PromptBuilder(timezone=self.settings.timezone)
+
+    @cached_property
+    def examples(self) -> ExampleService:
+        """Few-shot example collections: storage, embeddings and selection."""
+        from promptvault.fewshot.service import ExampleService
+
+        return ExampleService(self.db, self.settings, clock=self._clock)
 
     @classmethod
     def open(cls, url: str | None = None, *, settings: Settings | None = None) -> Vault:
@@ -112,8 +130,11 @@ class Vault:
 
     def close(self) -> None:
         """Write queued experiment events, then release the database connections."""
-        self.experiments.close()
-        self.examples.close()
+        started = self.__dict__  # only services that were used have anything to write
+        if "experiments" in started:
+            self.experiments.close()
+        if "examples" in started:
+            self.examples.close()
         self.db.dispose()
 
     def __enter__(self) -> Vault:
@@ -233,6 +254,8 @@ class Vault:
             version = self.get(ref, unit_id=unit_id)
         if examples is None:
             return self.builder.build(version, variables, history=history, now=now, strict=strict)
+        from promptvault.fewshot.models import parse_examples_spec
+
         picked = self.examples.select(
             parse_examples_spec(examples),
             variables,
