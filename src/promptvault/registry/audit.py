@@ -8,13 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-
 from promptvault.entities import AuditEntry, AuditReport
 from promptvault.errors import InvalidInputError
-from promptvault.storage.audit import to_entry, verify_chain
+from promptvault.storage import audit as storage_audit
 from promptvault.storage.database import Database
-from promptvault.storage.tables import AuditRow
 
 __all__ = ["AuditLog"]
 
@@ -41,27 +38,18 @@ class AuditLog:
         """
         if limit is not None and (isinstance(limit, bool) or limit < 1):
             raise InvalidInputError("limit must be >= 1", details={"field": "limit"})
-        query = select(AuditRow).order_by(AuditRow.seq)
-        if since is not None:
-            query = query.where(AuditRow.at >= since)
-        if actor is not None:
-            query = query.where(AuditRow.actor == actor)
-        if action is not None:
-            if action.endswith(("*", ".")):
-                prefix = action.rstrip("*")
-                query = query.where(AuditRow.action.startswith(prefix, autoescape=True))
-            else:
-                query = query.where(AuditRow.action == action)
-        if target is not None:
-            query = query.where(AuditRow.target == target)
-        if after_seq is not None:
-            query = query.where(AuditRow.seq > after_seq)
-        if limit is not None:
-            query = query.limit(limit)
         with self.db.read() as s:
-            return [to_entry(row) for row in s.execute(query).scalars()]
+            return storage_audit.entries(
+                s,
+                since=since,
+                actor=actor,
+                action=action,
+                target=target,
+                limit=limit,
+                after_seq=after_seq,
+            )
 
     def verify(self) -> AuditReport:
         """Walk the whole chain; ``ok`` or the first broken link and why."""
         with self.db.read() as s:
-            return verify_chain(s)
+            return storage_audit.verify_chain(s)

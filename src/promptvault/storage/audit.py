@@ -27,7 +27,15 @@ from promptvault.entities import AuditEntry, AuditReport, canonical_json
 from promptvault.storage.database import LOCKED_INFO_KEY, WRITE_LOCK_KEY
 from promptvault.storage.tables import AuditRow, utcnow
 
-__all__ = ["GENESIS_HASH", "append", "canonical_json", "entry_hash", "verify_chain"]
+__all__ = [
+    "GENESIS_HASH",
+    "append",
+    "canonical_json",
+    "entries",
+    "entry_hash",
+    "to_entry",
+    "verify_chain",
+]
 
 GENESIS_HASH = "0" * 64
 
@@ -129,6 +137,40 @@ def to_entry(row: AuditRow) -> AuditEntry:
         prev_hash=row.prev_hash,
         hash=row.hash,
     )
+
+
+def entries(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    limit: int | None = None,
+    after_seq: int | None = None,
+) -> list[AuditEntry]:
+    """Entries oldest first, filtered; ``after_seq`` pages on from a previous answer.
+
+    ``action`` ending in ``.`` or ``*`` matches a prefix (``label.`` = every label move).
+    """
+    query = select(AuditRow).order_by(AuditRow.seq)
+    if since is not None:
+        query = query.where(AuditRow.at >= since)
+    if actor is not None:
+        query = query.where(AuditRow.actor == actor)
+    if action is not None:
+        if action.endswith(("*", ".")):
+            prefix = action.rstrip("*")
+            query = query.where(AuditRow.action.startswith(prefix, autoescape=True))
+        else:
+            query = query.where(AuditRow.action == action)
+    if target is not None:
+        query = query.where(AuditRow.target == target)
+    if after_seq is not None:
+        query = query.where(AuditRow.seq > after_seq)
+    if limit is not None:
+        query = query.limit(limit)
+    return [to_entry(row) for row in session.execute(query).scalars()]
 
 
 def verify_chain(session: Session, *, batch: int = 2000) -> AuditReport:
