@@ -70,6 +70,12 @@ def err(text: str) -> None:
     _stderr_line("error", text, "red")
 
 
+def note(text: str) -> None:
+    """Print an informational line to stderr, keeping stdout clean for data and JSON."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
 def warn(text: str) -> None:
     """Print a warning to stderr (never changes the exit status)."""
     _stderr_line("warning", text, "yellow")

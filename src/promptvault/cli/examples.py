@@ -213,7 +213,7 @@ def export(
         typer.echo(text, nl=False)
         return
     out.write_text(text, encoding="utf-8")
-    output.err(f"wrote {text.count(chr(10)) - (chosen == 'csv')} examples to {out}")
+    output.note(f"wrote {text.count(chr(10)) - (chosen == 'csv')} examples to {out}")
 
 
 @examples_app.command("list")

@@ -51,7 +51,7 @@ def create(
         output.print_json({"key": plaintext, "api_key": record.model_dump(mode="json")})
         return
     typer.echo(plaintext)
-    output.err(f"key {record.name!r} ({record.role}) created; store it now, it is not shown again")
+    output.note(f"key {record.name!r} ({record.role}) created; store it now, it is not shown again")
 
 
 @keys_app.command("list")

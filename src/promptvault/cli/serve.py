@@ -65,7 +65,7 @@ def serve(  # noqa: PLR0917 - Typer passes every option positionally
     finally:
         vault.close()
     if plaintext:
-        output.err(
+        output.note(
             f"Created the first API key (role admin). It is shown only now and stored in "
             f"{cfg.home / ADMIN_KEY_FILE} (mode 0600):\n  {plaintext}"
         )
@@ -73,7 +73,7 @@ def serve(  # noqa: PLR0917 - Typer passes every option positionally
     os.environ["PROMPTVAULT_DATABASE_URL"] = cfg.resolved_database_url()
     os.environ["PROMPTVAULT_HOME"] = str(cfg.home)
     shown = f"[{host}]" if ":" in host else host
-    output.err(f"promptvault serving on http://{shown}:{port} (API docs: /docs)")
+    output.note(f"promptvault serving on http://{shown}:{port} (API docs: /docs)")
     uvicorn.run(
         "promptvault.server.app:create_app_from_env",
         factory=True,
