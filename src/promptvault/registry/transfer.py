@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from promptvault._fileio import atomic_write
@@ -24,7 +23,7 @@ from promptvault.registry.validation import content_hash
 from promptvault.storage import repositories as repo
 from promptvault.storage.audit import append
 from promptvault.storage.database import Database
-from promptvault.storage.tables import LabelEventRow, PromptRow, VersionRow, utcnow
+from promptvault.storage.tables import LabelEventRow, PromptRow, utcnow
 
 __all__ = ["FORMAT", "dump_registry", "export_registry", "import_registry", "load_registry"]
 
@@ -51,15 +50,13 @@ def _parse_time(value: Any, field: str) -> datetime:
 
 def dump_registry(session: Session) -> dict[str, Any]:
     """The whole registry as a JSON-ready dict."""
-    prompts = list(session.execute(select(PromptRow).order_by(PromptRow.name)).scalars())
+    prompts = repo.list_prompt_rows(session, include_archived=True, limit=None)
     ids = [p.id for p in prompts]
     tags = repo.tags_by_prompt(session, ids)
     labels = repo.labels_by_prompt(session, ids)
     out = []
     for prompt in prompts:
-        versions = session.execute(
-            select(VersionRow).where(VersionRow.prompt_id == prompt.id).order_by(VersionRow.version)
-        ).scalars()
+        versions = reversed(repo.versions_page(session, prompt.id))  # oldest first
         events = repo.label_events(session, prompt.id, oldest_first=True)
         out.append(
             {
