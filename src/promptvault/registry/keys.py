@@ -21,11 +21,11 @@ import time
 from collections.abc import Callable
 from typing import get_args
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from promptvault.entities import ApiKey
 from promptvault.errors import ConflictError, InvalidInputError, NotFoundError, UnauthenticatedError
+from promptvault.storage import keys as key_repo
 from promptvault.storage.audit import append
 from promptvault.storage.database import Database
 from promptvault.storage.tables import ApiKeyRow, utcnow
@@ -101,27 +101,21 @@ class KeyService:
         salt = secrets.token_hex(16)
 
         def work(s: Session) -> ApiKey:
-            clash = s.execute(
-                select(ApiKeyRow.key_id).where(
-                    ApiKeyRow.name == name, ApiKeyRow.revoked_at.is_(None)
-                )
-            ).first()
-            if clash is not None:
+            if key_repo.has_active_name(s, name):
                 raise ConflictError(
                     f"an active key named {name!r} already exists; revoke it first",
                     details={"field": "name", "value": name},
                 )
-            row = ApiKeyRow(
+            row = key_repo.insert_key(
+                s,
                 key_id=key_id,
                 name=name,
                 role=role,
                 salt=salt,
                 secret_hash=_digest(salt, secret),
-                created_at=utcnow(),
-                created_by=actor,
+                at=utcnow(),
+                actor=actor,
             )
-            s.add(row)
-            s.flush()
             append(
                 s,
                 actor=actor,
@@ -136,37 +130,27 @@ class KeyService:
 
     def list(self, *, include_revoked: bool = False) -> list[ApiKey]:
         """Keys by creation time (active only unless asked)."""
-        query = select(ApiKeyRow).order_by(ApiKeyRow.id)
-        if not include_revoked:
-            query = query.where(ApiKeyRow.revoked_at.is_(None))
         with self.db.read() as s:
-            return [_to_entity(row) for row in s.execute(query).scalars()]
+            rows = key_repo.key_rows(s, include_revoked=include_revoked)
+            return [_to_entity(row) for row in rows]
 
     def count_active(self) -> int:
         """How many keys are not revoked."""
         with self.db.read() as s:
-            query = select(func.count()).select_from(ApiKeyRow)
-            return int(s.execute(query.where(ApiKeyRow.revoked_at.is_(None))).scalar_one())
+            return key_repo.count_active(s)
 
     def revoke(self, id_or_name: str, *, actor: str = "") -> ApiKey:
         """Revoke the active key with this id (or ``pv_<id>`` prefix) or name."""
         ident = id_or_name.removeprefix(KEY_PREFIX)
 
         def work(s: Session) -> ApiKey:
-            row = s.execute(
-                select(ApiKeyRow).where(
-                    ApiKeyRow.revoked_at.is_(None),
-                    (ApiKeyRow.key_id == ident) | (ApiKeyRow.name == id_or_name),
-                )
-            ).scalar_one_or_none()
+            row = key_repo.active_key(s, key_id=ident, name=id_or_name)
             if row is None:
                 raise NotFoundError(
                     f"no active API key {id_or_name!r}",
                     details={"field": "key", "value": id_or_name},
                 )
-            row.revoked_at = utcnow()
-            row.revoked_by = actor
-            s.flush()
+            key_repo.revoke_row(s, row, at=utcnow(), actor=actor)
             append(
                 s,
                 actor=actor,
@@ -207,9 +191,7 @@ class KeyService:
             raise UnauthenticatedError("malformed API key", details={"field": "authorization"})
         key_id, secret = parsed
         with self.db.read() as s:
-            row = s.execute(
-                select(ApiKeyRow).where(ApiKeyRow.key_id == key_id)
-            ).scalar_one_or_none()
+            row = key_repo.key_by_id(s, key_id)
             record = _to_entity(row) if row is not None else None
             stored = (row.salt, row.secret_hash) if row is not None else None
         # Compare a digest even for unknown ids so timing does not reveal which ids exist.
