@@ -25,12 +25,14 @@ __all__ = [
     "PromptType",
     "PromptVersion",
     "PushResult",
+    "Role",
     "Syntax",
     "canonical_json",
 ]
 
 PromptType = Literal["text", "chat"]
 Syntax = Literal["mustache", "jinja"]
+Role = Literal["runtime", "viewer", "editor", "admin"]
 
 
 def canonical_json(value: Any) -> str:
@@ -157,7 +159,7 @@ class ApiKey(_Value):
 
     id: str
     name: str
-    role: Literal["runtime", "viewer", "editor", "admin"]
+    role: Role
     prefix: str
     created_at: datetime
     created_by: str = ""

@@ -23,11 +23,14 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
 from promptvault.errors import caret_excerpt
+
+if TYPE_CHECKING:
+    from promptvault.entities import PromptType, Syntax
 
 __all__ = [
     "EXTENSIONS",
@@ -166,8 +169,8 @@ class PromptFile:
 
     path: Path
     name: str
-    type: Literal["text", "chat"]
-    syntax: Literal["mustache", "jinja"]
+    type: PromptType
+    syntax: Syntax
     template: str | list[dict[str, Any]]
     config: dict[str, Any] = field(default_factory=dict)
     variables_schema: dict[str, Any] | None = None

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from promptvault.entities import ApiKey
+from promptvault.entities import ApiKey, PromptType, Role, Syntax
 
 __all__ = [
     "CreateKeyBody",
@@ -39,8 +39,8 @@ class PushBody(_Body):
     template: str | list[dict[str, Any]] = Field(
         description="Template text, or a list of chat messages and placeholders."
     )
-    syntax: Literal["mustache", "jinja"] = "mustache"
-    type: Literal["text", "chat"] | None = None
+    syntax: Syntax = "mustache"
+    type: PromptType | None = None
     config: dict[str, Any] | None = None
     variables_schema: dict[str, Any] | None = None
     message: str = ""
@@ -91,7 +91,7 @@ class CreateKeyBody(_Body):
     """A new API key."""
 
     name: str = Field(min_length=1, max_length=200)
-    role: Literal["runtime", "viewer", "editor", "admin"]
+    role: Role
 
 
 class CreatedKey(BaseModel):
