@@ -10,8 +10,9 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from promptvault.cli.files import NAME_RE, Problem, PromptFile
+from promptvault.cli.files import Problem, PromptFile
 from promptvault.errors import PromptVaultError, TemplateSyntaxError
+from promptvault.registry.refs import LABEL_RE, NAME_RE
 
 __all__ = ["check_files", "check_templates", "partial_refs"]
 
@@ -138,7 +139,9 @@ def check_files(files: Iterable[PromptFile], *, known: set[str] | None = None) -
         for ref, field, line, col in partial_refs(pf):
             target, _, selector = ref.partition("@")
             if not NAME_RE.fullmatch(target) or (
-                selector and not re.fullmatch(r"[a-z][a-z0-9_-]{0,63}|[0-9]+", selector)
+                selector
+                and not LABEL_RE.fullmatch(selector)
+                and not re.fullmatch(r"[0-9]+", selector)
             ):
                 problems.append(pf.problem_in(field, line, col, f"invalid partial {ref!r}"))
                 continue

@@ -16,7 +16,6 @@ import yaml
 
 from promptvault.cli.files import (
     KNOWN_KEYS,
-    NAME_RE,
     Problem,
     PromptFile,
     Span,
@@ -24,6 +23,7 @@ from promptvault.cli.files import (
     default_name,
 )
 from promptvault.errors import PromptVaultError, caret_excerpt
+from promptvault.registry.refs import NAME_RE
 from promptvault.templating.chat import ROLES
 from promptvault.templating.variables import normalise_variables
 
