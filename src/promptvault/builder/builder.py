@@ -57,7 +57,7 @@ from promptvault.entities import Example, PromptVersion
 from promptvault.errors import InvalidInputError
 from promptvault.templating import ChatTemplate, compile_chat, compile_template
 from promptvault.templating.base import PartialSource, Template
-from promptvault.templating.variables import apply_defaults
+from promptvault.templating.variables import apply_defaults, schema_with_defaults
 
 __all__ = ["BuildMetadata", "BuiltRequest", "PromptBuilder", "build_request"]
 
@@ -392,19 +392,6 @@ _new_tuple: Any = tuple.__new__
 _time = time.time
 
 
-def _schema_with_defaults(schema: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    """The schema when it declares a ``default`` anywhere (else None: nothing to fill)."""
-
-    def has_default(node: Any) -> bool:
-        if isinstance(node, Mapping):
-            return "default" in node or any(has_default(v) for v in node.values())
-        if isinstance(node, list):
-            return any(has_default(v) for v in node)
-        return False
-
-    return schema if schema and has_default(schema.get("properties")) else None
-
-
 def _prepare(version: PromptVersion, partials: PartialSource | None) -> _Prepared:
     config = dict(version.config)
     role = config.get("role", "user")
@@ -442,7 +429,7 @@ def _prepare(version: PromptVersion, partials: PartialSource | None) -> _Prepare
         model=str(model) if model is not None else None,
         dropped=dropped_params(params),
         reads_examples="examples" in compiled.variables,
-        defaults=_schema_with_defaults(version.variables_schema),
+        defaults=schema_with_defaults(version.variables_schema),
         places=places,
     )
 

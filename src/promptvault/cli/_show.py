@@ -11,7 +11,6 @@ from promptvault.cli import _output as output
 from promptvault.errors import InvalidInputError
 
 __all__ = [
-    "apply_defaults",
     "parse_vars",
     "print_diff",
     "print_rendered",
@@ -156,25 +155,6 @@ def resolve_side(ref_or_file: str) -> Any:
     from promptvault.cli import _context
 
     return _context.backend().get(ref_or_file)
-
-
-def apply_defaults(schema: dict[str, Any] | None, variables: dict[str, Any]) -> dict[str, Any]:
-    """Fill variables the caller left out with the schema's ``default`` values, recursively.
-
-    Strict rendering treats an absent name as an error, so optional variables (a customer
-    name, the flags of a tier object) take their declared defaults, as JSON Schema intends.
-    """
-    if not isinstance(schema, dict):
-        return variables
-    filled = dict(variables)
-    for name, spec in (schema.get("properties") or {}).items():
-        if not isinstance(spec, dict):
-            continue
-        if name not in filled and "default" in spec:
-            filled[name] = json.loads(json.dumps(spec["default"]))
-        if isinstance(filled.get(name), dict) and spec.get("properties"):
-            filled[name] = apply_defaults(spec, filled[name])
-    return filled
 
 
 def parse_vars(pairs: list[str], vars_file: Path | None) -> dict[str, Any]:

@@ -452,7 +452,8 @@ def render_command(
       promptvault render customer_support@staging --var 'tier:={"pro": true}' ...
       promptvault render support_chat --vars-file vars.yaml --json
     """
-    from promptvault.cli._show import apply_defaults, parse_vars, print_rendered
+    from promptvault.cli._show import parse_vars, print_rendered
+    from promptvault.templating.variables import apply_defaults
 
     variables = parse_vars(var or [], vars_file)
     vault = ctx.backend()

@@ -32,7 +32,7 @@ from promptvault.registry.refs import LATEST, Ref, parse_ref
 from promptvault.registry.validation import compile_content
 from promptvault.storage import repositories as repo
 from promptvault.storage.database import Database
-from promptvault.templating.variables import apply_defaults
+from promptvault.templating.variables import apply_defaults, schema_with_defaults
 
 __all__ = ["Resolver", "not_found_prompt"]
 
@@ -87,19 +87,6 @@ class _Compiled:
         self.expires = expires
         self.gen = gen
         self.defaults = defaults
-
-
-def _schema_with_defaults(schema: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    """The schema when it declares a ``default`` anywhere (else None: nothing to fill)."""
-
-    def has_default(node: Any) -> bool:
-        if isinstance(node, Mapping):
-            return "default" in node or any(has_default(v) for v in node.values())
-        if isinstance(node, list):
-            return any(has_default(v) for v in node)
-        return False
-
-    return schema if schema and has_default(schema.get("properties")) else None
 
 
 class Resolver:
@@ -281,7 +268,7 @@ class Resolver:
                 found.type == "chat",
                 expires,
                 self._gen,
-                _schema_with_defaults(found.variables_schema),
+                schema_with_defaults(found.variables_schema),
             )
             self._compiled[key] = entry
         # A label reference may move within one TTL; a version reference never does.

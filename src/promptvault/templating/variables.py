@@ -28,6 +28,7 @@ __all__ = [
     "apply_defaults",
     "check_template_fits_schema",
     "normalise_variables",
+    "schema_with_defaults",
     "validate_data",
     "validate_variables_schema",
 ]
@@ -242,6 +243,23 @@ def apply_defaults(schema: Mapping[str, Any] | None, data: Mapping[str, Any]) ->
         if isinstance(value, Mapping) and spec.get("properties"):
             filled[name] = apply_defaults(spec, value)
     return filled
+
+
+def schema_with_defaults(schema: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """``schema`` when it declares a ``default`` anywhere, else None.
+
+    Resolvers and builders keep the result with a compiled version, so a render of a prompt
+    without defaults skips :func:`apply_defaults` (and its copy of the data) altogether.
+    """
+
+    def has_default(node: Any) -> bool:
+        if isinstance(node, Mapping):
+            return "default" in node or any(has_default(v) for v in node.values())
+        if isinstance(node, list):
+            return any(has_default(v) for v in node)
+        return False
+
+    return schema if schema and has_default(schema.get("properties")) else None
 
 
 def validate_data(schema: Mapping[str, Any] | None, data: Mapping[str, Any]) -> None:
