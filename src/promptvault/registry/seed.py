@@ -16,7 +16,6 @@ fields), so each version records the original in its commit message.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 from promptvault.errors import InvalidInputError, PromptVaultError
 from promptvault.registry.refs import check_name
 from promptvault.registry.service import Registry
-from promptvault.registry.transfer import FORMAT, load_registry
+from promptvault.registry.transfer import FORMAT, load_registry, read_json_file
 from promptvault.registry.validation import check_push
 
 __all__ = ["convert_seed", "import_seed", "seed_template_to_mustache"]
@@ -156,13 +155,7 @@ def convert_seed(data: Any, *, actor: str = "") -> dict[str, Any]:
 
 def import_seed(registry: Registry, path: Path, *, actor: str = "") -> int:
     """Import a JSON-file registry in one transaction; returns the number of prompts."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InvalidInputError(
-            f"cannot read {path}: {exc}", details={"field": "path", "path": str(path)}
-        ) from exc
-    doc = convert_seed(data, actor=actor)
+    doc = convert_seed(read_json_file(path), actor=actor)
     count, _ = registry.db.write(
         lambda s: load_registry(s, doc, actor=actor, source=f"seed:{Path(path).name}")
     )

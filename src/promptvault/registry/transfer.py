@@ -25,7 +25,14 @@ from promptvault.storage.audit import append
 from promptvault.storage.database import Database
 from promptvault.storage.tables import LabelEventRow, PromptRow, utcnow
 
-__all__ = ["FORMAT", "dump_registry", "export_registry", "import_registry", "load_registry"]
+__all__ = [
+    "FORMAT",
+    "dump_registry",
+    "export_registry",
+    "import_registry",
+    "load_registry",
+    "read_json_file",
+]
 
 FORMAT = "promptvault-export"
 FORMAT_VERSION = 1
@@ -227,14 +234,19 @@ def load_registry(
     return len(items), versions
 
 
-def import_registry(db: Database, path: Path, *, actor: str = "") -> int:
-    """Restore a backup file; all or nothing. Returns the number of prompts."""
+def read_json_file(path: Path) -> Any:
+    """The JSON value in ``path``; an unreadable or malformed file is InvalidInputError."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InvalidInputError(
             f"cannot read {path}: {exc}", details={"field": "path", "path": str(path)}
         ) from exc
+
+
+def import_registry(db: Database, path: Path, *, actor: str = "") -> int:
+    """Restore a backup file; all or nothing. Returns the number of prompts."""
+    data = read_json_file(path)
     if not isinstance(data, dict):
         raise InvalidInputError("an export file holds a JSON object", details={"field": "path"})
     prompts, _ = db.write(lambda s: load_registry(s, data, actor=actor, source=Path(path).name))
