@@ -20,8 +20,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from promptvault.errors import CollectionNotFound, InvalidInputError, did_you_mean, suggest
 from promptvault.fewshot.embedders import Embedder, Vectors
 from promptvault.fewshot.index import CollectionIndex, vectors_from_bytes
@@ -29,7 +27,7 @@ from promptvault.fewshot.models import Collection
 from promptvault.storage import fewshot as repo
 from promptvault.storage.database import Database
 
-__all__ = ["CollectionCache", "Loaded"]
+__all__ = ["CollectionCache", "Loaded", "not_found"]
 
 _QUERY_CACHE_MAX = 4096
 
@@ -200,8 +198,3 @@ class CollectionCache:
     def clear_queries(self) -> None:
         """Forget every cached query vector (benchmarks measure the uncached path with it)."""
         self._queries.clear()
-
-
-def as_matrix(vectors: Any) -> Vectors:
-    """Float32, C-contiguous rows."""
-    return np.ascontiguousarray(vectors, dtype=np.float32)
