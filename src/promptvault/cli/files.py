@@ -39,6 +39,7 @@ __all__ = [
     "Span",
     "default_name",
     "discover",
+    "dump_prompt",
     "parse_file",
     "parse_text",
 ]

@@ -37,16 +37,19 @@ _PRINTF = re.compile(r"%[#0 +\-]*(\*|\d+)?(?:\.(\*|\d+))?")
 
 
 def limit_error(message: str, limit: str, value: int, maximum: int) -> TemplateLimitError:
+    """A TemplateLimitError whose details name the ``limit``, the ``value`` and the ``max``."""
     return TemplateLimitError(message, details={"limit": limit, "value": value, "max": maximum})
 
 
 def over_limit(limit: str, what: str, value: int, maximum: int) -> TemplateLimitError:
+    """The error for ``what`` growing to ``value``, past ``maximum``."""
     return limit_error(
         f"{what} would be {value} long, over the {maximum} limit", limit, value, maximum
     )
 
 
 def check_mul(left: Any, right: Any, cap: int) -> None:
+    """Refuse ``left * right`` when the product or the repeated sequence would be too big."""
     if isinstance(left, int) and isinstance(right, int):
         bits = abs(left).bit_length() + abs(right).bit_length()
         if bits > _MAX_INT_BITS:
@@ -60,6 +63,7 @@ def check_mul(left: Any, right: Any, cap: int) -> None:
 
 
 def check_pow(left: Any, right: Any) -> None:
+    """Refuse ``left ** right`` when the integer result would pass the bit limit."""
     if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
         bits = abs(left).bit_length() * right
         if bits > _MAX_INT_BITS:
@@ -67,6 +71,7 @@ def check_pow(left: Any, right: Any) -> None:
 
 
 def check_printf(fmt: str, values: Any, cap: int) -> None:
+    """Refuse ``fmt % values`` when a width or a ``*`` width would pass ``cap``."""
     args = values if isinstance(values, tuple) else (values,)
     star_big = any(isinstance(v, int) and v > cap for v in args)
     for match in _PRINTF.finditer(fmt):
@@ -80,6 +85,7 @@ def check_printf(fmt: str, values: Any, cap: int) -> None:
 
 
 def check_format_spec(fmt: str, values: list[Any], limits: Limits) -> None:
+    """Refuse ``fmt.format(*values)`` when a (nested) field width would pass the output limit."""
     cap = limits.max_output_bytes
     try:
         fields = list(string.Formatter().parse(fmt))
@@ -99,6 +105,11 @@ def check_format_spec(fmt: str, values: list[Any], limits: Limits) -> None:
 def check_str_method(
     name: str, text: str, args: tuple[Any, ...], kwargs: dict[str, Any], limits: Limits
 ) -> tuple[Any, ...]:
+    """Refuse an amplifying ``str`` method whose result would pass the output limit.
+
+    Returns the arguments to call the method with: a ``join`` iterable is read into a list
+    here, because measuring it consumes it.
+    """
     cap = limits.max_output_bytes
     if name in ("center", "ljust", "rjust", "zfill"):
         width = args[0] if args else kwargs.get("width", 0)

@@ -24,7 +24,7 @@ from typing import Any
 
 from promptvault.templating.mustache_parser import Block, Node, Parent, Partial, Section, Var
 
-__all__ = ["Shape", "analyse"]
+__all__ = ["Shape", "analyse", "schema_of"]
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -42,17 +42,20 @@ class Shape:
         self.item: Shape | None = None  # what section content reads from each item
 
     def path(self, parts: tuple[str, ...]) -> Shape:
+        """The shape at the dotted path ``parts`` below this one, created on first use."""
         shape = self
         for part in parts:
             shape = shape.props.setdefault(part, Shape())
         return shape
 
     def items(self) -> Shape:
+        """The shape of each item when this value is iterated by a section."""
         if self.item is None:
             self.item = Shape()
         return self.item
 
     def reads(self) -> bool:
+        """Whether the template reads this value at all."""
         return bool(self.props) or self.string or self.section or self.flag
 
     def schema(self) -> dict[str, Any]:
@@ -69,6 +72,7 @@ class Shape:
         return {"type": "boolean"}
 
     def item_schema(self) -> dict[str, Any]:
+        """The JSON Schema fragment for one item of a list this value stands for."""
         if self.props:
             return _object(self.props)
         if self.section or self.flag:
@@ -128,5 +132,4 @@ def _walk(nodes: list[Node], scope: Shape, load: Loader, seen: set[str]) -> None
 
 def schema_of(root: Shape) -> dict[str, Any]:
     """The document-level schema for the root shape."""
-    out = {"$schema": SCHEMA_DIALECT, **_object(root.props)}
-    return out
+    return {"$schema": SCHEMA_DIALECT, **_object(root.props)}
