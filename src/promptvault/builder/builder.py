@@ -464,10 +464,6 @@ def _check_history(history: Sequence[Mapping[str, Any]] | None) -> list[dict[str
     return out
 
 
-def _examples_text(examples: Sequence[Example], template: str | None) -> str:
-    return format_examples(examples, template=template) if examples else ""
-
-
 def _after_system(
     messages: list[dict[str, Any]], extra: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
