@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from promptvault.entities import ApiKey
@@ -28,7 +28,12 @@ from promptvault.errors import ForbiddenError, LabelProtectedError
 
 __all__ = [
     "ROLE_PERMISSIONS",
+    "Admin",
     "Permission",
+    "Reader",
+    "Resolver",
+    "Sender",
+    "Writer",
     "authorize",
     "authorize_key",
     "check_labels",
@@ -76,7 +81,7 @@ async def authorize_key(keys: Any, plaintext: str | None, permission: Permission
     """The key for ``plaintext`` if its role grants ``permission``; else 401 or 403."""
     # A recently seen key costs a dict lookup; only a miss goes to the database (in a thread).
     key: ApiKey = keys.cached(plaintext) or await run_in_threadpool(keys.authenticate, plaintext)
-    if permission not in ROLE_PERMISSIONS.get(key.role, frozenset()):
+    if not has(key, permission):
         raise ForbiddenError(
             f"the {key.role!r} role may not do this (needs {permission.value!r})",
             details={"role": key.role, "permission": permission.value},
@@ -100,6 +105,14 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[ApiKey]]:
 
     dependency.__name__ = f"require_{permission.value}"
     return dependency
+
+
+# The key parameter types routes declare: ``_key: Reader`` means "needs READ".
+Resolver = Annotated[ApiKey, Depends(require(Permission.RESOLVE))]
+Sender = Annotated[ApiKey, Depends(require(Permission.EVENTS))]
+Reader = Annotated[ApiKey, Depends(require(Permission.READ))]
+Writer = Annotated[ApiKey, Depends(require(Permission.WRITE))]
+Admin = Annotated[ApiKey, Depends(require(Permission.ADMIN))]
 
 
 def check_labels(key: ApiKey, labels: Iterable[str], protected: Iterable[str]) -> None:

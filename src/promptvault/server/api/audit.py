@@ -5,19 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from promptvault.entities import ApiKey, AuditEntry, AuditReport
+from promptvault.entities import AuditEntry, AuditReport
 from promptvault.server.api._models import Page
-from promptvault.server.auth import Permission, require
+from promptvault.server.auth import Admin, Reader
 from promptvault.server.deps import VaultDep
 from promptvault.server.errors import ERROR_RESPONSES
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=ERROR_RESPONSES)
-Reader = Annotated[ApiKey, Depends(require(Permission.READ))]
-Admin = Annotated[ApiKey, Depends(require(Permission.ADMIN))]
 
 
 @router.get("", response_model=Page[AuditEntry])

@@ -15,14 +15,14 @@ import base64
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from promptvault.entities import ApiKey, Example
+from promptvault.entities import Example
 from promptvault.errors import InvalidInputError
 from promptvault.fewshot.models import Collection, ImportReport, Strategy
 from promptvault.server.api._models import Page
-from promptvault.server.auth import Permission, require
+from promptvault.server.auth import Reader, Resolver, Writer
 from promptvault.server.deps import VaultDep
 from promptvault.server.errors import ERROR_RESPONSES
 
@@ -30,9 +30,6 @@ __all__ = ["build_router", "router"]
 
 router = APIRouter(prefix="/v1/collections", tags=["examples"], responses=ERROR_RESPONSES)
 build_router = APIRouter(prefix="/v1/prompts", tags=["resolve"], responses=ERROR_RESPONSES)
-Resolver = Annotated[ApiKey, Depends(require(Permission.RESOLVE))]
-Reader = Annotated[ApiKey, Depends(require(Permission.READ))]
-Writer = Annotated[ApiKey, Depends(require(Permission.WRITE))]
 MAX_ADD = 10_000
 
 

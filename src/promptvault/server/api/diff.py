@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from promptvault.entities import ApiKey, PromptDiff
-from promptvault.server.auth import Permission, require
+from promptvault.entities import PromptDiff
+from promptvault.server.auth import Reader
 from promptvault.server.deps import VaultDep
 from promptvault.server.errors import ERROR_RESPONSES
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/prompts", tags=["diff"], responses=ERROR_RESPONSES)
-Reader = Annotated[ApiKey, Depends(require(Permission.READ))]
 
 
 def _ref(name: str, side: str) -> str:

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from promptvault.entities import ApiKey
 from promptvault.server.api._models import CreatedKey, CreateKeyBody, Page
-from promptvault.server.auth import Permission, require
+from promptvault.server.auth import Admin
 from promptvault.server.deps import KeysDep
 from promptvault.server.errors import ERROR_RESPONSES
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=ERROR_RESPONSES)
-Admin = Annotated[ApiKey, Depends(require(Permission.ADMIN))]
 
 
 @router.get("", response_model=Page[ApiKey])

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends
-
-from promptvault.entities import ApiKey, LabelEvent
+from promptvault.entities import LabelEvent
 from promptvault.server.api._models import LabelBody, Labels, Page
-from promptvault.server.auth import Permission, check_labels, require
+from promptvault.server.auth import Reader, Writer, check_labels
 from promptvault.server.deps import SettingsDep, VaultDep
 from promptvault.server.errors import ERROR_RESPONSES
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/prompts", tags=["labels"], responses=ERROR_RESPONSES)
-Reader = Annotated[ApiKey, Depends(require(Permission.READ))]
-Writer = Annotated[ApiKey, Depends(require(Permission.WRITE))]
 
 
 @router.get("/{name:path}/labels/{label}/history", response_model=Page[LabelEvent])

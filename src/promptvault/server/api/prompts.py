@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from promptvault.entities import ApiKey, PromptSummary, PushResult
+from promptvault.entities import PromptSummary, PushResult
 from promptvault.errors import ConflictError, PromptNotFound
 from promptvault.server.api._models import CreatePromptBody, Page, PushBody
 from promptvault.server.api.versions import push_version
-from promptvault.server.auth import Permission, require
+from promptvault.server.auth import Reader, Writer
 from promptvault.server.deps import SettingsDep, VaultDep
 from promptvault.server.errors import ERROR_RESPONSES
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/prompts", tags=["prompts"], responses=ERROR_RESPONSES)
-Reader = Annotated[ApiKey, Depends(require(Permission.READ))]
-Writer = Annotated[ApiKey, Depends(require(Permission.WRITE))]
 
 
 @router.get("", response_model=Page[PromptSummary])

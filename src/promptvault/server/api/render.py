@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from promptvault.entities import ApiKey, PromptVersion
+from promptvault.entities import PromptVersion
 from promptvault.errors import InvalidInputError
 from promptvault.server.api._models import RenderBody, Rendered
-from promptvault.server.auth import Permission, authorize_key, presented_key, require
+from promptvault.server.auth import Permission, Resolver, authorize_key, presented_key
 from promptvault.server.deps import VaultDep
 from promptvault.server.errors import ERROR_RESPONSES
 from promptvault.server.metrics import Metrics
@@ -19,7 +19,6 @@ from promptvault.server.metrics import Metrics
 __all__ = ["ResolveContext", "resolve_answer", "router"]
 
 router = APIRouter(prefix="/v1/prompts", tags=["resolve"], responses=ERROR_RESPONSES)
-Resolver = Annotated[ApiKey, Depends(require(Permission.RESOLVE))]
 _SERIALIZED_MAX = 10_000
 
 

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from promptvault.entities import ApiKey, PromptVersion, PushResult
 from promptvault.server.api._models import Page, PushBody
-from promptvault.server.auth import Permission, check_labels, require
+from promptvault.server.auth import Reader, Writer, check_labels
 from promptvault.server.deps import SettingsDep, VaultDep
 from promptvault.server.errors import ERROR_RESPONSES
 
 __all__ = ["push_version", "router"]
 
 router = APIRouter(prefix="/v1/prompts", tags=["versions"], responses=ERROR_RESPONSES)
-Reader = Annotated[ApiKey, Depends(require(Permission.READ))]
-Writer = Annotated[ApiKey, Depends(require(Permission.WRITE))]
 
 
 @router.get("/{name:path}/versions/{version}", response_model=PromptVersion)
