@@ -195,6 +195,20 @@ def test_apply_defaults_fills_absent_values_recursively_with_copies() -> None:
     assert tv.apply_defaults(None, {"a": 1}) == {"a": 1}
 
 
+def test_defaults_filler_matches_apply_defaults_and_copies_containers() -> None:
+    fill = tv.defaults_filler(SCHEMA)
+    assert fill is not None
+    given = {"name": "Ada", "tier": {"seats": 3}}
+    assert fill(given) == tv.apply_defaults(SCHEMA, given)
+    assert given == {"name": "Ada", "tier": {"seats": 3}}  # the caller's data is not touched
+    first, second = fill({"name": "A"}), fill({"name": "B"})
+    first["tags"].append("x")
+    assert second["tags"] == []  # every call gets its own copy of a mutable default
+    assert "tier" not in first  # no default for the object itself: nothing invented
+    assert tv.defaults_filler({"properties": {"name": {"type": "string"}}}) is None
+    assert tv.defaults_filler(None) is None
+
+
 def test_validate_data_accepts_good_data(checker: str) -> None:
     tv.validate_data(SCHEMA, {"name": "Ada", "tone": "formal", "tags": ["a"], "tier": {"seats": 2}})
     tv.validate_data(None, {"anything": object()})

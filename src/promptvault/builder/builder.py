@@ -57,7 +57,7 @@ from promptvault.entities import Example, PromptVersion
 from promptvault.errors import InvalidInputError
 from promptvault.templating import ChatTemplate, compile_chat, compile_template
 from promptvault.templating.base import PartialSource, Template
-from promptvault.templating.variables import apply_defaults, schema_with_defaults
+from promptvault.templating.variables import DefaultsFiller, defaults_filler
 
 __all__ = ["BuildMetadata", "BuiltRequest", "PromptBuilder", "build_request"]
 
@@ -170,7 +170,7 @@ class _Prepared:
     model: str | None
     dropped: dict[str, list[str]]
     reads_examples: bool
-    defaults: Mapping[str, Any] | None  # the variables schema, when it declares defaults
+    defaults: DefaultsFiller | None  # fills declared defaults; None when there are none
     places: frozenset[str]  # chat placeholder names
 
 
@@ -244,7 +244,7 @@ class PromptBuilder:
         if variables:
             data.update(variables)
         if prep.defaults is not None:  # declared defaults fill what the caller left out
-            data = apply_defaults(prep.defaults, data)
+            data = prep.defaults(data)
         chosen = list(examples) if examples else _NO_EXAMPLES
         text_examples = prep.reads_examples
         if chosen and variables is not None and "examples" in variables:
@@ -429,7 +429,7 @@ def _prepare(version: PromptVersion, partials: PartialSource | None) -> _Prepare
         model=str(model) if model is not None else None,
         dropped=dropped_params(params),
         reads_examples="examples" in compiled.variables,
-        defaults=schema_with_defaults(version.variables_schema),
+        defaults=defaults_filler(version.variables_schema),
         places=places,
     )
 

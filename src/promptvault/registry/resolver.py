@@ -32,7 +32,7 @@ from promptvault.registry.refs import LATEST, Ref, parse_ref
 from promptvault.registry.validation import compile_content
 from promptvault.storage import repositories as repo
 from promptvault.storage.database import Database
-from promptvault.templating.variables import apply_defaults, schema_with_defaults
+from promptvault.templating.variables import DefaultsFiller, defaults_filler
 
 __all__ = ["Resolver", "not_found_prompt"]
 
@@ -80,7 +80,7 @@ class _Compiled:
         is_chat: bool,
         expires: float,
         gen: int,
-        defaults: Mapping[str, Any] | None = None,
+        defaults: DefaultsFiller | None = None,
     ) -> None:
         self.template = template
         self.is_chat = is_chat
@@ -268,7 +268,7 @@ class Resolver:
                 found.type == "chat",
                 expires,
                 self._gen,
-                schema_with_defaults(found.variables_schema),
+                defaults_filler(found.variables_schema),
             )
             self._compiled[key] = entry
         # A label reference may move within one TTL; a version reference never does.
@@ -295,7 +295,7 @@ class Resolver:
             entry = self.compiled(ref)
         data = variables if variables is not None else {}
         if entry.defaults is not None:  # declared defaults fill what the caller left out
-            data = apply_defaults(entry.defaults, data)
+            data = entry.defaults(data)
         try:
             if entry.is_chat:
                 return entry.template.render(data, placeholders=placeholders, strict=strict)

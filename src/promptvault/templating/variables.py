@@ -17,16 +17,19 @@ structural check of the subset prompts use (types, properties, required, enum, i
 from __future__ import annotations
 
 import copy
+import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from promptvault.errors import InvalidInputError
 
 __all__ = [
+    "DefaultsFiller",
     "JSON_TYPES",
     "apply_defaults",
     "check_template_fits_schema",
+    "defaults_filler",
     "normalise_variables",
     "schema_with_defaults",
     "validate_data",
@@ -229,20 +232,63 @@ def apply_defaults(schema: Mapping[str, Any] | None, data: Mapping[str, Any]) ->
     """A copy of ``data`` with each absent property's ``default`` filled in, recursively.
 
     Strict rendering treats an absent name as an error, so optional variables take their
-    declared defaults before rendering. Defaults are deep-copied: callers may mutate them.
+    declared defaults before rendering. Mutable defaults are deep-copied: callers may mutate
+    them. Hot paths compile this once per schema with :func:`defaults_filler`.
     """
-    filled = dict(data)
     if not isinstance(schema, Mapping):
-        return filled
+        return dict(data)
+    return _filler(schema)(data)
+
+
+DefaultsFiller = Callable[[Mapping[str, Any]], dict[str, Any]]
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+def defaults_filler(schema: Mapping[str, Any] | None) -> DefaultsFiller | None:
+    """:func:`apply_defaults` for one schema, compiled once; None when it declares no default.
+
+    Resolvers and builders keep the filler with a compiled version, so a render costs one
+    dict copy plus a step per declared default instead of a walk over the whole schema.
+    """
+    if schema_with_defaults(schema) is None:
+        return None
+    assert schema is not None  # schema_with_defaults returned it
+    return _filler(schema)
+
+
+def _filler(schema: Mapping[str, Any]) -> DefaultsFiller:
+    steps: list[tuple[str, Callable[[], Any] | None, DefaultsFiller | None]] = []
     for name, spec in (schema.get("properties") or {}).items():
         if not isinstance(spec, Mapping):
             continue
-        if name not in filled and "default" in spec:
-            filled[name] = copy.deepcopy(spec["default"])
-        value = filled.get(name)
-        if isinstance(value, Mapping) and spec.get("properties"):
-            filled[name] = apply_defaults(spec, value)
-    return filled
+        make: Callable[[], Any] | None = None
+        if "default" in spec:
+            value = spec["default"]
+            # Immutable defaults are shared as they are; only containers need a fresh copy.
+            if isinstance(value, _IMMUTABLE):
+                make = functools.partial(_same, value)
+            else:
+                make = functools.partial(copy.deepcopy, value)
+        nested = _filler(spec) if spec.get("properties") else None
+        if make is not None or nested is not None:
+            steps.append((name, make, nested))
+
+    def fill(data: Mapping[str, Any]) -> dict[str, Any]:
+        filled = dict(data)
+        for name, make, nested in steps:
+            if make is not None and name not in filled:
+                filled[name] = make()
+            if nested is not None:
+                value = filled.get(name)
+                if isinstance(value, Mapping):
+                    filled[name] = nested(value)
+        return filled
+
+    return fill
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def schema_with_defaults(schema: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
