@@ -252,8 +252,11 @@ class Vault:
             version: PromptVersion = self.registry.resolver.get(ref)
         else:
             version = self.get(ref, unit_id=unit_id)
+        partials = self.registry.resolver.partial_sources(version)
         if examples is None:
-            return self.builder.build(version, variables, history=history, now=now, strict=strict)
+            return self.builder.build(
+                version, variables, history=history, now=now, strict=strict, partials=partials
+            )
         from promptvault.fewshot.models import parse_examples_spec
 
         picked = self.examples.select(
@@ -271,6 +274,7 @@ class Vault:
             history=history,
             now=now,
             strict=strict,
+            partials=partials,
             collection=picked.collection,
             strategy=picked.strategy,
         )

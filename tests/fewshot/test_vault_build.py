@@ -136,3 +136,23 @@ def test_build_without_examples_matches_render(vault: Vault) -> None:
     rendered = vault.render("support", {**VARS, "today": "2024-05-01"})
     assert req.messages == rendered
     assert req.metadata.examples_reason == "no examples requested"
+
+
+def test_build_resolves_partials_like_render_and_follows_label_moves(vault: Vault) -> None:
+    vault.push("common/safety", template="Never share {{secret_kind}}.")
+    vault.push(
+        "guarded",
+        template=[
+            {"role": "system", "content": "{{> common/safety}} Be brief."},
+            {"role": "user", "content": "{{question}}"},
+        ],
+    )
+    data = {"secret_kind": "passwords", "question": "Hi"}
+    req = vault.build("guarded", data, now=CLOCK)
+    assert req.messages == vault.render("guarded", data)
+    assert req.messages[0]["content"] == "Never share passwords. Be brief."
+
+    second = vault.push("common/safety", template="Do not reveal {{secret_kind}}.")
+    vault.set_label("common/safety", "production", second.version.version)
+    moved = vault.build("guarded", data, now=CLOCK)
+    assert moved.messages[0]["content"] == "Do not reveal passwords. Be brief."

@@ -72,7 +72,7 @@ class _State:
 
 
 class _Compiled:
-    __slots__ = ("defaults", "expires", "gen", "is_chat", "template")
+    __slots__ = ("defaults", "expires", "gen", "is_chat", "partials", "template")
 
     def __init__(
         self,
@@ -80,13 +80,18 @@ class _Compiled:
         is_chat: bool,
         expires: float,
         gen: int,
+        *,
         defaults: DefaultsFiller | None = None,
+        partials: dict[str, str] | None = None,
     ) -> None:
         self.template = template
         self.is_chat = is_chat
         self.expires = expires
         self.gen = gen
         self.defaults = defaults
+        # Sources of the partials the template included, by reference as written; filled
+        # as the engine asks for them (compile, render or reading ``variables``).
+        self.partials = partials if partials is not None else {}
 
 
 class Resolver:
@@ -251,12 +256,21 @@ class Resolver:
         if entry is None or entry.expires <= now or entry.gen != self._gen:
             found = self.version(parsed.name, state.prompt_id, number)
             used: list[str] = []
+            sources: dict[str, str] = {}
+            resolve = self._partials(used, key)
+
+            def recording(ref: str) -> str | None:
+                text = resolve(ref)
+                if text is not None:
+                    sources[ref] = text
+                return text
+
             try:
                 template = compile_content(
                     found.template,
                     type=found.type,
                     syntax=found.syntax,
-                    partials=self._partials(used, key),
+                    partials=recording,
                 )
             except TemplateLimitError as err:
                 if err.details.get("limit") == "max_depth":
@@ -268,7 +282,8 @@ class Resolver:
                 found.type == "chat",
                 expires,
                 self._gen,
-                defaults_filler(found.variables_schema),
+                defaults=defaults_filler(found.variables_schema),
+                partials=sources,
             )
             self._compiled[key] = entry
         # A label reference may move within one TTL; a version reference never does.
@@ -277,6 +292,16 @@ class Resolver:
             self._hot.clear()
         self._hot[ref] = (min(ref_expires, entry.expires), entry, self._gen)
         return entry
+
+    def partial_sources(self, version: PromptVersion) -> dict[str, str] | None:
+        """The partials ``version`` includes, resolved now (None when it includes none).
+
+        The builder compiles a version itself; this hands it the same partial sources the
+        resolver uses, so a built request and ``render`` agree, label moves included.
+        """
+        entry = self.compiled(f"{version.name}@{version.version}")
+        _ = entry.template.variables  # makes the engine resolve every partial it includes
+        return dict(entry.partials) if entry.partials else None
 
     def render(
         self,
