@@ -11,7 +11,7 @@ requests finish (uvicorn's graceful shutdown).
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -74,7 +74,7 @@ def serve(  # noqa: PLR0917 - Typer passes every option positionally
     os.environ["PROMPTVAULT_HOME"] = str(cfg.home)
     shown = f"[{host}]" if ":" in host else host
     output.note(f"promptvault serving on http://{shown}:{port} (API docs: /docs)")
-    uvicorn.run(
+    config = uvicorn.Config(
         "promptvault.server.app:create_app_from_env",
         factory=True,
         host=host,
@@ -84,3 +84,30 @@ def serve(  # noqa: PLR0917 - Typer passes every option positionally
         timeout_graceful_shutdown=10,
         server_header=False,
     )
+    if config.workers > 1:
+        _run_workers(config)
+    else:
+        uvicorn.Server(config).run()
+
+
+def _run_workers(config: Any) -> None:
+    """Run uvicorn's worker processes on one shared listening socket."""
+    from uvicorn.supervisors import Multiprocess
+
+    Multiprocess(config, sockets=[listening_socket(config)]).run()
+
+
+def listening_socket(config: Any) -> Any:
+    """The workers' shared listening socket, with Nagle turned off.
+
+    uvicorn binds the shared socket without naming the TCP protocol, so asyncio does not set
+    TCP_NODELAY on the connections it accepts, and every response after the first on a
+    keep-alive connection waits ~40 ms for the client's delayed ACK. Accepted sockets inherit
+    TCP_NODELAY from the listening socket, so setting it there fixes every worker.
+    """
+    import socket
+
+    sock = config.bind_socket()
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
