@@ -21,3 +21,29 @@ async def resolve(request: Request) -> Response:
 
 
 app = Starlette(routes=[Route("/v1/prompts/{name:path}/resolve", resolve)])
+
+
+def main() -> None:
+    """Serve ``app`` with N workers on the same kind of socket ``promptvault serve`` uses."""
+    import argparse
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from promptvault.cli.serve import listening_socket
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    config = uvicorn.Config(
+        "bare_app:app", port=args.port, workers=args.workers, log_level="warning"
+    )
+    if config.workers > 1:
+        Multiprocess(config, sockets=[listening_socket(config)]).run()
+    else:
+        uvicorn.Server(config).run()
+
+
+if __name__ == "__main__":
+    main()

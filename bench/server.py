@@ -230,19 +230,15 @@ def bench_database(kind: str, args: argparse.Namespace, load: Any) -> list[str]:
         bare = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "uvicorn",
-                "bare_app:app",
-                "--app-dir",
-                str(HERE),
+                str(HERE / "bare_app.py"),
                 "--port",
                 str(bare_port),
                 "--workers",
                 str(args.workers),
-                "--log-level",
-                "warning",
             ],
-            env={**env, "BENCH_BODY": body},
+            # Same socket set-up as promptvault serve (TCP_NODELAY), so only the app differs.
+            env={**env, "BENCH_BODY": body, "PYTHONPATH": str(HERE)},
+            cwd=str(HERE),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
