@@ -21,10 +21,10 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from promptvault.entities import ApiKey
 from promptvault.errors import ForbiddenError, LabelProtectedError
+from promptvault.server.singleflight import SingleFlight
 
 __all__ = [
     "ROLE_PERMISSIONS",
@@ -77,10 +77,16 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
+# Requests presenting the same key when its cache entry expires share one lookup.
+_AUTH_FLIGHT = SingleFlight()
+
+
 async def authorize_key(keys: Any, plaintext: str | None, permission: Permission) -> ApiKey:
     """The key for ``plaintext`` if its role grants ``permission``; else 401 or 403."""
     # A recently seen key costs a dict lookup; only a miss goes to the database (in a thread).
-    key: ApiKey = keys.cached(plaintext) or await run_in_threadpool(keys.authenticate, plaintext)
+    key: ApiKey = keys.cached(plaintext) or await _AUTH_FLIGHT.run(
+        (id(keys), plaintext), keys.authenticate, plaintext
+    )
     if not has(key, permission):
         raise ForbiddenError(
             f"the {key.role!r} role may not do this (needs {permission.value!r})",

@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from promptvault.entities import PromptVersion
 from promptvault.errors import InvalidInputError
@@ -15,6 +14,7 @@ from promptvault.server.auth import Permission, Resolver, authorize_key, present
 from promptvault.server.deps import VaultDep
 from promptvault.server.errors import ERROR_RESPONSES
 from promptvault.server.metrics import Metrics
+from promptvault.server.singleflight import SingleFlight
 
 __all__ = ["ResolveContext", "resolve_answer", "router"]
 
@@ -70,7 +70,7 @@ def _query_version(raw: str | None) -> int | None:
 class ResolveContext:
     """What a resolve needs, gathered in one plain object (no per-request lookups)."""
 
-    __slots__ = ("keys", "metrics", "serialized", "ttl", "vault", "warm")
+    __slots__ = ("flight", "keys", "metrics", "serialized", "ttl", "vault", "warm")
 
     def __init__(self, *, vault: Any, keys: Any, metrics: Metrics, ttl: float) -> None:
         self.vault = vault
@@ -79,6 +79,7 @@ class ResolveContext:
         self.ttl = ttl
         self.warm: dict[tuple[str, str | None, int | None], float] = {}
         self.serialized: dict[int, tuple[PromptVersion, bytes]] = {}
+        self.flight = SingleFlight()
 
 
 async def resolve_answer(
@@ -107,7 +108,7 @@ async def resolve_answer(
     if warm.get(key, 0.0) > now:
         found: PromptVersion = vault.get(name, label=picked_label, version=number)
     else:
-        found = await run_in_threadpool(vault.get, name, label=picked_label, version=number)
+        found = await ctx.flight.run(key, vault.get, name, label=picked_label, version=number)
         if len(warm) >= _SERIALIZED_MAX:
             warm.clear()
     warm[key] = now + ctx.ttl
