@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from promptvault.entities import Example
@@ -179,9 +179,21 @@ def example_rows(
     category: str | None = None,
     limit: int | None = None,
     after: int | None = None,
+    contains: str | None = None,
 ) -> list[Example]:
-    """Examples in id order, filtered; ``after`` is the last id of the previous page."""
+    """Examples in id order, filtered; ``after`` is the last id of the previous page.
+
+    ``contains`` keeps examples whose input or output holds that text, case-insensitively
+    (``%`` and ``_`` match themselves).
+    """
     query = select(*_COLUMNS).where(ExampleRow.collection_id == collection_id)
+    if contains:
+        query = query.where(
+            or_(
+                ExampleRow.input.icontains(contains, autoescape=True),
+                ExampleRow.output.icontains(contains, autoescape=True),
+            )
+        )
     if ids is not None:
         query = query.where(ExampleRow.id.in_(list(ids)))
     if category is not None:
@@ -192,6 +204,18 @@ def example_rows(
     if limit is not None:
         query = query.limit(limit)
     return [to_example(row, collection) for row in session.execute(query).all()]
+
+
+def categories(session: Session, collection_id: int, *, limit: int = 200) -> list[str]:
+    """The distinct categories used in a collection, sorted."""
+    query = (
+        select(ExampleRow.category)
+        .where(ExampleRow.collection_id == collection_id, ExampleRow.category.is_not(None))
+        .distinct()
+        .order_by(ExampleRow.category)
+        .limit(limit)
+    )
+    return [str(c) for c in session.execute(query).scalars()]
 
 
 def insert_examples(

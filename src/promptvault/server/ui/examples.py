@@ -12,17 +12,16 @@ search falls back to text matching and says so.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy import or_, select
 
 from promptvault.entities import Example
 from promptvault.errors import InvalidInputError, NotFoundError, PromptVaultError
 from promptvault.server.deps import VaultDep
 from promptvault.server.ui.views import UIRoute, User, current_user, page
-from promptvault.storage.tables import CollectionRow, ExampleRow
+from promptvault.storage import fewshot as fewshot_store
 from promptvault.vault import Vault
 
 __all__ = ["PAGE_SIZE", "SEARCH_K", "collection_url", "marked", "router", "text_matches"]
@@ -63,32 +62,6 @@ def marked(text: str, query: str) -> list[tuple[str, bool]]:
     return parts or [(text, False)]
 
 
-_COLUMNS = (
-    ExampleRow.id,
-    ExampleRow.input,
-    ExampleRow.output,
-    ExampleRow.category,
-    ExampleRow.quality,
-    ExampleRow.meta,
-    ExampleRow.created_at,
-    ExampleRow.usage_count,
-)
-
-
-def _example(row: Any, collection: str) -> Example:
-    return Example.model_construct(
-        id=int(row[0]),
-        collection=collection,
-        input=row[1],
-        output=row[2],
-        category=row[3],
-        quality=float(row[4]),
-        metadata=dict(row[5] or {}),
-        created_at=row[6],
-        usage_count=int(row[7]),
-    )
-
-
 def text_matches(
     vault: Vault,
     name: str,
@@ -101,24 +74,12 @@ def text_matches(
     """Examples of collection ``name`` whose input or output contains ``query``, by id."""
     vault.examples.flush_usage()  # counts shown are current
     with vault.db.read() as s:
-        stmt = (
-            select(*_COLUMNS)
-            .join(CollectionRow, CollectionRow.id == ExampleRow.collection_id)
-            .where(CollectionRow.name == name)
-            .where(
-                or_(
-                    ExampleRow.input.icontains(query, autoescape=True),
-                    ExampleRow.output.icontains(query, autoescape=True),
-                )
-            )
-            .order_by(ExampleRow.id)
-            .limit(limit)
+        row = fewshot_store.collection_row(s, name)
+        if row is None:
+            return []
+        return fewshot_store.example_rows(
+            s, row.id, name, category=category or None, after=after, limit=limit, contains=query
         )
-        if category:
-            stmt = stmt.where(ExampleRow.category == category)
-        if after is not None:
-            stmt = stmt.where(ExampleRow.id > after)
-        return [_example(row, name) for row in s.execute(stmt)]
 
 
 def _score(value: float) -> str:
@@ -129,15 +90,8 @@ def _score(value: float) -> str:
 
 def _categories(vault: Vault, name: str) -> list[str]:
     with vault.db.read() as s:
-        stmt = (
-            select(ExampleRow.category)
-            .join(CollectionRow, CollectionRow.id == ExampleRow.collection_id)
-            .where(CollectionRow.name == name, ExampleRow.category.is_not(None))
-            .distinct()
-            .order_by(ExampleRow.category)
-            .limit(200)
-        )
-        return [str(c) for c in s.execute(stmt).scalars()]
+        row = fewshot_store.collection_row(s, name)
+        return [] if row is None else fewshot_store.categories(s, row.id)
 
 
 @router.get("/examples")
