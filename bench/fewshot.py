@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import os
+import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -187,6 +188,42 @@ def bench_current(quick: bool) -> None:
             vault.close()
 
 
+def bench_append(quick: bool) -> None:
+    """Appending one example to the in-memory index (no database): median and worst of many
+    appends, growth steps included, so an O(n) rebuild per append cannot hide."""
+    from datetime import UTC, datetime
+
+    from promptvault.entities import Example
+    from promptvault.fewshot.index import CollectionIndex
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def example(i: int) -> Example:
+        return Example.model_construct(
+            id=i, collection="c", input=f"in {i}", output="o", category=f"c{i % 7}",
+            quality=0.5, metadata={}, usage_count=0, created_at=at,
+        )  # fmt: skip
+
+    print("\nappend one example to the index (in memory), ms")
+    print(f"{'examples':>9} {'median':>9} {'mean':>9} {'worst':>9} {'appends':>8}")
+    for n in (1_000, 10_000, 100_000):
+        m = unit_matrix(n, seed=n)
+        index = CollectionIndex.build(1, DIM, [example(i) for i in range(n)], m)
+        vector = m[:1].copy()
+        appends = n // 2 if not quick else min(n // 2, 2_000)  # past a growth step
+        samples = []
+        for j in range(appends):
+            added = [example(n + j)]
+            start = time.perf_counter()
+            index = index.appended(2 + j, added, vector)
+            samples.append(time.perf_counter() - start)
+        assert index.n == n + appends and index.row_of(n + appends - 1) == index.n - 1
+        print(
+            f"{n:>9,} {statistics.median(samples) * 1e3:9.4f} {statistics.mean(samples) * 1e3:9.4f}"
+            f" {max(samples) * 1e3:9.2f} {appends:>8,}"
+        )
+
+
 SENTENCES = [
     "My order has not arrived yet and the tracking page shows no update since Monday.",
     "How do I reset my password if I no longer have access to my email address?",
@@ -244,6 +281,7 @@ def main() -> None:
         pass
     print(f"cpus: {os.cpu_count()}\n")
     bench_selection(args.quick)
+    bench_append(args.quick)
     bench_current(args.quick)
     bench_embedders(args.quick)
 

@@ -266,3 +266,29 @@ def test_appends_share_the_matrix_buffer(vault: Vault) -> None:
     assert second.matrix.flags.c_contiguous and second.n == first.n + 1
     assert first.n == 4  # the old snapshot still sees its own rows only
     np.testing.assert_allclose(second.matrix[-1], HashingEmbedder().embed(["one more"])[0])
+
+
+def test_cached_snapshot_after_writes_matches_a_fresh_load(vault: Vault) -> None:
+    vault.examples.create("faq")
+    vault.examples.add_many("faq", ROWS)
+    vault.examples.cache.get("faq")  # cached: the writes below update it in place
+    added = vault.examples.add("faq", "Refund still missing", "Escalate.", category="billing")
+    vault.examples.add("faq", "Parcel damaged", "Send a photo.", category="shipping", quality=0.5)
+    vault.examples.edit("faq", added.id, input="Where is my refund?", quality=0.25)
+    first = vault.examples.examples("faq")[0]
+    vault.examples.remove("faq", [first.id])
+    loads = vault.examples.cache.loads
+
+    def searches() -> list[list[tuple[int, float]]]:
+        return [
+            [(e.id, round(s, 6)) for e, s in vault.examples.search("faq", text, **filters)]
+            for text in ("refund", "parcel", "password")
+            for filters in ({}, {"category": "billing"}, {"min_quality": 0.5})
+        ]
+
+    incremental = searches()
+    assert vault.examples.cache.loads == loads  # served by the updated snapshot
+    vault.examples.cache.drop("faq")
+    assert searches() == incremental
+    assert vault.examples.cache.loads == loads + 1
+    assert [e.id for e, _ in vault.examples.search("faq", "Where is my refund?", k=1)] == [added.id]

@@ -124,16 +124,21 @@ class CollectionCache:
 
     def embedder(self, collection: Collection) -> Embedder:
         """The collection's embedder; its spec must match the one the vectors were made with."""
-        embedder = self._embedder_for(collection.embedder)
-        if embedder.spec != collection.embedder_spec:
+        return self.embedder_of(collection.name, collection.embedder, collection.embedder_spec)
+
+    def embedder_of(self, name: str, embedder_name: str, stored_spec: str) -> Embedder:
+        """The embedder ``embedder_name`` of collection ``name``, checked against the spec
+        its vectors were made with (``stored_spec``)."""
+        embedder = self._embedder_for(embedder_name)
+        if embedder.spec != stored_spec:
             raise InvalidInputError(
-                f"collection {collection.name!r} was embedded with {collection.embedder_spec}, "
-                f"but the configured {collection.embedder!r} embedder is {embedder.spec}: "
+                f"collection {name!r} was embedded with {stored_spec}, "
+                f"but the configured {embedder_name!r} embedder is {embedder.spec}: "
                 "re-embed it (promptvault examples reembed)",
                 details={
                     "field": "embedder",
-                    "collection": collection.name,
-                    "stored": collection.embedder_spec,
+                    "collection": name,
+                    "stored": stored_spec,
                     "configured": embedder.spec,
                 },
             )

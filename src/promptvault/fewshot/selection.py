@@ -39,6 +39,7 @@ __all__ = [
     "filter_mask",
     "fit_examples",
     "fit_token_budget",
+    "metadata_predicate",
     "mmr",
     "random_pick",
     "top_k",
@@ -312,7 +313,7 @@ def filter_mask(
             raise InvalidInputError(
                 f"filtering by metadata needs {n} metadata entries", details={"field": "where"}
             )
-        predicate = where if callable(where) else _metadata_predicate(where)
+        predicate = where if callable(where) else metadata_predicate(where)
         candidates = np.flatnonzero(mask)  # only rows still in the running are inspected
         for row in candidates.tolist():
             if not predicate(metadata[row]):
@@ -320,7 +321,9 @@ def filter_mask(
     return mask
 
 
-def _metadata_predicate(expected: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], bool]:
+def metadata_predicate(expected: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], bool]:
+    """A test of one row's metadata: each key of ``expected`` present with an allowed value
+    (a list/tuple/set value means "any of these")."""
     # (key, allowed values): a list/tuple/set value means "any of these".
     checks: list[tuple[str, list[Any]]] = [
         (key, list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value])

@@ -296,10 +296,23 @@ class ExampleService:
 
     # --- examples -------------------------------------------------------------------------
 
+    def _space(self, name: str) -> tuple[Embedder, str]:
+        """The embedder of collection ``name`` and the spec its vectors are made with.
+
+        One indexed read of the collection row: no example count, so adding to a large
+        collection does not cost a scan of it.
+        """
+        with self.db.read() as s:
+            row = repo.collection_row(s, name)
+            if row is None:
+                raise not_found(name, [c["name"] for c in repo.collections(s)])
+            embedder_name, spec = row.embedder, row.embedder_spec
+        return self.cache.embedder_of(name, embedder_name, spec), spec
+
+    @staticmethod
     def _embed(
-        self, collection: Collection, texts: Sequence[str], progress: Progress | None = None
+        embedder: Embedder, texts: Sequence[str], progress: Progress | None = None
     ) -> Vectors:
-        embedder = self.cache.embedder(collection)
         total = len(texts)
         parts: _List[Vectors] = []
         for start in range(0, total, EMBED_BATCH):
@@ -307,7 +320,7 @@ class ExampleService:
             if progress is not None:
                 progress(min(start + EMBED_BATCH, total), total)
         if not parts:
-            return np.zeros((0, collection.dim), dtype=np.float32)
+            return np.zeros((0, embedder.dim), dtype=np.float32)
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
     def add(
@@ -353,8 +366,8 @@ class ExampleService:
             except InvalidInputError as err:
                 field = f"examples[{i}].{err.details.get('field')}"
                 raise InvalidInputError(err.message, details={"field": field}) from None
-        collection = self.get(name)
-        vectors = self._embed(collection, [r["input"] for r in checked], progress)
+        embedder, spec = self._space(name)
+        vectors = self._embed(embedder, [r["input"] for r in checked], progress)
         at = utcnow()
         inserted: _List[int] = []
 
@@ -368,7 +381,7 @@ class ExampleService:
                 details["ids"] = list(inserted)
             return details
 
-        old, new, _ = self._write(name, change, action, actor, spec=collection.embedder_spec)
+        old, new, _ = self._write(name, change, action, actor, spec=spec)
         added = [
             Example.model_construct(id=i, collection=name, created_at=at, usage_count=0, **r)
             for i, r in zip(inserted, checked, strict=True)
@@ -395,8 +408,8 @@ class ExampleService:
         values = check_example(changes, partial=True)
         if not values:
             raise InvalidInputError("nothing to change", details={"field": "changes"})
-        collection = self.get(name)
-        vector = self._embed(collection, [values["input"]])[0] if "input" in values else None
+        embedder, spec = self._space(name)
+        vector = self._embed(embedder, [values["input"]])[0] if "input" in values else None
         found: _List[Example] = []
 
         def change(s: Session, row: CollectionRow) -> dict[str, Any]:
@@ -413,9 +426,7 @@ class ExampleService:
             found[:] = [current[0].model_copy(update=values)]
             return {"id": example_id, "fields": sorted(values)}
 
-        old, new, _ = self._write(
-            name, change, "example.edit", actor, spec=collection.embedder_spec
-        )
+        old, new, _ = self._write(name, change, "example.edit", actor, spec=spec)
         edited = found[0]
 
         def apply(loaded: Loaded) -> Loaded:

@@ -99,14 +99,17 @@ def collections(
     session: Session, *, name: str | None = None, prompt: str | None = None
 ) -> list[dict[str, Any]]:
     """Collections by name (one, those attached to ``prompt``, or all), with sizes."""
-    sizes = (
-        select(ExampleRow.collection_id, func.count().label("n"))
-        .group_by(ExampleRow.collection_id)
-        .subquery()
+    # Counted per collection row (a correlated count over the collection_id index), so
+    # asking for one collection does not count the examples of every other one.
+    size = (
+        select(func.count())
+        .select_from(ExampleRow)
+        .where(ExampleRow.collection_id == CollectionRow.id)
+        .correlate(CollectionRow)
+        .scalar_subquery()
     )
     query = (
-        select(CollectionRow, func.coalesce(sizes.c.n, 0), PromptRow.name)
-        .outerjoin(sizes, sizes.c.collection_id == CollectionRow.id)
+        select(CollectionRow, size, PromptRow.name)
         .outerjoin(PromptRow, PromptRow.id == CollectionRow.prompt_id)
         .order_by(CollectionRow.name)
     )
