@@ -58,6 +58,25 @@ class Settings(BaseSettings):
     )
     session_max_age: int = Field(default=12 * 3600, ge=60, description="UI session seconds.")
 
+    # audit log anchoring
+    audit_key: str | None = Field(
+        default=None,
+        description="Key that signs the audit log's checkpoints; default: a random one kept "
+        "in home/audit.key (set the same value on every server sharing a database).",
+    )
+    audit_witness: Path | None = Field(
+        default=None,
+        description="File that every committed audit head is appended to (an external "
+        "witness, ideally on other storage); verify checks the chain against it.",
+    )
+
+    # API keys
+    key_rotation_grace: int = Field(
+        default=24 * 3600,
+        ge=0,
+        description="Seconds the old key keeps working after `keys rotate`.",
+    )
+
     # remote mode (CLI and SDK)
     url: str | None = Field(default=None, description="Server URL; set = CLI remote mode.")
     api_key: str | None = None

@@ -129,6 +129,21 @@ class AuditReport(_Value):
     checked: int
     broken_seq: int | None = None
     reason: str | None = None
+    problem: (
+        Literal[
+            "entry_missing",
+            "entry_altered",
+            "link_broken",
+            "tail_missing",
+            "chain_rewritten",
+            "checkpoint_missing",
+            "checkpoint_forged",
+            "checkpoint_foreign_key",
+            "entries_unanchored",
+        ]
+        | None
+    ) = None
+    head_checkpoint: int | None = None
 
 
 class Example(_Value):

@@ -34,9 +34,11 @@ from promptvault.errors import PromptUnavailable
 from promptvault.registry.audit import AuditLog
 from promptvault.registry.diff import diff_versions
 from promptvault.registry.service import Registry
+from promptvault.storage.checkpoints import AuditAnchor
 from promptvault.storage.database import Database
 from promptvault.storage.migrate import (
     current_revision,
+    has_checkpoints_table,
     head_revision,
     known_revisions,
     upgrade,
@@ -68,11 +70,14 @@ class Vault:
         (``migrate=True`` or ``promptvault db upgrade``), since other servers may share them.
         """
         self.settings = settings or Settings()
-        self.db = Database(self.settings.resolved_database_url())
+        self.db = Database(
+            self.settings.resolved_database_url(),
+            audit_anchor=AuditAnchor.from_settings(self.settings),
+        )
+        self.audit = AuditLog(self.db)
         self._ensure_schema(migrate)
         self._clock = clock
         self.registry = Registry(self.db, self.settings, clock=clock)
-        self.audit = AuditLog(self.db)
         self.builder = PromptBuilder(timezone=self.settings.timezone)
 
     # The experiment and few-shot services (and numpy behind them) load on first use, so a
@@ -112,7 +117,10 @@ class Vault:
         if current == head:
             return
         if migrate or (migrate is None and (self.db.is_sqlite or current is None)):
+            had_checkpoints = has_checkpoints_table(self.db.engine)
             upgrade(self.db)
+            if not had_checkpoints:  # a chain written before checkpoints gets its first
+                self.audit.anchor_unsigned_head(actor="promptvault upgrade")
             return
         if current not in known_revisions():
             raise PromptUnavailable(

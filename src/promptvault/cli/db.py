@@ -33,13 +33,23 @@ def _database() -> Database:
 @db_app.command("upgrade")
 def upgrade() -> None:
     """Upgrade the database schema to this version of promptvault (safe to repeat)."""
-    from promptvault.storage.migrate import current_revision, head_revision
+    from promptvault.registry.audit import AuditLog
+    from promptvault.storage.checkpoints import AuditAnchor
+    from promptvault.storage.migrate import (
+        current_revision,
+        has_checkpoints_table,
+        head_revision,
+    )
     from promptvault.storage.migrate import upgrade as run_upgrade
 
     db = _database()
+    db.audit_anchor = AuditAnchor.from_settings(ctx.settings())
     try:
         before = current_revision(db.engine)
+        had_checkpoints = has_checkpoints_table(db.engine)
         run_upgrade(db)
+        if not had_checkpoints:  # a chain written before checkpoints gets its first
+            AuditLog(db).anchor_unsigned_head(actor="promptvault db upgrade")
         head = head_revision()
     finally:
         db.dispose()

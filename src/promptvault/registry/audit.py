@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from promptvault.entities import AuditEntry, AuditReport
 from promptvault.errors import InvalidInputError
 from promptvault.storage import audit as storage_audit
+from promptvault.storage.checkpoints import checkpoints, read_witness
 from promptvault.storage.database import Database
 
 __all__ = ["AuditLog"]
@@ -50,6 +53,37 @@ class AuditLog:
             )
 
     def verify(self) -> AuditReport:
-        """Walk the whole chain; ``ok`` or the first broken link and why."""
-        with self.db.read() as s:
-            return storage_audit.verify_chain(s)
+        """Walk the whole chain and check it against its signed checkpoints and witness.
+
+        ``ok``, or the first thing that does not hold and why: a missing, altered or
+        unlinked entry, a deleted tail, a rewritten chain, a missing or forged checkpoint.
+        """
+        anchor = self.db.audit_anchor
+        # Read before the snapshot starts: every witnessed head was committed by then.
+        witness = read_witness(anchor.witness) if anchor.witness is not None else []
+        with self.db.snapshot() as s:
+            return storage_audit.verify_chain(s, anchor=anchor, witness=witness)
+
+    def anchor_unsigned_head(self, *, actor: str) -> bool:
+        """Sign the head of a chain that has no checkpoint yet (made before checkpoints).
+
+        Called right after an upgrade to the first schema with checkpoints. Records an
+        ``audit.anchor`` entry, whose append writes the first signed checkpoint; returns
+        whether it did (False when the chain is empty or already anchored).
+        """
+
+        def work(s: Session) -> bool:
+            signed, _ = checkpoints(s)
+            last = storage_audit.head(s)
+            if signed is not None or last is None:
+                return False
+            storage_audit.append(
+                s,
+                actor=actor,
+                action="audit.anchor",
+                target="audit",
+                details={"anchored_from": last[0], "reason": "upgrade"},
+            )
+            return True
+
+        return self.db.write(work)

@@ -33,7 +33,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
+from promptvault.config import Settings
 from promptvault.errors import PromptUnavailable, VersionConflictError
+from promptvault.storage.checkpoints import ANCHOR_INFO_KEY, AuditAnchor
 
 __all__ = ["LOCKED_INFO_KEY", "WRITE_LOCK_KEY", "Database", "is_retryable"]
 
@@ -73,8 +75,16 @@ class Database:
     serialised write transaction, retried on transient conflicts, and commits it.
     """
 
-    def __init__(self, url: str, *, echo: bool = False, max_attempts: int = 30) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        max_attempts: int = 30,
+        audit_anchor: AuditAnchor | None = None,
+    ) -> None:
         self.url = url
+        self._audit_anchor = audit_anchor
         self.max_attempts = max_attempts
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
@@ -120,6 +130,21 @@ class Database:
 
         return engine
 
+    @property
+    def audit_anchor(self) -> AuditAnchor:
+        """The key (and witness) audit appends sign their checkpoints with.
+
+        Given by the owner (``Vault`` builds it from its settings); else built from the
+        environment's settings on first use.
+        """
+        if self._audit_anchor is None:
+            self._audit_anchor = AuditAnchor.from_settings(Settings())
+        return self._audit_anchor
+
+    @audit_anchor.setter
+    def audit_anchor(self, anchor: AuditAnchor) -> None:
+        self._audit_anchor = anchor
+
     # --- sessions ---------------------------------------------------------------------
 
     @contextmanager
@@ -130,6 +155,22 @@ class Database:
         """
         with self.engine.connect() as conn, Session(bind=conn, expire_on_commit=False) as s:
             yield s
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read session whose every query sees one consistent state of the database.
+
+        PostgreSQL runs it as a ``REPEATABLE READ READ ONLY`` transaction (plain reads see
+        each statement's own snapshot); a SQLite read transaction in WAL mode already keeps
+        the snapshot its first read took.
+        """
+        with self.engine.connect() as conn:
+            if self.is_postgres:
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with Session(bind=conn, expire_on_commit=False) as s:
+                if self.is_postgres:
+                    s.execute(text("SET TRANSACTION READ ONLY"))
+                yield s
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -147,6 +188,7 @@ class Database:
                             text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY}
                         )
                     session.info[LOCKED_INFO_KEY] = True
+                    session.info[ANCHOR_INFO_KEY] = self.audit_anchor
                     yield session
                     session.commit()
                 except BaseException:

@@ -26,6 +26,7 @@ __all__ = [
     "alembic_config",
     "current_revision",
     "downgrade",
+    "has_checkpoints_table",
     "head_revision",
     "known_revisions",
     "upgrade",
@@ -87,6 +88,12 @@ def current_revision(engine: Engine) -> str | None:
             return None
         value = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         return None if value is None else str(value)
+
+
+def has_checkpoints_table(engine: Engine) -> bool:
+    """Whether the database already has the audit checkpoints (migration 0005)."""
+    with engine.connect() as conn:
+        return bool(inspect(conn).has_table("audit_checkpoints"))
 
 
 def _run(db: Database, action: str, revision: str) -> None:

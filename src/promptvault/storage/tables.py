@@ -33,6 +33,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "ApiKeyRow",
+    "AuditCheckpointRow",
     "AuditRow",
     "Base",
     "CollectionRow",
@@ -404,3 +405,27 @@ class ExampleRow(Base):
     created_at: Mapped[datetime]
     usage_count: Mapped[int] = mapped_column(BigInteger, default=0)
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# --- 0005_audit_checkpoints --------------------------------------------------------------
+
+
+class AuditCheckpointRow(Base):
+    """A signed statement "the audit chain's entry ``seq`` has ``hash``".
+
+    ``kind`` is ``head`` for the one row every append overwrites (what a deleted tail or a
+    recomputed chain is checked against) or ``periodic`` for the rows kept every N entries
+    (they narrow down where a chain was rewritten). ``signature`` is an HMAC with a key held
+    outside the database; ``key_id`` names that key without revealing it.
+    """
+
+    __tablename__ = "audit_checkpoints"
+    __table_args__ = (UniqueConstraint("kind", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    key_id: Mapped[str] = mapped_column(String(32))
+    signature: Mapped[str] = mapped_column(String(64))
