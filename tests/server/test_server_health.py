@@ -57,3 +57,28 @@ def test_metrics_count_routes_latency_and_cache(admin: TestClient) -> None:
     assert 'promptvault_resolve_cache_total{outcome="miss"} 1' in body
     assert 'promptvault_resolve_cache_total{outcome="not_modified"} 1' in body
     assert "/v1/prompts/a/b" not in body  # raw paths never become labels
+
+
+def test_metrics_series_stay_bounded_whatever_methods_and_paths_clients_send(
+    client: TestClient,
+) -> None:
+    def series() -> set[str]:
+        text_ = client.get("/metrics").text
+        return {line.rsplit(" ", 1)[0] for line in text_.splitlines() if not line.startswith("#")}
+
+    for i in range(5):
+        client.request(f"M{i}", "/v1/prompts")
+        client.request(f"M{i}", f"/nowhere/{i}")
+        client.get(f"/no/such/path/{i}")
+    series()  # the scrape's own series exist from here on
+    before = series()
+    for i in range(5, 60):
+        client.request(f"M{i}", "/v1/prompts")
+        client.request(f"M{i}", f"/nowhere/{i}")
+        client.get(f"/no/such/path/{i}")
+    after = series()
+    assert after == before  # 55 new methods and 110 new paths added no series
+    body = client.get("/metrics").text
+    assert 'method="other"' in body
+    assert 'route="unmatched"' in body
+    assert "M7" not in body and "/no/such" not in body

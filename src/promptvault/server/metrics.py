@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["BUCKETS", "Metrics", "MetricsMiddleware"]
+__all__ = ["BUCKETS", "METHODS", "UNMATCHED", "Metrics", "MetricsMiddleware", "method_label"]
 
 BUCKETS: tuple[float, ...] = (
     0.0005,
@@ -32,6 +32,18 @@ BUCKETS: tuple[float, ...] = (
 )
 
 _DURATION = "promptvault_http_request_duration_seconds"
+
+# Label values come only from these fixed sets, so no request can add a series: any other
+# method (HTTP allows any token) counts as ``other``, any path no route matched as
+# ``unmatched``.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+UNMATCHED = "unmatched"
+
+
+def method_label(method: str) -> str:
+    """The metrics label of an HTTP method: itself when standard, else ``other``."""
+    return method if method in METHODS else OTHER_METHOD
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -123,7 +135,7 @@ class MetricsMiddleware:
 
     The template (``/v1/prompts/{name:path}/resolve``), not the raw path, is the label, so
     the number of series stays bounded whatever names clients send; unmatched paths count
-    as ``<unmatched>``.
+    as ``unmatched`` and non-standard methods as ``other``.
     """
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
@@ -149,8 +161,8 @@ class MetricsMiddleware:
             route = scope.get("route")
             template = getattr(route, "path_format", None) or getattr(route, "path", None)
             self.metrics.observe(
-                scope.get("method", "GET"),
-                str(template) if template else "<unmatched>",
+                method_label(scope.get("method", "GET")),
+                str(template) if template else UNMATCHED,
                 status,
                 time.perf_counter() - start,
             )
