@@ -28,10 +28,12 @@ from promptvault.errors import ConflictError
 from promptvault.registry.keys import KeyService
 from promptvault.server.api import ROUTERS
 from promptvault.server.api.render import ResolveContext
+from promptvault.server.apidocs import mount_docs
 from promptvault.server.errors import install_error_handlers
 from promptvault.server.fastpath import ResolveFastPath
 from promptvault.server.limits import BodyLimitMiddleware
 from promptvault.server.metrics import Metrics, MetricsMiddleware
+from promptvault.server.protocol import HttpSemanticsMiddleware
 from promptvault.vault import Vault
 
 __all__ = ["ADMIN_KEY_FILE", "create_app", "create_app_from_env", "ensure_admin_key"]
@@ -71,6 +73,8 @@ def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = T
         version=__version__,
         description=_DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from the package by mount_docs, not from a CDN
+        redoc_url=None,
     )
     app.state.vault = vault
     app.state.settings = settings
@@ -82,12 +86,15 @@ def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = T
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    mount_docs(app)
     _mount_ui(app)
     # Added innermost first: metrics (outermost) time everything, including bodies refused
-    # for size and resolves answered by the fast path.
+    # for size and resolves answered by the fast path; HEAD reaches the fast path as GET,
+    # and every answer (413s and fast resolves included) gets the security headers.
     if fast_resolve:
         app.add_middleware(ResolveFastPath, context=app.state.resolve)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(HttpSemanticsMiddleware, routes=app.router.routes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 

@@ -16,6 +16,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from promptvault.errors import PromptVaultError, TemplateLimitError
+from promptvault.server.bodyerrors import json_syntax_error, not_json_error, utf8_error
+from promptvault.server.protocol import SECURITY_HEADERS, allowed_methods
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -135,13 +137,21 @@ async def _on_promptvault_error(request: Request, exc: Exception) -> JSONRespons
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    raw = list(exc.errors())
+    if raw and raw[0].get("type") == "json_invalid":
+        message, details = json_syntax_error(raw[0], exc.body)
+        return error_response("invalid_input", message, details, status=422)
+    for error in raw:
+        plain = not_json_error(error, request.headers.get("content-type"))
+        if plain is not None:
+            return error_response("invalid_input", plain[0], plain[1], status=422)
     errors = [
         {
             "field": _field_name(e.get("loc", ())),
             "message": str(e.get("msg", "")),
             "type": e.get("type"),
         }
-        for e in exc.errors()
+        for e in raw
     ]
     first = errors[0] if errors else {"field": "body", "message": "invalid request"}
     message = f"{first['field']}: {first['message']}"
@@ -154,16 +164,46 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI answers an undecodable body with a bare 400; it is bad input like any
+        # other, so it gets the documented 422 and says where the bad byte is.
+        message, where = utf8_error(exc.__cause__, await _body_or_none(request))
+        return error_response("invalid_input", message, where, status=422)
     code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
         exc.status_code, "invalid_input" if exc.status_code < 500 else "internal"
     )
-    headers = dict(exc.headers) if exc.headers else None
-    return error_response(code, str(exc.detail), {}, status=exc.status_code, headers=headers)
+    headers = dict(exc.headers) if exc.headers else {}
+    details: dict[str, Any] = {}
+    if exc.status_code == 405:
+        # The router names the methods of the first route on the path only; other routes
+        # on the same path (GET and DELETE of a prompt are two) count too.
+        allow = allowed_methods(request.app.router.routes, request.scope)
+        if allow:
+            headers["Allow"] = ", ".join(allow)
+            details = {"method": request.method, "allowed": allow}
+    return error_response(
+        code, str(exc.detail), details, status=exc.status_code, headers=headers or None
+    )
+
+
+async def _body_or_none(request: Request) -> bytes | None:
+    try:
+        return await request.body()
+    except RuntimeError:  # the stream was consumed elsewhere and not kept
+        return None
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # The message stays generic: internals are for the server log, not the client.
-    return error_response("internal", "internal server error", {}, status=500)
+    # The message stays generic: internals are for the server log, not the client. This
+    # answer is sent outside every middleware (the server then drops the connection), so it
+    # says ``Connection: close`` and carries the security headers itself.
+    return error_response(
+        "internal",
+        "internal server error",
+        {},
+        status=500,
+        headers={**SECURITY_HEADERS, "Connection": "close"},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

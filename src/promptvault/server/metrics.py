@@ -45,6 +45,7 @@ def method_label(method: str) -> str:
     """The metrics label of an HTTP method: itself when standard, else ``other``."""
     return method if method in METHODS else OTHER_METHOD
 
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]

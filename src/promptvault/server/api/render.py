@@ -40,6 +40,13 @@ def _pick(label: str | None, version: int | None) -> tuple[str | None, int | Non
 
 _RESOLVE_PARAMETERS = [
     {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "description": "Prompt name (may contain slashes).",
+        "schema": {"type": "string"},
+    },
+    {
         "name": "label",
         "in": "query",
         "required": False,

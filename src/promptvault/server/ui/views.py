@@ -29,6 +29,7 @@ from promptvault.errors import ForbiddenError, PromptVaultError
 from promptvault.registry.keys import KeyService
 from promptvault.server.auth import Permission, has
 from promptvault.server.errors import error_response, status_for
+from promptvault.server.protocol import SECURITY_HEADERS
 from promptvault.server.ui.highlight import highlight
 from promptvault.server.ui.session import SESSION_COOKIE, Session, SessionCodec
 from promptvault.server.ui.worddiff import DiffRow, diff_rows
@@ -49,19 +50,6 @@ __all__ = [
     "ui_state",
 ]
 
-# No inline script or style anywhere: a payload that slipped past escaping still could not
-# run. Pages are never framed.
-SECURITY_HEADERS: dict[str, str] = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-        "frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
 FLASH_COOKIE = "pv_flash"
 _MEMO_MAX = 4096
 _MISSING = object()
