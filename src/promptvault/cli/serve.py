@@ -11,6 +11,7 @@ requests finish (uvicorn's graceful shutdown).
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -65,10 +66,7 @@ def serve(  # noqa: PLR0917 - Typer passes every option positionally
     finally:
         vault.close()
     if plaintext:
-        output.note(
-            f"Created the first API key (role admin). It is shown only now and stored in "
-            f"{cfg.home / ADMIN_KEY_FILE} (mode 0600):\n  {plaintext}"
-        )
+        _announce_admin_key(plaintext, cfg.home / ADMIN_KEY_FILE)
     # Workers build their app from the environment: pass exactly what this process resolved.
     os.environ["PROMPTVAULT_DATABASE_URL"] = cfg.resolved_database_url()
     os.environ["PROMPTVAULT_HOME"] = str(cfg.home)
@@ -88,6 +86,24 @@ def serve(  # noqa: PLR0917 - Typer passes every option positionally
         _run_workers(config)
     else:
         uvicorn.Server(config).run()
+
+
+def _announce_admin_key(plaintext: str, path: Any) -> None:
+    """Show the first admin key on a terminal; elsewhere only say where it is stored.
+
+    Under a service manager or in a container, output goes to logs that many people and
+    systems read, so the secret itself is printed only to an interactive terminal.
+    """
+    if sys.stderr.isatty() and sys.stdout.isatty():
+        output.note(
+            f"Created the first API key (role admin). It is shown only now and stored in "
+            f"{path} (mode 0600):\n  {plaintext}"
+        )
+    else:
+        output.note(
+            f"Created the first API key (role admin) and stored it in {path} (mode 0600); "
+            "it is not printed because the output is not a terminal."
+        )
 
 
 def _run_workers(config: Any) -> None:

@@ -53,6 +53,22 @@ _RETRY_SQLSTATES = frozenset({"40001", "40P01", "23505", "55P03"})
 _SQLITE_RETRY_TEXT = ("database is locked", "database is busy", "database table is locked")
 
 
+def _create_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists.
+
+    The database holds key digests and the audit log: nobody else on the machine should
+    read it. SQLite creates its ``-wal`` and ``-shm`` files with the database file's mode,
+    so creating the file private first makes all three private.
+    """
+    if str(path).startswith("file:"):
+        return  # a URI filename: SQLite opens it itself
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Whether ``exc`` is a transient conflict that a fresh attempt may not hit."""
     if not isinstance(exc, DBAPIError):
@@ -104,6 +120,7 @@ class Database:
         parsed = make_url(url)
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(parsed.database))
         engine = create_engine(
             url,
             echo=echo,
@@ -209,6 +226,7 @@ class Database:
             return
         with self._thread_lock:
             if self._lock_pid != os.getpid():  # never share an fd's lock with a forked child
+                _create_private(self._lock_path)
                 self._lock_file = open(self._lock_path, "a+b")  # noqa: SIM115
                 self._lock_pid = os.getpid()
             assert self._lock_file is not None
