@@ -11,9 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+from tests.server.live import free_port, live_server
+
 from promptvault import Vault
 from promptvault.config import Settings
-from tests.server.live import free_port, live_server
 
 
 def _mode(path: Path) -> int:
