@@ -56,3 +56,68 @@ def test_version_zero_rejected() -> None:
     with pytest.raises(InvalidInputError) as err:
         parse_ref("a@0")
     assert err.value.details["field"] == "version"
+
+
+@pytest.mark.parametrize(
+    "bad", ["x/../../tmp/evil", "a/./b", "a/..", "a/.", "a/b/../../c", "ok/../ok"]
+)
+def test_dot_segments_are_not_names(bad: str) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        check_name(bad)
+    assert err.value.details["field"] == "name"
+    assert "'.' or '..'" in err.value.message
+
+
+@pytest.mark.parametrize("fine", ["a/.hidden", "a/b..c", "v1.2/x", "a...b"])
+def test_dots_inside_a_segment_are_fine(fine: str) -> None:
+    assert check_name(fine) == fine
+
+
+@pytest.mark.parametrize("selector", ["²", "٣", "1²", "\uff13", "99999999999", "9" * 5000])
+def test_only_ascii_digits_within_range_make_a_version(selector: str) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        parse_ref(f"p@{selector}")
+    assert err.value.details["field"] == "version"
+    assert len(err.value.message) < 300
+
+
+def test_the_largest_version_is_the_database_integer_limit() -> None:
+    assert parse_ref(f"p@{2**31 - 1}").version == 2**31 - 1
+    with pytest.raises(InvalidInputError):
+        parse_ref("p", version=2**31)
+    with pytest.raises(InvalidInputError):
+        parse_ref("p", version=2**63)
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "support",
+        "support@staging",
+        "support@7",
+        "support@latest",
+        "support@" + "a" * 64,
+        "support@" + "a" * 65,
+        "support@²",
+        "support@٣",
+        "x/../y@production",
+        "a//b",
+        "support@Prod",
+        "support@",
+        "@x",
+        "",
+    ],
+)
+def test_the_sdk_accepts_exactly_what_the_registry_accepts(ref: str) -> None:
+    from promptvault.client import parse_ref as sdk_parse
+
+    try:
+        expected = parse_ref(ref)
+    except InvalidInputError as err:
+        with pytest.raises(InvalidInputError) as sdk_err:
+            sdk_parse("http://pv", ref)
+        assert sdk_err.value.code == err.code
+        return
+    key = sdk_parse("http://pv", ref)
+    assert (key.name, key.version) == (expected.name, expected.version)
+    assert key.label == (None if expected.version else expected.label or "production")

@@ -12,7 +12,7 @@ from typing import Any
 
 from promptvault.cli.files import Problem, PromptFile
 from promptvault.errors import PromptVaultError, TemplateSyntaxError
-from promptvault.registry.refs import LABEL_RE, NAME_RE
+from promptvault.registry.refs import parse_ref
 
 __all__ = ["check_files", "check_templates", "partial_refs"]
 
@@ -137,12 +137,9 @@ def check_files(files: Iterable[PromptFile], *, known: set[str] | None = None) -
     for pf in files:
         problems.extend(check_templates(pf))
         for ref, field, line, col in partial_refs(pf):
-            target, _, selector = ref.partition("@")
-            if not NAME_RE.fullmatch(target) or (
-                selector
-                and not LABEL_RE.fullmatch(selector)
-                and not re.fullmatch(r"[0-9]+", selector)
-            ):
+            try:
+                target = parse_ref(ref).name
+            except PromptVaultError:
                 problems.append(pf.problem_in(field, line, col, f"invalid partial {ref!r}"))
                 continue
             if known is not None and target not in known:

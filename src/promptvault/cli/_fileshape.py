@@ -23,7 +23,7 @@ from promptvault.cli.files import (
     default_name,
 )
 from promptvault.errors import PromptVaultError, caret_excerpt
-from promptvault.registry.refs import NAME_RE
+from promptvault.registry.refs import is_valid_name
 from promptvault.templating.chat import ROLES
 from promptvault.templating.variables import normalise_variables
 
@@ -213,9 +213,10 @@ def _build(
     body: str | list[dict[str, Any]] | None = None,
 ) -> tuple[PromptFile | None, list[Problem]]:
     name = _string(doc, fields.get("name"), "name") or default_name(path, root)
-    if not NAME_RE.fullmatch(name):
+    if not is_valid_name(name):
         doc.add(
-            f"invalid prompt name {name!r}: use letters, digits and . _ / -",
+            f"invalid prompt name {name!r}: use letters, digits and . _ / -, "
+            "with no empty, '.' or '..' folder parts",
             fields.get("name"),
             "name",
         )

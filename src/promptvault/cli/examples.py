@@ -212,7 +212,9 @@ def export(
     if out is None:
         typer.echo(text, nl=False)
         return
-    out.write_text(text, encoding="utf-8")
+    from promptvault._fileio import atomic_write
+
+    atomic_write(out, text)
     output.note(f"wrote {text.count(chr(10)) - (chosen == 'csv')} examples to {out}")
 
 

@@ -71,7 +71,7 @@ def init(
     Example:
       promptvault init my-prompts && cd my-prompts && promptvault push
     """
-    from promptvault._fileio import atomic_write
+    from promptvault.cli._paths import write_inside
     from promptvault.errors import ConflictError
 
     targets = {
@@ -86,7 +86,7 @@ def init(
             details={"file": clash[0]},
         )
     for path, text in targets.items():
-        atomic_write(path, text)
+        write_inside(directory, path, text)
         output.out(f"created {path}")
     output.out()
     cd = "" if directory == Path(".") else f"cd {directory} && "

@@ -236,10 +236,11 @@ def pull_command(
       promptvault pull customer_support --label staging
       promptvault pull --check          # in CI: fail when files and registry disagree
     """
-    from promptvault._fileio import atomic_write
+    from promptvault.cli._paths import write_inside
     from promptvault.cli._sync import all_prompts, load_files, render_file
     from promptvault.cli._sync import same_content as same
-    from promptvault.errors import LabelNotFound, NotFoundError
+    from promptvault.errors import InvalidInputError, LabelNotFound, NotFoundError
+    from promptvault.registry.refs import is_valid_name
 
     folder = directory or ctx.prompts_dir()
     existing: dict[str, Any] = {}
@@ -251,6 +252,11 @@ def pull_command(
     wanted = list(names or summaries)
     rows: list[dict[str, Any]] = []
     for name in wanted:
+        if not is_valid_name(name):
+            # Only a database written around validation holds such a name: never a path.
+            output.warn(f"{name!r}: refused (not a valid prompt name; nothing written)")
+            rows.append({"name": name, "version": None, "status": "refused", "file": "-"})
+            continue
         summary = summaries.get(name) or vault.get_prompt(name)
         try:
             version = vault.get(f"{name}@{label}")
@@ -269,8 +275,13 @@ def pull_command(
             status = "missing" if pf is None else "differs"
             if not check:
                 fmt = pf.format if pf is not None else "yaml"
-                atomic_write(path, render_file(version, summary, fmt=fmt))
-                status = "written" if pf is None else "updated"
+                try:
+                    write_inside(folder, path, render_file(version, summary, fmt=fmt))
+                except InvalidInputError as exc:
+                    output.warn(f"{name}: refused ({exc.message})")
+                    status = "refused"
+                else:
+                    status = "written" if pf is None else "updated"
         rows.append({"name": name, "version": version.version, "status": status, "file": str(path)})
     stale = [r for r in rows if r["status"] != "unchanged"]
     if ctx.want_json(json_):
@@ -278,13 +289,21 @@ def pull_command(
     else:
         output.table(
             ["prompt", "version", "status", "file"],
-            [(r["name"], f"v{r['version']}", r["status"], r["file"]) for r in rows],
+            [
+                (
+                    r["name"],
+                    f"v{r['version']}" if r["version"] else "-",
+                    r["status"],
+                    r["file"] or "-",
+                )
+                for r in rows
+            ],
             empty="no prompts to pull",
         )
     if check and stale:
         output.err(f"{len(stale)} file(s) differ from the registry ({label}); run promptvault pull")
         raise typer.Exit(1)
-    if any(r["status"].startswith("differs") for r in rows) and not check:
+    if any(r["status"].startswith(("differs", "refused")) for r in rows) and not check:
         raise typer.Exit(1)
 
 

@@ -21,14 +21,12 @@ from urllib.parse import quote
 
 from promptvault._fileio import atomic_write
 from promptvault.entities import PromptVersion
-from promptvault.errors import InvalidInputError
+from promptvault.registry.refs import parse_ref as parse_registry_ref
 
 __all__ = ["NEVER", "CacheKey", "DiskStore", "parse_ref"]
 
 NEVER = float("inf")
 _GONE = float("-inf")
-
-_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
 class CacheKey(NamedTuple):
@@ -50,29 +48,15 @@ class CacheKey(NamedTuple):
 
 
 def parse_ref(server: str, ref: str, *, default_label: str = "production") -> CacheKey:
-    """Split ``name``, ``name@label`` or ``name@7`` into a typed key (no server round trip)."""
-    if not isinstance(ref, str) or not ref:
-        raise InvalidInputError("reference must be a non-empty string", details={"field": "ref"})
-    name, sep, tail = ref.rpartition("@")
-    if not sep:
-        return CacheKey(server, ref, default_label, None)
-    if not name:
-        raise InvalidInputError(
-            f"reference {ref!r} has no prompt name before '@'", details={"field": "ref"}
-        )
-    if tail.isdigit():
-        number = int(tail)
-        if number < 1:
-            raise InvalidInputError(
-                f"version in {ref!r} must be 1 or more", details={"field": "ref"}
-            )
-        return CacheKey(server, name, None, number)
-    if not tail or not tail[0].isalpha() or not set(tail) <= _LABEL_CHARS:
-        raise InvalidInputError(
-            f"label {tail!r} in {ref!r} must match [a-z][a-z0-9_-]*",
-            details={"field": "ref", "label": tail},
-        )
-    return CacheKey(server, name, tail, None)
+    """Split ``name``, ``name@label`` or ``name@7`` into a typed key (no server round trip).
+
+    The registry's own parser decides, so the SDK accepts exactly the references the
+    server accepts (ASCII version digits, label shape and length, name segments).
+    """
+    parsed = parse_registry_ref(ref)
+    if parsed.version is not None:
+        return CacheKey(server, parsed.name, None, parsed.version)
+    return CacheKey(server, parsed.name, parsed.label or default_label, None)
 
 
 class _Entry:
