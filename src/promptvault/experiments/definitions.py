@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
+from promptvault.entities import parse_int
 from promptvault.errors import InvalidInputError, VersionNotFound
 from promptvault.experiments.assignment import Assigner
 from promptvault.experiments.models import EXPERIMENT_NAME, Event, Guardrail, Metric, Variant
@@ -149,8 +150,10 @@ def check_definition(
 def version_number(s: Session, prompt: Any, version: int | str, i: int) -> int:
     """A variant's version as a number: given, or where a label (or ``latest``) points now."""
     field = f"variants[{i}].version"
-    if isinstance(version, str) and version.isdigit():
-        version = int(version)
+    # Any digit makes a number (ASCII digits only, within range) or an invalid_input.
+    numeric = isinstance(version, int) or (isinstance(version, str) and version[:1].isdigit())
+    if numeric and not isinstance(version, bool):
+        version = parse_int(version, field=field, minimum=1)
     if isinstance(version, int):
         if repo.version_row(s, prompt.id, version) is None:
             raise VersionNotFound(

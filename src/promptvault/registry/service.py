@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from promptvault.config import Settings
-from promptvault.entities import LabelEvent, PromptSummary, PromptVersion, PushResult
+from promptvault.entities import LabelEvent, PromptSummary, PromptVersion, PushResult, check_text
 from promptvault.errors import (
     ConflictError,
     InvalidInputError,
@@ -31,7 +31,7 @@ from promptvault.errors import (
     VersionNotFound,
     suggest,
 )
-from promptvault.registry.refs import DEFAULT_LABEL, check_label, check_name
+from promptvault.registry.refs import DEFAULT_LABEL, check_label, check_name, check_version
 from promptvault.registry.resolver import Resolver, not_found_prompt
 from promptvault.registry.validation import check_push
 from promptvault.storage import repositories as repo
@@ -48,15 +48,11 @@ def _no_partials(_ref: str) -> str:
 
 
 def _text(value: object, field: str, limit: int | None = None) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InvalidInputError(f"{field} must be a string", details={"field": field})
-    if limit is not None and len(value) > limit:
-        raise InvalidInputError(
-            f"{field} is longer than {limit} characters", details={"field": field}
-        )
-    return value
+    return check_text(value, field, limit=limit, allow_none=True)
+
+
+def _filter(value: str | None, field: str) -> str | None:
+    return None if value is None else check_text(value, field, limit=1000)
 
 
 def _target(name: str) -> str:
@@ -302,11 +298,7 @@ class Registry:
         """
         check_name(name)
         check_label(label)
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise InvalidInputError(
-                f"version must be an integer >= 1, got {version!r}",
-                details={"field": "version", "value": repr(version)},
-            )
+        check_version(version)
         actor = _text(actor, "actor", 200)
 
         def work(session: Session) -> LabelEvent:
@@ -472,6 +464,8 @@ class Registry:
         """Prompts sorted by name; pass the last name as ``after`` for the next page."""
         if limit is not None and (isinstance(limit, bool) or limit < 1):
             raise InvalidInputError("limit must be >= 1", details={"field": "limit"})
+        tag, search = _filter(tag, "tag"), _filter(search, "search")
+        folder, after = _filter(folder, "folder"), _filter(after, "after")
         with self.db.read() as s:
             rows = repo.list_prompt_rows(
                 s,

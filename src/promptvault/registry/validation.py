@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from promptvault.entities import canonical_json
+from promptvault.entities import JSON_MAX_BYTES, canonical_json, check_json_bounds, check_text
 from promptvault.errors import InvalidInputError, TemplateError
 from promptvault.registry.refs import check_label
 from promptvault.templating import compile_chat, compile_template
@@ -70,15 +71,9 @@ class CheckedPush:
     labels: tuple[str, ...]
 
 
-def _json_clean(value: Any, field: str) -> Any:
-    try:
-        text = json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=False)
-        return json.loads(text)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(
-            f"{field} must be JSON (strings, numbers, booleans, null, lists, objects): {exc}",
-            details={"field": field},
-        ) from exc
+def _json_clean(value: Any, field: str, *, max_bytes: int = JSON_MAX_BYTES) -> Any:
+    """A plain-JSON copy of ``value``, bounded in depth and size (checked first, iteratively)."""
+    return json.loads(check_json_bounds(value, field, max_bytes=max_bytes))
 
 
 def check_config(config: object) -> dict[str, Any]:
@@ -179,7 +174,8 @@ def check_push(
         raise InvalidInputError(
             "a chat prompt's template must be a list of messages", details={"field": "template"}
         )
-    clean_template = _json_clean(template, "template")
+    # The template's size is bounded by the engine's source limit, not the JSON one.
+    clean_template = _json_clean(template, "template", max_bytes=sys.maxsize)
     clean_config = check_config(config)
     schema = check_schema(variables_schema)
     try:
@@ -230,5 +226,6 @@ def _check_tags(tags: object) -> tuple[str, ...]:
                 f"tags must be non-empty strings of at most {_TAG_MAX} characters, got {tag!r}",
                 details={"field": "tags", "value": repr(tag)},
             )
+        check_text(tag, "tags")
         out.append(tag.strip())
     return tuple(sorted(set(out)))

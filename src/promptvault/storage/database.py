@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from promptvault.config import Settings
 from promptvault.errors import PromptUnavailable, VersionConflictError
+from promptvault.storage import guard
 from promptvault.storage.checkpoints import ANCHOR_INFO_KEY, AuditAnchor
 
 __all__ = ["LOCKED_INFO_KEY", "WRITE_LOCK_KEY", "Database", "is_retryable"]
@@ -116,7 +117,9 @@ class Database:
 
     def _create_engine(self, url: str, *, echo: bool) -> Engine:
         if not self.is_sqlite:
-            return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5)
+            pg = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5)
+            guard.install(pg)
+            return pg
         parsed = make_url(url)
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -126,6 +129,8 @@ class Database:
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": 30.0},
         )
+
+        guard.install(engine)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from promptvault.entities import LabelEvent, PromptSummary, PromptVersion
+from promptvault.entities import LabelEvent, PromptSummary, PromptVersion, clamp_json
 from promptvault.storage.tables import LabelEventRow, LabelRow, PromptRow, TagRow, VersionRow
 
 __all__ = [
@@ -296,9 +296,10 @@ def to_version(
         version=row.version,
         type="chat" if row.type == "chat" else "text",
         syntax="jinja" if row.syntax == "jinja" else "mustache",
-        template=row.template,
-        config=dict(row.config or {}),
-        variables_schema=row.variables_schema,
+        # Clamped: a row stored before JSON bounds existed (or by hand) still reads.
+        template=clamp_json(row.template),
+        config=dict(clamp_json(row.config or {})),
+        variables_schema=clamp_json(row.variables_schema),
         message=row.message,
         author=row.author,
         created_at=row.created_at,

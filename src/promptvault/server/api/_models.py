@@ -6,7 +6,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from promptvault.entities import ApiKey, PromptType, Role, Syntax
+from promptvault.entities import MAX_INT, ApiKey, PromptType, Role, Syntax
 
 __all__ = [
     "CreateKeyBody",
@@ -59,7 +59,7 @@ class RenderBody(_Body):
     """What to render: a label or a version (default: production) and the variables."""
 
     label: str | None = None
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_INT)
     variables: dict[str, Any] = Field(default_factory=dict)
     placeholders: dict[str, list[dict[str, Any]]] | None = None
     strict: bool = True
@@ -78,7 +78,7 @@ class Rendered(BaseModel):
 class LabelBody(_Body):
     """Where to point a label."""
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_INT)
 
 
 class Labels(BaseModel):

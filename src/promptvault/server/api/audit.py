@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from promptvault.entities import AuditEntry, AuditReport
+from promptvault.entities import MAX_INT, AuditEntry, AuditReport
 from promptvault.server.api._models import Page
 from promptvault.server.auth import Admin, Reader
 from promptvault.server.deps import VaultDep
@@ -28,7 +28,9 @@ def entries(
     target: str | None = None,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[int | None, Query(ge=0, description="Entries after this seq.")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=0, le=MAX_INT, description="Entries after this seq.")
+    ] = None,
 ) -> Page[AuditEntry]:
     """Entries oldest first; page on with ``next_cursor``."""
     rows = vault.audit.entries(

@@ -15,10 +15,10 @@ import base64
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from promptvault.entities import Example
+from promptvault.entities import MAX_INT, Example
 from promptvault.errors import InvalidInputError
 from promptvault.fewshot.models import Collection, ImportReport, Strategy
 from promptvault.server.api._models import Page
@@ -46,7 +46,7 @@ class BuildBody(_Body):
     """
 
     label: str | None = None
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_INT)
     variables: dict[str, Any] = Field(default_factory=dict)
     unit_id: str | None = Field(default=None, max_length=200)
     examples: str | dict[str, Any] | None = None
@@ -246,7 +246,9 @@ def list_examples(
     _key: Reader,
     category: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[int | None, Query(ge=0, description="Last id of the previous page.")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=0, le=MAX_INT, description="Last id of the previous page.")
+    ] = None,
 ) -> Page[Example]:
     """Examples in id order, with usage counts."""
     items = vault.examples.examples(name, category=category, limit=limit + 1, after=cursor)
@@ -286,6 +288,8 @@ def import_examples(name: str, body: ImportBody, vault: VaultDep, key: Writer) -
 
 
 @router.delete("/{name}/examples/{example_id}", response_model=Deleted)
-def delete_example(name: str, example_id: int, vault: VaultDep, key: Writer) -> Deleted:
+def delete_example(
+    name: str, example_id: Annotated[int, Path(ge=1, le=MAX_INT)], vault: VaultDep, key: Writer
+) -> Deleted:
     """Delete one example."""
     return Deleted(deleted=vault.examples.remove(name, [example_id], actor=key.name))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from promptvault.entities import PromptSummary, PushResult
+from promptvault.entities import PromptSummary, PushResult, check_text
 from promptvault.errors import ConflictError, PromptNotFound
 from promptvault.server.api._models import CreatePromptBody, Page, PushBody
 from promptvault.server.api.versions import push_version
@@ -32,6 +32,8 @@ def list_prompts(
     cursor: Annotated[str | None, Query(description="Names after this one.")] = None,
 ) -> Page[PromptSummary]:
     """Prompts sorted by name, with latest version and labels."""
+    if cursor is not None:
+        check_text(cursor, "cursor", limit=1000)
     rows = vault.list_prompts(
         tag=tag,
         search=search,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from promptvault.entities import PromptVersion
 from promptvault.errors import InvalidInputError
+from promptvault.registry.refs import parse_int
 from promptvault.server.api._models import RenderBody, Rendered
 from promptvault.server.auth import Permission, Resolver, authorize_key, presented_key
 from promptvault.server.deps import VaultDep
@@ -66,12 +67,7 @@ _RESOLVE_PARAMETERS = [
 def _query_version(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
-    number = int(raw) if raw.isdigit() else 0
-    if number < 1:
-        raise InvalidInputError(
-            f"version must be an integer >= 1, not {raw!r}", details={"field": "version"}
-        )
-    return number
+    return parse_int(raw, field="version", minimum=1)
 
 
 class ResolveContext:

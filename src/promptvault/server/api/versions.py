@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from promptvault.entities import ApiKey, PromptVersion, PushResult
+from promptvault.entities import MAX_INT, ApiKey, PromptVersion, PushResult
 from promptvault.server.api._models import Page, PushBody
 from promptvault.server.auth import Reader, Writer, check_labels
 from promptvault.server.deps import SettingsDep, VaultDep
@@ -29,7 +29,9 @@ def list_versions(
     vault: VaultDep,
     _key: Reader,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[int | None, Query(ge=1, description="Versions before this one.")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=1, le=MAX_INT, description="Versions before this one.")
+    ] = None,
 ) -> Page[PromptVersion]:
     """Versions newest first, with the labels pointing at each."""
     rows = vault.versions(name, limit=limit + 1, before=cursor)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from promptvault.entities import PromptDiff, PromptVersion
-from promptvault.errors import InvalidInputError
+from promptvault.registry.refs import parse_int
 from promptvault.server.deps import VaultDep
 from promptvault.server.ui.views import UIRoute, User, current_user, page
 from promptvault.server.ui.worddiff import DiffRow, diff_rows
@@ -81,15 +81,7 @@ def diff_view(vault: Vault, before: PromptVersion, after: PromptVersion) -> Diff
 def _version_number(value: str | None, field: str) -> int | None:
     if value is None or value == "":
         return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise InvalidInputError(
-            f"{field} must be a version number, got {value!r}", details={"field": field}
-        ) from None
-    if number < 1:
-        raise InvalidInputError(f"{field} must be >= 1", details={"field": field})
-    return number
+    return parse_int(value, field=field, minimum=1)
 
 
 @router.get("/diff/{name:path}")

@@ -21,6 +21,7 @@ from promptvault.errors import (
     PromptNotFound,
     PromptVaultError,
 )
+from promptvault.registry.refs import parse_int
 from promptvault.registry.validation import check_push, compile_content
 from promptvault.server.auth import Permission
 from promptvault.server.deps import VaultDep
@@ -170,7 +171,7 @@ async def _save(request: Request, vault: Vault, user: User, name: str | None) ->
     if name is not None:
         draft.name = name
     base_text = form.get("base")
-    base = int(base_text) if isinstance(base_text, str) and base_text.isdigit() else None
+    base = parse_int(base_text, field="base") if isinstance(base_text, str) and base_text else None
     try:
         if not draft.message:
             raise InvalidInputError(

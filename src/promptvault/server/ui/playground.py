@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from promptvault.builder import build_request
 from promptvault.entities import PromptVersion
 from promptvault.errors import InvalidInputError, PromptVaultError
+from promptvault.registry.refs import parse_int
 from promptvault.server.deps import SettingsDep, VaultDep
 from promptvault.server.ui.editor import partial_source
 from promptvault.server.ui.views import UIRoute, User, check_csrf, current_user, page
@@ -204,7 +205,7 @@ async def play(
     """Render with the submitted variables and show the messages and provider requests."""
     form = await check_csrf(request, user)
     v_raw = form.get("v")
-    v = int(v_raw) if isinstance(v_raw, str) and v_raw.isdigit() else None
+    v = parse_int(v_raw, field="v", minimum=1) if isinstance(v_raw, str) and v_raw else None
     version, variables, schema = await run_in_threadpool(_version_and_fields, vault, name, v)
     blank = form_fields(variables, schema)
     submitted = {}

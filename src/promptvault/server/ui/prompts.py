@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from promptvault.entities import LabelEvent, PromptVersion
 from promptvault.errors import ConflictError, InvalidInputError, PromptVaultError
+from promptvault.registry.refs import parse_int
 from promptvault.server.auth import Permission, check_labels
 from promptvault.server.deps import SettingsDep, VaultDep
 from promptvault.server.ui.compare import diff_view
@@ -167,13 +168,7 @@ def prompt_page(
 
 
 def _int_field(value: object, field: str) -> int:
-    try:
-        number = int(str(value))
-    except ValueError:
-        raise InvalidInputError(f"{field} must be a number", details={"field": field}) from None
-    if number < 1:
-        raise InvalidInputError(f"{field} must be >= 1", details={"field": field})
-    return number
+    return parse_int(str(value), field=field, minimum=1)
 
 
 def _label_field(value: object) -> str:
