@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -345,11 +345,28 @@ class ApiKey(_Value):
     created_by: str = ""
     revoked_at: datetime | None = None
     revoked_by: str | None = None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+    replaced_by: str | None = None
+
+    @property
+    def expired(self) -> bool:
+        """True once ``expires_at`` (set at creation, or by a rotation's grace) has passed."""
+        return self.expires_at is not None and self.expires_at <= datetime.now(UTC)
 
     @property
     def active(self) -> bool:
-        """True until the key is revoked."""
-        return self.revoked_at is None
+        """True until the key is revoked or expires."""
+        return self.revoked_at is None and not self.expired
+
+    @property
+    def state(self) -> Literal["active", "rotating", "expired", "revoked"]:
+        """``rotating`` is a replaced key still inside its grace period."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expired:
+            return "expired"
+        return "rotating" if self.replaced_by else "active"
 
 
 class ConfigChange(_Value):

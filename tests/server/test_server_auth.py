@@ -62,6 +62,11 @@ def _revocable_key(w: World) -> str:
     return f"/v1/keys/{record.id}"
 
 
+def _rotatable_key(w: World) -> str:
+    _, record = w.app.state.keys.create(f"k-{uuid.uuid4().hex[:8]}", "runtime", actor="setup")
+    return f"/v1/keys/{record.id}/rotate"
+
+
 def _const(path: str) -> Callable[[World], str]:
     return lambda w: path
 
@@ -125,6 +130,7 @@ ENDPOINTS = [
         lambda w: {"name": f"k-{uuid.uuid4().hex[:8]}", "role": "viewer"},
     ),
     Endpoint("keys-revoke", "DELETE", _revocable_key, Permission.ADMIN),
+    Endpoint("keys-rotate", "POST", _rotatable_key, Permission.ADMIN, lambda w: {"grace": 60}),
     Endpoint("audit-verify", "POST", _const("/v1/audit/verify"), Permission.ADMIN),
     *(Endpoint(*spec) for spec in EXPERIMENT_ENDPOINTS),
     *fewshot_endpoints(Endpoint, NAME),

@@ -65,6 +65,7 @@ def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = T
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.keys.flush_usage()  # last-used times still queued
         if owned:
             vault.close()
 
@@ -78,7 +79,9 @@ def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = T
     )
     app.state.vault = vault
     app.state.settings = settings
-    app.state.keys = KeyService(vault.db, cache_ttl=settings.label_ttl)
+    app.state.keys = KeyService(
+        vault.db, cache_ttl=settings.label_ttl, rotation_grace=settings.key_rotation_grace
+    )
     app.state.metrics = Metrics()
     app.state.resolve = ResolveContext(
         vault=vault, keys=app.state.keys, metrics=app.state.metrics, ttl=settings.label_ttl

@@ -218,6 +218,11 @@ class ApiKeyRow(Base):
     created_by: Mapped[str] = mapped_column(String(200), default="")
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # 0006_key_lifecycle: when the key stops working, when it was last used (written at
+    # most once a minute), and the key that replaced it in a rotation.
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    replaced_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 # --- 0003_experiments --------------------------------------------------------------------

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from promptvault.entities import MAX_INT, ApiKey, PromptType, Role, Syntax
+from promptvault.errors import InvalidInputError
 
 __all__ = [
     "CreateKeyBody",
@@ -17,6 +19,8 @@ __all__ = [
     "PushBody",
     "RenderBody",
     "Rendered",
+    "RotateKeyBody",
+    "RotatedKey",
 ]
 
 T = TypeVar("T")
@@ -87,11 +91,45 @@ class Labels(BaseModel):
     labels: dict[str, int]
 
 
-class CreateKeyBody(_Body):
-    """A new API key."""
+class _Expiry(_Body):
+    expires_at: datetime | None = Field(
+        default=None, description="When the key stops working (ISO 8601 with a time zone)."
+    )
+    expires_in: int | None = Field(
+        default=None, ge=60, le=100 * 365 * 86400, description="Or: seconds from now."
+    )
+
+    def expiry(self) -> datetime | None:
+        """The requested expiry, from either field (both at once is refused)."""
+        if self.expires_at is not None and self.expires_in is not None:
+            raise InvalidInputError(
+                "give expires_at or expires_in, not both", details={"field": "expires_in"}
+            )
+        if self.expires_in is not None:
+            return datetime.now(UTC) + timedelta(seconds=self.expires_in)
+        return self.expires_at
+
+
+class CreateKeyBody(_Expiry):
+    """A new API key, optionally expiring."""
 
     name: str = Field(min_length=1, max_length=200)
     role: Role
+
+
+class RotateKeyBody(_Expiry):
+    """Rotate a key: ``grace`` seconds of overlap (default: the server's setting); the new
+    key's expiry (default: the old key's lifetime from now, or never)."""
+
+    grace: int | None = Field(default=None, ge=0, le=365 * 86400)
+
+
+class RotatedKey(BaseModel):
+    """A rotation: the new ``key`` (shown this once), its record, and the replaced key."""
+
+    key: str
+    api_key: ApiKey
+    replaced: ApiKey
 
 
 class CreatedKey(BaseModel):
