@@ -47,7 +47,7 @@ def test_rotation_keeps_both_keys_for_the_grace_period(vault: Vault) -> None:
     assert {k.id: k.state for k in keys.list()} == {old.id: "rotating", new.id: "active"}
     # The grace period ends (moved into the past in SQL instead of waiting an hour).
     _set(vault, "expires_at", _past(), old.id)
-    with pytest.raises(UnauthenticatedError, match="replaced by .* grace period ended"):
+    with pytest.raises(UnauthenticatedError, match=r"replaced by .* grace period ended"):
         keys.authenticate(old_plain)
     assert keys.authenticate(new_plain).id == new.id
     assert [k.id for k in keys.list()] == [new.id]
@@ -87,7 +87,7 @@ def test_rotating_twice_and_revoking_by_name(vault: Vault) -> None:
 
 def test_rotation_keeps_the_lifetime(vault: Vault) -> None:
     keys = KeyService(vault.db)
-    _, old = keys.create("ci", "runtime", expires_at=datetime.now(UTC) + timedelta(days=30))
+    keys.create("ci", "runtime", expires_at=datetime.now(UTC) + timedelta(days=30))
     _, new, _ = keys.rotate("ci")
     assert new.expires_at is not None
     assert timedelta(days=29, hours=23) < new.expires_at - datetime.now(UTC) <= timedelta(days=30)
@@ -119,7 +119,7 @@ def test_expiry_must_be_in_the_future(vault: Vault) -> None:
         keys.create("ci", "runtime", expires_at=_past())
     assert info.value.details["field"] == "expires_at"
     with pytest.raises(InvalidInputError, match="time zone"):
-        keys.create("ci", "runtime", expires_at=datetime(2099, 1, 1))  # noqa: DTZ001
+        keys.create("ci", "runtime", expires_at=datetime(2099, 1, 1))
 
 
 def test_last_used_is_written_at_most_once_a_minute(vault: Vault) -> None:

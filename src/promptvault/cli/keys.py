@@ -70,9 +70,7 @@ def _when(value: datetime | None) -> str:
 
 ExpiresOption = Annotated[
     str | None,
-    typer.Option(
-        "--expires", metavar="WHEN", help="Expire after a span (30d, 12h) or on a date."
-    ),
+    typer.Option("--expires", metavar="WHEN", help="Expire after a span (30d, 12h) or on a date."),
 ]
 
 

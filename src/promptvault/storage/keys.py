@@ -74,9 +74,7 @@ def insert_key(
     return row
 
 
-def key_rows(
-    session: Session, *, include_revoked: bool = False, now: datetime
-) -> list[ApiKeyRow]:
+def key_rows(session: Session, *, include_revoked: bool = False, now: datetime) -> list[ApiKeyRow]:
     """Keys in creation order: live ones only, unless ``include_revoked`` (then expired too)."""
     query = select(ApiKeyRow).order_by(ApiKeyRow.id)
     if not include_revoked:
