@@ -24,7 +24,10 @@ class Limits:
     max_output_bytes: int = 10 << 20
     max_depth: int = 32  # partial nesting / inheritance depth
     max_range: int = 10_000  # Jinja range() length
-    max_steps: int = 100_000  # Jinja loop iterations + calls per render
+    # Work per render. Jinja: loop iterations + calls. Mustache: each section item costs one
+    # plus the tags in the section's body, each partial call one plus the partial's tags.
+    max_steps: int = 100_000
+    max_tags: int = 10_000  # tags in one template or partial (bounds compile work)
 
 
 DEFAULT_LIMITS = Limits()

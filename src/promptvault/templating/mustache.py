@@ -26,12 +26,17 @@ Prompt-oriented behaviour (documented choices where the spec is silent):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from promptvault.errors import TemplateLimitError, TemplateSyntaxError
 from promptvault.templating.base import DEFAULT_LIMITS, Escape, Limits, PartialSource, Template
 from promptvault.templating.mustache_compiler import compile_unit
 from promptvault.templating.mustache_flat import getter_render, slow_render, split_flat
+from promptvault.templating.mustache_interpreter import (
+    CODEGEN_MAX_TAGS,
+    count_tags,
+    interpret_unit,
+)
 from promptvault.templating.mustache_parser import Node, Var, parse
 from promptvault.templating.mustache_runtime import (
     Misses,
@@ -39,10 +44,12 @@ from promptvault.templating.mustache_runtime import (
     escape_html,
     look,
     missing_error,
+    overflow_error,
     reindent,
     run,
     sequence,
     size_error,
+    steps_error,
     to_str,
 )
 from promptvault.templating.mustache_schema import analyse, schema_of
@@ -51,6 +58,9 @@ __all__ = ["MustacheTemplate"]
 
 _Unit = Callable[..., tuple[str, Misses]]
 _NOT_LOADED: Any = object()
+# How a unit is turned into a function: "auto" picks generated code, or the interpreter for
+# a unit with many tags; the others force one lane (the tests compare them).
+Lane = Literal["auto", "code", "interpret"]
 
 
 def _check_size(text: str, limit: int) -> None:
@@ -72,6 +82,7 @@ class MustacheTemplate(Template):
         escape: Escape = "none",
         limits: Limits | None = None,
         name: str | None = None,
+        lane: Lane = "auto",
     ) -> None:
         if escape not in ("none", "html"):
             raise ValueError(f"escape must be 'none' or 'html', not {escape!r}")
@@ -86,9 +97,12 @@ class MustacheTemplate(Template):
         self._units: dict[tuple[str, str], _Unit | None] = {}
         self._trees: dict[str, list[Node] | None] = {}
         self._variables: frozenset[str] | None = None
+        self._lane = lane
         self._runtime: dict[str, Any] = {
             "__builtins__": {
                 "Exception": Exception,
+                "MemoryError": MemoryError,
+                "RecursionError": RecursionError,
                 "TypeError": TypeError,
                 "len": len,
                 "list": list,
@@ -101,6 +115,8 @@ class MustacheTemplate(Template):
             "_run": run,
             "_seq": sequence,
             "_size_error": size_error,
+            "_steps_error": steps_error,
+            "_overflow": overflow_error,
             "_check_size": _check_size,
             "_missing": missing_error,
             "_partial": self._call_partial,
@@ -109,7 +125,7 @@ class MustacheTemplate(Template):
             "_block": self._call_block,
         }
         max_bytes = self._limits.max_output_bytes
-        flat = split_flat(source)
+        flat = split_flat(source, self._limits.max_tags) if lane == "auto" else None
         if flat is not None:
             # Text and plain names only: no tree and no generated code (see mustache_flat).
             texts, names = flat
@@ -126,16 +142,7 @@ class MustacheTemplate(Template):
             )
             self.code = ""
         else:
-            compiled = compile_unit(
-                self._nodes,
-                unit=name,
-                escape=self._escape,
-                max_bytes=max_bytes,
-                runtime=self._runtime,
-                root=True,
-            )
-            function = compiled.function
-            self.code = compiled.source
+            function, self.code = self._make_unit(self._nodes, name, root=True)
         # The compiled function *is* the render method: no extra call on the hot path.
         self.__dict__["render"] = function
 
@@ -161,8 +168,31 @@ class MustacheTemplate(Template):
     def _nodes(self) -> list[Node]:
         """The parsed tree (parsed on first use for templates on the fast lane)."""
         if self._parsed is None:
-            self._parsed = parse(self.source, name=self.name)
+            self._parsed = parse(self.source, name=self.name, max_tags=self._limits.max_tags)
         return self._parsed
+
+    def _make_unit(
+        self, nodes: list[Node], name: str | None, *, root: bool
+    ) -> tuple[Callable[..., Any], str]:
+        """The function for one unit, and its generated source ("" when interpreted).
+
+        Generated code renders fastest but costs tens of times the template's size to
+        compile, so a unit with many tags is interpreted: compile work stays linear.
+        """
+        options: dict[str, Any] = {
+            "unit": name,
+            "escape": self._escape,
+            "max_bytes": self._limits.max_output_bytes,
+            "max_steps": self._limits.max_steps,
+            "runtime": self._runtime,
+            "root": root,
+        }
+        lane = self._lane
+        if lane == "code" or (lane == "auto" and count_tags(nodes) <= CODEGEN_MAX_TAGS):
+            compiled = compile_unit(nodes, **options)
+            if compiled is not None:
+                return compiled.function, compiled.source
+        return interpret_unit(nodes, **options), ""
 
     def _flat_spec(self) -> tuple[RunItem, ...]:
         """The slow-path description of a fast-lane template: text and plain variables."""
@@ -203,7 +233,9 @@ class MustacheTemplate(Template):
         """Parsed partial (no indentation) for analysis; unknown partials read nothing."""
         if name not in self._trees:
             source = self._lookup_source(name)
-            self._trees[name] = None if source is None else parse(source, name=name)
+            self._trees[name] = (
+                None if source is None else parse(source, name=name, max_tags=self._limits.max_tags)
+            )
         return self._trees[name]
 
     def _unit(self, name: str, indent: str) -> _Unit | None:
@@ -215,15 +247,18 @@ class MustacheTemplate(Template):
             unit = None
         else:
             self._sources[name] = source
-            nodes = parse(source, indent=indent, name=name)
-            unit = compile_unit(
-                nodes,
-                unit=name,
-                escape=self._escape,
-                max_bytes=self._limits.max_output_bytes,
-                runtime=self._runtime,
-                root=False,
-            ).function
+            if indent:
+                # A standalone partial is indented line by line: refuse before building a
+                # copy that a long indentation times many lines would make huge.
+                grown = len(source) + source.count("\n") * len(indent)
+                if grown > self._limits.max_source_bytes:
+                    raise TemplateLimitError(
+                        f"partial {name!r} indented by {len(indent)} characters would be "
+                        f"{grown} long, over the {self._limits.max_source_bytes} limit",
+                        details={"limit": "max_source_bytes", "partial": name, "value": grown},
+                    )
+            nodes = parse(source, indent=indent, name=name, max_tags=self._limits.max_tags)
+            unit = self._make_unit(nodes, name, root=False)[0]
         self._units[(name, indent)] = unit
         return unit  # type: ignore[no-any-return]
 
@@ -237,6 +272,7 @@ class MustacheTemplate(Template):
         strict: bool,
         misses: Misses,
         depth: int,
+        budget: list[int],
     ) -> tuple[str, Misses]:
         _, indent, line, column, where = info
         if depth >= self._limits.max_depth:
@@ -264,7 +300,7 @@ class MustacheTemplate(Template):
                 )
             return "", misses
         try:
-            return unit(below, top, blocks, strict, misses, depth + 1)
+            return unit(below, top, blocks, strict, misses, depth + 1, budget)
         except RecursionError:
             raise TemplateLimitError(
                 f"partials nested too deep for the interpreter (at {name!r})",
@@ -280,8 +316,9 @@ class MustacheTemplate(Template):
         strict: bool,
         misses: Misses,
         depth: int,
+        budget: list[int],
     ) -> tuple[str, Misses]:
-        return self._call(info, info[0], blocks, below, top, strict, misses, depth)
+        return self._call(info, info[0], blocks, below, top, strict, misses, depth, budget)
 
     def _call_parent(  # noqa: PLR0917 - called positionally by generated code
         self,
@@ -293,12 +330,13 @@ class MustacheTemplate(Template):
         strict: bool,
         misses: Misses,
         depth: int,
+        budget: list[int],
         name: str | None = None,
     ) -> tuple[str, Misses]:
         # Overrides given further out win over this tag's own arguments (the spec's
         # multi-level inheritance): merge with the active ones on top.
         merged = {**table, **blocks} if blocks else table
-        return self._call(info, name or info[0], merged, below, top, strict, misses, depth)
+        return self._call(info, name or info[0], merged, below, top, strict, misses, depth, budget)
 
     def _call_dynamic(  # noqa: PLR0917 - called positionally by generated code
         self,
@@ -311,16 +349,19 @@ class MustacheTemplate(Template):
         strict: bool,
         misses: Misses,
         depth: int,
+        budget: list[int],
     ) -> tuple[str, Misses]:
         if value is None or value == "":
             return "", misses
         name = value if type(value) is str else to_str(value)
         if table is None:
-            return self._call(info, name, blocks, below, top, strict, misses, depth)
-        return self._call_parent(info, table, below, top, blocks, strict, misses, depth, name)
+            return self._call(info, name, blocks, below, top, strict, misses, depth, budget)
+        return self._call_parent(
+            info, table, below, top, blocks, strict, misses, depth, budget, name
+        )
 
-    @staticmethod
     def _call_block(  # noqa: PLR0917 - called positionally by generated code
+        self,
         found: tuple[_Unit, str, bool],
         site: tuple[str, bool],
         below: tuple[Any, ...],
@@ -329,7 +370,9 @@ class MustacheTemplate(Template):
         strict: bool,
         misses: Misses,
         depth: int,
+        budget: list[int],
     ) -> tuple[str, Misses]:
         function, indent, first = found
-        text, misses = function(below, top, blocks, strict, misses, depth)
-        return reindent(text, indent, first, site[0], site[1]), misses
+        text, misses = function(below, top, blocks, strict, misses, depth, budget)
+        limit = self._limits.max_output_bytes
+        return reindent(text, indent, first, site[0], site[1], limit), misses

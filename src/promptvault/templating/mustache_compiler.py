@@ -32,15 +32,16 @@ from promptvault.templating.mustache_flat import (
     slow_render,
 )
 from promptvault.templating.mustache_parser import Block, Node, Parent, Partial, Section, Var
-from promptvault.templating.mustache_runtime import Key, RunItem
+from promptvault.templating.mustache_runtime import RUN_CHUNK, Key, RunItem, weight
 
 __all__ = ["CompiledUnit", "compile_unit"]
 
-# Python refuses more than 20 statically nested blocks (for/try/with): sections deeper than
-# this are moved into functions of their own.
-_OUTLINE_AT = 10
-# Long runs are split so that one missing name only re-renders its own chunk.
-_RUN_CHUNK = 64
+# Python refuses more than 100 indentation levels and more than 20 statically nested blocks
+# (for/try/with). Every section, inverted section and block indents its body (a section by
+# two levels and one ``for``, a run by one ``try``), so a tag that would open past this many
+# indentation levels is moved into a function of its own, which starts again at one level:
+# at most ~12 loops and their tries are ever nested, and indentation stays under ~30.
+_OUTLINE_AT = 24
 
 
 @dataclass
@@ -58,7 +59,6 @@ class _Ctx:
     below: str  # expression for the frames below the top ("()" at the root)
     blocks: str  # expression for the active block overrides ("None" at the root)
     depth: str  # expression for the partial depth ("0" at the root)
-    nest: int  # statically nested Python blocks around the current code
 
 
 def _lit(text: str) -> str:
@@ -77,10 +77,18 @@ def _lit(text: str) -> str:
 
 
 class _Gen:
-    def __init__(self, unit: str | None, escape: bool, max_chars: int, namespace: dict[str, Any]):
+    def __init__(
+        self,
+        unit: str | None,
+        escape: bool,
+        max_chars: int,
+        max_steps: int,
+        namespace: dict[str, Any],
+    ):
         self.unit = unit
         self.escape = escape
         self.max_chars = max_chars  # output chars that certainly exceed the byte limit
+        self.max_steps = max_steps
         self.ns = namespace
         self.defs: list[str] = []  # extra module-level functions (outlined sections, args)
         self.after: list[tuple[str, list[tuple[str, str, str, bool]]]] = []
@@ -121,10 +129,14 @@ class _Gen:
         """Emit statements for ``nodes`` into ``out``; return an expression for the text."""
         parts: list[tuple[bool, str]] = []  # (is_literal, text or variable name)
         run: list[str | Var] = []
+        ends: list[tuple[int, str]] = []  # where each computed part is ready, and its name
 
         def flush() -> None:
             if run:
-                parts.extend(self.run(run, ctx, out, pad))
+                for part in self.run(run, ctx, out, pad):
+                    parts.append(part)
+                    if not part[0]:
+                        ends.append((len(out), part[1]))
                 run.clear()
 
         for node in nodes:
@@ -142,7 +154,21 @@ class _Gen:
             else:
                 self.block(node, ctx, out, pad, target)
             parts.append((False, target))
+            ends.append((len(out), target))
         flush()
+        if len(ends) > 1:
+            # Each part is bounded on its own; a running total bounds their sum, so that
+            # many partial calls or loops side by side cannot build a huge string at once.
+            total = self.fresh("n")
+            for index, (at, part) in enumerate(reversed(ends)):
+                if index == len(ends) - 1:
+                    out.insert(at, f"{pad}{total} = len({part})")
+                    continue
+                out[at:at] = [
+                    f"{pad}{total} += len({part})",
+                    f"{pad}if {total} > {self.max_chars}:",
+                    f"{pad}    raise _size_error({total}, {self.max_chars})",
+                ]
         return _concat(parts)
 
     def run(
@@ -155,7 +181,7 @@ class _Gen:
             chunk.append(item)
             if isinstance(item, Var):
                 count += 1
-                if count == _RUN_CHUNK:
+                if count == RUN_CHUNK:
                     result.append(self.run_chunk(chunk, ctx, out, pad))
                     chunk, count = [], 0
         if chunk:
@@ -226,7 +252,7 @@ class _Gen:
     # --- tags -------------------------------------------------------------------------
 
     def section(self, node: Section, ctx: _Ctx, out: list[str], pad: str, target: str) -> None:
-        if ctx.nest >= _OUTLINE_AT:
+        if len(pad) >= 4 * _OUTLINE_AT:
             self.outline(node, ctx, out, pad, target)
             return
         value = self.fresh("v")
@@ -239,7 +265,7 @@ class _Gen:
             out.append(f"{pad}    {target} = {expr}")
             return
         k = ctx.k + 1
-        inner = _Ctx(k, f"b{k}", ctx.blocks, ctx.depth, ctx.nest + 1)
+        inner = _Ctx(k, f"b{k}", ctx.blocks, ctx.depth)
         below = f"(t{ctx.k},)" if ctx.below == "()" else f"(*{ctx.below}, t{ctx.k})"
         acc, size, piece = self.fresh("o"), self.fresh("n"), self.fresh("p")
         out.append(f"{pad}if not {value}:")
@@ -248,6 +274,10 @@ class _Gen:
         out.append(f"{pad}    b{k} = {below}")
         out.append(f"{pad}    if type({value}) is not list:")
         out.append(f"{pad}        {value} = _seq({value})")
+        cost = weight(node.children)
+        out.append(f"{pad}    W[0] += len({value})" + (f" * {cost}" if cost > 1 else ""))
+        out.append(f"{pad}    if W[0] > {self.max_steps}:")
+        out.append(f"{pad}        raise _steps_error(W[0], {self.max_steps})")
         out.append(f"{pad}    {acc} = []")
         out.append(f"{pad}    {size} = 0")
         out.append(f"{pad}    for t{k} in {value}:")
@@ -260,23 +290,29 @@ class _Gen:
         out.append(f"{pad}        {acc}.append({piece})")
         out.append(f"{pad}    {target} = ''.join({acc})")
 
-    def outline(self, node: Section, ctx: _Ctx, out: list[str], pad: str, target: str) -> None:
+    def outline(
+        self, node: Section | Block, ctx: _Ctx, out: list[str], pad: str, target: str
+    ) -> None:
+        """Emit ``node`` as a function of its own and call it (see ``_OUTLINE_AT``)."""
         name = self.fresh("_f")
         below = "b" if ctx.below == "()" else ctx.below
-        lines = [f"def {name}({below}, t{ctx.k}, B, strict, M, depth):"]
-        inner = _Ctx(ctx.k, below, "B", "depth", 0)
+        lines = [f"def {name}({below}, t{ctx.k}, B, strict, M, depth, W):"]
+        inner = _Ctx(ctx.k, below, "B", "depth")
         result = self.fresh("s")
-        self.section(node, inner, lines, "    ", result)
+        if isinstance(node, Section):
+            self.section(node, inner, lines, "    ", result)
+        else:
+            self.block(node, inner, lines, "    ", result)
         lines.append(f"    return {result}, M")
         self.defs.append("\n".join(lines))
         out.append(
             f"{pad}{target}, M = {name}({ctx.below}, t{ctx.k}, {ctx.blocks}, strict, M, "
-            f"{ctx.depth})"
+            f"{ctx.depth}, W)"
         )
 
     def partial(self, node: Partial, ctx: _Ctx, out: list[str], pad: str, target: str) -> None:
         info = self.const("_P", (node.name, node.indent, node.line, node.column, self.unit))
-        args = f"{ctx.below}, t{ctx.k}, {ctx.blocks}, strict, M, {ctx.depth}"
+        args = f"{ctx.below}, t{ctx.k}, {ctx.blocks}, strict, M, {ctx.depth}, W"
         if not node.dynamic:
             out.append(f"{pad}{target}, M = _partial({info}, {args})")
             return
@@ -290,13 +326,13 @@ class _Gen:
         entries: list[tuple[str, str, str, bool]] = []
         for block in node.blocks:
             fn = self.fresh("_a")
-            lines = [f"def {fn}(b0, t0, B, strict, M, depth):"]
-            expr = self.body(block.children, _Ctx(0, "b0", "B", "depth", 0), lines, "    ")
+            lines = [f"def {fn}(b0, t0, B, strict, M, depth, W):", *self.charge(block.children)]
+            expr = self.body(block.children, _Ctx(0, "b0", "B", "depth"), lines, "    ")
             lines.append(f"    return {expr}, M")
             self.defs.append("\n".join(lines))
             entries.append((block.name, fn, block.indent, block.first))
         self.after.append((table, entries))
-        args = f"{ctx.below}, t{ctx.k}, {ctx.blocks}, strict, M, {ctx.depth}"
+        args = f"{ctx.below}, t{ctx.k}, {ctx.blocks}, strict, M, {ctx.depth}, W"
         if not node.dynamic:
             out.append(f"{pad}{target}, M = _parent({info}, {table}, {args})")
             return
@@ -309,6 +345,9 @@ class _Gen:
             expr = self.body(node.children, ctx, out, pad)
             out.append(f"{pad}{target} = {expr}")
             return
+        if len(pad) >= 4 * _OUTLINE_AT:
+            self.outline(node, ctx, out, pad, target)
+            return
         site = self.const("_E", (node.indent, node.first))
         found = self.fresh("f")
         out.append(f"{pad}{found} = {ctx.blocks}.get({node.name!r}) if {ctx.blocks} else None")
@@ -318,8 +357,16 @@ class _Gen:
         out.append(f"{pad}else:")
         out.append(
             f"{pad}    {target}, M = _block({found}, {site}, {ctx.below}, t{ctx.k}, "
-            f"{ctx.blocks}, strict, M, {ctx.depth})"
+            f"{ctx.blocks}, strict, M, {ctx.depth}, W)"
         )
+
+    def charge(self, nodes: list[Node]) -> list[str]:
+        """Statements that charge one pass over ``nodes`` to the step budget ``W``."""
+        return [
+            f"    W[0] += {weight(nodes)}",
+            f"    if W[0] > {self.max_steps}:",
+            f"        raise _steps_error(W[0], {self.max_steps})",
+        ]
 
 
 def _concat(parts: list[tuple[bool, str]]) -> str:
@@ -337,42 +384,50 @@ def compile_unit(
     unit: str | None,
     escape: bool,
     max_bytes: int,
+    max_steps: int,
     runtime: dict[str, Any],
     root: bool,
-) -> CompiledUnit:
+) -> CompiledUnit | None:
     """Generate and compile the function for one template (or one indented partial).
 
     The root template becomes ``render(t0, *, strict=True) -> str``; a partial becomes
-    ``unit(b0, t0, B, strict, M, depth) -> (str, misses)``.
+    ``unit(b0, t0, B, strict, M, depth, W) -> (str, misses)`` (``W``: the render's step
+    count, a one-item list). ``None`` when CPython refuses the generated code (a limit of its
+    compiler): the caller then interprets the tree instead.
     """
     namespace: dict[str, Any] = dict(runtime)
-    gen = _Gen(unit, escape, max_bytes, namespace)
+    gen = _Gen(unit, escape, max_bytes, max_steps, namespace)
     if root and all(isinstance(node, str | Var) for node in nodes):
         flat = _flat(gen, nodes)  # type: ignore[arg-type]
         if flat is not None:
             return flat
     body: list[str] = []
     if root:
-        ctx = _Ctx(0, "()", "None", "0", 0)
-        head = "def render(t0, *, strict=True):"
+        ctx = _Ctx(0, "()", "None", "0")
+        lines = ["def render(t0, *, strict=True):", "    M = None", "    W = [0]", "    try:"]
+        expr = gen.body(nodes, ctx, body, "        ")
+        lines.extend(body)
+        lines.append(f"        o = {expr}")
+        # Stack or memory exhausted deep inside: reported as the limit it is.
+        lines.append("    except (RecursionError, MemoryError) as error:")
+        lines.append("        raise _overflow(error) from None")
     else:
-        ctx = _Ctx(0, "b0", "B", "depth", 0)
-        head = "def unit(b0, t0, B, strict, M, depth):"
-    expr = gen.body(nodes, ctx, body, "    ")
-    lines = [head]
-    if root:
-        lines.append("    M = None")
-    lines.extend(body)
-    lines.append(f"    o = {expr}")
-    if root:
-        lines.append("    if M:")
-        lines.append("        raise _missing(M)")
+        ctx = _Ctx(0, "b0", "B", "depth")
+        lines = ["def unit(b0, t0, B, strict, M, depth, W):", *gen.charge(nodes)]
+        expr = gen.body(nodes, ctx, body, "    ")
+        lines.extend(body)
+        lines.append(f"    o = {expr}")
     # Characters are at most 4 bytes: only a long output needs the exact byte count.
     lines.append(f"    if len(o) > {max_bytes // 4}:")
     lines.append(f"        _check_size(o, {max_bytes})")
+    if root:  # a too-long output is reported before missing names, on every lane
+        lines += ["    if M:", "        raise _missing(M)"]
     lines.append("    return o" if root else "    return o, M")
     source = "\n".join([*gen.defs, "\n".join(lines)]) + "\n"
-    code = compile(source, f"<mustache {unit or 'template'}>", "exec")
+    try:
+        code = compile(source, f"<mustache {unit or 'template'}>", "exec")
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return None
     exec(code, namespace)  # noqa: S102 - our own generated code; all user text is escaped
     for table, entries in gen.after:
         namespace[table] = {
@@ -389,7 +444,7 @@ def _flat(gen: _Gen, items: list[str | Var]) -> CompiledUnit | None:
     falls back to the slow path.
     """
     variables = [item for item in items if isinstance(item, Var)]
-    if len(variables) > _RUN_CHUNK:
+    if len(variables) > RUN_CHUNK:
         return None
     if not variables:
         text = "".join(item for item in items if isinstance(item, str))
@@ -424,7 +479,7 @@ def _flat(gen: _Gen, items: list[str | Var]) -> CompiledUnit | None:
         if isinstance(item, str):
             pieces.append(repr(item))
         else:
-            value = gen.fast(_Ctx(0, "()", "None", "0", 0), item.parts)
+            value = gen.fast(_Ctx(0, "()", "None", "0"), item.parts)
             pieces.append(f"_e({value})" if gen.escape and item.escape else value)
     lines = [
         "def render(t0, *, strict=True):",

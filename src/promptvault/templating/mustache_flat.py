@@ -40,13 +40,16 @@ Render = Callable[..., str]
 Slow = Callable[[Any, bool], str]
 
 
-def split_flat(source: str) -> tuple[list[str], list[str]] | None:
+def split_flat(source: str, max_tags: int) -> tuple[list[str], list[str]] | None:
     """``(texts, names)`` when ``source`` is text and at least GETTER_AT plain tags only.
 
     Every ``{{`` in the source must start one of the matched tags (equal counts prove it:
     a match can never overlap another occurrence), so the general parser would see exactly
-    these tags and no standalone line, comment or delimiter change.
+    these tags and no standalone line, comment or delimiter change. A source with more
+    than ``max_tags`` of them is left to the parser, which refuses it.
     """
+    if source.count("{{") > max_tags:
+        return None
     parts = _PLAIN_TAG.split(source)
     names = parts[1::2]
     if len(names) < GETTER_AT or source.count("{{") != len(names):
@@ -83,10 +86,10 @@ def slow_render(
 
     def slow(data: Any, strict: bool) -> str:
         text, misses = run(spec(), (), data, strict, None)
-        if misses:
-            raise missing(misses)
         if len(text) > max_bytes // 4:
             check_size(text, max_bytes)
+        if misses:
+            raise missing(misses)
         return str(text)
 
     return slow
@@ -104,9 +107,13 @@ def getter_render(
     """``render(data, *, strict=True)`` for a flat template of plain names."""
     getter = itemgetter(*names)
     to_str, check_size = runtime["_s"], runtime["_check_size"]
+    size_error = runtime["_size_error"]
     convert = runtime["_e"] if escape else None
     quarter = max_bytes // 4
     join = "".join
+    # A name used more than once could repeat a long value many times over: such templates
+    # add up the pieces' lengths before joining them.
+    repeated = len(set(names)) < len(names)
 
     def render(data: Any, *, strict: bool = True) -> str:
         try:
@@ -114,7 +121,14 @@ def getter_render(
         except Exception:
             return slow(data, strict)
         pieces = base.copy()
-        if convert is not None:
+        if repeated:
+            texts = list(map(convert or to_str, values))
+            total = sum(map(len, texts))
+            if total > max_bytes:
+                raise size_error(total, max_bytes)
+            pieces[1::2] = texts
+            text = join(pieces)  # type: ignore[arg-type]
+        elif convert is not None:
             pieces[1::2] = map(convert, values)
             text = join(pieces)  # type: ignore[arg-type]
         else:

@@ -22,6 +22,7 @@ from promptvault.errors import TemplateLimitError, TemplateSyntaxError
 
 __all__ = [
     "MAX_NESTING",
+    "MAX_TAGS",
     "Block",
     "Node",
     "Parent",
@@ -135,9 +136,19 @@ _NAME = re.compile(r"\.|\w[^\s.]*(?:\.[^\s.]+)*")
 _SPACE_RE = re.compile(r"\s")
 
 
-def parse(source: str, *, indent: str = "", name: str | None = None) -> list[Node]:
-    """Parse ``source`` into nodes; ``indent`` prefixes every line (standalone partials)."""
-    texts, tags = _tokenize(source, name)
+# Default bound on the tags of one template (``Limits.max_tags``).
+MAX_TAGS = 10_000
+
+
+def parse(
+    source: str, *, indent: str = "", name: str | None = None, max_tags: int = MAX_TAGS
+) -> list[Node]:
+    """Parse ``source`` into nodes; ``indent`` prefixes every line (standalone partials).
+
+    More than ``max_tags`` tags is a ``TemplateLimitError``, raised as soon as the tag past
+    the limit is found.
+    """
+    texts, tags = _tokenize(source, name, max_tags)
     _standalone(texts, tags, indent)
     return _build(texts, tags, indent)
 
@@ -146,7 +157,7 @@ def _error(message: str, source: str, name: str | None, line: int, column: int) 
     return TemplateSyntaxError(message, line=line, column=column, source=source, name=name)
 
 
-def _tokenize(source: str, name: str | None) -> tuple[list[str], list[_Tag]]:
+def _tokenize(source: str, name: str | None, max_tags: int) -> tuple[list[str], list[_Tag]]:
     """Split into ``texts`` and ``tags`` (``texts[i]`` precedes ``tags[i]``; one extra text)."""
     texts: list[str] = []
     tags: list[_Tag] = []
@@ -213,6 +224,13 @@ def _tokenize(source: str, name: str | None) -> tuple[list[str], list[_Tag]]:
         else:
             tag = _parse_tag(kind, content, line, column, source, name)
         add_tag(tag)
+        if len(tags) > max_tags:
+            where = f" in partial {name!r}" if name else ""
+            raise TemplateLimitError(
+                f"template has more than {max_tags} tags{where} (line {line}): split it "
+                "into partials or raise max_tags",
+                details={"limit": "max_tags", "max": max_tags, "line": line},
+            )
         # Newlines inside the tag (multi-line comments) move the line counter too.
         inside = source.count("\n", start, pos)
         if inside:

@@ -17,6 +17,7 @@ from promptvault.errors import MissingVariablesError, TemplateLimitError
 
 __all__ = [
     "MISS",
+    "RUN_CHUNK",
     "Key",
     "Misses",
     "RunItem",
@@ -27,10 +28,17 @@ __all__ = [
     "reindent",
     "resolve",
     "run",
+    "overflow_error",
     "sequence",
     "size_error",
+    "steps_error",
     "to_str",
+    "weight",
 ]
+
+# Long runs of text and names are split into chunks of this many names: one missing name
+# then only re-renders its own chunk, and output sizes are checked after each chunk.
+RUN_CHUNK = 64
 
 # (dotted name, its parts, line, column, template name or None for the main template)
 Key = tuple[str, tuple[str, ...], int, int, str | None]
@@ -74,6 +82,11 @@ def to_str(value: Any) -> str:
             )
         except (ValueError, TypeError):  # circular structures, exotic keys
             return str(value)
+        except RecursionError:  # data nested deeper than the interpreter can walk
+            raise TemplateLimitError(
+                "a value is nested too deeply to render as JSON",
+                details={"limit": "value_depth"},
+            ) from None
     return str(value)
 
 
@@ -167,14 +180,21 @@ def sequence(value: Any) -> Sequence[Any]:
     return (value,)
 
 
-def reindent(text: str, old: str, first_old: bool, new: str, first_new: bool) -> str:
+def reindent(  # noqa: PLR0917 - one call site, positional for speed
+    text: str, old: str, first_old: bool, new: str, first_new: bool, max_chars: int
+) -> str:
     """Move a block's content from the indentation it was written with to its site's.
 
     ``first_*`` say whether the first line begins at a line start (a standalone open tag);
-    otherwise it follows other text and its indentation is left alone.
+    otherwise it follows other text and its indentation is left alone. The result is refused
+    before it is built when the added indentation would take it past ``max_chars``.
     """
     if old == new and first_old == first_new:
         return text
+    if new:
+        grown = len(text) + (text.count("\n") + 1) * len(new)
+        if grown > max_chars:
+            raise size_error(grown, max_chars)
     lines = text.split("\n")
     for i, original in enumerate(lines):
         line = original
@@ -189,6 +209,30 @@ def reindent(text: str, old: str, first_old: bool, new: str, first_new: bool) ->
 def missing_error(misses: list[dict[str, Any]]) -> MissingVariablesError:
     """The strict-mode error listing every missing name."""
     return MissingVariablesError(misses)
+
+
+def weight(children: list[Any]) -> int:
+    """The steps one pass over a body costs: one, plus one per tag in it (text is free)."""
+    return 1 + sum(1 for child in children if type(child) is not str)
+
+
+def steps_error(steps: int, limit: int) -> TemplateLimitError:
+    """Sections and partials did more work than ``max_steps`` allows in one render."""
+    return TemplateLimitError(
+        f"rendering needs more than {limit} steps (section items times the tags in the "
+        "section, plus partial calls): nested sections over large lists?",
+        details={"limit": "max_steps", "value": steps, "max": limit},
+    )
+
+
+def overflow_error(error: BaseException) -> TemplateLimitError:
+    """The interpreter ran out of stack or memory: report it as the limit it is."""
+    if isinstance(error, RecursionError):
+        return TemplateLimitError(
+            "the template and its partials nest too deeply to render",
+            details={"limit": "max_depth"},
+        )
+    return TemplateLimitError("rendering ran out of memory", details={"limit": "max_output_bytes"})
 
 
 def size_error(size: int, limit: int) -> TemplateLimitError:
