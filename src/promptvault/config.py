@@ -49,6 +49,28 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8600, ge=0, le=65535)
     max_body_bytes: int = Field(default=1 << 20, ge=1)
+    header_timeout: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds a client has to send a complete request head (0: no limit).",
+    )
+    keep_alive_timeout: int = Field(
+        default=5, ge=1, description="Seconds an idle keep-alive connection stays open."
+    )
+    max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="Open connections per server process; beyond it requests get 503.",
+    )
+    max_header_bytes: int = Field(
+        default=16384, ge=1024, description="Largest request head (request line + headers)."
+    )
+    log_repeat_interval: float = Field(
+        default=10.0,
+        ge=0,
+        description="A repeated server error is logged once per this many seconds, with a "
+        "count of the ones suppressed (0: log every one).",
+    )
 
     # web UI sessions
     session_secret: str | None = Field(

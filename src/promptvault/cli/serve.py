@@ -5,7 +5,9 @@ asked, and on the very first start (no API key at all) creates an ``admin`` key,
 once and stores it with mode 0600 in the home directory for the CLI. Workers get the
 database and home through ``PROMPTVAULT_*`` variables, so every worker (and every server on
 the same PostgreSQL) sees one registry. SIGTERM stops accepting connections and lets running
-requests finish (uvicorn's graceful shutdown).
+requests finish (uvicorn's graceful shutdown). Connections get a header timeout, a bound
+per worker answered with 503, and repeated errors are logged once per interval
+(``server/connections.py``); in production put a reverse proxy in front (``deploy/``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,50 @@ def serve(  # noqa: PLR0917 - Typer passes every option positionally
     log_level: Annotated[
         str, typer.Option("--log-level", help="uvicorn log level (info, warning...).")
     ] = "info",
+    header_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--header-timeout",
+            min=0,
+            metavar="SECONDS",
+            help="Close connections whose request head is not complete after this long "
+            "[default: 10; 0 = no limit].",
+        ),
+    ] = None,
+    keep_alive_timeout: Annotated[
+        int | None,
+        typer.Option(
+            "--keep-alive-timeout",
+            min=1,
+            metavar="SECONDS",
+            help="Close idle keep-alive connections after this long [default: 5].",
+        ),
+    ] = None,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            "--max-connections",
+            min=1,
+            help="Open connections per worker; beyond it requests get 503 [default: 1000].",
+        ),
+    ] = None,
+    max_header_bytes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-header-bytes",
+            min=1024,
+            help="Largest request line + headers; larger heads get 400 [default: 16384].",
+        ),
+    ] = None,
+    log_repeat_interval: Annotated[
+        float | None,
+        typer.Option(
+            "--log-repeat-interval",
+            min=0,
+            metavar="SECONDS",
+            help="Log a repeated error once per this long, with a count [default: 10].",
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API on http://HOST:PORT (docs at /docs, metrics at /metrics).
 
@@ -45,11 +91,20 @@ def serve(  # noqa: PLR0917 - Typer passes every option positionally
 
     from promptvault.registry.keys import KeyService
     from promptvault.server.app import ADMIN_KEY_FILE, ensure_admin_key
+    from promptvault.server.connections import PROTOCOL, install_repeat_filter
     from promptvault.vault import Vault
 
     cfg = ctx.settings()
     if db:
         cfg = cfg.model_copy(update={"database_url": db})
+    given = {
+        "header_timeout": header_timeout,
+        "keep_alive_timeout": keep_alive_timeout,
+        "max_connections": max_connections,
+        "max_header_bytes": max_header_bytes,
+        "log_repeat_interval": log_repeat_interval,
+    }
+    cfg = cfg.model_copy(update={k: v for k, v in given.items() if v is not None})
     vault = Vault(cfg)
     try:
         if demo:
@@ -70,6 +125,8 @@ def serve(  # noqa: PLR0917 - Typer passes every option positionally
     # Workers build their app from the environment: pass exactly what this process resolved.
     os.environ["PROMPTVAULT_DATABASE_URL"] = cfg.resolved_database_url()
     os.environ["PROMPTVAULT_HOME"] = str(cfg.home)
+    for name in ("header_timeout", "max_connections", "log_repeat_interval"):
+        os.environ[f"PROMPTVAULT_{name.upper()}"] = str(getattr(cfg, name))
     shown = f"[{host}]" if ":" in host else host
     output.note(f"promptvault serving on http://{shown}:{port} (API docs: /docs)")
     config = uvicorn.Config(
@@ -81,7 +138,13 @@ def serve(  # noqa: PLR0917 - Typer passes every option positionally
         log_level=log_level,
         timeout_graceful_shutdown=10,
         server_header=False,
+        # Our h11 protocol adds the header timeout and the connection bound (see
+        # server/connections.py); a string, so worker processes import it themselves.
+        http=PROTOCOL,
+        timeout_keep_alive=cfg.keep_alive_timeout,
+        h11_max_incomplete_event_size=cfg.max_header_bytes,
     )
+    install_repeat_filter(cfg.log_repeat_interval)
     if config.workers > 1:
         _run_workers(config)
     else:
