@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from promptvault.entities import Example
+from promptvault.fewshot.blas import one_blas_thread
 from promptvault.fewshot.rows import Matrix, RowStore
 from promptvault.fewshot.selection import (
     by_quality,
@@ -179,13 +180,16 @@ class CollectionIndex:
         lambda_: float = 0.5,
         seed: int | None = None,
     ) -> npt.NDArray[np.int64]:
-        """Row indices chosen by ``strategy``, best first."""
+        """Row indices chosen by ``strategy``, best first (similarity searches run on one
+        BLAS thread, see :mod:`promptvault.fewshot.blas`)."""
         if strategy == "semantic":
             assert query is not None
-            return top_k(self.matrix, query, k, mask=mask)
+            with one_blas_thread():
+                return top_k(self.matrix, query, k, mask=mask)
         if strategy == "mmr":
             assert query is not None
-            return mmr(self.matrix, query, k, lambda_=lambda_, mask=mask)
+            with one_blas_thread():
+                return mmr(self.matrix, query, k, lambda_=lambda_, mask=mask)
         if strategy == "diverse":
             return diverse(self.codes, self.quality, k, mask=mask)
         if strategy == "quality":

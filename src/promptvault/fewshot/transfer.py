@@ -22,7 +22,6 @@ from promptvault.fewshot.index import vector_bytes
 from promptvault.fewshot.io import Format, dump_examples, parse_rows, sniff_format
 from promptvault.fewshot.models import Collection, ImportReport, RowError
 from promptvault.fewshot.runtime import not_found
-from promptvault.fewshot.selection import top_k
 from promptvault.storage import fewshot as repo
 from promptvault.storage.tables import CollectionRow
 
@@ -127,7 +126,7 @@ def search(
         return []
     query = service.cache.query_vector(loaded, text)
     mask = index.mask(category=category, min_quality=min_quality, metadata=metadata)
-    rows = top_k(index.matrix, query, k, mask=mask)
+    rows = index.select("semantic", k, query=query, mask=mask)
     scores = index.matrix[rows] @ query
     return [(e, float(s)) for e, s in zip(index.pick(rows), scores.tolist(), strict=True)]
 
