@@ -47,6 +47,7 @@ from promptvault.storage.migrate import (
 if TYPE_CHECKING:
     from promptvault.experiments.service import ExperimentService
     from promptvault.fewshot.service import ExampleService
+    from promptvault.storage.backup import BackupResult, RestoreResult
 
 __all__ = ["Vault"]
 
@@ -355,14 +356,58 @@ class Vault:
 
     # --- backup -------------------------------------------------------------------------
 
+    def backup(self, path: str | Path) -> BackupResult:
+        """Write a consistent backup of the whole database to ``path``, online.
+
+        Everything is in it: prompts, versions, labels and their history, the audit log and
+        its checkpoints, API keys (digests), experiments with their events and statistics,
+        collections with their examples and embeddings. SQLite is copied with the sqlite3
+        backup API (a SQLite file); PostgreSQL is exported in one ``REPEATABLE READ``
+        transaction (JSON lines, gzip when ``path`` ends in ``.gz``). Writers are not
+        stopped. Restore it with :meth:`Vault.restore`.
+        """
+        from promptvault.storage.backup import backup
+
+        return backup(self.db, Path(path))
+
+    @classmethod
+    def restore(
+        cls,
+        path: str | Path,
+        *,
+        url: str | None = None,
+        settings: Settings | None = None,
+        force: bool = False,
+        actor: str = "",
+    ) -> RestoreResult:
+        """Load a backup made by :meth:`backup` into the configured (or ``url``) database.
+
+        All or nothing, in one transaction: refuses a database that holds anything unless
+        ``force`` (which replaces its contents), checks the restored audit chain and its
+        signed checkpoints (the audit key must be the one the backed-up database used), and
+        records ``backup.restore`` in the audit log. Stop servers on the database first.
+        """
+        from promptvault.storage.backup import restore
+
+        vault = cls.open(url, settings=settings)
+        try:
+            return restore(vault.db, Path(path), force=force, actor=actor)
+        finally:
+            vault.close()
+
     def export(self, path: str | Path) -> int:
-        """Write a lossless JSON backup of every prompt; returns the number of prompts."""
+        """Write the prompts (versions, labels, label history, tags) as portable JSON.
+
+        Not a backup: collections, experiments, API keys and the audit log are not in it
+        (use :meth:`backup`). Returns the number of prompts.
+        """
         from promptvault.registry.transfer import export_registry
 
         return export_registry(self.db, Path(path))
 
     def import_(self, path: str | Path, *, actor: str = "") -> int:
-        """Restore a backup made by :meth:`export`; returns the number of prompts imported."""
+        """Add the prompts of a file written by :meth:`export` (names must be new);
+        returns the number of prompts imported."""
         from promptvault.registry.transfer import import_registry
 
         count = import_registry(self.db, Path(path), actor=actor)

@@ -171,6 +171,8 @@ def build_app() -> typer.Typer:
     app.command("export")(transfer.export)
     app.command("import")(transfer.import_)
     app.command("import-seed")(transfer.import_seed)
+    app.command("backup")(transfer.backup)
+    app.command("restore")(transfer.restore)
     app.add_typer(db.db_app, name="db")
     app.command("demo")(demo.demo)
     app.command("serve")(serve.serve)

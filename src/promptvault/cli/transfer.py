@@ -1,4 +1,5 @@
-"""Backup commands: ``export``, ``import`` and ``import-seed``."""
+"""Backup commands: ``backup`` and ``restore`` (the whole database); ``export``, ``import``
+and ``import-seed`` (prompts only, portable JSON)."""
 
 from __future__ import annotations
 
@@ -10,30 +11,119 @@ import typer
 from promptvault.cli import _context as ctx
 from promptvault.cli import _output as output
 
-__all__ = ["export", "import_", "import_seed"]
+__all__ = ["backup", "export", "import_", "import_seed", "restore"]
+
+
+def _local(command: str) -> None:
+    if ctx.is_remote():
+        from promptvault.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"{command} works on a database, not a server: use --db or unset PROMPTVAULT_URL",
+            details={"field": "--server"},
+        )
+
+
+def backup(
+    file: Annotated[Path, typer.Argument(help="File to write (SQLite file, or JSON lines).")],
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Back up the whole database to FILE, online: servers keep writing meanwhile.
+
+    \b
+    Everything is in it: prompts, versions, labels and their history, the audit log and
+    its checkpoints, API keys (digests), experiments with events and statistics,
+    collections with examples and embeddings. SQLite: a SQLite file made with the backup
+    API. PostgreSQL: a consistent export in one transaction (gzip if FILE ends in .gz).
+
+    \b
+    Example:
+      promptvault backup backups/promptvault-$(date +%F).db
+    """
+    _local("backup")
+    result = ctx.backend().backup(file)
+    if ctx.want_json(json_):
+        output.print_json(
+            {
+                "path": str(result.path),
+                "kind": result.kind,
+                "revision": result.revision,
+                "rows": result.rows,
+                "audit_entries": result.audit_entries,
+                "bytes": result.bytes,
+            }
+        )
+        return
+    total = sum(result.rows.values())
+    output.out(
+        f"backed up {total} rows ({result.audit_entries} audit entries) to {file} "
+        f"({result.bytes:,} bytes, schema {result.revision})"
+    )
+
+
+def restore(
+    file: Annotated[Path, typer.Argument(help="A file written by backup.", exists=True)],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace what the database holds.")
+    ] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Restore a backup into the database (empty, unless --force), all or nothing.
+
+    \b
+    The restored audit log and its signed checkpoints are verified before anything is
+    committed (the audit key must be the backed-up database's: PROMPTVAULT_AUDIT_KEY or
+    home/audit.key). Stop servers on the database first.
+
+    \b
+    Example:
+      promptvault --db sqlite:///restored.db restore backups/promptvault-2025-05-01.db
+    """
+    _local("restore")
+    from promptvault.vault import Vault
+
+    result = Vault.restore(file, settings=ctx.settings(), force=force, actor=ctx.actor())
+    if ctx.want_json(json_):
+        output.print_json(
+            {
+                "path": str(result.path),
+                "revision": result.revision,
+                "rows": result.rows,
+                "audit": result.audit.model_dump(mode="json"),
+            }
+        )
+        return
+    output.out(
+        f"restored {sum(result.rows.values())} rows from {file}; audit chain ok: "
+        f"{result.audit.checked} entries verified"
+    )
 
 
 def export(
     file: Annotated[Path, typer.Argument(help="JSON file to write.")],
 ) -> None:
-    """Write a lossless JSON backup of every prompt, version, label and label move.
+    """Export the prompts (versions, labels, label history, tags) as portable JSON.
+
+    \b
+    Not a backup: collections, experiments, API keys and the audit log are not in it;
+    use `promptvault backup`. Import it into another vault with `promptvault import`.
 
     \b
     Example:
-      promptvault export backup.json
+      promptvault export prompts.json
     """
     count = ctx.backend().export(file)
     output.out(f"exported {count} prompt{'s' if count != 1 else ''} to {file}")
 
 
 def import_(
-    file: Annotated[Path, typer.Argument(help="A backup written by export.", exists=True)],
+    file: Annotated[Path, typer.Argument(help="A file written by export.", exists=True)],
 ) -> None:
-    """Restore a backup written by export.
+    """Add the prompts of a file written by export (all or nothing; names must be new).
 
     \b
     Example:
-      promptvault --db sqlite:///restored.db import backup.json
+      promptvault --db sqlite:///other.db import prompts.json
     """
     count = ctx.backend().import_(file, actor=ctx.actor())
     output.out(f"imported {count} prompt{'s' if count != 1 else ''} from {file}")

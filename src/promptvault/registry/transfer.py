@@ -1,10 +1,11 @@
-"""Full JSON backup and restore of the registry, lossless.
+"""Export and import of prompts as portable JSON (moving prompts between vaults).
 
-The backup keeps every version with its number, hash, author and creation time, every label
-and the whole label history, tags, descriptions and archive flags. The audit log itself is
-not copied: the restoring database records the import in its own chain. A restore runs in
-one transaction, checks every version's hash, and refuses names that already exist, so it
-either imports everything or nothing.
+The export keeps every version with its number, hash, author and creation time, every label
+and the whole label history, tags, descriptions and archive flags. It is not a backup of the
+database: collections, experiments, API keys and the audit log are not in it (that is
+:mod:`promptvault.storage.backup`); the importing database records the import in its own
+audit chain. An import runs in one transaction, checks every version's hash, and refuses
+names that already exist, so it either imports everything or nothing.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def dump_registry(session: Session) -> dict[str, Any]:
 
 
 def export_registry(db: Database, path: Path) -> int:
-    """Write the backup to ``path``; returns the number of prompts."""
+    """Write the export to ``path``; returns the number of prompts."""
     with db.read() as s:
         data = dump_registry(s)
     atomic_write(path, json.dumps(data, ensure_ascii=False, indent=1))
@@ -203,7 +204,7 @@ def _insert_prompt(session: Session, item: dict[str, Any], index: int) -> int:
 def load_registry(
     session: Session, data: dict[str, Any], *, actor: str, source: str
 ) -> tuple[int, int]:
-    """Insert a backup into ``session``'s transaction; returns (prompts, versions)."""
+    """Insert an export into ``session``'s transaction; returns (prompts, versions)."""
     if data.get("format") != FORMAT:
         raise InvalidInputError(
             f"not a promptvault export (format {data.get('format')!r})",
@@ -245,7 +246,7 @@ def read_json_file(path: Path) -> Any:
 
 
 def import_registry(db: Database, path: Path, *, actor: str = "") -> int:
-    """Restore a backup file; all or nothing. Returns the number of prompts."""
+    """Import an export file; all or nothing. Returns the number of prompts."""
     data = read_json_file(path)
     if not isinstance(data, dict):
         raise InvalidInputError("an export file holds a JSON object", details={"field": "path"})
