@@ -38,7 +38,13 @@ from promptvault.errors import PromptUnavailable, VersionConflictError
 from promptvault.storage import guard
 from promptvault.storage.checkpoints import ANCHOR_INFO_KEY, AuditAnchor
 
-__all__ = ["LOCKED_INFO_KEY", "WRITE_LOCK_KEY", "Database", "is_retryable"]
+__all__ = [
+    "LOCKED_INFO_KEY",
+    "WRITE_LOCK_KEY",
+    "Database",
+    "is_retryable",
+    "unavailable_error",
+]
 
 T = TypeVar("T")
 
@@ -52,6 +58,12 @@ _WRITE_OPTION = "promptvault_write"
 # (two writers creating the same row), lock not available.
 _RETRY_SQLSTATES = frozenset({"40001", "40P01", "23505", "55P03"})
 _SQLITE_RETRY_TEXT = ("database is locked", "database is busy", "database table is locked")
+# SQLSTATE classes and codes that mean "the database cannot take this now", whatever DBAPI
+# exception class the driver picks: connection failures (08), insufficient resources such
+# as a full disk (53), operator intervention (57), system errors (58), and a read-only
+# transaction or server (25006).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57", "58")
+_UNAVAILABLE_SQLSTATES = frozenset({"25006"})
 
 
 def _create_private(path: Path) -> None:
@@ -83,6 +95,34 @@ def is_retryable(exc: BaseException) -> bool:
         return True
     # SQLite reports unique violations as IntegrityError "UNIQUE constraint failed".
     return "unique constraint failed" in message
+
+
+def unavailable_error(exc: DBAPIError, url: str) -> PromptUnavailable | None:
+    """The ``unavailable`` error for a database failure that is not the request's fault.
+
+    A full disk, a read-only database or a lost connection is the operator's to fix, so
+    clients get 503 with a message that says which, instead of an internal error.
+    """
+    orig = exc.orig
+    sqlstate = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+    message = str(orig).strip()
+    lowered = message.lower()
+    if sqlstate == "25006" or "readonly" in lowered or "read-only" in lowered:
+        reason = "the database is read-only"
+    elif sqlstate == "53100" or "disk is full" in lowered or "no space left" in lowered:
+        reason = "the database's disk is full"
+    elif (
+        sqlstate in _UNAVAILABLE_SQLSTATES
+        or sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+        or isinstance(exc, OperationalError)
+    ):
+        reason = "database error"
+    else:
+        return None
+    details: dict[str, Any] = {"url": url}
+    if sqlstate:
+        details["sqlstate"] = sqlstate
+    return PromptUnavailable(f"{reason}: {message}", details=details)
 
 
 class Database:
@@ -175,8 +215,14 @@ class Database:
 
         Closing rather than rolling back the session keeps loaded rows readable afterwards.
         """
-        with self.engine.connect() as conn, Session(bind=conn, expire_on_commit=False) as s:
-            yield s
+        try:
+            with self.engine.connect() as conn, Session(bind=conn, expire_on_commit=False) as s:
+                yield s
+        except DBAPIError as exc:
+            unavailable = unavailable_error(exc, self.safe_url)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
 
     @contextmanager
     def snapshot(self) -> Iterator[Session]:
@@ -231,8 +277,14 @@ class Database:
             return
         with self._thread_lock:
             if self._lock_pid != os.getpid():  # never share an fd's lock with a forked child
-                _create_private(self._lock_path)
-                self._lock_file = open(self._lock_path, "a+b")  # noqa: SIM115
+                try:
+                    _create_private(self._lock_path)
+                    self._lock_file = open(self._lock_path, "a+b")  # noqa: SIM115
+                except OSError:
+                    # A read-only directory: queue on SQLite's busy handler alone, and let
+                    # SQLite itself report why the write cannot happen.
+                    yield
+                    return
                 self._lock_pid = os.getpid()
             assert self._lock_file is not None
             fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
@@ -258,10 +310,9 @@ class Database:
                             "the write kept conflicting with concurrent writers",
                             details={"attempts": attempt},
                         ) from exc
-                    if isinstance(exc, OperationalError):
-                        raise PromptUnavailable(
-                            f"database error: {exc.orig}", details={"url": self.safe_url}
-                        ) from exc
+                    unavailable = unavailable_error(exc, self.safe_url)
+                    if unavailable is not None:
+                        raise unavailable from exc
                     raise
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.25)

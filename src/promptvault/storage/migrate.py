@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
 
-from promptvault.storage.database import WRITE_LOCK_KEY, Database
+from promptvault.storage.database import WRITE_LOCK_KEY, Database, unavailable_error
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -82,12 +83,22 @@ def known_revisions() -> frozenset[str]:
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at (None for an empty database)."""
-    with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            return None
-        value = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        return None if value is None else str(value)
+    """The revision the database is at (None for an empty database).
+
+    A database that cannot be opened or reached raises ``PromptUnavailable`` saying why.
+    """
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            value = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            return None if value is None else str(value)
+    except DBAPIError as exc:
+        url = engine.url.render_as_string(hide_password=True)
+        unavailable = unavailable_error(exc, url)
+        if unavailable is None:
+            raise
+        raise unavailable from exc
 
 
 def has_checkpoints_table(engine: Engine) -> bool:
