@@ -1,8 +1,9 @@
-"""Mustache spec conformance: the shared sample of the official spec, plus the optional modules.
+"""Mustache spec conformance: a sample of the official spec, plus the optional modules.
 
 The spec is written for HTML and forgiving lookups, so every case runs with
-``escape="html"`` and ``strict=False``. ``../shared/conformance/mustache/*.json`` sits beside
-the repository (in CI too); a missing folder fails the run instead of silently testing
+``escape="html"`` and ``strict=False``. The spec files are vendored in
+``data/mustache-spec/`` (MIT, with the spec's LICENSE beside them), so a clone of the
+repository alone runs them; a missing folder fails the run instead of silently testing
 nothing. The delimiters, inheritance and dynamic-names modules are covered by
 ``data/mustache_spec_modules.json``.
 """
@@ -18,13 +19,13 @@ import pytest
 from promptvault.templating import compile_template
 from promptvault.templating.mustache import MustacheTemplate
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO / ".." / "shared" / "conformance" / "mustache"
-MODULES = Path(__file__).with_name("data") / "mustache_spec_modules.json"
+DATA = Path(__file__).with_name("data")
+SPEC = DATA / "mustache-spec"
+MODULES = DATA / "mustache_spec_modules.json"
 
 
-def _shared_cases() -> list[Any]:
-    files = sorted(SHARED.glob("*.json")) if SHARED.is_dir() else []
+def _spec_cases() -> list[Any]:
+    files = sorted(SPEC.glob("*.json")) if SPEC.is_dir() else []
     cases = []
     for path in files:
         for case in json.loads(path.read_text(encoding="utf-8"))["tests"]:
@@ -41,7 +42,7 @@ def _module_cases() -> list[Any]:
     ]
 
 
-SHARED_CASES = _shared_cases()
+SPEC_CASES = _spec_cases()
 MODULE_CASES = _module_cases()
 
 
@@ -51,14 +52,14 @@ def _render(case: dict[str, Any]) -> str:
     )
 
 
-def test_shared_conformance_files_are_present() -> None:
-    assert SHARED.is_dir(), f"spec sample missing: {SHARED.resolve()} (expected beside the repo)"
-    names = {p.stem for p in SHARED.glob("*.json")}
+def test_spec_files_are_vendored() -> None:
+    assert SPEC.is_dir(), f"spec sample missing: {SPEC}"
+    names = {p.stem for p in SPEC.glob("*.json")}
     assert {"interpolation", "sections", "inverted", "partials", "comments"} <= names
-    assert len(SHARED_CASES) >= 100
+    assert len(SPEC_CASES) >= 100
 
 
-@pytest.mark.parametrize("case", SHARED_CASES)
+@pytest.mark.parametrize("case", SPEC_CASES)
 def test_shared_spec_case(case: dict[str, Any]) -> None:
     assert _render(case) == case["expected"], case.get("desc")
 
@@ -74,7 +75,7 @@ def test_module_data_covers_each_module() -> None:
     assert all(len(cases) >= 14 for cases in modules.values())
 
 
-@pytest.mark.parametrize("case", SHARED_CASES[:40] + MODULE_CASES[:20])
+@pytest.mark.parametrize("case", SPEC_CASES[:40] + MODULE_CASES[:20])
 def test_spec_cases_render_the_same_uncached(case: dict[str, Any]) -> None:
     # The same cases through a fresh template object: no state leaks from the LRU cache.
     template = MustacheTemplate(case["template"], partials=case.get("partials"), escape="html")
