@@ -19,21 +19,50 @@ from promptvault.builder.adapters import (
 from promptvault.errors import InvalidInputError
 
 TRANSPORT = {"self", "extra_headers", "extra_query", "extra_body", "timeout"}
+# What the adapters send besides the config params of their tables.
+OPENAI_SENT = OPENAI_PARAMS | {"messages", "model"}
+ANTHROPIC_SENT = ANTHROPIC_PARAMS | {"messages", "model", "system"}
 
 
-def sdk_params(method: Any) -> set[str]:
-    return set(inspect.signature(method).parameters) - TRANSPORT
+def unknown_to(method: Any, sent: frozenset[str] | set[str]) -> set[str]:
+    """The arguments we may send that ``method`` does not take.
+
+    A subset check: a provider release that adds parameters changes nothing here, one that
+    removes a parameter we send is caught.
+    """
+    accepts = inspect.signature(method).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepts.values()):
+        return set()
+    return set(sent) - (set(accepts) - TRANSPORT)
 
 
-def test_tables_follow_the_installed_sdks() -> None:
-    openai_accepts = sdk_params(openai.resources.chat.completions.Completions.create)
-    anthropic_accepts = sdk_params(anthropic.resources.messages.Messages.create)
-    assert openai_accepts >= OPENAI_PARAMS
-    assert openai_accepts - OPENAI_PARAMS == {"messages", "model"}
-    assert anthropic_accepts >= ANTHROPIC_PARAMS
-    assert anthropic_accepts - ANTHROPIC_PARAMS == {"messages", "model", "system"}
-    # what the adapter drops for Anthropic really is absent from the SDK's method
-    assert not {"temperature", "top_p", "top_k"} & anthropic_accepts
+def test_every_argument_sent_exists_in_the_installed_sdks() -> None:
+    assert unknown_to(openai.resources.chat.completions.Completions.create, OPENAI_SENT) == set()
+    assert unknown_to(anthropic.resources.messages.Messages.create, ANTHROPIC_SENT) == set()
+
+
+def test_an_sdk_release_that_adds_parameters_still_passes() -> None:
+    def newer_create(
+        self: Any, *, messages: Any, model: Any, brand_new_option: Any = None, **_: Any
+    ) -> None: ...
+
+    def removed_one(self: Any, *, messages: Any, model: Any, timeout: Any = None) -> None: ...
+
+    def added_one(
+        self: Any, *, messages: Any, model: Any, system: Any = None, newer: Any = None
+    ) -> None: ...
+
+    assert unknown_to(newer_create, {"messages", "model", "temperature"}) == set()
+    assert unknown_to(added_one, {"messages", "model", "system"}) == set()
+    assert unknown_to(removed_one, {"messages", "model", "system"}) == {"system"}
+
+
+def test_anthropic_adapter_drops_what_its_table_leaves_out() -> None:
+    # The adapter's own table decides, not the installed SDK: sampling params that
+    # anthropic 2.x does not take are dropped and reported.
+    assert not {"temperature", "top_p", "top_k"} & ANTHROPIC_PARAMS
+    dropped = dropped_params({"temperature": 0.2, "max_tokens": 5})
+    assert dropped["anthropic"] == ["temperature"]
 
 
 MESSAGES = [
