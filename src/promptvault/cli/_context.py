@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,11 +29,13 @@ __all__ = [
     "State",
     "actor",
     "backend",
+    "bind_invocation",
     "find_project",
     "is_remote",
     "prompts_dir",
     "settings",
     "state",
+    "unbind_invocation",
     "want_json",
 ]
 
@@ -73,13 +76,24 @@ class State:
 
 
 _fallback = State()
+# The root context of the running invocation, bound by the root group around each command.
+# Kept here rather than asked of click, whose globals are private to typer in some releases.
+_invocation: ContextVar[Any] = ContextVar("promptvault_cli_invocation", default=None)
+
+
+def bind_invocation(ctx: Any) -> Token[Any]:
+    """Make ``ctx`` (the root ``typer.Context``) the one :func:`state` reads."""
+    return _invocation.set(ctx)
+
+
+def unbind_invocation(token: Token[Any]) -> None:
+    """Undo :func:`bind_invocation` when the command ends."""
+    _invocation.reset(token)
 
 
 def state() -> State:
     """The current invocation's state (a default one outside a command, e.g. in tests)."""
-    from typer._click.globals import get_current_context
-
-    ctx = get_current_context(silent=True)
+    ctx = _invocation.get()
     if ctx is None:
         return _fallback
     root = ctx.find_root()
