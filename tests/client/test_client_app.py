@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +25,7 @@ from promptvault.errors import (
     VersionNotFound,
 )
 from promptvault.server.app import create_app
+from waiting import wait_until
 
 from .fakes import FakeClock
 
@@ -69,7 +69,7 @@ def test_async_client_round_trip(app: FastAPI, keys: dict[str, str]) -> None:
 
     async def scenario() -> None:
         async with AsyncPromptVaultClient(
-            BASE, keys["admin"], transport=transport, clock=clock, cache_ttl=60
+            BASE, keys["admin"], transport=transport, clock=clock, cache_ttl=60, timeout=60
         ) as pv:
             made = await pv.push(
                 "team/support", template="Hello {{name}}", config={"model": "gpt-4o"}
@@ -116,10 +116,14 @@ def test_async_client_round_trip(app: FastAPI, keys: dict[str, str]) -> None:
                 await pv.push("team/support", template="Hi {{#open}}")
             assert syntax.value.line == 1 and syntax.value.column is not None
 
-        async with AsyncPromptVaultClient(BASE, keys["editor"], transport=transport) as editor:
+        async with AsyncPromptVaultClient(
+            BASE, keys["editor"], transport=transport, timeout=60
+        ) as editor:
             with pytest.raises(LabelProtectedError):
                 await editor.set_label("team/support", "production", 2)
-        async with AsyncPromptVaultClient(BASE, "pv_bad", transport=transport) as nobody:
+        async with AsyncPromptVaultClient(
+            BASE, "pv_bad", transport=transport, timeout=60
+        ) as nobody:
             with pytest.raises(UnauthenticatedError):
                 await nobody.labels("team/support")
 
@@ -140,7 +144,7 @@ def test_chat_prompt_renders_locally_like_the_server(
 
     async def scenario() -> Any:
         async with AsyncPromptVaultClient(
-            BASE, keys["runtime"], transport=httpx.ASGITransport(app=app)
+            BASE, keys["runtime"], transport=httpx.ASGITransport(app=app), timeout=60
         ) as pv:
             return await pv.render("bot", variables, placeholders={"history": history})
 
@@ -161,9 +165,7 @@ def live(app: FastAPI) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: server.started, what="uvicorn to start")
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
@@ -173,7 +175,7 @@ def test_sync_client_over_loopback(live: str, keys: dict[str, str], vault: Vault
     vault.push("support", template="Hello {{name}}", author="seed")
     vault.push("support", template="Hi {{name}}", author="seed", labels=["staging"])
     clock = FakeClock()
-    with PromptVaultClient(live, keys["editor"], clock=clock, cache_ttl=30) as pv:
+    with PromptVaultClient(live, keys["editor"], clock=clock, cache_ttl=30, timeout=60) as pv:
         assert pv.render("support", {"name": "Ada"}) == "Hello Ada"
         assert pv.render("support@staging", {"name": "Ada"}) == "Hi Ada"
         vault.set_label("support", "staging", 1, actor="elsewhere")  # not through this client

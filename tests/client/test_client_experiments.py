@@ -17,6 +17,7 @@ from promptvault.client.events import EventQueue, SendFailed
 from promptvault.config import Settings
 from promptvault.experiments.assignment import Assigner
 from promptvault.server.app import create_app
+from waiting import wait_until
 
 from .fakes import FakeClock
 
@@ -90,6 +91,7 @@ def runtime_key(transport: AppTransport) -> str:
 
 
 def _client(transport: AppTransport, key: str, **options: Any) -> PromptVaultClient:
+    options.setdefault("timeout", 60)  # a loaded machine must not turn reads into fallbacks
     return PromptVaultClient(BASE, key, transport=transport, clock=FakeClock(), **options)
 
 
@@ -147,15 +149,13 @@ def test_close_sends_what_is_left(vault: Vault, transport: AppTransport, runtime
 def test_background_thread_sends_full_batches(
     vault: Vault, transport: AppTransport, runtime_key: str
 ) -> None:
-    pv = _client(transport, runtime_key, event_interval=60, event_batch_size=10)
+    pv = _client(transport, runtime_key, event_interval=600, event_batch_size=10)
     for i in range(25):
         pv.record_exposure("tone", f"u{i}", variant="friendly")
-    deadline = threading.Event()
-    for _ in range(200):  # the two full batches go out without a flush
-        if pv.experiments.events.sent >= 20:
-            break
-        deadline.wait(0.05)
-    assert pv.experiments.events.sent >= 20
+    events = pv.experiments.events
+    # The two full batches go out without a flush; the last 5 wait for the interval.
+    wait_until(lambda: events.sent >= 20, what="two full batches")
+    assert (events.sent, len(events)) == (20, 5)
     pv.close()
     assert vault.experiments.stored_totals("tone")[("friendly", "$units")][0] == 25
 
@@ -179,6 +179,18 @@ def test_experiments_never_break_a_request(
 
 
 # --- the queue on its own ----------------------------------------------------------------
+
+
+def test_a_full_buffer_sends_whole_batches_only() -> None:
+    sizes: list[int] = []
+    queue = EventQueue(lambda k, e: sizes.append(len(e)), batch_size=10, interval=600)
+    with queue._cond:  # the sending thread cannot cut before all 18 events are in
+        for i in range(18):
+            queue.add({"n": i})
+    wait_until(lambda: queue.sent >= 10, what="the first full batch")
+    assert sizes == [10] and len(queue) == 8  # the other 8 wait for the interval
+    assert queue.flush() == 0 and sizes == [10, 8]
+    queue.close()
 
 
 def test_overflow_drops_and_counts() -> None:

@@ -71,7 +71,13 @@ def test_async_get_routes_and_events_arrive(vault: Vault, setup: Any) -> None:
 
     async def run() -> None:
         pv = AsyncPromptVaultClient(
-            BASE, key, transport=transport, clock=FakeClock(), event_interval=60, retries=0
+            BASE,
+            key,
+            transport=transport,
+            clock=FakeClock(),
+            event_interval=60,
+            retries=0,
+            timeout=60,
         )
         for i in range(20):
             unit = f"u{i}"

@@ -9,6 +9,7 @@ import pytest
 
 from promptvault.errors import PromptNotFound
 from promptvault.server.singleflight import SingleFlight
+from waiting import async_wait_until
 
 
 def test_concurrent_callers_share_one_call_and_later_callers_call_again() -> None:
@@ -24,7 +25,8 @@ def test_concurrent_callers_share_one_call_and_later_callers_call_again() -> Non
     async def scenario() -> tuple[list[str], list[str], str]:
         same = [asyncio.create_task(flight.run("a", slow_read, "a")) for _ in range(20)]
         other = asyncio.create_task(flight.run("b", slow_read, "b"))
-        await asyncio.sleep(0.05)  # every caller is now waiting on its key's call
+        # Each first caller is inside its read; the others joined in the same loop step.
+        await async_wait_until(lambda: sorted(calls) == ["a", "b"], what="both reads")
         release.set()
         results = await asyncio.gather(*same)
         later = await flight.run("a", slow_read, "a")
@@ -50,7 +52,7 @@ def test_a_failure_reaches_every_waiter_and_is_not_cached() -> None:
 
     async def scenario() -> list[BaseException | str]:
         tasks = [asyncio.create_task(flight.run("x", failing)) for _ in range(5)]
-        await asyncio.sleep(0.05)
+        await async_wait_until(lambda: attempts == 1, what="the first attempt")
         release.set()
         return list(await asyncio.gather(*tasks, return_exceptions=True))
 

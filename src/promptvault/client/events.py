@@ -1,8 +1,8 @@
 """The SDK's event buffer: exposures and outcomes sent in batches, in the background.
 
 Recording an event is a list append under a lock; it never waits for the network. A daemon
-thread sends a batch when ``batch_size`` events are waiting or every ``interval`` seconds,
-whichever comes first, to ``POST /v1/events``. Rules:
+thread sends whole batches as soon as ``batch_size`` events are waiting, and whatever is
+waiting every ``interval`` seconds, to ``POST /v1/events``. Rules:
 
 * **Bounded**: at most ``max_buffer`` events wait. Past that new events are dropped and
   counted in :attr:`EventQueue.dropped` (never blocking or growing without limit while the
@@ -109,12 +109,15 @@ class EventQueue:
                 self._cond.notify()
         return True
 
-    def _cut(self) -> list[Batch]:
-        """Batches due now: retries whose pause is over, then fresh ones (under the lock)."""
+    def _cut(self, *, full_only: bool = False) -> list[Batch]:
+        """Batches due now: retries whose pause is over, then fresh ones (under the lock).
+
+        ``full_only`` cuts only whole batches and leaves the rest for the next interval."""
         now = self._clock()
         due = [b for b in self._retry if b.not_before <= now]
         self._retry = [b for b in self._retry if b.not_before > now]
-        while self._events:
+        least = self.batch_size if full_only else 1
+        while len(self._events) >= least:
             chunk, self._events = self._events[: self.batch_size], self._events[self.batch_size :]
             due.append(Batch(str(uuid.uuid4()), chunk))
         return due
@@ -136,29 +139,33 @@ class EventQueue:
             else:
                 self.sent += len(batch.events)
 
-    def flush(self, *, retry_now: bool = True) -> int:
+    def flush(self, *, retry_now: bool = True, full_only: bool = False) -> int:
         """Send everything waiting now (failed batches too, keeping their keys).
 
-        Returns the number of events still waiting afterwards (0 when all went out).
+        ``full_only`` sends only whole batches (the background thread, woken by a full
+        buffer). Returns the number of events still waiting afterwards (0 when all went out).
         """
         with self._send_lock:
             with self._cond:
                 if retry_now:
                     for batch in self._retry:
                         batch.not_before = 0.0
-                batches = self._cut()
+                batches = self._cut(full_only=full_only)
             self._deliver(batches)
         return len(self)
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                if not self._closed and len(self._events) < self.batch_size:
-                    self._cond.wait(self.interval)
+                # A full buffer sends whole batches at once; what is left over goes when the
+                # interval passes, so a batch is cut by size or by time, never by scheduling.
+                full = len(self._events) >= self.batch_size
+                if not self._closed and not full:
+                    full = self._cond.wait(self.interval)
                 if self._closed:
                     return
             try:
-                self.flush(retry_now=False)
+                self.flush(retry_now=False, full_only=full)
             except Exception:  # the sender must never kill the thread
                 log.exception("sending events failed")
 

@@ -71,8 +71,9 @@ class AsyncEventQueue:
             self._wake.set()
         return True
 
-    async def flush(self, *, retry_now: bool = True) -> int:
-        """Send everything waiting now; returns how many events are still waiting."""
+    async def flush(self, *, retry_now: bool = True, full_only: bool = False) -> int:
+        """Send everything waiting now (``full_only``: whole batches only); returns how many
+        events are still waiting."""
         async with self._lock:
             now = self._clock()
             if retry_now:
@@ -80,7 +81,8 @@ class AsyncEventQueue:
             else:
                 due = [b for b in self._retry if b.not_before <= now]
                 self._retry = [b for b in self._retry if b.not_before > now]
-            while self._events:
+            least = self.batch_size if full_only else 1
+            while len(self._events) >= least:
                 chunk = self._events[: self.batch_size]
                 self._events = self._events[self.batch_size :]
                 due.append(Batch(str(uuid.uuid4()), chunk))
@@ -102,11 +104,15 @@ class AsyncEventQueue:
 
     async def _run(self) -> None:
         while not self._closed:
-            with contextlib.suppress(TimeoutError):
+            # Woken by a full buffer: whole batches only; the rest goes when the interval ends.
+            full = True
+            try:
                 await asyncio.wait_for(self._wake.wait(), self.interval)
+            except TimeoutError:
+                full = False
             self._wake.clear()
             try:
-                await self.flush(retry_now=False)
+                await self.flush(retry_now=False, full_only=full)
             except Exception:  # the sender must never kill the task
                 log.exception("sending events failed")
 
