@@ -66,7 +66,12 @@ def setup(database_url: str) -> Iterator[tuple[Vault, PromptVaultClient, Countin
     with TestClient(app) as tc:
         transport = Counting(tc)
         pv = PromptVaultClient(
-            "http://testserver", api_key=key, transport=transport, clock=clock, cache_ttl=60
+            "http://testserver",
+            api_key=key,
+            transport=transport,
+            clock=clock,
+            cache_ttl=60,
+            timeout=60,
         )
         yield vault, pv, transport, clock
         pv.close()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
-import sys
 from typing import Any
 
 import pytest
@@ -15,26 +13,10 @@ from promptvault.templating import variables as tv
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 
-@pytest.fixture(params=["jsonschema", "structural"])
-def checker(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run each test with jsonschema and again as if it were not installed."""
-    if request.param == "structural":
-        real_import = builtins.__import__
-
-        def no_jsonschema(name: str, *args: Any, **kwargs: Any) -> Any:
-            if name == "jsonschema" or name.startswith("jsonschema."):
-                raise ImportError(name)
-            return real_import(name, *args, **kwargs)
-
-        monkeypatch.delitem(sys.modules, "jsonschema", raising=False)
-        monkeypatch.setattr(builtins, "__import__", no_jsonschema)
-    return str(request.param)
-
-
 # --- validate_variables_schema --------------------------------------------------------------
 
 
-def test_valid_schema_is_returned_as_a_copy(checker: str) -> None:
+def test_valid_schema_is_returned_as_a_copy() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
     out = tv.validate_variables_schema(schema)
     assert out == schema
@@ -51,9 +33,7 @@ def test_valid_schema_is_returned_as_a_copy(checker: str) -> None:
         ({"type": "object", "properties": {"a": {"enum": "x"}}}, "properties.a.enum"),
     ],
 )
-def test_invalid_schema_names_the_field_and_path(
-    checker: str, schema: dict[str, Any], path: str
-) -> None:
+def test_invalid_schema_names_the_field_and_path(schema: dict[str, Any], path: str) -> None:
     with pytest.raises(InvalidInputError) as err:
         tv.validate_variables_schema(schema)
     assert err.value.details["field"] == "variables_schema"
@@ -108,7 +88,7 @@ def test_accepts_compiled_templates_and_chats(syntax: str) -> None:
 # --- normalise_variables --------------------------------------------------------------------
 
 
-def test_simple_map_becomes_json_schema(checker: str) -> None:
+def test_simple_map_becomes_json_schema() -> None:
     out = tv.normalise_variables(
         {
             "company": {"type": "string", "description": "Brand"},
@@ -209,7 +189,7 @@ def test_defaults_filler_matches_apply_defaults_and_copies_containers() -> None:
     assert tv.defaults_filler(None) is None
 
 
-def test_validate_data_accepts_good_data(checker: str) -> None:
+def test_validate_data_accepts_good_data() -> None:
     tv.validate_data(SCHEMA, {"name": "Ada", "tone": "formal", "tags": ["a"], "tier": {"seats": 2}})
     tv.validate_data(None, {"anything": object()})
 
@@ -225,7 +205,7 @@ def test_validate_data_accepts_good_data(checker: str) -> None:
         ({"name": "a", "tier": {"pro": "yes"}}, "variables.tier.pro"),
     ],
 )
-def test_validate_data_names_the_bad_field(checker: str, data: dict[str, Any], field: str) -> None:
+def test_validate_data_names_the_bad_field(data: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidInputError) as err:
         tv.validate_data(SCHEMA, data)
     assert err.value.details["field"] == field
@@ -233,7 +213,7 @@ def test_validate_data_names_the_bad_field(checker: str, data: dict[str, Any], f
     assert field in err.value.message
 
 
-def test_validate_data_lists_every_problem(checker: str) -> None:
+def test_validate_data_lists_every_problem() -> None:
     with pytest.raises(InvalidInputError) as err:
         tv.validate_data(SCHEMA, {"tone": "rude", "tags": [1]})
     fields = {e["field"] for e in err.value.details["errors"]}

@@ -57,7 +57,12 @@ from promptvault.entities import Example, PromptVersion
 from promptvault.errors import InvalidInputError
 from promptvault.templating import ChatTemplate, compile_chat, compile_template
 from promptvault.templating.base import PartialSource, Template
-from promptvault.templating.variables import DefaultsFiller, defaults_filler
+from promptvault.templating.variables import (
+    DataChecker,
+    DefaultsFiller,
+    data_checker,
+    defaults_filler,
+)
 
 __all__ = ["BuildMetadata", "BuiltRequest", "PromptBuilder", "build_request"]
 
@@ -171,6 +176,7 @@ class _Prepared:
     dropped: dict[str, list[str]]
     reads_examples: bool
     defaults: DefaultsFiller | None  # fills declared defaults; None when there are none
+    check: DataChecker | None  # checks the caller's values against the schema
     places: frozenset[str]  # chat placeholder names
 
 
@@ -231,6 +237,8 @@ class PromptBuilder:
                 "variables must be an object of name -> value", details={"field": "variables"}
             )
         prep = self._prepare(version, partials)
+        if prep.check is not None:  # before the built-ins join them
+            prep.check(variables if variables is not None else _NO_VARIABLES)
         if now is None:
             second = int(_time())
             live = self._live
@@ -385,6 +393,7 @@ class PromptBuilder:
 
 
 _NO_EXAMPLES: list[Example] = []
+_NO_VARIABLES: Mapping[str, Any] = {}
 _EMPTY_EXAMPLES: dict[str, Sequence[Mapping[str, Any]]] = {"examples": ()}
 _perf_ns = time.perf_counter_ns
 # tuple.__new__ skips the named tuples' generated __new__ (every field is given here).
@@ -430,6 +439,7 @@ def _prepare(version: PromptVersion, partials: PartialSource | None) -> _Prepare
         dropped=dropped_params(params),
         reads_examples="examples" in compiled.variables,
         defaults=defaults_filler(version.variables_schema),
+        check=data_checker(version.variables_schema),
         places=places,
     )
 

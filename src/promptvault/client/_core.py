@@ -25,16 +25,24 @@ from promptvault.errors import (
     error_from_payload,
 )
 from promptvault.templating import compile_chat, compile_template
+from promptvault.templating.variables import (
+    DataChecker,
+    DefaultsFiller,
+    data_checker,
+    defaults_filler,
+)
 
 __all__ = [
     "EMPTY",
     "MISSING",
     "ClientCore",
+    "DataPrep",
     "NeedPartial",
     "NotModified",
     "Unavailable",
     "auth_headers",
     "backoff_delay",
+    "data_prep",
     "diff_args",
     "partial_template",
     "render_fallback",
@@ -96,6 +104,41 @@ def compile_version(
     return compile_template(version.template, syntax=version.syntax, partials=partials)
 
 
+class DataPrep:
+    """What a version's variables schema does to render data, as the server does it: the
+    caller's values are checked against the schema, then declared defaults fill the gaps."""
+
+    __slots__ = ("check", "defaults")
+
+    def __init__(self, check: DataChecker | None, defaults: DefaultsFiller | None) -> None:
+        self.check = check
+        self.defaults = defaults
+
+    def apply(self, variables: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The data to render with (raises InvalidInputError on a value the schema refuses)."""
+        if self.check is not None:
+            self.check(variables)
+        return self.defaults(variables) if self.defaults is not None else variables
+
+    def bind(self, render: Callable[[Mapping[str, Any]], Any]) -> Callable[[Any], Any]:
+        """``render`` preceded by :meth:`apply`: the warm path's one positional call."""
+        apply = self.apply
+
+        def fast(variables: Mapping[str, Any]) -> Any:
+            return render(apply(variables))
+
+        return fast
+
+
+def data_prep(version: PromptVersion) -> DataPrep | None:
+    """The version's :class:`DataPrep`, or None when its schema checks and fills nothing."""
+    check = data_checker(version.variables_schema)
+    defaults = defaults_filler(version.variables_schema)
+    if check is None and defaults is None:
+        return None
+    return DataPrep(check, defaults)
+
+
 class ClientCore:
     """Cache, fallbacks and answer decoding, shared by both clients."""
 
@@ -119,6 +162,7 @@ class ClientCore:
         # Last known good per key, kept even when caching is off, for the never-fail path.
         self.last_good: dict[CacheKey, PromptVersion] = {}
         self.compiled: dict[str, Any] = {}
+        self.preps: dict[str, DataPrep | None] = {}
         self.refreshing: set[CacheKey] = set()
         self.lock = threading.Lock()
         # Set by the client: how a template's partials (other prompts) are looked up.
@@ -144,6 +188,14 @@ class ClientCore:
             self.compiled[version.hash] = compiled
         return compiled
 
+    def prep_for(self, version: PromptVersion) -> DataPrep | None:
+        """The version's schema handling, built once per content hash."""
+        try:
+            return self.preps[version.hash]
+        except KeyError:
+            prep = self.preps[version.hash] = data_prep(version)
+            return prep
+
     def compile_with_partials(self, version: PromptVersion) -> tuple[Any, set[str]]:
         """Compile with a partial source that records which prompts get included."""
         refs: set[str] = set()
@@ -168,7 +220,7 @@ class ClientCore:
     def recompile(self, entry: _Entry) -> None:
         """Compile an entry with partials again so their current versions are used."""
         compiled, refs = self.try_compile(entry.value)
-        entry.set_compiled(entry.value, compiled, refs)
+        entry.set_compiled(entry.value, compiled, refs, prep=self.prep_for(entry.value))
 
     def store(self, ref: str | None, key: CacheKey, value: PromptVersion) -> _Entry | None:
         """Record a fresh answer: memory cache (when enabled), last good, and disk."""
@@ -185,12 +237,13 @@ class ClientCore:
         pinned = key.pinned and refs is None
         expires = NEVER if pinned else self.now() + self.cache_ttl
         entry = self.entries.get(key)
+        prep = self.prep_for(value)
         if entry is None:
-            entry = _Entry(key, value, expires, compiled)
+            entry = _Entry(key, value, expires, compiled, prep)
             entry.partial_refs = refs
             self.entries[key] = entry
         else:
-            entry.set_compiled(value, compiled, refs)
+            entry.set_compiled(value, compiled, refs, prep=prep)
             entry.value = value
             entry.expires = expires
         if ref is not None:
@@ -245,7 +298,7 @@ class ClientCore:
         entry = self.entries.get(key)
         if entry is None:
             compiled, refs = self.try_compile(value)
-            entry = _Entry(key, value, 0.0, compiled)
+            entry = _Entry(key, value, 0.0, compiled, self.prep_for(value))
             entry.partial_refs = refs
             self.entries[key] = entry
         return entry
@@ -278,10 +331,18 @@ class ClientCore:
         variables: Mapping[str, Any],
         placeholders: Any,
         strict: bool,
+        *,
+        prep: DataPrep | None = None,
     ) -> Any:
-        """Render a compiled text or chat template."""
+        """Render a compiled text or chat template as the server does: schema first."""
+        if prep is not None:
+            variables = prep.apply(variables)
         if is_chat:
             return compiled.render(variables, placeholders=placeholders, strict=strict)
+        if placeholders:
+            raise InvalidInputError(
+                "placeholders only apply to chat prompts", details={"field": "placeholders"}
+            )
         return compiled.render(variables, strict=strict)
 
     # --- answers ------------------------------------------------------------------------
@@ -337,14 +398,16 @@ def auth_headers(api_key: str | None) -> dict[str, str]:
 
 def render_fallback(fallback: Any, variables: Mapping[str, Any], placeholders: Any) -> Any:
     """Render the caller's fallback: a PromptVersion, a text template or chat messages."""
+    prep = None
     if isinstance(fallback, PromptVersion):
         compiled = compile_version(fallback)
         is_chat = fallback.type == "chat"
+        prep = data_prep(fallback)
     elif isinstance(fallback, str):
         compiled, is_chat = compile_template(fallback), False
     else:
         compiled, is_chat = compile_chat([dict(m) for m in fallback]), True
-    return ClientCore.render_entry(compiled, is_chat, variables, placeholders, True)
+    return ClientCore.render_entry(compiled, is_chat, variables, placeholders, True, prep=prep)
 
 
 class NotModified(Exception):

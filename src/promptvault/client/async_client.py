@@ -142,7 +142,7 @@ class AsyncPromptVaultClient:
         entry = self._hot.get(ref)
         if entry is not None and entry.expires > self._now():
             fast = entry.fast
-            if fast is not None and strict and variables is not None:
+            if fast is not None and strict and variables is not None and not placeholders:
                 try:
                     return fast(variables)
                 except NeedPartial:
@@ -168,9 +168,14 @@ class AsyncPromptVaultClient:
             if fallback is MISSING:
                 raise
             return render_fallback(fallback, variables or EMPTY, placeholders)
-        compiled = self._core.compiled_for(version)
+        core = self._core
         return ClientCore.render_entry(
-            compiled, version.type == "chat", variables or EMPTY, placeholders, strict
+            core.compiled_for(version),
+            version.type == "chat",
+            variables or EMPTY,
+            placeholders,
+            strict,
+            prep=core.prep_for(version),
         )
 
     async def _get_slow(self, ref: str, fallback: Any) -> PromptVersion:

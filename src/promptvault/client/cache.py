@@ -62,28 +62,48 @@ def parse_ref(server: str, ref: str, *, default_label: str = "production") -> Ca
 class _Entry:
     """A cached resolution: the version, when it expires, and its compiled template."""
 
-    __slots__ = ("compiled", "expires", "fast", "is_chat", "key", "partial_refs", "value")
+    __slots__ = ("compiled", "expires", "fast", "is_chat", "key", "partial_refs", "prep", "value")
 
-    def __init__(self, key: CacheKey, value: PromptVersion, expires: float, compiled: Any) -> None:
+    def __init__(
+        self,
+        key: CacheKey,
+        value: PromptVersion,
+        expires: float,
+        compiled: Any,
+        prep: Any = None,
+    ) -> None:
         self.key = key
         self.value = value
         self.expires = expires
         self.compiled = compiled
         self.is_chat = False
         self.fast: Any = None
+        self.prep: Any = None
         self.partial_refs: set[str] | None = None
-        self.set_compiled(value, compiled)
+        self.set_compiled(value, compiled, prep=prep)
 
     def set_compiled(
-        self, value: PromptVersion, compiled: Any, partial_refs: set[str] | None = None
+        self,
+        value: PromptVersion,
+        compiled: Any,
+        partial_refs: set[str] | None = None,
+        *,
+        prep: Any = None,
     ) -> None:
-        """Record the compiled template; ``fast`` is its bound ``render`` for text prompts,
-        so the common call (text, strict, variables given) is one positional call.
-        ``partial_refs`` (None: no partials) are the other prompts it includes."""
+        """Record the compiled template; ``fast`` renders a text prompt in one positional
+        call (text, strict, variables given). ``prep`` is the version's
+        :class:`~promptvault.client._core.DataPrep` (None: no schema to apply), folded into
+        ``fast``. ``partial_refs`` (None: no partials) are the other prompts it includes."""
         self.compiled = compiled
         self.partial_refs = partial_refs
         self.is_chat = value.type == "chat"
-        self.fast = compiled.render if compiled is not None and not self.is_chat else None
+        self.prep = prep
+        if compiled is None or self.is_chat:
+            self.fast = None
+        elif prep is None:
+            self.fast = compiled.render
+        else:
+            self.fast = prep.bind(compiled.render)
 
     def evict(self) -> None:
         """Make every alias of this entry miss from now on."""
@@ -94,7 +114,8 @@ class DiskStore:
     """Last-known-good copies of resolved versions, one JSON file per key, written atomically.
 
     Files live under ``root/<server digest>/<quoted name>/<label or v<n>>.json`` so one
-    directory can serve several servers and names with slashes stay one path component.
+    directory can serve several servers and names with slashes stay one path component;
+    few-shot collections under ``root/collections/<server digest>/<quoted name>.json``.
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -118,6 +139,24 @@ class DiskStore:
             return PromptVersion.model_validate(json.loads(text))
         except (OSError, ValueError):
             return None
+
+    def collection_path(self, server: str, name: str) -> Path:
+        """Where the copy of one few-shot collection (examples and vectors) lives."""
+        digest = hashlib.sha256(server.encode()).hexdigest()[:16]
+        # Beside the prompts' tree, not in it: a prompt may have any name.
+        return self.root / "collections" / digest / f"{quote(name, safe='')}.json"
+
+    def save_collection(self, server: str, name: str, payload: dict[str, Any]) -> None:
+        """Write a collection's copy atomically (temp file, fsync, rename), owner-only."""
+        atomic_write(self.collection_path(server, name), json.dumps(payload), mode=0o600)
+
+    def load_collection(self, server: str, name: str) -> dict[str, Any] | None:
+        """The stored copy, or None when absent or unreadable."""
+        try:
+            data = json.loads(self.collection_path(server, name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def delete(self, key: CacheKey) -> None:
         """Forget ``key`` (the server said it no longer exists)."""

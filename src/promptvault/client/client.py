@@ -159,14 +159,17 @@ class PromptVaultClient:
         entry = self._hot.get(ref)
         if entry is not None and entry.expires > self._now():
             fast = entry.fast
-            if fast is not None and strict and variables is not None:
+            if fast is not None and strict and variables is not None and not placeholders:
                 return fast(variables)
         if entry is not None and entry.expires > self._now() and entry.compiled is not None:
-            if entry.is_chat:
-                return entry.compiled.render(
-                    variables or EMPTY, placeholders=placeholders, strict=strict
-                )
-            return entry.compiled.render(variables or EMPTY, strict=strict)
+            return ClientCore.render_entry(
+                entry.compiled,
+                entry.is_chat,
+                variables or EMPTY,
+                placeholders,
+                strict,
+                prep=entry.prep,
+            )
         return self._render_slow(ref, variables or EMPTY, placeholders, strict, fallback)
 
     def build(
@@ -225,9 +228,14 @@ class PromptVaultClient:
             if fallback is MISSING:
                 raise
             return render_fallback(fallback, variables, placeholders)
-        compiled = self._core.compiled_for(version)
+        core = self._core
         return ClientCore.render_entry(
-            compiled, version.type == "chat", variables, placeholders, strict
+            core.compiled_for(version),
+            version.type == "chat",
+            variables,
+            placeholders,
+            strict,
+            prep=core.prep_for(version),
         )
 
     def _fetch(self, key: CacheKey, etag: str | None = None) -> PromptVersion:

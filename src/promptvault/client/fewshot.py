@@ -10,13 +10,16 @@ request: 304 when the revision is unchanged) while the old copy keeps serving. T
 embedded locally only with the built-in ``hashing`` embedder (deterministic, no model);
 collections embedded otherwise, builds that name no collection (the server knows which one
 is attached to the prompt) and builds whose collection cannot be fetched go to
-``POST /v1/prompts/{name}/build`` instead. Usage counts of locally selected examples are not
-reported to the server.
+``POST /v1/prompts/{name}/build`` instead. With ``fallback_dir`` each fetched copy is also
+written there (atomically), so a build while the server is down, in this process or a new
+one, selects from the last copy like ``render`` falls back to the last known prompt. Usage
+counts of locally selected examples are not reported to the server.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -27,7 +30,7 @@ import numpy as np
 
 from promptvault.builder import BuiltRequest, PromptBuilder
 from promptvault.client._api import Call, prompt_path
-from promptvault.client._core import MISSING, ClientCore, Unavailable
+from promptvault.client._core import MISSING, RETRY_AFTER, ClientCore, Unavailable
 from promptvault.entities import Example
 from promptvault.errors import NotFoundError, PromptVaultError
 from promptvault.fewshot.choose import choose
@@ -160,8 +163,26 @@ class LocalBuilds:
             return snap
         try:
             return self._fetch(name)
-        except (Unavailable, NotFoundError):
-            return None  # the server build reports what is wrong (or that it is down)
+        except NotFoundError:
+            return None  # the server build reports what is wrong
+        except Unavailable:
+            return self._from_disk(name)  # None: the server build reports that it is down
+
+    def _from_disk(self, name: str) -> Snapshot | None:
+        """The last copy written to ``fallback_dir``, served while the server is down."""
+        disk = self.core.disk
+        stored = disk.load_collection(self.core.server, name) if disk is not None else None
+        if stored is None:
+            return None
+        try:
+            # Soon stale, so the next build past it tries the server again in the background.
+            expires = self.core.now() + min(self.core.cache_ttl, RETRY_AFTER)
+            snap = _snapshot(stored["data"], str(stored.get("etag", "")), expires)
+        except (KeyError, TypeError, ValueError):
+            return None  # an unreadable copy is no copy
+        if self.core.enabled:
+            self.snapshots[name] = snap
+        return snap
 
     def _fetch(self, name: str) -> Snapshot | None:
         old = self.snapshots.get(name)
@@ -174,7 +195,13 @@ class LocalBuilds:
             old.expires = expires
             return old
         data = ClientCore.decode(call, response)
-        snap = _snapshot(data, response.headers.get("etag", ""), expires)
+        etag = response.headers.get("etag", "")
+        snap = _snapshot(data, etag, expires)
+        if self.core.disk is not None:
+            # Last known good for builds while the server is down, in this process or the
+            # next; a full or read-only disk must not break a successful fetch.
+            with contextlib.suppress(OSError):
+                self.core.disk.save_collection(self.core.server, name, {"etag": etag, "data": data})
         if self.core.enabled:
             self.snapshots[name] = snap
         return snap

@@ -32,7 +32,12 @@ from promptvault.registry.refs import LATEST, Ref, parse_ref
 from promptvault.registry.validation import compile_content
 from promptvault.storage import repositories as repo
 from promptvault.storage.database import Database
-from promptvault.templating.variables import DefaultsFiller, defaults_filler
+from promptvault.templating.variables import (
+    DataChecker,
+    DefaultsFiller,
+    data_checker,
+    defaults_filler,
+)
 
 __all__ = ["Resolver", "not_found_prompt"]
 
@@ -72,7 +77,7 @@ class _State:
 
 
 class _Compiled:
-    __slots__ = ("defaults", "expires", "gen", "is_chat", "partials", "template")
+    __slots__ = ("check", "defaults", "expires", "gen", "is_chat", "partials", "template")
 
     def __init__(
         self,
@@ -82,6 +87,7 @@ class _Compiled:
         gen: int,
         *,
         defaults: DefaultsFiller | None = None,
+        check: DataChecker | None = None,
         partials: dict[str, str] | None = None,
     ) -> None:
         self.template = template
@@ -89,6 +95,7 @@ class _Compiled:
         self.expires = expires
         self.gen = gen
         self.defaults = defaults
+        self.check = check
         # Sources of the partials the template included, by reference as written; filled
         # as the engine asks for them (compile, render or reading ``variables``).
         self.partials = partials if partials is not None else {}
@@ -283,6 +290,7 @@ class Resolver:
                 expires,
                 self._gen,
                 defaults=defaults_filler(found.variables_schema),
+                check=data_checker(found.variables_schema),
                 partials=sources,
             )
             self._compiled[key] = entry
@@ -319,6 +327,8 @@ class Resolver:
         else:
             entry = self.compiled(ref)
         data = variables if variables is not None else {}
+        if entry.check is not None:  # the caller's values against the declared schema
+            entry.check(data)
         if entry.defaults is not None:  # declared defaults fill what the caller left out
             data = entry.defaults(data)
         try:

@@ -8,10 +8,12 @@ A prompt may declare its variables either as a JSON Schema (``type: object`` wit
 
 :func:`normalise_variables` turns both into a JSON Schema; :func:`validate_variables_schema`
 checks it; :func:`check_template_fits_schema` makes sure the template reads nothing the schema
-does not declare; :func:`apply_defaults` and :func:`validate_data` prepare render data.
+does not declare; :func:`apply_defaults`, :func:`validate_data` and :func:`data_checker`
+prepare and check render data.
 
-``jsonschema`` (the ``server`` extra) gives full Draft 2020-12 checking; without it a
-structural check of the subset prompts use (types, properties, required, enum, items) runs.
+Schemas are checked as Draft 2020-12 by ``jsonschema``, a base dependency: the SDK, the
+library and the server accept and refuse the same data. It is imported on first use, so
+commands that never check a schema start without it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = [
     "JSON_TYPES",
     "apply_defaults",
     "check_template_fits_schema",
+    "data_checker",
     "defaults_filler",
     "normalise_variables",
     "schema_with_defaults",
@@ -50,14 +53,6 @@ _SIMPLE_KEYS = frozenset(
 _FIELD = "variables_schema"
 
 
-def _jsonschema() -> Any:
-    try:
-        import jsonschema
-    except ImportError:  # the light install: fall back to the structural checks
-        return None
-    return jsonschema
-
-
 def validate_variables_schema(schema: Any) -> dict[str, Any]:
     """Check that ``schema`` is a valid JSON Schema describing an object; return a copy.
 
@@ -74,59 +69,18 @@ def validate_variables_schema(schema: Any) -> dict[str, Any]:
             f"variables_schema must describe an object (type: object), not {clean['type']!r}",
             details={"field": f"{_FIELD}.type", "path": "type"},
         )
-    js = _jsonschema()
-    if js is not None:
-        try:
-            js.Draft202012Validator.check_schema(clean)
-        except js.SchemaError as exc:
-            path = ".".join(str(p) for p in exc.path)
-            raise InvalidInputError(
-                f"variables_schema is not a valid JSON Schema: {exc.message}"
-                + (f" (at {path})" if path else ""),
-                details={"field": _FIELD, "path": path},
-            ) from exc
-    else:
-        _structural_check(clean, "")
+    import jsonschema
+
+    try:
+        jsonschema.Draft202012Validator.check_schema(clean)
+    except jsonschema.SchemaError as exc:
+        path = ".".join(str(p) for p in exc.path)
+        raise InvalidInputError(
+            f"variables_schema is not a valid JSON Schema: {exc.message}"
+            + (f" (at {path})" if path else ""),
+            details={"field": _FIELD, "path": path},
+        ) from exc
     return clean
-
-
-def _structural_check(node: Any, path: str) -> None:
-    def fail(message: str, where: str) -> InvalidInputError:
-        return InvalidInputError(
-            f"variables_schema is not a valid JSON Schema: {message}"
-            + (f" (at {where})" if where else ""),
-            details={"field": _FIELD, "path": where},
-        )
-
-    if isinstance(node, bool):
-        return
-    if not isinstance(node, Mapping):
-        raise fail("a schema must be an object or a boolean", path)
-    kind = node.get("type")
-    kinds = kind if isinstance(kind, list) else [kind] if kind is not None else []
-    for k in kinds:
-        if k not in JSON_TYPES:
-            raise fail(f"unknown type {k!r}", _join(path, "type"))
-    props = node.get("properties")
-    if props is not None:
-        if not isinstance(props, Mapping):
-            raise fail("properties must be an object", _join(path, "properties"))
-        for name, sub in props.items():
-            _structural_check(sub, _join(path, f"properties.{name}"))
-    required = node.get("required")
-    if required is not None and (
-        not isinstance(required, list) or not all(isinstance(r, str) for r in required)
-    ):
-        raise fail("required must be a list of names", _join(path, "required"))
-    if "enum" in node and not isinstance(node["enum"], list):
-        raise fail("enum must be a list", _join(path, "enum"))
-    for key in ("items", "additionalProperties"):
-        if key in node:
-            _structural_check(node[key], _join(path, key))
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
 
 
 def check_template_fits_schema(variables: Any, schema: Mapping[str, Any] | None) -> None:
@@ -318,8 +272,55 @@ def validate_data(schema: Mapping[str, Any] | None, data: Mapping[str, Any]) -> 
         return
     if not isinstance(data, Mapping):
         raise InvalidInputError("variables must be an object", details={"field": "variables"})
-    js = _jsonschema()
-    problems = _jsonschema_problems(js, schema, data) if js else _simple_problems(schema, data, [])
+    _raise_problems(_problems(_validator(schema), data))
+
+
+DataChecker = Callable[[Mapping[str, Any]], None]
+
+
+def data_checker(schema: Mapping[str, Any] | None) -> DataChecker | None:
+    """A check of the variables a caller passes, compiled once per schema; None without one.
+
+    Raises :class:`InvalidInputError` like :func:`validate_data` when a value breaks the
+    schema (type, enum, length, pattern, additionalProperties...). Names the schema
+    ``required`` but the caller left out are not reported here: the template's strict
+    check reports them as :class:`~promptvault.errors.MissingVariablesError`, and declared
+    defaults may fill them. Render, build and the SDK all check through this.
+    """
+    if not isinstance(schema, Mapping) or not schema:
+        return None
+    validator = _validator(_without_required(schema))
+    is_valid = validator.is_valid
+
+    def check(data: Mapping[str, Any]) -> None:
+        if not is_valid(data):  # the common case costs one pass and no error objects
+            _raise_problems(_problems(validator, data))
+
+    return check
+
+
+def _without_required(node: Any) -> Any:
+    """A copy of a schema with every ``required`` list removed (subschemas included)."""
+    if isinstance(node, Mapping):
+        return {
+            k: _without_required(v)
+            for k, v in node.items()
+            if not (k == "required" and isinstance(v, list))
+        }
+    if isinstance(node, list):
+        return [_without_required(v) for v in node]
+    return node
+
+
+def _validator(schema: Mapping[str, Any]) -> Any:
+    # No format checker: ``format`` stays an annotation, as Draft 2020-12 says, because
+    # what it would check depends on optional packages installed on each side.
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _raise_problems(problems: list[tuple[str, str]]) -> None:
     if problems:
         field, message = problems[0]
         raise InvalidInputError(
@@ -336,10 +337,7 @@ def _field(path: Iterable[Any]) -> str:
     return ".".join(["variables", *parts])
 
 
-def _jsonschema_problems(
-    js: Any, schema: Mapping[str, Any], data: Mapping[str, Any]
-) -> list[tuple[str, str]]:
-    validator = js.Draft202012Validator(schema)
+def _problems(validator: Any, data: Mapping[str, Any]) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
         path = list(error.path)
@@ -350,46 +348,3 @@ def _jsonschema_problems(
                 path.append(match.group(1))
         problems.append((_field(path), error.message))
     return problems
-
-
-def _simple_problems(schema: Any, value: Any, path: list[Any]) -> list[tuple[str, str]]:
-    if not isinstance(schema, Mapping):
-        return []
-    problems: list[tuple[str, str]] = []
-    kind = schema.get("type")
-    if kind is not None and not _is_type(value, kind):
-        return [(_field(path), f"{value!r} is not of type {kind!r}")]
-    if "enum" in schema and value not in schema["enum"]:
-        problems.append((_field(path), f"{value!r} is not one of {schema['enum']!r}"))
-    if isinstance(value, Mapping):
-        for name in schema.get("required") or []:
-            if name not in value:
-                problems.append((_field([*path, name]), f"'{name}' is a required property"))
-        for name, sub in (schema.get("properties") or {}).items():
-            if name in value:
-                problems.extend(_simple_problems(sub, value[name], [*path, name]))
-        if schema.get("additionalProperties") is False:
-            declared = schema.get("properties") or {}
-            for name in value:
-                if name not in declared:
-                    problems.append((_field([*path, name]), "additional property not allowed"))
-    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
-        for i, item in enumerate(value):
-            problems.extend(_simple_problems(schema["items"], item, [*path, i]))
-    return problems
-
-
-def _is_type(value: Any, kind: Any) -> bool:
-    if isinstance(kind, list):
-        return any(_is_type(value, k) for k in kind)
-    checks: dict[str, Any] = {
-        "string": lambda v: isinstance(v, str),
-        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-        "boolean": lambda v: isinstance(v, bool),
-        "null": lambda v: v is None,
-        "array": lambda v: isinstance(v, (list, tuple)),
-        "object": lambda v: isinstance(v, Mapping),
-    }
-    check = checks.get(kind)
-    return bool(check(value)) if check else True

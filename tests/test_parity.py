@@ -1,0 +1,212 @@
+"""Same call, same answer: every case of ``parity_table`` through every face of promptvault.
+
+Faces: the library (``Vault.render``), the HTTP server in process (``POST .../render`` over
+``httpx.ASGITransport``), the sync SDK and the async SDK (both on the same in-process app).
+Each face's answer is reduced to an :class:`Outcome` (the output, or the error class, code,
+field and missing names) and must equal the expected one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from starlette.testclient import TestClient
+
+from parity_table import CASES, PROMPTS, Case, Contains, Raises
+from promptvault import Vault
+from promptvault.client import AsyncPromptVaultClient, PromptVaultClient
+from promptvault.config import Settings
+from promptvault.errors import MissingVariablesError, PromptVaultError, error_from_payload
+from promptvault.server.app import create_app
+
+BASE = "http://promptvault.test"
+
+
+class Outcome(NamedTuple):
+    """What a face gave: ("ok", output) or ("error", class, code, field, missing names)."""
+
+    kind: str
+    value: Any
+
+
+def _error(exc: PromptVaultError) -> Outcome:
+    names = tuple(exc.names) if isinstance(exc, MissingVariablesError) else None
+    return Outcome("error", (type(exc).__name__, exc.code, exc.details.get("field"), names))
+
+
+def _run(call: Callable[[], Any]) -> Outcome:
+    try:
+        return Outcome("ok", call())
+    except PromptVaultError as exc:
+        return _error(exc)
+
+
+def _split(ref: str) -> tuple[str, str | None, int | None]:
+    name, sep, tail = ref.rpartition("@")
+    if not sep:
+        return ref, None, None
+    return (name, None, int(tail)) if tail.isdigit() else (name, tail, None)
+
+
+class SyncASGITransport(httpx.BaseTransport):
+    """The in-process app for the sync SDK: each request goes through Starlette's TestClient."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.client = TestClient(app, base_url=BASE)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        answer = self.client.request(
+            request.method, str(request.url), headers=request.headers, content=request.read()
+        )
+        # The body arrives decoded: drop the headers that describe the encoded form.
+        headers = [
+            (k, v)
+            for k, v in answer.headers.multi_items()
+            if k.lower() not in {"content-encoding", "content-length", "transfer-encoding"}
+        ]
+        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class World(NamedTuple):
+    vault: Vault
+    app: FastAPI
+    key: str
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("parity")
+    vault = Vault(Settings(home=root, database_url=f"sqlite:///{root / 'vault.db'}"))
+    for name, kwargs in PROMPTS:
+        vault.push(name, **kwargs)
+    app = create_app(vault)
+    key = app.state.keys.create("parity", "runtime", actor="setup")[0]
+    yield World(vault, app, key)
+    vault.close()
+
+
+def via_vault(world: World, case: Case) -> Outcome:
+    return _run(
+        lambda: world.vault.render(
+            case.ref, case.variables, placeholders=case.placeholders, strict=case.strict
+        )
+    )
+
+
+def via_server(world: World, case: Case) -> Outcome:
+    name, label, version = _split(case.ref)
+    body: dict[str, Any] = {"variables": case.variables or {}, "strict": case.strict}
+    if label is not None:
+        body["label"] = label
+    if version is not None:
+        body["version"] = version
+    if case.placeholders is not None:
+        body["placeholders"] = case.placeholders
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=world.app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+            return await http.post(
+                f"/v1/prompts/{name}/render",
+                json=body,
+                headers={"Authorization": f"Bearer {world.key}"},
+            )
+
+    answer = asyncio.run(call())
+    if answer.status_code == 200:
+        return Outcome("ok", answer.json()["output"])
+    return _error(error_from_payload(answer.json()))
+
+
+def via_sync_sdk(world: World, case: Case) -> Outcome:
+    transport = SyncASGITransport(world.app)
+    with PromptVaultClient(BASE, world.key, transport=transport, timeout=60) as pv:
+        # Twice: the first call fetches and compiles, the second takes the warm path.
+        first = _run(lambda: pv.render(case.ref, case.variables, **_options(case)))
+        second = _run(lambda: pv.render(case.ref, case.variables, **_options(case)))
+    assert first == second
+    return first
+
+
+def via_async_sdk(world: World, case: Case) -> Outcome:
+    async def scenario() -> tuple[Outcome, Outcome]:
+        transport = httpx.ASGITransport(app=world.app)
+        async with AsyncPromptVaultClient(BASE, world.key, transport=transport, timeout=60) as pv:
+            outcomes = []
+            for _ in range(2):
+                try:
+                    output = await pv.render(case.ref, case.variables, **_options(case))
+                    outcomes.append(Outcome("ok", output))
+                except PromptVaultError as exc:
+                    outcomes.append(_error(exc))
+            return outcomes[0], outcomes[1]
+
+    first, second = asyncio.run(scenario())
+    assert first == second
+    return first
+
+
+def _options(case: Case) -> dict[str, Any]:
+    return {"placeholders": case.placeholders, "strict": case.strict}
+
+
+FACES = {
+    "vault": via_vault,
+    "server": via_server,
+    "sync-sdk": via_sync_sdk,
+    "async-sdk": via_async_sdk,
+}
+
+
+def check_expected(case: Case, outcome: Outcome) -> None:
+    """The outcome is what the table says."""
+    expect = case.expect
+    if isinstance(expect, Raises):
+        assert outcome.kind == "error", f"expected {expect.error.__name__}, got {outcome.value!r}"
+        cls, code, field, names = outcome.value
+        assert (cls, code) == (expect.error.__name__, expect.error.code)
+        if expect.field is not None:
+            assert field == expect.field
+        if expect.names is not None:
+            assert names == expect.names
+        return
+    assert outcome.kind == "ok", f"expected an output, got {outcome.value!r}"
+    if isinstance(expect, Contains):
+        assert isinstance(outcome.value, str)
+        for part in expect.parts:
+            assert part in outcome.value
+        for part in expect.absent:
+            assert part not in outcome.value
+        return
+    assert outcome.value == expect
+
+
+@pytest.mark.parametrize("face", list(FACES))
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_every_face_gives_the_tables_answer(world: World, case: Case, face: str) -> None:
+    check_expected(case, FACES[face](world, case))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_faces_agree_exactly(world: World, case: Case) -> None:
+    outcomes = {face: run(world, case) for face, run in FACES.items()}
+    assert len(set(map(repr, outcomes.values()))) == 1, outcomes
+
+
+def test_the_table_covers_each_kind_of_call() -> None:
+    ids = " ".join(c.id for c in CASES)
+    for needed in ("chat", "schema default", "missing", "partial", "jinja", "placeholder"):
+        assert needed in ids
+    assert any(c.ref.endswith("@2") for c in CASES)
+    assert any(c.ref.endswith("@staging") for c in CASES)
+    assert any(isinstance(c.expect, Raises) and c.id == "unknown prompt" for c in CASES)
+    assert Path(__file__).with_name("parity_table.py").is_file()
