@@ -6,14 +6,16 @@ pass values explicitly, and hand the object to ``Vault``, the server or the CLI.
 
 from __future__ import annotations
 
+import getpass
 import os
+import socket
 import sys
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "default_home"]
+__all__ = ["Settings", "default_actor", "default_home"]
 
 
 def default_home() -> Path:
@@ -27,6 +29,15 @@ def default_home() -> Path:
     return Path(base) / "promptvault"
 
 
+def default_actor() -> str:
+    """``user@host`` of this process: who acts when no actor is named."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (containers)
+        user = f"uid{os.getuid()}" if hasattr(os, "getuid") else "user"
+    return f"{user}@{socket.gethostname() or 'localhost'}"
+
+
 class Settings(BaseSettings):
     """Every tunable of promptvault; environment variables use the ``PROMPTVAULT_`` prefix."""
 
@@ -38,6 +49,11 @@ class Settings(BaseSettings):
     )
     label_ttl: float = Field(default=2.0, ge=0, description="Seconds a label pointer is cached.")
     protected_labels: list[str] = Field(default_factory=lambda: ["production"])
+    actor: str | None = Field(
+        default=None,
+        description="Who the library records as acting (audit log, label moves, authors) "
+        "when a call names no actor; default: user@host.",
+    )
     timezone: str = Field(default="UTC", description="Zone for the built-in now/today.")
 
     # templating limits
@@ -109,6 +125,10 @@ class Settings(BaseSettings):
     )
     embeddings_api_key: str | None = None
     embeddings_model: str = "text-embedding-3-small"
+
+    def resolved_actor(self) -> str:
+        """The configured actor, else ``user@host``: never empty."""
+        return self.actor or default_actor()
 
     def resolved_database_url(self) -> str:
         """The configured URL, or the SQLite file under ``home``."""

@@ -75,6 +75,7 @@ class Vault:
             self.settings.resolved_database_url(),
             audit_anchor=AuditAnchor.from_settings(self.settings),
         )
+        self.db.default_actor = self.settings.resolved_actor()
         self.audit = AuditLog(self.db)
         self._ensure_schema(migrate)
         self._clock = clock
@@ -410,7 +411,7 @@ class Vault:
         returns the number of prompts imported."""
         from promptvault.registry.transfer import import_registry
 
-        count = import_registry(self.db, Path(path), actor=actor)
+        count = import_registry(self.db, Path(path), actor=actor or self.registry.actor)
         self.registry.resolver.invalidate()
         return count
 

@@ -71,6 +71,8 @@ class Registry:
     ) -> None:
         self.db = db
         self.settings = settings
+        # Who is recorded when a call names no actor or author: never an empty string.
+        self.actor = settings.resolved_actor()
         self.resolver = Resolver(db, ttl=settings.label_ttl, clock=clock)
 
     # --- helpers used inside write transactions ---------------------------------------
@@ -159,7 +161,7 @@ class Registry:
         """Store a new immutable version (or return the newest if the content is identical)."""
         check_name(name)
         message = _text(message, "message")
-        author = _text(author, "author", 200)
+        author = _text(author, "author", 200) or self.actor
         new_description = None if description is None else _text(description, "description")
         checked = check_push(
             template=template,
@@ -299,7 +301,7 @@ class Registry:
         check_name(name)
         check_label(label)
         check_version(version)
-        actor = _text(actor, "actor", 200)
+        actor = _text(actor, "actor", 200) or self.actor
 
         def work(session: Session) -> LabelEvent:
             prompt = self._prompt(session, name)
@@ -325,7 +327,7 @@ class Registry:
         """Move ``label`` back to where it pointed before its last (not undone) move."""
         check_name(name)
         check_label(label)
-        actor = _text(actor, "actor", 200)
+        actor = _text(actor, "actor", 200) or self.actor
 
         def work(session: Session) -> LabelEvent:
             prompt = self._prompt(session, name)
@@ -379,7 +381,7 @@ class Registry:
         """Remove a label (its history stays)."""
         check_name(name)
         check_label(label)
-        actor = _text(actor, "actor", 200)
+        actor = _text(actor, "actor", 200) or self.actor
 
         def work(session: Session) -> LabelEvent:
             prompt = self._prompt(session, name)
@@ -416,7 +418,7 @@ class Registry:
     def set_archived(self, name: str, archived: bool, *, actor: str = "") -> PromptSummary:
         """Archive (hide from listings, refuse pushes) or unarchive a prompt."""
         check_name(name)
-        actor = _text(actor, "actor", 200)
+        actor = _text(actor, "actor", 200) or self.actor
 
         def work(session: Session) -> PromptSummary:
             prompt = self._prompt(session, name)

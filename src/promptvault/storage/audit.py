@@ -31,7 +31,7 @@ from promptvault.storage.checkpoints import (
     checkpoints,
     write_checkpoint,
 )
-from promptvault.storage.database import LOCKED_INFO_KEY, WRITE_LOCK_KEY
+from promptvault.storage.database import ACTOR_INFO_KEY, LOCKED_INFO_KEY, WRITE_LOCK_KEY
 from promptvault.storage.tables import ApiKeyRow, AuditRow, PromptRow, utcnow
 
 __all__ = [
@@ -99,8 +99,12 @@ def append(
     details: Mapping[str, Any] | None = None,
     at: datetime | None = None,
 ) -> AuditEntry:
-    """Append one link in ``session``'s transaction (committed or rolled back with it)."""
+    """Append one link in ``session``'s transaction (committed or rolled back with it).
+
+    An empty ``actor`` is recorded as the database's default actor: no entry is anonymous.
+    """
     _lock(session)
+    actor = actor or str(session.info.get(ACTOR_INFO_KEY) or "unknown")
     # Core execution on the session's connection: no ORM bookkeeping on every write.
     conn = session.connection()
     head = conn.execute(_HEAD).first()

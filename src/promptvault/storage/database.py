@@ -33,12 +33,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from promptvault.config import Settings
+from promptvault.config import Settings, default_actor
 from promptvault.errors import PromptUnavailable, VersionConflictError
 from promptvault.storage import guard
 from promptvault.storage.checkpoints import ANCHOR_INFO_KEY, AuditAnchor
 
 __all__ = [
+    "ACTOR_INFO_KEY",
     "LOCKED_INFO_KEY",
     "WRITE_LOCK_KEY",
     "Database",
@@ -53,6 +54,8 @@ WRITE_LOCK_KEY = 0x70765F7772  # "pv_wr"
 
 # Set in ``Session.info`` once the session's transaction holds the write lock.
 LOCKED_INFO_KEY = "promptvault_write_locked"
+# Set in ``Session.info``: who a write is recorded as when its caller named nobody.
+ACTOR_INFO_KEY = "promptvault_default_actor"
 _WRITE_OPTION = "promptvault_write"
 # SQLSTATEs that mean "try again": serialization failure, deadlock, unique violation
 # (two writers creating the same row), lock not available.
@@ -142,6 +145,8 @@ class Database:
     ) -> None:
         self.url = url
         self._audit_anchor = audit_anchor
+        # Who audit entries and label events name when the caller gave no actor.
+        self.default_actor = default_actor()
         self.max_attempts = max_attempts
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
@@ -257,6 +262,7 @@ class Database:
                         )
                     session.info[LOCKED_INFO_KEY] = True
                     session.info[ANCHOR_INFO_KEY] = self.audit_anchor
+                    session.info[ACTOR_INFO_KEY] = self.default_actor
                     yield session
                     session.commit()
                 except BaseException:

@@ -16,6 +16,7 @@ from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, updat
 from sqlalchemy.orm import Session
 
 from promptvault.entities import LabelEvent, PromptSummary, PromptVersion, clamp_json
+from promptvault.storage.database import ACTOR_INFO_KEY
 from promptvault.storage.tables import LabelEventRow, LabelRow, PromptRow, TagRow, VersionRow
 
 __all__ = [
@@ -386,7 +387,8 @@ def insert_label_event(
     actor: str,
     at: datetime,
 ) -> int:
-    """Record one label move; returns the event id."""
+    """Record one label move; returns the event id (an empty actor: the default one)."""
+    actor = actor or str(session.info.get(ACTOR_INFO_KEY) or "unknown")
     return int(
         session.execute(
             insert(LabelEventRow)
