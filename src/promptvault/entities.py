@@ -262,7 +262,12 @@ class PromptSummary(_Value):
 
 
 class LabelEvent(_Value):
-    """One move of a label: from which version (None when created) to which."""
+    """One move of a label: from which version (None when created) to which.
+
+    ``changed`` is False when a move asked for the version the label already held: nothing
+    was recorded (no history row, no audit entry) and ``id`` is the label's last real move
+    (0 when it has none).
+    """
 
     id: int
     name: str
@@ -272,6 +277,7 @@ class LabelEvent(_Value):
     actor: str
     action: Literal["set", "rollback", "delete"] = "set"
     at: datetime
+    changed: bool = True
 
 
 class AuditEntry(_Value):

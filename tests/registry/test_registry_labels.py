@@ -28,10 +28,42 @@ def test_set_label_and_history(vault: Vault) -> None:
     assert vault.get("p").template == "v3"
     history = vault.label_history("p", "production")
     assert [(e.from_version, e.to_version) for e in history] == [(1, 3), (None, 1)]
-    # Re-affirming a label is recorded too: the history shows each decision.
+    # A move to where the label already points records nothing and says so.
+    before = snapshot(vault)
     same = vault.set_label("p", "production", 3, actor="carol")
-    assert same.id > event.id and (same.from_version, same.to_version) == (3, 3)
-    assert [e.actor for e in vault.label_history("p", "production")][:2] == ["carol", "bob"]
+    assert (same.changed, same.id, same.from_version, same.to_version) == (False, event.id, 3, 3)
+    assert event.changed
+    assert snapshot(vault) == before
+
+
+def test_promote_twice_then_rollback_goes_back(vault: Vault) -> None:
+    _three_versions(vault)
+    vault.set_label("p", "production", 3)
+    vault.set_label("p", "production", 3)  # a double-click
+    back = vault.rollback("p")
+    assert (back.from_version, back.to_version) == (3, 1)
+    assert vault.get("p").version == 1
+    assert [e.action for e in vault.audit.entries(action="label.")].count("label.set") == 2
+
+
+def test_rollback_skips_no_op_moves_stored_earlier(vault: Vault) -> None:
+    _three_versions(vault)
+    vault.set_label("p", "production", 2)
+    vault.set_label("p", "production", 3)
+    # Rows written by an older release, which recorded "v3 -> v3" moves.
+    from sqlalchemy import text
+
+    with vault.db.engine.begin() as conn:
+        for _ in range(2):
+            conn.execute(
+                text(
+                    "INSERT INTO label_events (prompt_id, label, from_version, to_version, "
+                    "action, actor, at) SELECT prompt_id, label, 3, 3, 'set', 'old', at "
+                    "FROM label_events WHERE to_version = 3"
+                )
+            )
+    assert vault.rollback("p").to_version == 2
+    assert vault.rollback("p").to_version == 1
 
 
 def test_rollback_walks_back_like_a_stack(vault: Vault) -> None:

@@ -22,6 +22,9 @@ def _moved(event: Any, json_: bool) -> None:
     if ctx.want_json(json_):
         output.print_json(event)
         return
+    if not getattr(event, "changed", True):
+        output.out(f"{event.name}: {event.label} already at v{event.to_version} (nothing to do)")
+        return
     before = f"v{event.from_version}" if event.from_version is not None else "(unset)"
     output.out(f"{event.name}: {event.label} {before} -> v{event.to_version}")
 

@@ -138,6 +138,22 @@ class Registry:
             at=now,
         )
 
+    def _unchanged(
+        self, session: Session, prompt_id: int, name: str, *, label: str, version: int, actor: str
+    ) -> LabelEvent:
+        last = repo.label_events(session, prompt_id, label, limit=1)
+        return LabelEvent(
+            id=last[0].id if last else 0,
+            name=name,
+            label=label,
+            from_version=version,
+            to_version=version,
+            actor=actor,
+            action="set",
+            at=utcnow(),
+            changed=False,
+        )
+
     def _after_write(self, name: str) -> None:
         self.resolver.invalidate(name)
 
@@ -295,8 +311,9 @@ class Registry:
     def set_label(self, name: str, label: str, version: int, *, actor: str = "") -> LabelEvent:
         """Point ``label`` at ``version``.
 
-        Every call is recorded, even one that leaves the label where it was, so the history
-        shows each decision made about the label.
+        A move to where the label already points records nothing (no history row, no audit
+        entry) and returns ``changed=False``: a repeated promote (a double-click) must not
+        become the move that the next rollback undoes.
         """
         check_name(name)
         check_label(label)
@@ -307,6 +324,10 @@ class Registry:
             prompt = self._prompt(session, name)
             target = self._version_row(session, prompt, version)
             current = repo.labels_of(session, prompt.id).get(label)
+            if current == target.version:
+                return self._unchanged(
+                    session, prompt.id, name, label=label, version=current, actor=actor
+                )
             return self._move(
                 session,
                 prompt_id=prompt.id,
@@ -337,7 +358,9 @@ class Registry:
                 if event.action == "rollback":
                     if stack:
                         stack.pop()
-                else:
+                elif event.from_version != event.to_version or event.action != "set":
+                    # A "v3 -> v3" set (stored before no-op moves were skipped) moved
+                    # nothing, so there is nothing to undo.
                     stack.append(event.from_version)
             previous = stack[-1] if stack else None
             if previous is None:

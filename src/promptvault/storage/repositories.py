@@ -407,13 +407,20 @@ def insert_label_event(
 
 
 def label_events(
-    session: Session, prompt_id: int, label: str | None = None, *, oldest_first: bool = False
+    session: Session,
+    prompt_id: int,
+    label: str | None = None,
+    *,
+    oldest_first: bool = False,
+    limit: int | None = None,
 ) -> list[LabelEventRow]:
     """Label moves of a prompt (one label or all), newest first unless asked otherwise."""
     order = LabelEventRow.id.asc() if oldest_first else LabelEventRow.id.desc()
     query = select(LabelEventRow).where(LabelEventRow.prompt_id == prompt_id).order_by(order)
     if label is not None:
         query = query.where(LabelEventRow.label == label)
+    if limit is not None:
+        query = query.limit(limit)
     return list(session.execute(query).scalars())
 
 

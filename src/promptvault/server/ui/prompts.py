@@ -226,7 +226,11 @@ async def promote(
     _may_move(user, label, settings.protected_labels)
     version = _int_field(form.get("version"), "version")
     event = await run_in_threadpool(vault.set_label, name, label, version, actor=user.key.name)
-    text = f"{event.label} now points at version {event.to_version}"
+    text = (
+        f"{event.label} now points at version {event.to_version}"
+        if event.changed
+        else f"{event.label} already points at version {event.to_version}: nothing changed"
+    )
     return flash(redirect(prompt_url(name)), text)
 
 
