@@ -1,7 +1,8 @@
 """Same call, same answer: every case of ``parity_table`` through every face of promptvault.
 
 Faces: the library (``Vault.render``), the HTTP server in process (``POST .../render`` over
-``httpx.ASGITransport``), the sync SDK and the async SDK (both on the same in-process app).
+``httpx.ASGITransport``), the sync SDK and the async SDK (both on the same in-process app);
+and for builds ``vault.build``, ``POST .../build`` and ``pv.build``.
 Each face's answer is reduced to an :class:`Outcome` (the output, or the error class, code,
 field and missing names) and must equal the expected one.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -210,3 +212,79 @@ def test_the_table_covers_each_kind_of_call() -> None:
     assert any(c.ref.endswith("@staging") for c in CASES)
     assert any(isinstance(c.expect, Raises) and c.id == "unknown prompt" for c in CASES)
     assert Path(__file__).with_name("parity_table.py").is_file()
+
+
+# --- build: the same table through vault.build, POST .../build and pv.build --------------
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+BUILD_CASES = [c for c in CASES if c.placeholders is None]
+
+
+def _messages(built: dict[str, Any]) -> list[dict[str, Any]]:
+    return [dict(m) for m in built["messages"]]
+
+
+def build_via_vault(world: World, case: Case) -> Outcome:
+    return _run(
+        lambda: _messages(
+            world.vault.build(case.ref, case.variables, now=NOW, strict=case.strict).to_dict()
+        )
+    )
+
+
+def build_via_server(world: World, case: Case) -> Outcome:
+    name, label, version = _split(case.ref)
+    body: dict[str, Any] = {
+        "variables": case.variables or {},
+        "strict": case.strict,
+        "now": NOW.isoformat(),
+    }
+    if label is not None:
+        body["label"] = label
+    if version is not None:
+        body["version"] = version
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=world.app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+            return await http.post(
+                f"/v1/prompts/{name}/build",
+                json=body,
+                headers={"Authorization": f"Bearer {world.key}"},
+            )
+
+    answer = asyncio.run(call())
+    if answer.status_code == 200:
+        return Outcome("ok", _messages(answer.json()))
+    return _error(error_from_payload(answer.json()))
+
+
+def build_via_sync_sdk(world: World, case: Case) -> Outcome:
+    transport = SyncASGITransport(world.app)
+    with PromptVaultClient(BASE, world.key, transport=transport, timeout=60) as pv:
+        return _run(
+            lambda: _messages(
+                pv.build(case.ref, case.variables, now=NOW, strict=case.strict).to_dict()
+            )
+        )
+
+
+BUILD_FACES = {
+    "vault": build_via_vault,
+    "server": build_via_server,
+    "sync-sdk": build_via_sync_sdk,
+}
+
+
+def _as_render(case: Case, outcome: Outcome) -> Outcome:
+    """A build's messages as ``render`` gives them: a text prompt is one user message."""
+    if outcome.kind == "ok" and not isinstance(case.expect, list):
+        [message] = outcome.value
+        return Outcome("ok", message["content"])
+    return outcome
+
+
+@pytest.mark.parametrize("face", list(BUILD_FACES))
+@pytest.mark.parametrize("case", BUILD_CASES, ids=[c.id for c in BUILD_CASES])
+def test_build_gives_the_tables_answer(world: World, case: Case, face: str) -> None:
+    check_expected(case, _as_render(case, BUILD_FACES[face](world, case)))

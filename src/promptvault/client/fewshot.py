@@ -30,7 +30,13 @@ import numpy as np
 
 from promptvault.builder import BuiltRequest, PromptBuilder
 from promptvault.client._api import Call, prompt_path
-from promptvault.client._core import MISSING, RETRY_AFTER, ClientCore, Unavailable
+from promptvault.client._core import (
+    MISSING,
+    RETRY_AFTER,
+    ClientCore,
+    Unavailable,
+    uses_partials,
+)
 from promptvault.entities import Example
 from promptvault.errors import NotFoundError, PromptVaultError
 from promptvault.fewshot.choose import choose
@@ -101,8 +107,12 @@ class LocalBuilds:
         version = (
             self.client.get(ref) if unit_id is MISSING else self.client.get(ref, unit_id=unit_id)
         )
+        # Included prompts resolve through this client's cache and fallbacks, as in render.
+        partials = self.core.partials if uses_partials(version) else None
         if examples is None:
-            return self.builder.build(version, variables, history=history, now=now, strict=strict)
+            return self.builder.build(
+                version, variables, history=history, now=now, strict=strict, partials=partials
+            )
         spec = parse_examples_spec(examples)
         snap = self._snapshot(spec.collection) if spec.collection is not None else None
         if snap is None or not snap.local:
@@ -140,6 +150,7 @@ class LocalBuilds:
             history=history,
             now=now,
             strict=strict,
+            partials=partials,
             collection=picked.collection,
             strategy=picked.strategy,
         )
