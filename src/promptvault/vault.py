@@ -34,7 +34,6 @@ from promptvault.errors import PromptUnavailable
 from promptvault.registry.audit import AuditLog
 from promptvault.registry.diff import diff_versions
 from promptvault.registry.service import Registry
-from promptvault.storage.checkpoints import AuditAnchor
 from promptvault.storage.database import Database
 from promptvault.storage.migrate import (
     current_revision,
@@ -73,7 +72,7 @@ class Vault:
         self.settings = settings or Settings()
         self.db = Database(
             self.settings.resolved_database_url(),
-            audit_anchor=AuditAnchor.from_settings(self.settings),
+            settings=self.settings,
         )
         self.db.default_actor = self.settings.resolved_actor()
         self.audit = AuditLog(self.db)

@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from promptvault import Vault
 from promptvault.config import Settings
+from promptvault.errors import PromptUnavailable
 from promptvault.storage.audit import append, entry_hash
 from promptvault.storage.migrate import downgrade
 
@@ -275,3 +276,23 @@ def test_upgrade_anchors_an_existing_chain(database_url: str) -> None:
         assert (last.action, last.details["anchored_from"]) == ("audit.anchor", 6)
     finally:
         upgraded.close()
+
+
+def test_the_key_file_is_needed_only_to_write(sqlite_url: str, tmp_path: Path) -> None:
+    home = tmp_path / "not-a-directory"
+    home.write_text("")
+    vault = Vault(Settings(database_url=sqlite_url, home=home))
+    try:
+        assert vault.list_prompts() == []  # opening, migrating and reading need no key
+        with pytest.raises(PromptUnavailable, match="PROMPTVAULT_AUDIT_KEY") as info:
+            vault.push("p", template="x")
+        assert info.value.details["field"] == "audit_key"
+        assert vault.list_prompts() == []  # nothing half-written
+    finally:
+        vault.close()
+    keyed = Vault(Settings(database_url=sqlite_url, home=home, audit_key="k"))
+    try:
+        keyed.push("p", template="x")
+        assert keyed.audit.verify().ok
+    finally:
+        keyed.close()

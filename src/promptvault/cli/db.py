@@ -27,14 +27,14 @@ def _database() -> Database:
         )
     from promptvault.storage.database import Database
 
-    return Database(ctx.settings().resolved_database_url())
+    settings = ctx.settings()
+    return Database(settings.resolved_database_url(), settings=settings)
 
 
 @db_app.command("upgrade")
 def upgrade() -> None:
     """Upgrade the database schema to this version of promptvault (safe to repeat)."""
     from promptvault.registry.audit import AuditLog
-    from promptvault.storage.checkpoints import AuditAnchor
     from promptvault.storage.migrate import (
         current_revision,
         has_checkpoints_table,
@@ -43,7 +43,6 @@ def upgrade() -> None:
     from promptvault.storage.migrate import upgrade as run_upgrade
 
     db = _database()
-    db.audit_anchor = AuditAnchor.from_settings(ctx.settings())
     try:
         before = current_revision(db.engine)
         had_checkpoints = has_checkpoints_table(db.engine)

@@ -72,6 +72,11 @@ class AuditLog:
         whether it did (False when the chain is empty or already anchored).
         """
 
+        with self.db.read() as s:  # a read first: an empty database needs no key yet
+            signed, _ = checkpoints(s)
+            if signed is not None or storage_audit.head(s) is None:
+                return False
+
         def work(s: Session) -> bool:
             signed, _ = checkpoints(s)
             last = storage_audit.head(s)

@@ -52,7 +52,6 @@ from sqlalchemy.orm import Session
 from promptvault.entities import AuditReport
 from promptvault.errors import ConflictError, InvalidInputError
 from promptvault.storage.audit import append, verify_chain
-from promptvault.storage.checkpoints import ANCHOR_INFO_KEY
 from promptvault.storage.database import Database
 from promptvault.storage.migrate import current_revision, known_revisions
 from promptvault.storage.tables import Base, UTCDateTime
@@ -422,7 +421,7 @@ def restore(db: Database, path: Path, *, force: bool = False, actor: str = "") -
             if db.is_postgres:
                 _reset_sequences(s)
             anchored = "audit_checkpoints" in source.tables
-            report = verify_chain(s, anchor=s.info[ANCHOR_INFO_KEY] if anchored else None)
+            report = verify_chain(s, anchor=db.audit_anchor if anchored else None)
             if not report.ok:
                 raise InvalidInputError(
                     f"the backup's audit log does not verify, nothing was restored: "

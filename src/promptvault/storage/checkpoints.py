@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from promptvault._fileio import read_or_create_secret
 from promptvault.config import Settings
+from promptvault.errors import PromptUnavailable
 from promptvault.storage.tables import AuditCheckpointRow
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "AuditAnchor",
     "Checkpoint",
     "WitnessHead",
+    "anchor_of",
     "append_witness",
     "checkpoints",
     "read_witness",
@@ -61,8 +63,10 @@ log = logging.getLogger(__name__)
 
 AUDIT_KEY_FILE = "audit.key"
 CHECKPOINT_EVERY = 1000
-# Set in ``Session.info`` by ``Database.transaction``: the anchor appends sign with.
+# Set in ``Session.info`` by ``Database.transaction``: a callable giving the anchor appends
+# sign with (called only when the transaction appends, so other writes need no key file).
 ANCHOR_INFO_KEY = "promptvault_audit_anchor"
+_RESOLVED_INFO_KEY = "promptvault_audit_anchor_resolved"
 _PENDING_INFO_KEY = "promptvault_audit_witness_head"
 _WITNESS_TAIL_BYTES = 64 * 1024
 
@@ -90,7 +94,15 @@ class AuditAnchor:
         if settings.audit_key:
             key = hashlib.sha256(settings.audit_key.encode("utf-8")).digest()
         else:
-            secret = read_or_create_secret(Path(settings.home) / AUDIT_KEY_FILE)
+            path = Path(settings.home) / AUDIT_KEY_FILE
+            try:
+                secret = read_or_create_secret(path)
+            except OSError as exc:
+                raise PromptUnavailable(
+                    f"cannot read or create the audit key {path}: {exc.strerror or exc}; "
+                    "set PROMPTVAULT_AUDIT_KEY (the same value on every server)",
+                    details={"field": "audit_key", "path": str(path)},
+                ) from exc
             key = hashlib.sha256(secret.encode("utf-8")).digest()
         return cls(key=key, witness=settings.audit_witness)
 
@@ -139,10 +151,7 @@ def write_checkpoint(
     The witness line is appended only after the transaction commits: a rolled-back head
     must never reach it.
     """
-    anchor = session.info.get(ANCHOR_INFO_KEY)
-    if anchor is None:
-        anchor = AuditAnchor.from_settings(Settings())
-        session.info[ANCHOR_INFO_KEY] = anchor
+    anchor = anchor_of(session)
     values = {
         "seq": seq,
         "hash": digest,
@@ -169,13 +178,23 @@ def write_checkpoint(
             event.listen(session, "after_rollback", _forget_pending, once=True)
 
 
+def anchor_of(session: Session) -> AuditAnchor:
+    """The anchor of ``session``'s database (from the environment's settings if unset)."""
+    anchor: AuditAnchor | None = session.info.get(_RESOLVED_INFO_KEY)
+    if anchor is None:
+        source = session.info.get(ANCHOR_INFO_KEY)
+        anchor = source() if callable(source) else AuditAnchor.from_settings(Settings())
+        session.info[_RESOLVED_INFO_KEY] = anchor
+    return anchor
+
+
 def _forget_pending(session: Session) -> None:
     session.info.pop(_PENDING_INFO_KEY, None)
 
 
 def _after_commit(session: Session) -> None:
     head = session.info.pop(_PENDING_INFO_KEY, None)
-    anchor = session.info.get(ANCHOR_INFO_KEY)
+    anchor = session.info.get(_RESOLVED_INFO_KEY)
     if head is None or anchor is None or anchor.witness is None:
         return
     try:

@@ -142,9 +142,11 @@ class Database:
         echo: bool = False,
         max_attempts: int = 30,
         audit_anchor: AuditAnchor | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.url = url
         self._audit_anchor = audit_anchor
+        self._settings = settings
         # Who audit entries and label events name when the caller gave no actor.
         self.default_actor = default_actor()
         self.max_attempts = max_attempts
@@ -201,16 +203,20 @@ class Database:
     def audit_anchor(self) -> AuditAnchor:
         """The key (and witness) audit appends sign their checkpoints with.
 
-        Given by the owner (``Vault`` builds it from its settings); else built from the
-        environment's settings on first use.
+        Given by the owner, or built on first use (the first write or verify, so a process
+        that only reads never needs the key file) from the settings given (``Vault``'s), else
+        the environment's.
         """
         if self._audit_anchor is None:
-            self._audit_anchor = AuditAnchor.from_settings(Settings())
+            self._audit_anchor = AuditAnchor.from_settings(self._settings or Settings())
         return self._audit_anchor
 
     @audit_anchor.setter
     def audit_anchor(self, anchor: AuditAnchor) -> None:
         self._audit_anchor = anchor
+
+    def _anchor_source(self) -> AuditAnchor:
+        return self.audit_anchor
 
     # --- sessions ---------------------------------------------------------------------
 
@@ -261,7 +267,7 @@ class Database:
                             text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY}
                         )
                     session.info[LOCKED_INFO_KEY] = True
-                    session.info[ANCHOR_INFO_KEY] = self.audit_anchor
+                    session.info[ANCHOR_INFO_KEY] = self._anchor_source
                     session.info[ACTOR_INFO_KEY] = self.default_actor
                     yield session
                     session.commit()
