@@ -379,19 +379,21 @@ class Vault:
         settings: Settings | None = None,
         force: bool = False,
         actor: str = "",
+        resign: bool = False,
     ) -> RestoreResult:
         """Load a backup made by :meth:`backup` into the configured (or ``url``) database.
 
         All or nothing, in one transaction: refuses a database that holds anything unless
         ``force`` (which replaces its contents), checks the restored audit chain and its
-        signed checkpoints (the audit key must be the one the backed-up database used), and
-        records ``backup.restore`` in the audit log. Stop servers on the database first.
+        signed checkpoints (the audit key must be the one the backed-up database used, or
+        ``resign`` signs them again with this one when that key is lost), and records
+        ``backup.restore`` in the audit log. Stop servers on the database first.
         """
         from promptvault.storage.backup import restore
 
         vault = cls.open(url, settings=settings)
         try:
-            return restore(vault.db, Path(path), force=force, actor=actor)
+            return restore(vault.db, Path(path), force=force, actor=actor, resign=resign)
         finally:
             vault.close()
 

@@ -250,11 +250,25 @@ def test_restore_needs_the_audit_key_of_the_backup(sqlite_url: str, tmp_path: Pa
     finally:
         vault.close()
     target = f"sqlite:///{tmp_path / 'restored.db'}"
-    with pytest.raises(InvalidInputError, match="another key"):
+    with pytest.raises(InvalidInputError, match=r"another key.*--resign-audit"):
         Vault.restore(tmp_path / "b.db", settings=Settings(database_url=target, audit_key="other"))
     Vault.restore(
         tmp_path / "b.db", settings=Settings(database_url=target, audit_key="production key")
     )
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    other_key = Settings(database_url=elsewhere, audit_key="other")
+    result = Vault.restore(tmp_path / "b.db", settings=other_key, resign=True, actor="ops")
+    assert result.audit.ok
+    with Vault(other_key) as vault:
+        entry = vault.audit.entries()[-1]
+        assert (entry.action, len(entry.details["resigned_from_keys"])) == ("backup.restore", 1)
+        assert vault.audit.verify().ok
+    # Re-signing vouches for the key only: a damaged chain is still refused.
+    with sqlite3.connect(tmp_path / "b.db") as conn:
+        conn.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1")
+    fresh = Settings(database_url=f"sqlite:///{tmp_path / 'third.db'}", audit_key="other")
+    with pytest.raises(InvalidInputError, match="altered"):
+        Vault.restore(tmp_path / "b.db", settings=fresh, resign=True)
 
 
 def test_not_a_backup(tmp_path: Path, sqlite_url: str) -> None:

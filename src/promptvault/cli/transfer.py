@@ -66,6 +66,14 @@ def restore(
     force: Annotated[
         bool, typer.Option("--force", help="Replace what the database holds.")
     ] = False,
+    resign: Annotated[
+        bool,
+        typer.Option(
+            "--resign-audit",
+            help="The backed-up database's audit key is lost: sign its checkpoints with "
+            "this one (the chain must still verify; recorded in the audit log).",
+        ),
+    ] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Restore a backup into the database (empty, unless --force), all or nothing.
@@ -82,7 +90,9 @@ def restore(
     _local("restore")
     from promptvault.vault import Vault
 
-    result = Vault.restore(file, settings=ctx.settings(), force=force, actor=ctx.actor())
+    result = Vault.restore(
+        file, settings=ctx.settings(), force=force, actor=ctx.actor(), resign=resign
+    )
     if ctx.want_json(json_):
         output.print_json(
             {

@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session
 from promptvault.entities import AuditReport
 from promptvault.errors import ConflictError, InvalidInputError
 from promptvault.storage.audit import append, verify_chain
+from promptvault.storage.checkpoints import resign_checkpoints
 from promptvault.storage.database import Database
 from promptvault.storage.migrate import current_revision, known_revisions
 from promptvault.storage.tables import Base, UTCDateTime
@@ -389,11 +390,21 @@ def _reset_sequences(session: Session) -> None:
             session.execute(select(func.setval(sequence, func.coalesce(top, 1), top.is_not(None))))
 
 
-def restore(db: Database, path: Path, *, force: bool = False, actor: str = "") -> RestoreResult:
+def restore(
+    db: Database,
+    path: Path,
+    *,
+    force: bool = False,
+    actor: str = "",
+    resign: bool = False,
+) -> RestoreResult:
     """Load a backup into ``db`` (already at this promptvault's schema) in one transaction.
 
     Refuses a database that holds anything unless ``force`` (whose rows are then replaced),
     and a backup whose audit chain or checkpoints do not verify; records ``backup.restore``.
+    ``resign`` accepts checkpoints signed with another audit key (the key of the backed-up
+    database is lost): they are signed again with this database's key, and the chain must
+    still agree with them; the restore entry names the old key.
     """
     path = Path(path)
     source = _open_source(path)
@@ -422,10 +433,17 @@ def restore(db: Database, path: Path, *, force: bool = False, actor: str = "") -
                 _reset_sequences(s)
             anchored = "audit_checkpoints" in source.tables
             report = verify_chain(s, anchor=db.audit_anchor if anchored else None)
+            resigned: list[str] = []
+            if resign and report.problem == "checkpoint_foreign_key":
+                resigned = resign_checkpoints(s, db.audit_anchor)
+                report = verify_chain(s, anchor=db.audit_anchor)
             if not report.ok:
+                hint = ""
+                if report.problem == "checkpoint_foreign_key":
+                    hint = " (if that key is lost, restore with --resign-audit / resign=True)"
                 raise InvalidInputError(
                     f"the backup's audit log does not verify, nothing was restored: "
-                    f"{report.reason}",
+                    f"{report.reason}{hint}",
                     details={"field": "file", "problem": report.problem, "seq": report.broken_seq},
                 )
             append(
@@ -439,6 +457,7 @@ def restore(db: Database, path: Path, *, force: bool = False, actor: str = "") -
                     "audit_entries": report.checked,
                     "rows": loaded,
                     "replaced": held,
+                    **({"resigned_from_keys": resigned} if resigned else {}),
                 },
             )
     finally:

@@ -56,6 +56,7 @@ __all__ = [
     "append_witness",
     "checkpoints",
     "read_witness",
+    "resign_checkpoints",
     "write_checkpoint",
 ]
 
@@ -276,3 +277,19 @@ def checkpoints(session: Session) -> tuple[Checkpoint | None, dict[int, Checkpoi
         else:
             periodic[row.seq] = point
     return head, periodic
+
+
+def resign_checkpoints(session: Session, anchor: AuditAnchor) -> list[str]:
+    """Sign every checkpoint again with ``anchor``'s key; returns the key ids replaced.
+
+    Only for a restore whose operator vouches for the backup file: the signatures say
+    nothing more than that file does. Verify the chain afterwards.
+    """
+    replaced: set[str] = set()
+    for row in session.execute(select(AuditCheckpointRow)).scalars():
+        if row.key_id != anchor.key_id:
+            replaced.add(row.key_id)
+        row.signature = anchor.sign(row.kind, row.seq, row.hash, row.at)
+        row.key_id = anchor.key_id
+    session.flush()
+    return sorted(replaced)
