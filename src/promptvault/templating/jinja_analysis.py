@@ -186,11 +186,15 @@ class _Instrument(NodeTransformer):
         return node
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        # The operands go to the sandbox as one tuple, measured before they are joined
+        # (a ~ a ~ a... used to be checked only after the whole string was built).
         self.generic_visit(node)
-        return _env_call("check_size", node)
+        operands = nodes.Tuple(list(node.nodes), "load")
+        operands.set_lineno(node.lineno)
+        return _env_call("concat_checked", operands)
 
 
-_GUARDS = frozenset({"check_size", "guard_iter"})
+_GUARDS = frozenset({"concat_checked", "guard_iter"})
 
 
 def _env_call(method: str, arg: nodes.Expr) -> nodes.Call:
@@ -201,7 +205,7 @@ def _env_call(method: str, arg: nodes.Expr) -> nodes.Call:
 
 
 def instrument(ast: nodes.Template) -> None:
-    """Route loop iterables and ``~`` results through the sandbox's step and size guards."""
+    """Route loop iterables and ``~`` operands through the sandbox's step and size guards."""
     if getattr(ast, "_promptvault_instrumented", False):
         return
     _Instrument().visit(ast)

@@ -24,10 +24,12 @@ __all__ = [
     "check_mul",
     "check_pow",
     "check_printf",
+    "check_printed",
     "check_str_method",
     "guarded_filters",
     "limit_error",
     "over_limit",
+    "printed_size",
 ]
 
 # str(int) refuses more than 4300 digits; stay below so numbers always print.
@@ -46,6 +48,69 @@ def over_limit(limit: str, what: str, value: int, maximum: int) -> TemplateLimit
     return limit_error(
         f"{what} would be {value} long, over the {maximum} limit", limit, value, maximum
     )
+
+
+# Deeper values are refused before printing: repr() and json.dumps() would recurse past
+# the interpreter's stack long before any prompt needs this.
+_MAX_PRINT_DEPTH = 200
+# Splitting a string makes one object per piece (about 50 bytes each, plus the text).
+_PIECE_BYTES = 50
+
+
+def printed_size(value: Any, cap: int) -> int:
+    """About ``len(str(value))`` (or of its JSON), counted without building it.
+
+    Strings count their length, containers their items plus separators; a container met
+    again (``[x, x, x]``, nested ``n`` levels deep) is counted from memory, so the count
+    stays linear in the number of distinct objects while what it measures may be
+    exponential. Counting stops soon after ``cap``: the caller only asks "over the cap?".
+    """
+    seen: dict[int, int] = {}
+
+    def size(item: Any, depth: int) -> int:
+        if isinstance(item, str):
+            return len(item)
+        if item is None or isinstance(item, bool | float):
+            return 5
+        if isinstance(item, int):
+            return item.bit_length() * 30103 // 100_000 + 2
+        if not isinstance(item, Mapping | list | tuple | set | frozenset):
+            return 0  # other objects print small (undefined values, loops, macros)
+        key = id(item)
+        known = seen.get(key)
+        if known is not None:
+            return known
+        if depth > _MAX_PRINT_DEPTH:
+            raise limit_error(
+                f"a value nested more than {_MAX_PRINT_DEPTH} deep cannot be printed",
+                "value_depth",
+                depth,
+                _MAX_PRINT_DEPTH,
+            )
+        seen[key] = 0  # a container inside itself prints as [...]
+        total = 2
+        pairs = item.items() if isinstance(item, Mapping) else ((None, v) for v in item)
+        for name, element in pairs:
+            total += size(element, depth + 1) + 2
+            if name is not None:
+                total += size(name, depth + 1) + 2
+            if total > cap:
+                break
+        seen[key] = total
+        return total
+
+    return size(value, 0)
+
+
+def check_printed(value: Any, cap: int, what: str) -> None:
+    """Refuse printing ``value`` (``str()``, JSON, ``repr()``) when it would pass ``cap``."""
+    if isinstance(value, str):
+        if len(value) > cap:
+            raise over_limit("max_output_bytes", what, len(value), cap)
+        return
+    size = printed_size(value, cap)
+    if size > cap:
+        raise over_limit("max_output_bytes", what, size, cap)
 
 
 def check_mul(left: Any, right: Any, cap: int) -> None:
@@ -71,8 +136,16 @@ def check_pow(left: Any, right: Any) -> None:
 
 
 def check_printf(fmt: str, values: Any, cap: int) -> None:
-    """Refuse ``fmt % values`` when a width or a ``*`` width would pass ``cap``."""
+    """Refuse ``fmt % values`` when a width, a ``*`` width or the values it prints (a
+    mapping's may be named many times) would pass ``cap``."""
     args = values if isinstance(values, tuple) else (values,)
+    if isinstance(values, Mapping):
+        named = re.findall(r"%\(([^)]*)\)", fmt)
+        total = len(fmt) + sum(printed_size(values.get(name), cap) for name in named)
+    else:
+        total = len(fmt) + sum(printed_size(arg, cap) for arg in args)
+    if total > cap:
+        raise over_limit("max_output_bytes", "a % format", total, cap)
     star_big = any(isinstance(v, int) and v > cap for v in args)
     for match in _PRINTF.finditer(fmt):
         for group in match.groups():
@@ -92,6 +165,7 @@ def check_format_spec(fmt: str, values: list[Any], limits: Limits) -> None:
     except ValueError:
         return  # malformed: the real call raises the same error
     big = any(isinstance(v, int) and v > cap for v in values)
+    check_format_fields(fmt, fields, values, cap)
     for _, _, spec, _ in fields:
         if not spec:
             continue
@@ -100,6 +174,31 @@ def check_format_spec(fmt: str, values: list[Any], limits: Limits) -> None:
         for run in re.findall(r"\d+", spec):
             if len(run) > 9 or int(run) > cap:
                 raise limit_error(f"format width {run} is too large", "max_output_bytes", 0, cap)
+
+
+def check_format_fields(
+    fmt: str, fields: list[tuple[Any, ...]], values: list[Any], cap: int
+) -> None:
+    """Refuse a ``format`` that prints more than ``cap``: each field counts the value it
+    names (``"{0}{0}{0}"`` counts the first value three times)."""
+    sizes = [printed_size(value, cap) for value in values]
+    largest = max(sizes, default=0)
+    total = len(fmt)
+    auto = 0
+    for _, field, _, _ in fields:
+        if field is None:
+            continue
+        head = re.split(r"[.\[]", field, maxsplit=1)[0]
+        if head == "":
+            index = auto
+            auto += 1
+        elif head.isdigit():
+            index = int(head)
+        else:
+            index = -1  # a keyword: assume the largest value
+        total += sizes[index] if 0 <= index < len(sizes) else largest
+        if total > cap:
+            raise over_limit("max_output_bytes", "a format", total, cap)
 
 
 def check_str_method(
@@ -126,6 +225,15 @@ def check_str_method(
         items = list(args[0])
         _check_join(text, items, cap)
         return (items, *args[1:])
+    elif name in ("split", "rsplit", "splitlines"):
+        sep = args[0] if args and name != "splitlines" else kwargs.get("sep")
+        if isinstance(sep, str) and sep:
+            pieces = text.count(sep) + 1
+        else:  # whitespace or line breaks: at most one piece per separator character
+            pieces = sum(map(text.count, " \t\n\r\x0b\x0c")) + 1
+        size = len(text) + pieces * _PIECE_BYTES
+        if size > cap:
+            raise over_limit("max_output_bytes", f"str.{name}()", size, cap)
     elif name == "translate" and args and isinstance(args[0], Mapping):
         longest = max((len(v) for v in args[0].values() if isinstance(v, str)), default=1)
         if len(text) * longest > cap:
@@ -146,9 +254,21 @@ def _check_replace(text: Any, old: Any, new: Any, count: Any, cap: int) -> None:
 
 def _check_join(sep: str, items: list[Any], cap: int) -> None:
     size = len(sep) * max(len(items) - 1, 0)
-    size += sum(len(i) for i in items if isinstance(i, str))
-    if size > cap:
-        raise over_limit("max_output_bytes", "a join", size, cap)
+    for item in items:  # the join filter prints items that are not strings
+        size += len(item) if isinstance(item, str) else printed_size(item, cap)
+        if size > cap:
+            raise over_limit("max_output_bytes", "a join", size, cap)
+
+
+def _text(value: Any, cap: int, what: str) -> str:
+    """``str(value)`` for a filter's check, refused first when it would be too long."""
+    if isinstance(value, str):
+        return value
+    check_printed(value, cap, what)
+    return str(value)
+
+
+_ESCAPED = ("&", "<", ">", '"', "'")
 
 
 def guarded_filters(limits: Limits) -> dict[str, Callable[..., Any]]:
@@ -172,8 +292,9 @@ def guarded_filters(limits: Limits) -> dict[str, Callable[..., Any]]:
             raise over_limit("max_output_bytes", "center", width, cap)
 
     def indent(s: Any, width: Any = 4, *_: Any, **__: Any) -> None:
-        pad = width if isinstance(width, int) else len(str(width))
-        size = len(str(s)) + pad * (str(s).count("\n") + 1)
+        text = _text(s, cap, "indent")
+        pad = width if isinstance(width, int) else len(_text(width, cap, "indent"))
+        size = len(text) + pad * (text.count("\n") + 1)
         if size > cap:
             raise over_limit("max_output_bytes", "indent", size, cap)
 
@@ -190,12 +311,14 @@ def guarded_filters(limits: Limits) -> dict[str, Callable[..., Any]]:
             check_printf(value, kwargs or tuple(args), cap)
 
     def replace(s: Any, old: Any, new: Any, count: Any = None) -> None:
-        _check_replace(str(s), old, new, -1 if count is None else count, cap)
+        text = _text(s, cap, "replace")
+        _check_replace(text, old, new, -1 if count is None else count, cap)
 
     def wordwrap(s: Any, width: Any = 79, *args: Any, **kwargs: Any) -> None:
         wrap = kwargs.get("wrapstring", args[1] if len(args) > 1 else None)
-        if isinstance(wrap, str) and len(str(s)) * max(len(wrap), 1) > cap:
-            raise over_limit("max_output_bytes", "wordwrap", len(str(s)) * len(wrap), cap)
+        size = len(_text(s, cap, "wordwrap"))
+        if isinstance(wrap, str) and size * max(len(wrap), 1) > cap:
+            raise over_limit("max_output_bytes", "wordwrap", size * len(wrap), cap)
 
     def join(value: Any, d: Any = "", *_: Any, **__: Any) -> None:
         if isinstance(d, str) and isinstance(value, (list, tuple)):
@@ -204,16 +327,60 @@ def guarded_filters(limits: Limits) -> dict[str, Callable[..., Any]]:
     def tojson(value: Any, indent: Any = None) -> None:
         if isinstance(indent, int) and indent > _MAX_JSON_INDENT:
             raise over_limit("max_json_indent", "a JSON indent", indent, _MAX_JSON_INDENT)
+        size = printed_size(value, cap)
+        if isinstance(indent, int) and indent > 0:
+            size *= 2  # every item on a line of its own, indented
+        if size > cap:
+            raise over_limit("max_output_bytes", "tojson", size, cap)
+
+    def printed(what: str) -> Callable[..., None]:
+        def check(value: Any, *_: Any, **__: Any) -> None:
+            check_printed(value, cap, what)
+
+        return check
+
+    def escaped(value: Any, *_: Any, **__: Any) -> None:
+        # Each special character becomes an entity of up to 5 characters, and forceescape
+        # escapes again what is already escaped: chained, it would grow 5x per step.
+        if isinstance(value, str):
+            size = len(value) + 4 * sum(map(value.count, _ESCAPED))
+        else:
+            size = printed_size(value, cap)
+        if size > cap:
+            raise over_limit("max_output_bytes", "escaping", size, cap)
+
+    def urlencode(value: Any, *_: Any, **__: Any) -> None:
+        # Every byte may become %XX: three times the UTF-8 size, per application.
+        if isinstance(value, str):
+            size = 3 * len(value.encode("utf-8", "surrogatepass"))
+        else:
+            size = 3 * printed_size(value, cap)
+        if size > cap:
+            raise over_limit("max_output_bytes", "urlencode", size, cap)
+
+    def sum_(iterable: Any, attribute: Any = None, start: Any = 0) -> None:
+        # Summing lists concatenates them: count the items of the result.
+        if isinstance(start, (list, tuple)) and isinstance(iterable, (list, tuple)):
+            size = len(start) + sum(len(i) for i in iterable if isinstance(i, (list, tuple)))
+            if size > cap:
+                raise over_limit("max_output_bytes", "a sum of lists", size, cap)
 
     f = jinja_filters.FILTERS
     return {
         "batch": guard(f["batch"], batch),
         "center": guard(f["center"], center),
+        "e": guard(f["e"], escaped),
+        "escape": guard(f["escape"], escaped),
+        "forceescape": guard(f["forceescape"], escaped),
         "format": guard(f["format"], format_),
         "indent": guard(f["indent"], indent),
         "join": guard(f["join"], join),
+        "pprint": guard(f["pprint"], printed("pprint")),
         "replace": guard(f["replace"], replace),
         "slice": guard(f["slice"], slice_),
+        "string": guard(f["string"], printed("string")),
+        "sum": guard(f["sum"], sum_),
         "tojson": guard(f["tojson"], tojson),
+        "urlencode": guard(f["urlencode"], urlencode),
         "wordwrap": guard(f["wordwrap"], wordwrap),
     }

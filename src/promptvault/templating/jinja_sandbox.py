@@ -9,9 +9,10 @@ people who should not be able to take the process down or read its memory:
 * any attribute starting with ``_`` and a list of frame/code/function internals is refused,
   and an unsafe access raises at once instead of yielding an undefined value that a lenient
   render would print as an empty string;
-* size checks *before* anything is allocated for ``*``, ``**``, ``+``, ``%``, the amplifying
-  ``str`` methods and filters (``center``, ``indent``, ``replace``, ``join``, ``format``...),
-  in :mod:`promptvault.templating.jinja_limits`;
+* size checks *before* anything is allocated for ``*``, ``**``, ``+``, ``%``, ``~``, printing
+  a container, the amplifying ``str`` methods and filters (``center``, ``indent``,
+  ``replace``, ``join``, ``format``, ``string``, ``tojson``, ``forceescape``...), in
+  :mod:`promptvault.templating.jinja_limits`;
 * a per-render step budget (loop iterations and calls) and a partial nesting depth.
 """
 
@@ -30,12 +31,14 @@ from jinja2 import (
     TemplateNotFound,
     Undefined,
     nodes,
+    pass_eval_context,
 )
 from jinja2 import Template as JinjaCompiled
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.idtracking import VAR_LOAD_RESOLVE
-from jinja2.runtime import Context, Macro
+from jinja2.nodes import EvalContext
+from jinja2.runtime import Context, Macro, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from promptvault.templating.base import Escape, Limits, PartialSource
@@ -44,11 +47,13 @@ from promptvault.templating.jinja_limits import (
     check_format_spec,
     check_mul,
     check_pow,
+    check_printed,
     check_printf,
     check_str_method,
     guarded_filters,
     limit_error,
     over_limit,
+    printed_size,
 )
 
 __all__ = [
@@ -164,15 +169,20 @@ class _DepthTemplate(JinjaCompiled):
         return compiled
 
 
-def _finalize(value: Any) -> Any:
-    # Prompt mode: None prints nothing and containers print as JSON, not as Python reprs.
-    if value.__class__ is str:  # the common case, first and cheapest
+def _finalizer(cap: int) -> Callable[[Any], Any]:
+    def finalize(value: Any) -> Any:
+        # Prompt mode: None prints nothing and containers print as JSON, not as Python
+        # reprs; a container is measured before its JSON is built ([a, a, a...] of a long a).
+        if value.__class__ is str:  # the common case, first and cheapest
+            return value
+        if value is None:
+            return ""
+        if isinstance(value, (dict, list, tuple)):
+            check_printed(value, cap, "a printed value")
+            return json.dumps(value, ensure_ascii=False, default=str)
         return value
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return value
+
+    return finalize
 
 
 class SandboxEnvironment(ImmutableSandboxedEnvironment):
@@ -189,7 +199,7 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
             autoescape=escape == "html",
             keep_trailing_newline=True,
             loader=PartialLoader(partials, limits),
-            finalize=_finalize,
+            finalize=_finalizer(limits.max_output_bytes),
             auto_reload=False,
         )
         self.limits = limits
@@ -315,13 +325,17 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
             self.tick()
             yield item
 
-    def check_size(self, value: Any) -> Any:
-        """Wrapped around ``~`` concatenations, whose pieces are each already bounded."""
-        if isinstance(value, str) and len(value) > self.limits.max_output_bytes:
-            raise over_limit(
-                "max_output_bytes", "a string", len(value), self.limits.max_output_bytes
-            )
-        return value
+    @pass_eval_context
+    def concat_checked(self, eval_ctx: EvalContext, values: tuple[Any, ...]) -> str:
+        """``a ~ b ~ ...``: every operand is measured before anything is joined or printed."""
+        cap = self.limits.max_output_bytes
+        total = 0
+        for value in values:
+            total += len(value) if isinstance(value, str) else printed_size(value, cap)
+            if total > cap:
+                raise over_limit("max_output_bytes", "a concatenation", total, cap)
+        joined: str = (markup_join if eval_ctx.autoescape else str_join)(values)
+        return joined
 
     def _range(self, *args: Any) -> range:
         result = range(*args)
