@@ -81,6 +81,19 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(
         default=16384, ge=1024, description="Largest request head (request line + headers)."
     )
+    auth_failure_burst: int = Field(
+        default=20,
+        ge=1,
+        description="Failed authentications a client address (or key id) may make at once.",
+    )
+    auth_failures_per_minute: float = Field(
+        default=30.0, gt=0, description="Failed authentications a client regains per minute."
+    )
+    auth_audit_window: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds per audit entry summarising failed authentications.",
+    )
     log_repeat_interval: float = Field(
         default=10.0,
         ge=0,

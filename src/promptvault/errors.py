@@ -28,6 +28,7 @@ __all__ = [
     "PromptNotFound",
     "PromptUnavailable",
     "PromptVaultError",
+    "RateLimitedError",
     "TemplateError",
     "TemplateLimitError",
     "TemplateSecurityError",
@@ -249,6 +250,13 @@ class UnauthenticatedError(PromptVaultError):
     """No API key, or an unknown or revoked one."""
 
     code = "unauthenticated"
+
+
+class RateLimitedError(PromptVaultError):
+    """Too many failed attempts from this client or at this key; ``details['retry_after']``
+    says how many seconds to wait."""
+
+    code = "rate_limited"
 
 
 class ConflictError(PromptVaultError):

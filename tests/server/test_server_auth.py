@@ -141,7 +141,9 @@ ENDPOINTS = [
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """One app on one SQLite file for the whole matrix (each case sets up what it uses)."""
     path: Path = tmp_path_factory.mktemp("auth") / "vault.db"
-    vault = Vault(Settings(database_url=f"sqlite:///{path}"))
+    # Hundreds of deliberate 401s from one client: raise the failure rate limit (tested in
+    # test_server_ratelimit.py) so the matrix sees the answers it checks.
+    vault = Vault(Settings(database_url=f"sqlite:///{path}", auth_failure_burst=100_000))
     vault.push(NAME, template="Hello {{name}}", author="setup")
     vault.push(NAME, template="Hi {{name}}", author="setup", labels=["staging"])
     app = create_app(vault)

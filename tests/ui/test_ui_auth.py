@@ -247,7 +247,8 @@ def test_signed_in_pages_need_a_read_role(app: FastAPI, keys: dict[str, str]) ->
     # A runtime key cannot get a session, and a forged session for it is refused too.
     client = TestClient(app)
     runtime = next(k for k in app.state.keys.list() if k.role == "runtime")
-    value, _ = app.state.ui.codec.issue(runtime.id)
+    stored = app.state.ui.sessions.start(runtime.id)
+    value, _ = app.state.ui.codec.issue(runtime.id, stored)
     client.cookies.set(SESSION_COOKIE, value)
     assert client.get("/", follow_redirects=False).status_code == 303
     assert sign_in(TestClient(app), keys["viewer"]).get("/").status_code == 200

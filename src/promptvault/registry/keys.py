@@ -38,6 +38,7 @@ from promptvault.errors import ConflictError, InvalidInputError, NotFoundError, 
 from promptvault.storage import keys as key_repo
 from promptvault.storage.audit import append
 from promptvault.storage.database import Database
+from promptvault.storage.sessions import revoke_for_key as revoke_sessions_of_key
 from promptvault.storage.tables import ApiKeyRow, utcnow
 
 __all__ = ["KEY_PREFIX", "LAST_USED_INTERVAL", "ROLES", "KeyService", "parse_key"]
@@ -267,6 +268,8 @@ class KeyService:
                 )
             for row in rows:
                 key_repo.revoke_row(s, row, at=now, actor=actor)
+                # Its web UI sessions end with it, in the same transaction.
+                revoke_sessions_of_key(s, row.key_id, at=now)
                 append(
                     s,
                     actor=actor,

@@ -12,8 +12,10 @@ mounts itself through its ``mount(app)`` function.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
+import logging
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -21,10 +23,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from promptvault import __version__
 from promptvault.config import Settings
 from promptvault.errors import ConflictError
+from promptvault.registry.authfailures import record_auth_failures
 from promptvault.registry.keys import KeyService
 from promptvault.server.api import ROUTERS
 from promptvault.server.api.render import ResolveContext
@@ -34,11 +38,14 @@ from promptvault.server.fastpath import ResolveFastPath
 from promptvault.server.limits import BodyLimitMiddleware
 from promptvault.server.metrics import Metrics, MetricsMiddleware
 from promptvault.server.protocol import HttpSemanticsMiddleware
+from promptvault.server.ratelimit import AuthGuard
 from promptvault.vault import Vault
 
 __all__ = ["ADMIN_KEY_FILE", "create_app", "create_app_from_env", "ensure_admin_key"]
 
 ADMIN_KEY_FILE = "admin.key"
+
+logger = logging.getLogger(__name__)
 
 _DESCRIPTION = """Prompts as immutable, labelled versions.
 
@@ -64,7 +71,13 @@ def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = T
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        audit_failures = asyncio.create_task(_audit_auth_failures(app.state.auth_guard))
         yield
+        audit_failures.cancel()
+        try:
+            app.state.auth_guard.flush(force=True)  # the last, partial window
+        except Exception:  # shutting down: the database may already be gone
+            logger.exception("could not audit failed authentications")
         app.state.keys.flush_usage()  # last-used times still queued
         if owned:
             vault.close()
@@ -83,8 +96,18 @@ def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = T
         vault.db, cache_ttl=settings.label_ttl, rotation_grace=settings.key_rotation_grace
     )
     app.state.metrics = Metrics()
+    app.state.auth_guard = AuthGuard(
+        burst=settings.auth_failure_burst,
+        per_minute=settings.auth_failures_per_minute,
+        window=settings.auth_audit_window,
+        record=lambda summary: record_auth_failures(vault.db, summary, actor="promptvault serve"),
+    )
     app.state.resolve = ResolveContext(
-        vault=vault, keys=app.state.keys, metrics=app.state.metrics, ttl=settings.label_ttl
+        vault=vault,
+        keys=app.state.keys,
+        metrics=app.state.metrics,
+        ttl=settings.label_ttl,
+        guard=app.state.auth_guard,
     )
     install_error_handlers(app)
     for router in ROUTERS:
@@ -100,6 +123,18 @@ def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = T
     app.add_middleware(HttpSemanticsMiddleware, routes=app.router.routes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
+
+
+async def _audit_auth_failures(guard: AuthGuard) -> None:
+    """Write each window's failed-authentication summary soon after the window ends,
+    even when no further failure arrives to trigger it."""
+    while True:
+        await asyncio.sleep(max(guard.window / 4, 0.05))
+        if guard.window_over():
+            try:
+                await run_in_threadpool(guard.flush)
+            except Exception:  # the database may be briefly away; the next window retries
+                logger.exception("could not audit failed authentications")
 
 
 def _mount_ui(app: FastAPI) -> None:

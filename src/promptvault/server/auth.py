@@ -21,9 +21,12 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from promptvault.entities import ApiKey
-from promptvault.errors import ForbiddenError, LabelProtectedError
+from promptvault.errors import ForbiddenError, LabelProtectedError, UnauthenticatedError
+from promptvault.registry.keys import parse_key
+from promptvault.server.ratelimit import AuthGuard
 from promptvault.server.singleflight import SingleFlight
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "authorize",
     "authorize_key",
     "check_labels",
+    "client_address",
     "has",
     "presented_key",
     "require",
@@ -81,12 +85,43 @@ def presented_key(request: Request) -> str | None:
 _AUTH_FLIGHT = SingleFlight()
 
 
-async def authorize_key(keys: Any, plaintext: str | None, permission: Permission) -> ApiKey:
-    """The key for ``plaintext`` if its role grants ``permission``; else 401 or 403."""
+def client_address(scope: Any) -> str | None:
+    """The client's address (behind a trusted proxy, the one it forwarded)."""
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+async def authorize_key(
+    keys: Any,
+    plaintext: str | None,
+    permission: Permission,
+    *,
+    guard: AuthGuard | None = None,
+    client: str | None = None,
+) -> ApiKey:
+    """The key for ``plaintext`` if its role grants ``permission``; else 401 or 403.
+
+    With a ``guard``, a client (or key id) with too many recent failures gets 429 before
+    any lookup, and every failed lookup counts against both.
+    """
     # A recently seen key costs a dict lookup; only a miss goes to the database (in a thread).
-    key: ApiKey = keys.cached(plaintext) or await _AUTH_FLIGHT.run(
-        (id(keys), plaintext), keys.authenticate, plaintext
-    )
+    cached: ApiKey | None = keys.cached(plaintext)
+    if cached is not None:
+        key = cached
+    else:
+        parsed = parse_key(plaintext) if plaintext else None
+        key_id = parsed[0] if parsed else None
+        if guard is not None and plaintext:
+            guard.check(client, key_id)
+        try:
+            key = await _AUTH_FLIGHT.run((id(keys), plaintext), keys.authenticate, plaintext)
+            assert isinstance(key, ApiKey)
+        except UnauthenticatedError:
+            if guard is not None and plaintext:  # no key at all is not a guess
+                guard.failed(client, key_id)
+                if guard.window_over():
+                    await run_in_threadpool(guard.flush)
+            raise
     if not has(key, permission):
         raise ForbiddenError(
             f"the {key.role!r} role may not do this (needs {permission.value!r})",
@@ -98,7 +133,13 @@ async def authorize_key(keys: Any, plaintext: str | None, permission: Permission
 async def authorize(request: Request, permission: Permission) -> ApiKey:
     """Authenticate the request's key and check ``permission``; the key goes on
     ``request.state.api_key``."""
-    key = await authorize_key(request.app.state.keys, presented_key(request), permission)
+    key = await authorize_key(
+        request.app.state.keys,
+        presented_key(request),
+        permission,
+        guard=getattr(request.app.state, "auth_guard", None),
+        client=client_address(request.scope),
+    )
     request.state.api_key = key
     return key
 

@@ -51,6 +51,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "version_conflict": 409,
     "experiment_state": 409,
     "unavailable": 503,
+    "rate_limited": 429,
     # Codes the HTTP layer itself produces (no exception class behind them).
     "payload_too_large": 413,
     "method_not_allowed": 405,
@@ -86,6 +87,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: _doc("Conflicts with the current state"),
     413: _doc("Request body or template too large"),
     422: _doc("Invalid input; details name the field"),
+    429: _doc("Too many failed authentication attempts; wait Retry-After seconds"),
     503: _doc("The database is unavailable"),
 }
 
@@ -125,6 +127,8 @@ def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
 def promptvault_error_response(exc: PromptVaultError) -> JSONResponse:
     """The answer for a promptvault error: its code's status and the one body shape."""
     headers = {"WWW-Authenticate": "Bearer"} if exc.code == "unauthenticated" else None
+    if exc.code == "rate_limited":
+        headers = {"Retry-After": str(exc.details.get("retry_after", 1))}
     return error_response(
         exc.code, exc.message, exc.details, status=status_for(exc), headers=headers
     )

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 
 from promptvault.errors import PromptVaultError
 from promptvault.server.api.render import ResolveContext, resolve_answer
+from promptvault.server.auth import client_address
 from promptvault.server.errors import promptvault_error_response
 from promptvault.server.metrics import ASGIApp, Receive, Scope, Send
 
@@ -79,6 +80,7 @@ class ResolveFastPath:
                 version=query.get("version"),
                 api_key=api_key,
                 if_none_match=if_none_match,
+                client=client_address(scope),
             )
         except PromptVaultError as exc:
             await promptvault_error_response(exc)(scope, receive, send)

@@ -434,3 +434,23 @@ class AuditCheckpointRow(Base):
     at: Mapped[datetime]
     key_id: Mapped[str] = mapped_column(String(32))
     signature: Mapped[str] = mapped_column(String(64))
+
+
+# --- 0007_ui_sessions --------------------------------------------------------------------
+
+
+class UISessionRow(Base):
+    """A signed-in web UI session: revocable, so signing out ends it on every server.
+
+    Only a digest of the session id is stored (``sha256``); the cookie carries the id,
+    signed, so neither a copy of the database nor a guessed id opens a session.
+    """
+
+    __tablename__ = "ui_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -11,10 +11,17 @@ from promptvault.entities import PromptVersion
 from promptvault.errors import InvalidInputError
 from promptvault.registry.refs import parse_int
 from promptvault.server.api._models import RenderBody, Rendered
-from promptvault.server.auth import Permission, Resolver, authorize_key, presented_key
+from promptvault.server.auth import (
+    Permission,
+    Resolver,
+    authorize_key,
+    client_address,
+    presented_key,
+)
 from promptvault.server.deps import VaultDep
 from promptvault.server.errors import ERROR_RESPONSES
 from promptvault.server.metrics import Metrics
+from promptvault.server.ratelimit import AuthGuard
 from promptvault.server.singleflight import SingleFlight
 
 __all__ = ["ResolveContext", "resolve_answer", "router"]
@@ -73,11 +80,20 @@ def _query_version(raw: str | None) -> int | None:
 class ResolveContext:
     """What a resolve needs, gathered in one plain object (no per-request lookups)."""
 
-    __slots__ = ("flight", "keys", "metrics", "serialized", "ttl", "vault", "warm")
+    __slots__ = ("flight", "guard", "keys", "metrics", "serialized", "ttl", "vault", "warm")
 
-    def __init__(self, *, vault: Any, keys: Any, metrics: Metrics, ttl: float) -> None:
+    def __init__(
+        self,
+        *,
+        vault: Any,
+        keys: Any,
+        metrics: Metrics,
+        ttl: float,
+        guard: AuthGuard | None = None,
+    ) -> None:
         self.vault = vault
         self.keys = keys
+        self.guard = guard
         self.metrics = metrics
         self.ttl = ttl
         self.warm: dict[tuple[str, str | None, int | None], float] = {}
@@ -93,13 +109,14 @@ async def resolve_answer(
     version: str | None,
     api_key: str | None,
     if_none_match: str | None,
+    client: str | None = None,
 ) -> tuple[int, bytes, str]:
     """``(status, body, etag)`` of a resolve; raises promptvault errors.
 
     Shared by the FastAPI endpoint and the fast path (``server/fastpath.py``) so both
     behave identically.
     """
-    await authorize_key(ctx.keys, api_key, Permission.RESOLVE)
+    await authorize_key(ctx.keys, api_key, Permission.RESOLVE, guard=ctx.guard, client=client)
     picked_label, number = _pick(label or None, _query_version(version))
     vault = ctx.vault
     key = (name, picked_label, number)
@@ -156,6 +173,7 @@ async def resolve(request: Request) -> Response:
         version=query.get("version"),
         api_key=presented_key(request),
         if_none_match=request.headers.get("if-none-match"),
+        client=client_address(request.scope),
     )
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if status == 304:

@@ -31,6 +31,7 @@ from starlette.staticfiles import StaticFiles
 
 from promptvault.config import Settings
 from promptvault.registry.keys import KeyService
+from promptvault.registry.sessions import SessionStore
 from promptvault.server.ui import (
     audit,
     compare,
@@ -64,7 +65,10 @@ def mount(app: FastAPI) -> None:
     settings: Settings = app.state.settings
     keys: KeyService = app.state.keys
     codec = SessionCodec(load_secret(settings), max_age=settings.session_max_age)
-    app.state.ui = UIState(codec, keys, key_ttl=settings.label_ttl)
+    sessions = SessionStore(
+        app.state.vault.db, max_age=settings.session_max_age, cache_ttl=settings.label_ttl
+    )
+    app.state.ui = UIState(codec, keys, sessions, key_ttl=settings.label_ttl)
     for module in (signin, prompts, compare, editor, playground, audit, experiments, examples):
         app.include_router(module.router)
     folder = resources.files("promptvault.server.ui") / "static"

@@ -1,9 +1,10 @@
 """Signed session cookies and CSRF tokens for the web UI.
 
 A session cookie holds ``{key id, nonce, issued at}`` signed with HMAC-SHA256; the API key
-itself never leaves the sign-in request. Every request re-checks that the key is still
-active (through :class:`~promptvault.registry.keys.KeyService`, with the same short cache
-as API authentication), so a revoked key signs its sessions out.
+itself never leaves the sign-in request. The nonce is the session's id in the database
+(:class:`~promptvault.registry.sessions.SessionStore`): every request checks that the
+session is still live there (signing out revokes it) and that the key is still active
+(a revoked key signs its sessions out), both with the same short cache as API keys.
 
 CSRF: every form carries a token bound to the session (``HMAC(secret, "csrf:" + nonce)``)
 and JavaScript sends it as ``X-CSRF-Token``; the sign-in form, before any session exists,
@@ -102,9 +103,13 @@ class SessionCodec:
     def _sign(self, purpose: str, payload: bytes) -> bytes:
         return hmac.new(self._secret, purpose.encode() + b"\0" + payload, hashlib.sha256).digest()
 
-    def issue(self, key_id: str) -> tuple[str, Session]:
-        """A new cookie value for ``key_id`` and the session it encodes."""
-        nonce = secrets.token_urlsafe(16)
+    def issue(self, key_id: str, session_id: str | None = None) -> tuple[str, Session]:
+        """A cookie value for ``key_id`` and the session it encodes.
+
+        ``session_id`` is the id the server stored for the session (it becomes the nonce);
+        without one a random nonce is used (a session no store knows).
+        """
+        nonce = session_id or secrets.token_urlsafe(16)
         issued = float(int(self._clock()))
         body = json.dumps({"k": key_id, "n": nonce, "t": issued}, separators=(",", ":"))
         payload = body.encode("utf-8")

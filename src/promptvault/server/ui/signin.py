@@ -7,8 +7,10 @@ import secrets
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from promptvault.errors import UnauthenticatedError
-from promptvault.server.auth import Permission, has
+from promptvault.errors import RateLimitedError, UnauthenticatedError
+from promptvault.registry.keys import parse_key
+from promptvault.server.auth import Permission, client_address, has
+from promptvault.server.ratelimit import AuthGuard
 from promptvault.server.ui.session import CSRF_COOKIE, SESSION_COOKIE, SessionCodec
 from promptvault.server.ui.views import (
     LoginRequired,
@@ -77,9 +79,24 @@ async def login(request: Request) -> Response:
         return _login_page(request, error="The sign-in form expired. Please try again.", status=403)
     plaintext = str(form.get("api_key") or "").strip()
     state = ui_state(request)
+    guard: AuthGuard = request.app.state.auth_guard
+    client = client_address(request.scope)
+    parsed = parse_key(plaintext)
+    key_id = parsed[0] if parsed else None
     try:
+        guard.check(client, key_id)
         key = await run_in_threadpool(state.keys.authenticate, plaintext)
+    except RateLimitedError as limited:
+        wait = limited.details["retry_after"]
+        response = _login_page(
+            request,
+            error=f"Too many failed sign-ins. Please wait {wait} seconds and try again.",
+            status=429,
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
     except UnauthenticatedError:
+        guard.failed(client, key_id)
         return _login_page(request, error="That API key is unknown or revoked.", status=401)
     if not has(key, Permission.READ):
         return _login_page(
@@ -88,7 +105,8 @@ async def login(request: Request) -> Response:
             "or admin key.",
             status=403,
         )
-    value, _session = state.codec.issue(key.id)
+    session_id = await run_in_threadpool(state.sessions.start, key.id)
+    value, _session = state.codec.issue(key.id, session_id)
     state.forget_keys()
     response = redirect(_safe_next(form.get("next")))
     response.set_cookie(
@@ -106,9 +124,11 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    """End the session (the form carries the CSRF token, like every other)."""
+    """End the session on the server, then drop the cookie (the form carries the CSRF
+    token, like every other): a copy of the cookie no longer works anywhere."""
     user = await current_user(request)
     await check_csrf(request, user)
+    await run_in_threadpool(ui_state(request).sessions.end, user.session.nonce)
     response = redirect("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

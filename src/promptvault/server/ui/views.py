@@ -27,6 +27,7 @@ from promptvault import __version__
 from promptvault.entities import ApiKey
 from promptvault.errors import ForbiddenError, PromptVaultError
 from promptvault.registry.keys import KeyService
+from promptvault.registry.sessions import SessionStore
 from promptvault.server.auth import Permission, has
 from promptvault.server.errors import error_response, status_for
 from promptvault.server.protocol import SECURITY_HEADERS
@@ -90,9 +91,12 @@ class User:
 class UIState:
     """Per-app UI services: templates, the session codec and an active-key cache."""
 
-    def __init__(self, codec: SessionCodec, keys: KeyService, *, key_ttl: float) -> None:
+    def __init__(
+        self, codec: SessionCodec, keys: KeyService, sessions: SessionStore, *, key_ttl: float
+    ) -> None:
         self.codec = codec
         self.keys = keys
+        self.sessions = sessions
         self.key_ttl = key_ttl
         self._active: dict[str, ApiKey] = {}
         self._active_until = 0.0
@@ -236,6 +240,12 @@ async def current_user(request: Request) -> User:
     if session is None:
         raise LoginRequired
     state = ui_state(request)
+    # The signature proves the cookie is ours; the store says it was not signed out.
+    live_key = state.sessions.cached_key(session.nonce)
+    if live_key is None:
+        live_key = await run_in_threadpool(state.sessions.key_of, session.nonce)
+    if live_key != session.key_id:
+        raise LoginRequired
     key = state.peek(session.key_id)
     if key is None:
         key = await run_in_threadpool(state.active_key, session.key_id)
