@@ -176,11 +176,14 @@ class Vault:
         tags: Sequence[str] | None = None,
         labels: Sequence[str] | None = None,
         description: str | None = None,
+        allow_missing_partials: bool = False,
     ) -> PushResult:
         """Store a new immutable version; identical content returns the newest, created=False.
 
         ``type`` is inferred when omitted (a list is ``chat``, a string ``text``). The first
         version gets ``production``; ``labels`` are moved to the pushed (or newest) version.
+        A partial the template includes must exist (``allow_missing_partials=True`` accepts
+        a deliberate forward reference); one leading back to this version is refused.
         """
         return self.registry.push(
             name,
@@ -194,6 +197,7 @@ class Vault:
             tags=tags,
             labels=labels,
             description=description,
+            allow_missing_partials=allow_missing_partials,
         )
 
     def get(

@@ -70,3 +70,14 @@ def test_init_refuses_a_prompts_folder_that_leads_outside(cli: Any, tmp_path: Pa
     assert done.exit_code == 1
     assert list(outside.iterdir()) == []
     assert "outside" in done.stderr
+
+
+def test_push_sends_included_prompts_first(cli: Any, tmp_path: Path) -> None:
+    prompts = tmp_path / "project" / "prompts"
+    prompts.mkdir(parents=True)
+    # "a" sorts first but includes "b": pushing in path order would name a missing prompt.
+    (prompts / "a.yaml").write_text("template: 'A {{> b}}'\n")
+    (prompts / "b.yaml").write_text("template: 'B'\n")
+    pushed = cli("push")
+    assert pushed.exit_code == 0, pushed.stderr
+    assert cli("render", "a").stdout == "A B\n"

@@ -128,6 +128,7 @@ def push_command(
     if _report(problems):
         output.err("nothing pushed")
         raise typer.Exit(1)
+    files = _included_first(files)
     vault = ctx.backend()
     who = ctx.actor()
     labels = list(label or [])
@@ -186,6 +187,33 @@ def push_command(
     created = sum(r["status"] != "unchanged" for r in rows)
     verb = "would create" if dry_run else "created"
     output.out(f"{created} {verb}, {len(rows) - created} unchanged")
+
+
+def _included_first(files: list[Any]) -> list[Any]:
+    """Files ordered so a prompt another file includes is pushed before it.
+
+    The registry refuses a push whose partial names no prompt yet; pushing a folder of new
+    prompts that include each other must therefore start with the included ones. Cycles were
+    refused by ``check_files`` already.
+    """
+    from promptvault.cli._checks import partial_refs
+
+    by_name = {pf.name: pf for pf in files}
+    ordered: list[Any] = []
+    done: set[str] = set()
+
+    def visit(pf: Any) -> None:
+        done.add(pf.name)
+        for ref, _field, _line, _col in partial_refs(pf):
+            target = by_name.get(ref.partition("@")[0].strip())
+            if target is not None and target.name not in done:
+                visit(target)
+        ordered.append(pf)
+
+    for pf in files:
+        if pf.name not in done:
+            visit(pf)
+    return ordered
 
 
 def _row(pf: Any, status: str, version: int, labels: list[str]) -> dict[str, Any]:

@@ -185,6 +185,7 @@ def push_body(
     tags: Sequence[str] | None,
     labels: Sequence[str] | None,
     description: str | None,
+    allow_missing_partials: bool = False,
 ) -> dict[str, Any]:
     """The JSON body of a push, leaving out what the caller did not give."""
     body: dict[str, Any] = {
@@ -201,4 +202,6 @@ def push_body(
         "description": description,
     }
     body.update(_clean(optional))
+    if allow_missing_partials:  # only when asked: older servers refuse unknown fields
+        body["allow_missing_partials"] = True
     return body

@@ -325,6 +325,7 @@ class AsyncPromptVaultClient:
         tags: Sequence[str] | None = None,
         labels: Sequence[str] | None = None,
         description: str | None = None,
+        allow_missing_partials: bool = False,
     ) -> PushResult:
         """Push a new version; see ``PromptVaultClient.push``."""
         body = _api.push_body(
@@ -337,6 +338,7 @@ class AsyncPromptVaultClient:
             tags=tags,
             labels=labels,
             description=description,
+            allow_missing_partials=allow_missing_partials,
         )
         result = await self._call(_api.push(name, body))
         touched = {"latest", *(labels or ())}

@@ -360,6 +360,7 @@ class PromptVaultClient:
         tags: Sequence[str] | None = None,
         labels: Sequence[str] | None = None,
         description: str | None = None,
+        allow_missing_partials: bool = False,
     ) -> PushResult:
         """Push a new version (a no-op returning the newest when the content is identical).
 
@@ -375,6 +376,7 @@ class PromptVaultClient:
             tags=tags,
             labels=labels,
             description=description,
+            allow_missing_partials=allow_missing_partials,
         )
         result = self._call(_api.push(name, body))
         core = self._core

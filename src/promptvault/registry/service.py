@@ -31,7 +31,13 @@ from promptvault.errors import (
     VersionNotFound,
     suggest,
 )
-from promptvault.registry.refs import DEFAULT_LABEL, check_label, check_name, check_version
+from promptvault.registry.partials import check_push_includes
+from promptvault.registry.refs import (
+    DEFAULT_LABEL,
+    check_label,
+    check_name,
+    check_version,
+)
 from promptvault.registry.resolver import Resolver, not_found_prompt
 from promptvault.registry.validation import check_push
 from promptvault.storage import repositories as repo
@@ -173,8 +179,13 @@ class Registry:
         tags: Sequence[str] | None = None,
         labels: Sequence[str] | None = None,
         description: str | None = None,
+        allow_missing_partials: bool = False,
     ) -> PushResult:
-        """Store a new immutable version (or return the newest if the content is identical)."""
+        """Store a new immutable version (or return the newest if the content is identical).
+
+        Partials the template includes must exist (``allow_missing_partials=True`` accepts a
+        deliberate forward reference) and must not lead back to the version being pushed.
+        """
         check_name(name)
         message = _text(message, "message")
         author = _text(author, "author", 200) or self.actor
@@ -188,6 +199,13 @@ class Registry:
             tags=tags,
             labels=labels,
             partials=_no_partials,
+        )
+        check_push_includes(
+            self.db,
+            self.resolver,
+            name,
+            checked,
+            allow_missing=bool(allow_missing_partials),
         )
 
         def work(session: Session) -> tuple[PromptVersion, bool]:

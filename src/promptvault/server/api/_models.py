@@ -51,6 +51,11 @@ class PushBody(_Body):
     tags: list[str] | None = None
     labels: list[str] | None = None
     description: str | None = None
+    allow_missing_partials: bool = Field(
+        default=False,
+        description="Accept partials ({{> other}}) that name no prompt yet: a deliberate "
+        "forward reference. A partial that leads back to this version is refused always.",
+    )
 
 
 class CreatePromptBody(PushBody):

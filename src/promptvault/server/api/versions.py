@@ -57,6 +57,7 @@ def push_version(
         tags=body.tags,
         labels=body.labels,
         description=body.description,
+        allow_missing_partials=body.allow_missing_partials,
     )
 
 
