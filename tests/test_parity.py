@@ -269,10 +269,24 @@ def build_via_sync_sdk(world: World, case: Case) -> Outcome:
         )
 
 
+def build_via_async_sdk(world: World, case: Case) -> Outcome:
+    async def scenario() -> Outcome:
+        transport = httpx.ASGITransport(app=world.app)
+        async with AsyncPromptVaultClient(BASE, world.key, transport=transport, timeout=60) as pv:
+            try:
+                built = await pv.build(case.ref, case.variables, now=NOW, strict=case.strict)
+            except PromptVaultError as exc:
+                return _error(exc)
+            return Outcome("ok", _messages(built.to_dict()))
+
+    return asyncio.run(scenario())
+
+
 BUILD_FACES = {
     "vault": build_via_vault,
     "server": build_via_server,
     "sync-sdk": build_via_sync_sdk,
+    "async-sdk": build_via_async_sdk,
 }
 
 

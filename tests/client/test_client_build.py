@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from promptvault import Vault
-from promptvault.client import PromptVaultClient
+from promptvault.client import AsyncPromptVaultClient, PromptVaultClient
 from promptvault.config import Settings
 from promptvault.errors import CollectionNotFound, MissingVariablesError
 from promptvault.server.app import create_app
@@ -122,3 +123,26 @@ def test_fallbacks_to_the_server_build(setup: Any) -> None:
     plain = pv.build("support", VARS)
     assert plain.metadata.examples_reason == "no examples requested"
     assert plain.params == {"temperature": 0.3}
+
+
+def test_async_client_builds_like_the_vault(setup: Any) -> None:
+    vault = setup[0]
+    app = create_app(vault)
+    key = app.state.keys.create("async-app", "runtime", actor="setup")[0]
+    spec = {"collection": "faq", "k": 2, "query": "{{question}}"}
+
+    async def scenario() -> tuple[Any, Any]:
+        transport = httpx.ASGITransport(app=app)
+        async with AsyncPromptVaultClient(
+            "http://testserver", key, transport=transport, timeout=60
+        ) as pv:
+            plain = await pv.build("support@production", VARS, now=CLOCK)
+            with_examples = await pv.build("support", VARS, examples=spec, now=CLOCK)
+            return plain, with_examples
+
+    plain, with_examples = asyncio.run(scenario())
+    assert plain.to_dict()["messages"] == vault.build("support", VARS, now=CLOCK).messages
+    expected = vault.build("support", VARS, examples=spec, now=CLOCK)
+    assert with_examples.messages == expected.messages
+    assert with_examples.metadata.example_ids == expected.metadata.example_ids
+    assert with_examples.metadata.label == "production"

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
 
+from promptvault.builder import BuiltRequest, PromptBuilder
 from promptvault.client import _api
 from promptvault.client._api import Call
 from promptvault.client._core import (
@@ -28,6 +30,7 @@ from promptvault.client._core import (
     partial_template,
     render_fallback,
     transport_reason,
+    uses_partials,
 )
 from promptvault.client.cache import CacheKey
 from promptvault.client.experiments_async import AsyncClientExperiments
@@ -74,6 +77,7 @@ class AsyncPromptVaultClient:
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._core.partials = self._partial_source
+        self._builder = PromptBuilder()
         self.experiments = AsyncClientExperiments(
             self, batch_size=event_batch_size, interval=event_interval, max_buffer=event_buffer
         )
@@ -153,6 +157,52 @@ class AsyncPromptVaultClient:
             except NeedPartial as need:
                 await self.get(need.ref)
         return await self._render_once(ref, variables, placeholders, strict, fallback)
+
+    async def build(
+        self,
+        ref: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        unit_id: Any = MISSING,
+        examples: str | Mapping[str, Any] | None = None,
+        history: Sequence[Mapping[str, Any]] | None = None,
+        now: datetime | None = None,
+        strict: bool = True,
+    ) -> BuiltRequest:
+        """Build a provider-neutral request, like ``PromptVaultClient.build``.
+
+        Without ``examples`` it is built here from the cached version (no network call when
+        warm, last known good when the server is down); with ``examples`` the server selects
+        them (``POST /v1/prompts/{name}/build``) for the version resolved here.
+        """
+        if unit_id is MISSING:
+            version = await self.get(ref)
+        else:
+            version = await self.get(ref, unit_id=unit_id)
+        if examples is not None:
+            from promptvault.client.fewshot import build_call, keep_resolution
+
+            call = build_call(
+                version.name,
+                version.version,
+                variables,
+                examples=examples,
+                history=history,
+                now=now,
+                strict=strict,
+            )
+            return keep_resolution(await self._call(call), version)
+        partials = self._core.partials if uses_partials(version) else None
+        for _ in range(_MAX_PARTIAL_FETCHES):
+            try:
+                return self._builder.build(
+                    version, variables, history=history, now=now, strict=strict, partials=partials
+                )
+            except NeedPartial as need:
+                await self.get(need.ref)  # cached now: build again
+        return self._builder.build(
+            version, variables, history=history, now=now, strict=strict, partials=partials
+        )
 
     async def _render_once(
         self,

@@ -37,7 +37,7 @@ from promptvault.client._core import (
     Unavailable,
     uses_partials,
 )
-from promptvault.entities import Example
+from promptvault.entities import Example, PromptVersion
 from promptvault.errors import NotFoundError, PromptVaultError
 from promptvault.fewshot.choose import choose
 from promptvault.fewshot.embedders import HashingEmbedder
@@ -47,7 +47,7 @@ from promptvault.fewshot.models import Collection, parse_examples_spec
 if TYPE_CHECKING:
     from promptvault.client.client import PromptVaultClient
 
-__all__ = ["LocalBuilds", "Snapshot"]
+__all__ = ["LocalBuilds", "Snapshot", "build_call", "keep_resolution"]
 
 _QUERY_CACHE_MAX = 4096
 
@@ -127,12 +127,7 @@ class LocalBuilds:
                 now=now,
                 strict=strict,
             )
-            meta = built.metadata._replace(
-                label=version.resolved_label,
-                experiment=version.experiment,
-                variant=version.variant,
-            )
-            return built._replace(metadata=meta)
+            return keep_resolution(built, version)
         picked = choose(
             snap.collection,
             snap.index,
@@ -252,15 +247,45 @@ class LocalBuilds:
         strict: bool,
     ) -> BuiltRequest:
         self.remote_builds += 1
-        body: dict[str, Any] = {
-            "version": version,
-            "variables": dict(variables or {}),
-            "examples": examples if isinstance(examples, str) else dict(examples),
-            "strict": strict,
-        }
-        if history is not None:
-            body["history"] = [dict(m) for m in history]
-        if now is not None:
-            body["now"] = now.isoformat()
-        call = Call("POST", prompt_path(name, "build"), BuiltRequest.from_dict, json=body)
+        call = build_call(
+            name,
+            version,
+            variables,
+            examples=examples,
+            history=history,
+            now=now,
+            strict=strict,
+        )
         return self.client._call(call)
+
+
+def build_call(
+    name: str,
+    version: int,
+    variables: Mapping[str, Any] | None,
+    *,
+    examples: Any,
+    history: Sequence[Mapping[str, Any]] | None,
+    now: datetime | None,
+    strict: bool,
+) -> Call[BuiltRequest]:
+    """``POST /v1/prompts/{name}/build`` of one version (never retried: usage is counted)."""
+    body: dict[str, Any] = {
+        "version": version,
+        "variables": dict(variables or {}),
+        "examples": examples if isinstance(examples, str) else dict(examples),
+        "strict": strict,
+    }
+    if history is not None:
+        body["history"] = [dict(m) for m in history]
+    if now is not None:
+        body["now"] = now.isoformat()
+    return Call("POST", prompt_path(name, "build"), BuiltRequest.from_dict, json=body)
+
+
+def keep_resolution(built: BuiltRequest, version: PromptVersion) -> BuiltRequest:
+    """A server-built request labelled with the label and experiment resolved here."""
+    meta = built.metadata._replace(
+        label=version.resolved_label, experiment=version.experiment, variant=version.variant
+    )
+    return built._replace(metadata=meta)
