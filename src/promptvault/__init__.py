@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     if name == "Vault":
-        from promptvault.vault import Vault
+        try:
+            from promptvault.vault import Vault
+        except ModuleNotFoundError as exc:  # the SDK-only install: say which extra
+            from promptvault._extras import with_install_hint
 
+            raise with_install_hint(exc) from exc
         return Vault
     raise AttributeError(f"module 'promptvault' has no attribute {name!r}")

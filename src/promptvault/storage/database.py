@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
+from promptvault._extras import with_install_hint
 from promptvault.config import Settings, default_actor
 from promptvault.errors import PromptUnavailable, VersionConflictError
 from promptvault.storage import guard
@@ -164,7 +165,10 @@ class Database:
 
     def _create_engine(self, url: str, *, echo: bool) -> Engine:
         if not self.is_sqlite:
-            pg = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5)
+            try:
+                pg = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5)
+            except ModuleNotFoundError as exc:  # the driver comes with the postgres extra
+                raise with_install_hint(exc) from exc
             guard.install(pg)
             return pg
         parsed = make_url(url)
