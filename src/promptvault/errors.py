@@ -294,9 +294,23 @@ def caret_excerpt(source: str, line: int, column: int) -> str:
     return f"{text}\n{' ' * max(column - 1, 0)}^"
 
 
+# difflib compares ``word`` with every candidate; past this many, only the candidates that
+# could reach the cutoff by length are compared, and at most this many of them.
+_SUGGEST_MAX = 500
+
+
 def suggest(word: str, candidates: Iterable[str], *, n: int = 3) -> list[str]:
-    """Near matches of ``word`` among ``candidates``, best first (``details['suggestions']``)."""
-    return difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.6)
+    """Near matches of ``word`` among ``candidates``, best first (``details['suggestions']``).
+
+    The work is bounded: callers pass a bounded candidate set (the storage layer reads
+    names near ``word`` from an index), and a large one is cut to those whose length can
+    still match (a ratio >= 0.6 needs lengths within a factor of about 2) before difflib.
+    """
+    pool = list(candidates)
+    if len(pool) > _SUGGEST_MAX:
+        size = len(word)
+        pool = [c for c in pool if size // 2 <= len(c) <= size * 2 + 1][:_SUGGEST_MAX]
+    return difflib.get_close_matches(word, pool, n=n, cutoff=0.6)
 
 
 def did_you_mean(near: Sequence[str]) -> str:

@@ -111,7 +111,7 @@ class CollectionCache:
         with self.db.read() as s:
             row = repo.collection_row(s, name)
             if row is None:
-                raise not_found(name, [c["name"] for c in repo.collections(s)])
+                raise not_found(name, repo.near_collection_names(s, name))
             fields = repo.collections(s, name=name)[0]
             records = repo.load_records(s, row.id, name)
         collection = Collection(**fields)

@@ -179,7 +179,7 @@ class ExampleService:
         with self.db.read() as s:
             found = repo.collections(s, name=name)
             if not found:
-                raise not_found(name, [c["name"] for c in repo.collections(s)])
+                raise not_found(name, repo.near_collection_names(s, name))
         return Collection(**found[0])
 
     def list(self, *, prompt: str | None = None) -> list[Collection]:
@@ -305,7 +305,7 @@ class ExampleService:
         with self.db.read() as s:
             row = repo.collection_row(s, name)
             if row is None:
-                raise not_found(name, [c["name"] for c in repo.collections(s)])
+                raise not_found(name, repo.near_collection_names(s, name))
             embedder_name, spec = row.embedder, row.embedder_spec
         return self.cache.embedder_of(name, embedder_name, spec), spec
 
@@ -477,7 +477,7 @@ class ExampleService:
         with self.db.read() as s:
             row = repo.collection_row(s, name)
             if row is None:
-                raise not_found(name, [c["name"] for c in repo.collections(s)])
+                raise not_found(name, repo.near_collection_names(s, name))
             return repo.example_rows(
                 s, row.id, name, ids=ids, category=category, limit=limit, after=after
             )

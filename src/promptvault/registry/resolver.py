@@ -49,7 +49,7 @@ _INF = math.inf
 def not_found_prompt(db: Database, name: str) -> PromptNotFound:
     """A PromptNotFound with "did you mean" suggestions from the existing names."""
     with db.read() as s:
-        names = repo.all_prompt_names(s)
+        names = repo.near_prompt_names(s, name)
     near = suggest(name, names)
     return PromptNotFound(
         f"no prompt named {name!r}{did_you_mean(near)}", details={"name": name, "suggestions": near}

@@ -20,6 +20,7 @@ from promptvault.storage.tables import CollectionRow, ExampleRow, PromptRow
 
 __all__ = [
     "ExampleRecord",
+    "near_collection_names",
     "add_usage",
     "bump_revision",
     "collection_row",
@@ -93,6 +94,13 @@ def to_collection(row: CollectionRow, *, size: int, prompt: str | None) -> dict[
         updated_at=row.updated_at,
         updated_by=row.updated_by,
     )
+
+
+def near_collection_names(session: Session, name: str) -> list[str]:
+    """Collection names close to ``name``, from the name index (for "did you mean")."""
+    from promptvault.storage.repositories import near_names
+
+    return near_names(session, CollectionRow.name, name)
 
 
 def collections(

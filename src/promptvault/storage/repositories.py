@@ -22,6 +22,8 @@ from promptvault.storage.tables import LabelEventRow, LabelRow, PromptRow, TagRo
 __all__ = [
     "add_tags",
     "all_prompt_names",
+    "near_names",
+    "near_prompt_names",
     "create_prompt",
     "delete_label_row",
     "get_prompt",
@@ -127,8 +129,32 @@ def touch_prompt(
 
 
 def all_prompt_names(session: Session) -> list[str]:
-    """Every prompt name (for "did you mean" suggestions)."""
+    """Every prompt name."""
     return list(session.execute(select(PromptRow.name)).scalars())
+
+
+def near_names(session: Session, column: Any, name: str, *, limit: int = 12) -> list[str]:
+    """A bounded set of names close to ``name``, read from the unique index on ``column``.
+
+    For "did you mean": the names next to ``name`` in index order on both sides (a typo
+    after the first characters sorts close by), also around its lower-case and first-letter
+    case-swapped forms. At most ``limit`` names per window, so a miss costs a few index
+    range scans however many names exist, instead of reading every name.
+    """
+    found: dict[str, None] = {}
+    for probe in dict.fromkeys((name, name.lower(), name[:1].swapcase() + name[1:])):
+        if not probe:
+            continue
+        after = select(column).where(column >= probe).order_by(column).limit(limit)
+        before = select(column).where(column < probe).order_by(column.desc()).limit(limit)
+        for query in (after, before):
+            found.update(dict.fromkeys(session.execute(query).scalars()))
+    return list(found)
+
+
+def near_prompt_names(session: Session, name: str) -> list[str]:
+    """Prompt names close to ``name`` (see :func:`near_names`)."""
+    return near_names(session, PromptRow.name, name)
 
 
 def create_prompt(
