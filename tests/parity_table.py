@@ -81,6 +81,19 @@ PROMPTS: list[tuple[str, dict[str, Any]]] = [
             },
         },
     ),
+    ("dated", {"template": "Today is {{today}} (now {{now}})."}),
+    (
+        "dated_closed",
+        {
+            "template": "As of {{today}}: {{topic}}",
+            "variables_schema": {
+                "type": "object",
+                "properties": {"topic": {"type": "string"}},
+                "required": ["topic"],
+                "additionalProperties": False,
+            },
+        },
+    ),
     *[
         ("customer_support", {**kwargs, "message": message, "labels": labels})
         for (kwargs, message), labels in zip(SUPPORT["versions"], ([], ["staging"]), strict=True)
@@ -224,6 +237,16 @@ CASES: list[Case] = [
         "customer_support",
         {**README_VARIABLES, "tier": {"pro": "yes"}},
         Raises(InvalidInputError, "variables.tier.pro"),
+    ),
+    Case("built-ins today and now", "dated", {}, Contains(("Today is 20", "(now 20", "T"))),
+    Case(
+        "caller's today wins over the built-in",
+        "dated",
+        {"today": "1999-12-31", "now": "then"},
+        "Today is 1999-12-31 (now then).",
+    ),
+    Case(
+        "built-ins under a closed schema", "dated_closed", {"topic": "x"}, Contains(("As of 20",))
     ),
     Case("unknown prompt", "nope", {}, Raises(PromptNotFound)),
     Case("unknown version", "greet@9", {"name": "Ada"}, Raises(VersionNotFound)),

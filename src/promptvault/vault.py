@@ -79,7 +79,7 @@ class Vault:
         self._ensure_schema(migrate)
         self._clock = clock
         self.registry = Registry(self.db, self.settings, clock=clock)
-        self.builder = PromptBuilder(timezone=self.settings.timezone)
+        self.builder = PromptBuilder(timezone=self.settings.timezone, limits=self.registry.limits)
 
     # The experiment and few-shot services (and numpy behind them) load on first use, so a
     # process that only resolves and renders prompts, like a CLI command, starts quickly.

@@ -433,3 +433,19 @@ def test_example_prompt_files_are_valid_and_render(cli: Any) -> None:
     assert "This is a Pro customer" in rendered
     faq = json.loads(cli("show", "support/faq", "--json").stdout)
     assert (faq["type"], faq["syntax"], faq["config"]["model"]) == ("chat", "jinja", "gpt-4o")
+
+
+def test_builtins_are_known_to_check_and_render(cli: Any, write: Any) -> None:
+    write("prompts/dated.yaml", "variables: {topic: string}\ntemplate: '{{today}}: {{topic}}'\n")
+    checked = cli("check", "prompts/dated.yaml")
+    assert (checked.exit_code, checked.stdout, checked.stderr) == (
+        0,
+        "checked 1 file: ok\n",
+        "",
+    )
+    assert cli("push", "prompts/dated.yaml").exit_code == 0
+    rendered = cli("render", "dated", "--var", "topic=news")
+    assert rendered.exit_code == 0, rendered.stderr
+    assert rendered.stdout.startswith("20") and rendered.stdout.endswith(": news\n")
+    pinned = cli("render", "dated", "--var", "topic=news", "--var", "today=2001-01-01")
+    assert pinned.stdout == "2001-01-01: news\n"

@@ -40,10 +40,8 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
-from functools import lru_cache
+from datetime import datetime
 from typing import Any, Literal, NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from promptvault.builder.adapters import (
     DEFAULT_ANTHROPIC_MAX_TOKENS,
@@ -56,7 +54,8 @@ from promptvault.builder.examples import example_messages, format_examples
 from promptvault.entities import Example, PromptVersion
 from promptvault.errors import InvalidInputError
 from promptvault.templating import ChatTemplate, compile_chat, compile_template
-from promptvault.templating.base import PartialSource, Template
+from promptvault.templating.base import Limits, PartialSource, Template
+from promptvault.templating.builtins import Builtins
 from promptvault.templating.variables import (
     DataChecker,
     DefaultsFiller,
@@ -180,16 +179,6 @@ class _Prepared:
     places: frozenset[str]  # chat placeholder names
 
 
-@lru_cache(maxsize=64)
-def _zone(name: str) -> tzinfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInputError(
-            f"unknown time zone {name!r}", details={"field": "timezone", "value": name}
-        ) from exc
-
-
 class PromptBuilder:
     """Renders resolved prompt versions into :class:`BuiltRequest` values.
 
@@ -199,11 +188,13 @@ class PromptBuilder:
     template's own render and the assembly of the answer.
     """
 
-    def __init__(self, *, timezone: str = "UTC", cache_size: int = 256) -> None:
+    def __init__(
+        self, *, timezone: str = "UTC", cache_size: int = 256, limits: Limits | None = None
+    ) -> None:
         self.timezone = timezone
-        self._tz = _zone(timezone)
+        self.builtins = Builtins(timezone)
+        self.limits = limits
         self._prepared: dict[Any, _Prepared] = {}
-        self._live: tuple[int, str, str] = (-1, "", "")
         self._cache_size = cache_size
 
     def reads_examples(self, version: PromptVersion) -> bool:
@@ -239,15 +230,7 @@ class PromptBuilder:
         prep = self._prepare(version, partials)
         if prep.check is not None:  # before the built-ins join them
             prep.check(variables if variables is not None else _NO_VARIABLES)
-        if now is None:
-            second = int(_time())
-            live = self._live
-            if live[0] != second:
-                live = self._tick(second)
-            stamp, today = live[1], live[2]
-        else:
-            stamp = self._stamp(now)
-            today = stamp[:10]
+        stamp, today = self.builtins.values(now)
         data: dict[str, Any] = {"now": stamp, "today": today}
         if variables:
             data.update(variables)
@@ -350,26 +333,11 @@ class PromptBuilder:
             messages = _after_system(messages, example_messages(chosen))
         return messages
 
-    def _tick(self, second: int) -> tuple[int, str, str]:
-        """The live clock's stamp, recomputed once a second."""
-        stamp = datetime.fromtimestamp(second, self._tz).isoformat(timespec="seconds")
-        self._live = live = (second, stamp, stamp[:10])
-        return live
-
-    def _stamp(self, now: datetime) -> str:
-        """``now`` as ISO 8601 in the builder's zone, to the second."""
-        if not isinstance(now, datetime):
-            raise InvalidInputError(
-                f"now must be a datetime, not {type(now).__name__}", details={"field": "now"}
-            )
-        clock = now.replace(tzinfo=self._tz) if now.tzinfo is None else now.astimezone(self._tz)
-        return clock.isoformat(timespec="seconds")
-
     def _prepare(self, version: PromptVersion, partials: PartialSource | None) -> _Prepared:
         if partials is not None:
             if not isinstance(partials, Mapping):
                 # A resolver may answer differently over time: prepare every time.
-                return _prepare(version, partials)
+                return _prepare(version, partials, self.limits)
             key: Any = (version.hash, *sorted(partials.items()))
         else:
             key = version.hash
@@ -385,7 +353,7 @@ class PromptBuilder:
             and prep.is_chat == (version.type == "chat")
         ):
             return prep
-        prep = _prepare(version, partials)
+        prep = _prepare(version, partials, self.limits)
         if len(self._prepared) >= self._cache_size:
             self._prepared.clear()
         self._prepared[key] = prep
@@ -398,10 +366,11 @@ _EMPTY_EXAMPLES: dict[str, Sequence[Mapping[str, Any]]] = {"examples": ()}
 _perf_ns = time.perf_counter_ns
 # tuple.__new__ skips the named tuples' generated __new__ (every field is given here).
 _new_tuple: Any = tuple.__new__
-_time = time.time
 
 
-def _prepare(version: PromptVersion, partials: PartialSource | None) -> _Prepared:
+def _prepare(
+    version: PromptVersion, partials: PartialSource | None, limits: Limits | None = None
+) -> _Prepared:
     config = dict(version.config)
     role = config.get("role", "user")
     compiled: ChatTemplate | Template
@@ -411,7 +380,9 @@ def _prepare(version: PromptVersion, partials: PartialSource | None) -> _Prepare
                 "a chat prompt's template must be a list of messages",
                 details={"field": "template"},
             )
-        compiled = compile_chat(version.template, syntax=version.syntax, partials=partials)
+        compiled = compile_chat(
+            version.template, syntax=version.syntax, partials=partials, limits=limits
+        )
         places = frozenset(compiled.placeholders)
     else:
         if not isinstance(version.template, str):
@@ -423,7 +394,9 @@ def _prepare(version: PromptVersion, partials: PartialSource | None) -> _Prepare
                 f"config.role must be 'user' or 'system', not {role!r}",
                 details={"field": "config.role", "value": role},
             )
-        compiled = compile_template(version.template, syntax=version.syntax, partials=partials)
+        compiled = compile_template(
+            version.template, syntax=version.syntax, partials=partials, limits=limits
+        )
         places = frozenset()
     params = {k: v for k, v in config.items() if k not in _CONFIG_KEYS}
     model = config.get("model")

@@ -13,6 +13,7 @@ from typing import Any
 from promptvault.cli.files import Problem, PromptFile
 from promptvault.errors import PromptVaultError, TemplateSyntaxError
 from promptvault.registry.refs import parse_ref
+from promptvault.templating.builtins import BUILTIN_NAMES
 
 __all__ = ["check_files", "check_templates", "partial_refs"]
 
@@ -73,7 +74,7 @@ def check_templates(pf: PromptFile) -> list[Problem]:
     # (additionalProperties: false); otherwise they are worth a warning.
     closed = schema.get("additionalProperties") is False
     for name, (field, source) in sorted(used.items()):
-        if name in declared:
+        if name in declared or name in BUILTIN_NAMES:
             continue
         line, col = _find_variable(source, name, pf.syntax)
         problems.append(

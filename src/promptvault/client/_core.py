@@ -25,6 +25,7 @@ from promptvault.errors import (
     error_from_payload,
 )
 from promptvault.templating import compile_chat, compile_template
+from promptvault.templating.builtins import Builtins
 from promptvault.templating.variables import (
     DataChecker,
     DefaultsFiller,
@@ -337,6 +338,7 @@ class ClientCore:
         """Render a compiled text or chat template as the server does: schema first."""
         if prep is not None:
             variables = prep.apply(variables)
+        variables = _BUILTINS.add(variables)  # now and today, as on the server
         if is_chat:
             return compiled.render(variables, placeholders=placeholders, strict=strict)
         if placeholders:
@@ -394,6 +396,10 @@ def auth_headers(api_key: str | None) -> dict[str, str]:
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     return headers
+
+
+# The SDK renders in-process with the server's default zone (Settings.timezone is UTC).
+_BUILTINS = Builtins("UTC")
 
 
 def render_fallback(fallback: Any, variables: Mapping[str, Any], placeholders: Any) -> Any:

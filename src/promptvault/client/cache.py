@@ -22,6 +22,7 @@ from urllib.parse import quote
 from promptvault._fileio import atomic_write
 from promptvault.entities import PromptVersion
 from promptvault.registry.refs import parse_ref as parse_registry_ref
+from promptvault.templating.builtins import BUILTIN_NAMES
 
 __all__ = ["NEVER", "CacheKey", "DiskStore", "parse_ref"]
 
@@ -98,8 +99,8 @@ class _Entry:
         self.partial_refs = partial_refs
         self.is_chat = value.type == "chat"
         self.prep = prep
-        if compiled is None or self.is_chat:
-            self.fast = None
+        if compiled is None or self.is_chat or _may_read_builtins(value, partial_refs):
+            self.fast = None  # render_entry adds the built-ins (now, today) first
         elif prep is None:
             self.fast = compiled.render
         else:
@@ -162,3 +163,11 @@ class DiskStore:
         """Forget ``key`` (the server said it no longer exists)."""
         with contextlib.suppress(OSError):
             self.path_for(key).unlink()
+
+
+def _may_read_builtins(value: PromptVersion, partial_refs: Any) -> bool:
+    """Whether rendering may read ``now``/``today`` (then the warm path adds them too)."""
+    if partial_refs:
+        return True  # an included prompt may read them
+    text = value.template if isinstance(value.template, str) else ""
+    return any(name in text for name in BUILTIN_NAMES)

@@ -32,6 +32,8 @@ from promptvault.registry.refs import LATEST, Ref, parse_ref
 from promptvault.registry.validation import compile_content
 from promptvault.storage import repositories as repo
 from promptvault.storage.database import Database
+from promptvault.templating.base import Limits
+from promptvault.templating.builtins import Builtins
 from promptvault.templating.variables import (
     DataChecker,
     DefaultsFiller,
@@ -110,9 +112,13 @@ class Resolver:
         *,
         ttl: float,
         clock: Callable[[], float] | None = None,
+        limits: Limits | None = None,
+        timezone: str = "UTC",
     ) -> None:
         self.db = db
         self.ttl = ttl
+        self.limits = limits
+        self.builtins = Builtins(timezone)
         self.clock = clock or time.monotonic
         self._gen = 0
         self._states: dict[str, _State] = {}
@@ -278,6 +284,7 @@ class Resolver:
                     type=found.type,
                     syntax=found.syntax,
                     partials=recording,
+                    limits=self.limits,
                 )
             except TemplateLimitError as err:
                 if err.details.get("limit") == "max_depth":
@@ -329,6 +336,7 @@ class Resolver:
         data = variables if variables is not None else {}
         if entry.check is not None:  # the caller's values against the declared schema
             entry.check(data)
+        data = self.builtins.add(data)  # now and today, as every render path has them
         if entry.defaults is not None:  # declared defaults fill what the caller left out
             data = entry.defaults(data)
         try:

@@ -44,6 +44,7 @@ from promptvault.storage import repositories as repo
 from promptvault.storage.audit import append
 from promptvault.storage.database import Database
 from promptvault.storage.tables import PromptRow, VersionRow, utcnow
+from promptvault.templating.base import limits_from_settings
 
 __all__ = ["Registry"]
 
@@ -79,7 +80,14 @@ class Registry:
         self.settings = settings
         # Who is recorded when a call names no actor or author: never an empty string.
         self.actor = settings.resolved_actor()
-        self.resolver = Resolver(db, ttl=settings.label_ttl, clock=clock)
+        self.limits = limits_from_settings(settings)
+        self.resolver = Resolver(
+            db,
+            ttl=settings.label_ttl,
+            clock=clock,
+            limits=self.limits,
+            timezone=settings.timezone,
+        )
 
     # --- helpers used inside write transactions ---------------------------------------
 
@@ -199,6 +207,7 @@ class Registry:
             tags=tags,
             labels=labels,
             partials=_no_partials,
+            limits=self.limits,
         )
         check_push_includes(
             self.db,

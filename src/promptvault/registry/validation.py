@@ -18,7 +18,7 @@ from promptvault.entities import JSON_MAX_BYTES, canonical_json, check_json_boun
 from promptvault.errors import InvalidInputError, TemplateError
 from promptvault.registry.refs import check_label
 from promptvault.templating import compile_chat, compile_template
-from promptvault.templating.base import PartialSource
+from promptvault.templating.base import Limits, PartialSource
 from promptvault.templating.variables import (
     check_template_fits_schema,
     validate_variables_schema,
@@ -133,13 +133,24 @@ def compile_content(
     type: str,
     syntax: str,
     partials: PartialSource | None = None,
+    limits: Limits | None = None,
 ) -> Any:
     """Compile a text or chat template (a Template or ChatTemplate)."""
     if type == "chat":
         assert isinstance(template, list)
-        return compile_chat(template, syntax=syntax, partials=partials)  # type: ignore[arg-type]
+        return compile_chat(
+            template,
+            syntax=syntax,  # type: ignore[arg-type]
+            partials=partials,
+            limits=limits,
+        )
     assert isinstance(template, str)
-    return compile_template(template, syntax=syntax, partials=partials)  # type: ignore[arg-type]
+    return compile_template(
+        template,
+        syntax=syntax,  # type: ignore[arg-type]
+        partials=partials,
+        limits=limits,
+    )
 
 
 def check_push(
@@ -152,6 +163,7 @@ def check_push(
     tags: object,
     labels: object,
     partials: Callable[[str], str | None] | None = None,
+    limits: Limits | None = None,
 ) -> CheckedPush:
     """Validate and normalise a push; raise the precise error for the first problem found."""
     if syntax not in _SYNTAXES:
@@ -180,7 +192,7 @@ def check_push(
     schema = check_schema(variables_schema)
     try:
         compiled = compile_content(
-            clean_template, type=str(type), syntax=str(syntax), partials=partials
+            clean_template, type=str(type), syntax=str(syntax), partials=partials, limits=limits
         )
     except TemplateError as err:
         err.details.setdefault("field", "template")

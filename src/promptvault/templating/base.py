@@ -5,9 +5,19 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-__all__ = ["Escape", "Limits", "PartialSource", "Template", "TemplateSyntaxName"]
+if TYPE_CHECKING:
+    from promptvault.config import Settings
+
+__all__ = [
+    "Escape",
+    "Limits",
+    "PartialSource",
+    "Template",
+    "TemplateSyntaxName",
+    "limits_from_settings",
+]
 
 TemplateSyntaxName = Literal["mustache", "jinja"]
 Escape = Literal["none", "html"]
@@ -31,6 +41,17 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+def limits_from_settings(settings: Settings) -> Limits:
+    """The engine limits ``PROMPTVAULT_MAX_SOURCE_BYTES``, ``_MAX_OUTPUT_BYTES`` and
+    ``_MAX_PARTIAL_DEPTH`` configure (the defaults when they are not set)."""
+    limits = Limits(
+        max_source_bytes=settings.max_source_bytes,
+        max_output_bytes=settings.max_output_bytes,
+        max_depth=settings.max_partial_depth,
+    )
+    return DEFAULT_LIMITS if limits == DEFAULT_LIMITS else limits
 
 
 class Template(ABC):

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from promptvault.errors import InvalidInputError
+from promptvault.templating.builtins import BUILTIN_NAMES
 
 __all__ = [
     "DefaultsFiller",
@@ -100,7 +101,9 @@ def check_template_fits_schema(variables: Any, schema: Mapping[str, Any] | None)
         return
     patterns = [re.compile(p) for p in (schema.get("patternProperties") or {})]
     undeclared = sorted(
-        n for n in names if n not in declared and not any(p.search(n) for p in patterns)
+        n
+        for n in names
+        if n not in declared and n not in BUILTIN_NAMES and not any(p.search(n) for p in patterns)
     )
     if undeclared:
         raise InvalidInputError(

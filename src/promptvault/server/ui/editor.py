@@ -98,8 +98,10 @@ def check_draft(vault: Vault, draft: Draft) -> dict[str, Any]:
             type=checked.type,
             syntax=checked.syntax,
             partials=partial_source(vault),
+            limits=vault.registry.limits,
         )
         result["variables"] = sorted(compiled.variables)
+        sample = vault.registry.resolver.builtins.add(sample)  # now/today, as on render
         placeholders = getattr(compiled, "placeholders", ())
         options: dict[str, Any] = {}
         if checked.type == "chat":

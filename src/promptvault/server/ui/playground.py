@@ -22,13 +22,14 @@ from promptvault.registry.refs import parse_int
 from promptvault.server.deps import SettingsDep, VaultDep
 from promptvault.server.ui.editor import partial_source
 from promptvault.server.ui.views import UIRoute, User, check_csrf, current_user, page
+from promptvault.templating.builtins import BUILTIN_NAMES
 from promptvault.vault import Vault
 
 __all__ = ["Field", "form_fields", "router"]
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
 UserDep = Annotated[User, Depends(current_user)]
-_BUILTINS = frozenset({"now", "today"})
+_BUILTINS = BUILTIN_NAMES
 
 
 @dataclass(frozen=True, slots=True)
