@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     )
     embeddings_api_key: str | None = None
     embeddings_model: str = "text-embedding-3-small"
+    examples_approximate_from: int = Field(
+        default=20_000,
+        ge=0,
+        description="Collections with at least this many examples also get an approximate "
+        "(HNSW) index when usearch is installed (promptvault[ann]); 0 turns it off.",
+    )
 
     def resolved_actor(self) -> str:
         """The configured actor, else ``user@host``: never empty."""

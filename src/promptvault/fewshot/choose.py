@@ -66,8 +66,10 @@ def choose(
         return Selection([], f"collection {name!r} is empty", name, strategy, None)
     if k == 0:
         return Selection([], "k is 0", name, strategy, None)
-    mask = index.mask(category=spec.category, min_quality=spec.min_quality, metadata=spec.metadata)
-    rows = index.select(strategy, k, query=query, mask=mask, lambda_=spec.lambda_, seed=spec.seed)
+    where = index.where(
+        category=spec.category, min_quality=spec.min_quality, metadata=spec.metadata
+    )
+    rows = index.select(strategy, k, query=query, where=where, lambda_=spec.lambda_, seed=spec.seed)
     chosen = index.pick(rows)
     if not chosen:
         return Selection([], "no example passed the filters", name, strategy, None)

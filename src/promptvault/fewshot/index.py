@@ -27,18 +27,22 @@ import numpy as np
 import numpy.typing as npt
 
 from promptvault.entities import Example
+from promptvault.fewshot.approximate import TAIL_MAX, ApproximateIndex
 from promptvault.fewshot.blas import one_blas_thread
+from promptvault.fewshot.filters import RowFilter
 from promptvault.fewshot.rows import Matrix, RowStore
 from promptvault.fewshot.selection import (
     by_quality,
     diverse,
-    metadata_predicate,
     mmr,
     random_pick,
     top_k,
 )
 
-__all__ = ["CollectionIndex", "vector_bytes", "vectors_from_bytes"]
+__all__ = ["CollectionIndex", "RowFilter", "vector_bytes", "vectors_from_bytes"]
+
+Rows = npt.NDArray[np.int64]
+_FETCH_LIMIT = 4096  # most graph candidates one approximate search asks for
 
 
 def vector_bytes(vector: npt.NDArray[Any]) -> bytes:
@@ -52,12 +56,6 @@ def vectors_from_bytes(blobs: Sequence[bytes], dim: int) -> Matrix:
         return np.zeros((0, dim), dtype=np.float32)
     flat = np.frombuffer(b"".join(blobs), dtype="<f4")
     return np.ascontiguousarray(flat.reshape(len(blobs), dim), dtype=np.float32)
-
-
-def _labels(category: Hashable | Collection[Hashable]) -> list[Any]:
-    if isinstance(category, (str, bytes)) or not isinstance(category, Collection):
-        return [category]
-    return list(category)
 
 
 class CollectionIndex:
@@ -108,6 +106,10 @@ class CollectionIndex:
             raise KeyError(example.id)
         rows = self._rows.copy(self.n, self._rows.capacity)
         rows.set_row(row, example, vector)
+        if rows.ann is not None:
+            rows.ann.follow(rows)
+            if vector is not None:
+                rows.ann.replace(example.id, vector)
         return type(self)(revision, rows, self.n)
 
     def without(self, revision: int, ids: Sequence[int]) -> Self:
@@ -122,7 +124,26 @@ class CollectionIndex:
         store = RowStore.of(
             self.dim, [examples[r] for r in kept], self.matrix[keep], spare=len(kept) // 4
         )
+        ann = self._rows.ann
+        if ann is not None:  # the graph follows the collection, minus the deleted examples
+            store.ann = ann
+            ann.follow(store)
+            ann.remove(ids)
         return type(self)(revision, store, len(kept))
+
+    @property
+    def approximate(self) -> ApproximateIndex | None:
+        """The collection's HNSW graph, when it has one (see ``fewshot.approximate``)."""
+        return self._rows.ann
+
+    def start_approximate(self, **options: Any) -> ApproximateIndex:
+        """Give the collection an HNSW graph, filled in the background (requires usearch);
+        ``options`` are :class:`~promptvault.fewshot.approximate.ApproximateIndex`'s."""
+        rows = self._rows
+        if rows.ann is None:
+            rows.ann = ApproximateIndex(rows, **options)
+            rows.ann.follow(rows)
+        return rows.ann
 
     def with_usage(self, counts: Mapping[int, int]) -> None:
         """Add flushed usage counts to the cached examples (display only; no new revision)."""
@@ -134,6 +155,26 @@ class CollectionIndex:
 
     # --- selection ----------------------------------------------------------------------
 
+    def where(
+        self,
+        *,
+        category: Hashable | Collection[Hashable] | None = None,
+        min_quality: float | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> RowFilter | None:
+        """The filters of a selection over this snapshot (None when there are none)."""
+        if category is None and min_quality is None and not metadata:
+            return None
+        return RowFilter(
+            codes=self.codes,
+            code_of=self._rows.code_of,
+            quality=self.quality,
+            examples=self.examples,
+            category=category,
+            min_quality=min_quality,
+            metadata=metadata,
+        )
+
     def mask(
         self,
         *,
@@ -141,34 +182,10 @@ class CollectionIndex:
         min_quality: float | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> npt.NDArray[np.bool_] | None:
-        """The rows passing the filters (None when there are no filters).
-
-        Same rules as :func:`~promptvault.fewshot.selection.filter_mask`; categories are
-        compared through their integer codes.
-        """
-        if category is None and min_quality is None and not metadata:
-            return None
-        keep = np.ones(self.n, dtype=np.bool_)
-        if category is not None:
-            code_of = self._rows.code_of
-            wanted = []
-            for label in _labels(category):
-                try:
-                    code = code_of.get(label)
-                except TypeError:  # unhashable: equal to no category
-                    code = None
-                if code is not None:
-                    wanted.append(code)
-            keep &= np.isin(self.codes, np.asarray(wanted, dtype=np.int64))
-        if min_quality is not None:
-            keep &= self.quality >= float(min_quality)
-        if metadata:
-            predicate = metadata_predicate(metadata)
-            examples = self.examples
-            for row in np.flatnonzero(keep).tolist():  # only rows still in the running
-                if not predicate(examples[row].metadata):
-                    keep[row] = False
-        return keep
+        """The rows passing the filters (None when there are no filters); same rules as
+        :func:`~promptvault.fewshot.selection.filter_mask`."""
+        found = self.where(category=category, min_quality=min_quality, metadata=metadata)
+        return None if found is None else found.mask()
 
     def select(
         self,
@@ -177,24 +194,82 @@ class CollectionIndex:
         *,
         query: Matrix | None = None,
         mask: npt.NDArray[np.bool_] | None = None,
+        where: RowFilter | None = None,
         lambda_: float = 0.5,
         seed: int | None = None,
-    ) -> npt.NDArray[np.int64]:
-        """Row indices chosen by ``strategy``, best first (similarity searches run on one
-        BLAS thread, see :mod:`promptvault.fewshot.blas`)."""
-        if strategy == "semantic":
+    ) -> Rows:
+        """Row indices chosen by ``strategy``, best first.
+
+        Filters come as a ``mask`` over every row or as ``where`` (from :meth:`where`),
+        which lets an approximate search look at its candidates only. Similarity searches
+        run on one BLAS thread (see :mod:`promptvault.fewshot.blas`).
+        """
+        if strategy in ("semantic", "mmr"):
             assert query is not None
             with one_blas_thread():
-                return top_k(self.matrix, query, k, mask=mask)
-        if strategy == "mmr":
-            assert query is not None
-            with one_blas_thread():
+                if mask is None:
+                    approximate = self._approximate_select(strategy, k, query, where, lambda_)
+                    if approximate is not None:
+                        return approximate
+                    mask = None if where is None else where.mask()
+                if strategy == "semantic":
+                    return top_k(self.matrix, query, k, mask=mask)
                 return mmr(self.matrix, query, k, lambda_=lambda_, mask=mask)
+        if mask is None and where is not None:
+            mask = where.mask()
         if strategy == "diverse":
             return diverse(self.codes, self.quality, k, mask=mask)
         if strategy == "quality":
             return by_quality(self.quality, k, mask=mask)
         return random_pick(self.n, k, seed=seed, mask=mask)
+
+    # --- approximate search -------------------------------------------------------------
+
+    def _approximate_select(
+        self, strategy: str, k: int, query: Matrix, where: RowFilter | None, lambda_: float
+    ) -> Rows | None:
+        """The selection through the HNSW graph, or None to search exactly."""
+        ann = self._rows.ann
+        if ann is None or k <= 0:
+            return None
+        wanted = k if strategy == "semantic" else max(20, 4 * k)  # mmr's candidate pool
+        rows = self._nearest(ann, query, wanted, where)
+        if rows is None or strategy == "semantic":
+            return rows
+        picked = mmr(self.matrix[rows], query, k, lambda_=lambda_, candidates=rows.shape[0])
+        return rows[picked]
+
+    def _nearest(
+        self, ann: ApproximateIndex, query: Matrix, k: int, where: RowFilter | None
+    ) -> Rows | None:
+        """The ``k`` best rows passing ``where`` among the graph's candidates, the rows not
+        in the graph yet and the edited ones, re-scored exactly; None when the graph cannot
+        answer (busy, too far behind, or too few candidates pass the filters)."""
+        ids = self.ids
+        tail = int(np.searchsorted(ids, ann.synced_id, side="right"))
+        if self.n - tail > TAIL_MAX:
+            return None  # the graph is still being built: exact search
+        extra = [r for r in map(self.row_of, ann.pending) if r is not None]
+        row_of, n = self._rows.row_of.get, self.n
+        count = max(8 * k, 64)
+        while True:
+            found = ann.candidates(query, count)
+            if found is None:
+                return None
+            rows = [r for r in map(row_of, found.tolist()) if r is not None and r < n]
+            rows.extend(extra)
+            rows.extend(range(tail, n))
+            candidates = np.unique(np.asarray(rows, dtype=np.int64))
+            if where is not None:
+                candidates = candidates[where.passes(candidates)]
+            if candidates.shape[0] >= k or found.shape[0] < count:
+                break  # enough, or the graph has nothing more to give
+            if count >= _FETCH_LIMIT:
+                return None  # a selective filter: exact search over the rows that pass
+            count = min(count * 8, _FETCH_LIMIT)
+        scores = self.matrix[candidates] @ query
+        order = np.lexsort((candidates, -scores))[:k]  # ties: lower row first, as exact
+        return candidates[order]
 
     def pick(self, rows: npt.NDArray[np.int64]) -> list[Example]:
         """The examples at ``rows``, in that order."""

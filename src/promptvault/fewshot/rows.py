@@ -15,12 +15,15 @@ edit, a delete, an append to a snapshot that is not the newest) works on a copy.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from promptvault.entities import Example
+
+if TYPE_CHECKING:
+    from promptvault.fewshot.approximate import ApproximateIndex
 
 __all__ = ["MIN_CAPACITY", "Matrix", "RowStore"]
 
@@ -32,6 +35,7 @@ class RowStore:
     """Growable columns for one collection: ``matrix``, ``ids``, ``quality``, ``codes``."""
 
     __slots__ = (
+        "ann",
         "code_of",
         "codes",
         "dim",
@@ -56,6 +60,9 @@ class RowStore:
         self.examples: list[Example] = []
         self.row_of: dict[int, int] = {}
         self.length = 0
+        # The collection's HNSW graph when it has one; shared with the stores that follow
+        # this one (growth, edits, deletes), which tell it about their rows.
+        self.ann: ApproximateIndex | None = None
 
     @property
     def capacity(self) -> int:
@@ -89,6 +96,8 @@ class RowStore:
         for row, example in enumerate(examples, start):
             row_of[example.id] = row
         self.length = end  # last: rows up to here are complete
+        if self.ann is not None:
+            self.ann.follow(self)  # added to the graph in the background
 
     def copy(self, n: int, capacity: int) -> RowStore:
         """A new store with this store's first ``n`` rows and room for ``capacity`` rows."""
@@ -104,6 +113,8 @@ class RowStore:
         else:
             other.row_of = {e.id: row for row, e in enumerate(other.examples)}
         other.length = n
+        if n == self.length:  # the newest rows: the graph goes on with the copy
+            other.ann = self.ann
         return other
 
     def set_row(self, row: int, example: Example, vector: Any | None) -> None:

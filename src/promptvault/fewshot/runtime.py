@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptvault.errors import CollectionNotFound, InvalidInputError, did_you_mean, suggest
+from promptvault.fewshot.approximate import approximate_available
 from promptvault.fewshot.embedders import Embedder, Vectors
 from promptvault.fewshot.index import CollectionIndex, vectors_from_bytes
 from promptvault.fewshot.models import Collection
@@ -68,9 +69,12 @@ class CollectionCache:
         *,
         ttl: float,
         clock: Callable[[], float] | None = None,
+        approximate_from: int = 0,
     ) -> None:
         self.db = db
         self.ttl = ttl
+        # Collections this large get an HNSW graph (0: never; needs usearch installed).
+        self.approximate_from = approximate_from if approximate_available() else 0
         self.clock = clock or time.monotonic
         self._embedder_for = embedder_for
         self._entries: dict[str, _Entry] = {}
@@ -120,7 +124,12 @@ class CollectionCache:
         index = CollectionIndex.build(
             collection.revision, collection.dim, [r.example for r in records], vectors
         )
+        self._maybe_approximate(index)
         return Loaded(collection, index, embedder)
+
+    def _maybe_approximate(self, index: CollectionIndex) -> None:
+        if self.approximate_from and index.n >= self.approximate_from:
+            index.start_approximate()
 
     def embedder(self, collection: Collection) -> Embedder:
         """The collection's embedder; its spec must match the one the vectors were made with."""
@@ -165,6 +174,7 @@ class CollectionCache:
                 self._entries.pop(name, None)
                 return
             entry.loaded = change(entry.loaded)
+            self._maybe_approximate(entry.loaded.index)
 
     def drop(self, name: str | None = None) -> None:
         """Forget one collection's snapshot (or all)."""

@@ -77,7 +77,13 @@ class ExampleService:
         self.db = db
         self.settings = settings
         self._embedders: dict[str, Embedder] = dict(embedders or {})
-        self.cache = CollectionCache(db, self.embedder, ttl=settings.label_ttl, clock=clock)
+        self.cache = CollectionCache(
+            db,
+            self.embedder,
+            ttl=settings.label_ttl,
+            clock=clock,
+            approximate_from=settings.examples_approximate_from,
+        )
         self.usage = UsageCounter(self._write_usage, every=usage_every, seconds=usage_seconds)
         self.picker = Picker(db, self.cache)
         self.select = self.picker.select

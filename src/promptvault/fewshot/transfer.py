@@ -125,8 +125,8 @@ def search(
     if index.n == 0 or k == 0:
         return []
     query = service.cache.query_vector(loaded, text)
-    mask = index.mask(category=category, min_quality=min_quality, metadata=metadata)
-    rows = index.select("semantic", k, query=query, mask=mask)
+    where = index.where(category=category, min_quality=min_quality, metadata=metadata)
+    rows = index.select("semantic", k, query=query, where=where)
     scores = index.matrix[rows] @ query
     return [(e, float(s)) for e, s in zip(index.pick(rows), scores.tolist(), strict=True)]
 
