@@ -121,7 +121,7 @@ def test_filters_hold_exactly_and_selective_ones_fall_back_to_exact(
 def test_adds_edits_and_deletes_without_a_rebuild(
     graph_index: tuple[CollectionIndex, np.ndarray],
 ) -> None:
-    index, m = graph_index
+    index, _ = graph_index
     ann = index.approximate
     assert ann is not None
     fresh = structured(3, seed=9)
