@@ -26,6 +26,7 @@ from typing import Any
 
 from promptvault.errors import InvalidInputError
 from promptvault.templating.builtins import BUILTIN_NAMES
+from promptvault.templating.schema_accept import compile_acceptor
 
 __all__ = [
     "DefaultsFiller",
@@ -292,11 +293,14 @@ def data_checker(schema: Mapping[str, Any] | None) -> DataChecker | None:
     """
     if not isinstance(schema, Mapping) or not schema:
         return None
-    validator = _validator(_without_required(schema))
-    is_valid = validator.is_valid
+    checked = _without_required(schema)
+    validator = _validator(checked)
+    # jsonschema is slow next to a render: a plain predicate vouches for the common case,
+    # and jsonschema decides (and words the error) whenever it cannot.
+    accept = compile_acceptor(checked) or validator.is_valid
 
     def check(data: Mapping[str, Any]) -> None:
-        if not is_valid(data):  # the common case costs one pass and no error objects
+        if not accept(data) and not validator.is_valid(data):
             _raise_problems(_problems(validator, data))
 
     return check
