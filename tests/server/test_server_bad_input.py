@@ -125,3 +125,67 @@ def test_a_stored_row_too_deep_to_serialise_still_reads(database_url: str) -> No
         rendered = client.post("/v1/prompts/p/render", json={"variables": {"who": "Ada"}})
         assert rendered.json()["output"] == "Hi Ada"
     vault.close()
+
+
+def test_example_import_reports_unusable_json_by_line(admin: TestClient, vault: Vault) -> None:
+    vault.examples.create("faq", embedder="hashing")
+    lines = [
+        json_line({"input": "fine", "output": "ok"}),
+        '{"input": "big", "output": "n", "metadata": {"n": ' + "9" * 5000 + "}}",
+        '{"input": "deep", "output": "d", "metadata": ' + "[" * 5000 + "]" * 5000 + "}",
+        json_line({"input": "x", "output": "y", "metadata": nested(100)}),
+        json_line({"input": "nul \x00 here", "output": "y"}),
+        json_line({"input": "lone \ud800", "output": "y"}),
+    ]
+    report = admin.post(
+        "/v1/collections/faq/examples/import", json={"text": "\n".join(lines), "strict": False}
+    )
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert body["added"] == 1
+    assert [e["line"] for e in body["errors"]] == [2, 3, 4, 5, 6]
+    assert [e["field"] for e in body["errors"]][2:] == ["metadata", "input", "input"]
+    assert [e.input for e in vault.examples.examples("faq")] == ["fine"]
+
+
+def json_line(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+@pytest.mark.parametrize("field", ["unit_id", "experiment", "metric"])
+def test_nul_in_an_event_is_refused_before_the_batch(
+    admin: TestClient, vault: Vault, field: str
+) -> None:
+    vault.push("support", template="Hello")
+    event = {"type": "exposure", "experiment": "tone", "unit_id": "u1", field: "a\x00b"}
+    sent = admin.post("/v1/events", json={"events": [event]})
+    invalid(sent, field)
+
+
+def test_nul_in_a_key_name_is_refused(admin: TestClient) -> None:
+    invalid(admin.post("/v1/keys", json={"name": "k\x00", "role": "viewer"}), "name")
+
+
+def test_registry_import_refuses_deep_or_unreadable_json(tmp_path: Any, vault: Vault) -> None:
+    from promptvault.errors import InvalidInputError
+
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"format": "promptvault/1", "prompts": ' + "[" * 5000 + "]" * 5000 + "}")
+    with pytest.raises(InvalidInputError) as err:
+        vault.import_(deep)
+    assert err.value.details["field"] == "path"
+    export = tmp_path / "export.json"
+    vault.push("p", template="x")
+    vault.export(export)
+    import json
+
+    data = json.loads(export.read_text())
+    data["prompts"][0]["name"] = "q"
+    data["prompts"][0]["versions"][0]["config"] = nested(200)
+    export.write_text(json.dumps(data))
+    with pytest.raises(InvalidInputError) as err:
+        vault.import_(export)
+    assert err.value.details["field"] == "prompts[0].versions[0].config"
+    assert [s.name for s in vault.list_prompts()] == ["p"]

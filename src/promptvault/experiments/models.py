@@ -12,8 +12,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from promptvault.entities import check_text
 from promptvault.experiments.assignment import Assigner
 
 __all__ = [
@@ -139,6 +140,12 @@ class Event(_Value):
     metric: str | None = Field(default=None, max_length=100)
     value: float | None = Field(default=None, allow_inf_nan=False)
     at: datetime | None = None
+
+    @field_validator("experiment", "unit_id", "variant", "metric")
+    @classmethod
+    def _storable(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Checked here, not when the batch is written: NUL cannot be stored on PostgreSQL.
+        return None if value is None else check_text(value, str(info.field_name))
 
 
 class IngestResult(_Value):

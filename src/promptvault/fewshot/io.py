@@ -22,7 +22,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
-from promptvault.entities import Example
+from promptvault.entities import Example, check_json_bounds, check_text
 from promptvault.errors import InvalidInputError
 from promptvault.fewshot.models import RowError
 
@@ -72,7 +72,7 @@ def _check(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
             raise _RowProblem(key, f"{key} must be non-empty text")
         if len(value) > MAX_TEXT:
             raise _RowProblem(key, f"{key} is longer than {MAX_TEXT} characters")
-        out[key] = value
+        out[key] = _storable(value, key)
     if "category" in raw:
         category = raw["category"]
         if category in (None, ""):
@@ -80,7 +80,7 @@ def _check(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
         elif not isinstance(category, str) or len(category) > 200:
             raise _RowProblem("category", "category must be text of at most 200 characters")
         else:
-            out["category"] = category
+            out["category"] = _storable(category, "category")
     if "quality" in raw:
         out["quality"] = _quality(raw["quality"])
     if "metadata" in raw:
@@ -90,6 +90,13 @@ def _check(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
         out.setdefault("quality", 1.0)
         out.setdefault("metadata", {})
     return out
+
+
+def _storable(value: str, field: str) -> str:
+    try:
+        return check_text(value, field)
+    except InvalidInputError as err:
+        raise _RowProblem(field, err.message) from None
 
 
 def _quality(value: Any) -> float:
@@ -115,8 +122,14 @@ def _metadata(value: Any) -> dict[str, Any]:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise _RowProblem("metadata", f"metadata is not valid JSON: {exc.msg}") from None
+        except (ValueError, RecursionError) as exc:  # a 5,000-digit number, deep nesting
+            raise _RowProblem("metadata", f"metadata is not usable JSON: {exc}") from None
     if not isinstance(value, dict):
         raise _RowProblem("metadata", "metadata must be a JSON object")
+    try:
+        check_json_bounds(value, "metadata")
+    except InvalidInputError as err:
+        raise _RowProblem("metadata", err.message) from None
     return value
 
 
@@ -159,6 +172,11 @@ def _jsonl(text: str) -> Iterator[tuple[int, Mapping[str, Any] | RowError]]:
                 number,
                 RowError(line=number, message=f"not valid JSON: {exc.msg} (column {exc.colno})"),
             )
+            continue
+        except (ValueError, RecursionError) as exc:
+            # Valid JSON that Python will not hold: a number of thousands of digits, or
+            # nesting past the interpreter's recursion limit.
+            yield number, RowError(line=number, message=f"not usable JSON: {exc}")
             continue
         if not isinstance(value, dict):
             yield number, RowError(line=number, message="each line must be a JSON object")

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from promptvault._fileio import atomic_write
+from promptvault.entities import JSON_MAX_BYTES, check_json_bounds
 from promptvault.errors import ConflictError, InvalidInputError
 from promptvault.registry.refs import check_label, check_name
 from promptvault.registry.validation import content_hash
@@ -148,6 +149,9 @@ def _insert_prompt(session: Session, item: dict[str, Any], index: int) -> int:
     by_number: dict[int, int] = {}
     for j, v in enumerate(versions):
         vwhere = f"{where}.versions[{j}]"
+        for key, size in (("template", 1 << 30), ("config", None), ("variables_schema", None)):
+            # The same bounds as a push: a backup must not store what no push could.
+            check_json_bounds(v.get(key), f"{vwhere}.{key}", max_bytes=size or JSON_MAX_BYTES)
         digest = content_hash(
             template=v["template"],
             syntax=v.get("syntax", "mustache"),
@@ -239,10 +243,10 @@ def read_json_file(path: Path) -> Any:
     """The JSON value in ``path``; an unreadable or malformed file is InvalidInputError."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise InvalidInputError(
             f"cannot read {path}: {exc}", details={"field": "path", "path": str(path)}
-        ) from exc
+        ) from None
 
 
 def import_registry(db: Database, path: Path, *, actor: str = "") -> int:
