@@ -26,8 +26,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import numpy as np
-
 from promptvault.builder import BuiltRequest, PromptBuilder
 from promptvault.client._api import Call, prompt_path
 from promptvault.client._core import (
@@ -39,13 +37,15 @@ from promptvault.client._core import (
 )
 from promptvault.entities import Example, PromptVersion
 from promptvault.errors import NotFoundError, PromptVaultError
-from promptvault.fewshot.choose import choose
-from promptvault.fewshot.embedders import HashingEmbedder
-from promptvault.fewshot.index import CollectionIndex
 from promptvault.fewshot.models import Collection, parse_examples_spec
 
 if TYPE_CHECKING:
     from promptvault.client.client import PromptVaultClient
+    from promptvault.fewshot.embedders import HashingEmbedder
+    from promptvault.fewshot.index import CollectionIndex
+
+# numpy, the index and the embedder load on the first local build that selects examples
+# (imports inside the functions below), so ``import promptvault.client`` stays light.
 
 __all__ = ["LocalBuilds", "Snapshot", "build_call", "keep_resolution"]
 
@@ -65,10 +65,20 @@ class Snapshot:
         self.etag = etag
         self.expires = expires
         # Only the built-in hashing embedder can embed the query here.
-        self.local = collection.embedder_spec == HashingEmbedder().spec
+        self.local = collection.embedder_spec == _hashing_spec()
+
+
+def _hashing_spec() -> str:
+    from promptvault.fewshot.embedders import HashingEmbedder
+
+    return HashingEmbedder().spec
 
 
 def _snapshot(data: Any, etag: str, expires: float) -> Snapshot:
+    import numpy as np
+
+    from promptvault.fewshot.index import CollectionIndex
+
     collection = Collection.model_validate(data["collection"])
     examples = [Example.model_validate(e) for e in data["examples"]]
     dim = int(data["dim"])
@@ -85,7 +95,7 @@ class LocalBuilds:
         self.client = client
         self.core = core
         self.builder = PromptBuilder()
-        self.embedder = HashingEmbedder()
+        self._embedder: HashingEmbedder | None = None
         self.snapshots: dict[str, Snapshot] = {}
         self._queries: dict[str, Any] = {}
         self._refreshing: set[str] = set()
@@ -128,6 +138,8 @@ class LocalBuilds:
                 strict=strict,
             )
             return keep_resolution(built, version)
+        from promptvault.fewshot.choose import choose
+
         picked = choose(
             snap.collection,
             snap.index,
@@ -149,6 +161,15 @@ class LocalBuilds:
             collection=picked.collection,
             strategy=picked.strategy,
         )
+
+    @property
+    def embedder(self) -> HashingEmbedder:
+        """The embedder of query texts, created on the first local selection."""
+        if self._embedder is None:
+            from promptvault.fewshot.embedders import HashingEmbedder
+
+            self._embedder = HashingEmbedder()
+        return self._embedder
 
     def _query_vector(self, text: str) -> Any:
         found = self._queries.get(text)
