@@ -20,7 +20,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from promptvault import Vault
+from promptvault.client import PromptVaultClient
 from promptvault.config import Settings
+from promptvault.errors import PromptUnavailable
 from promptvault.registry.keys import KeyService
 from promptvault.server.app import create_app
 
@@ -183,3 +185,44 @@ def test_read_only_postgres_answers_503_and_loses_nothing(
         assert _state(vault) == before
         vault.push("kept", template="after the database was writable again")
         assert vault.audit.verify().ok
+
+
+def test_full_disk_through_a_real_server(
+    small_disk: Path, tmp_path: Path, make_server: Any
+) -> None:
+    """The SDK, the remote CLI and an application see the same clear 503 from ``serve``."""
+    server = make_server(f"sqlite:///{small_disk / 'vault.db'}")
+    app_client = PromptVaultClient(
+        server.base, server.key, retries=0, fallback_dir=str(tmp_path / "fallback")
+    )
+    app_client.push("kept", template="kept v1 {{who}}")
+    assert app_client.render("kept", {"who": "Ada"}) == "kept v1 Ada"
+    fd = os.open(small_disk / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+
+    with pytest.raises(PromptUnavailable, match="disk is full") as raised:
+        app_client.push("kept", template="new " + "x" * 100_000)
+    assert raised.value.details["status"] == 503
+    assert app_client.render("kept", {"who": "Ada"}) == "kept v1 Ada"  # reads go on
+    prompt_file = tmp_path / "kept.yaml"
+    prompt_file.write_text("name: kept\ntemplate: pushed from the CLI\n")
+    done = subprocess.run(
+        cli("--server", server.base, "push", str(prompt_file)),
+        env={**os.environ, "PROMPTVAULT_API_KEY": server.key},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "disk is full" in done.stderr and "internal error" not in done.stderr, done.stderr
+
+    (small_disk / "filler").unlink()
+    assert app_client.push("kept", template="after the disk was freed").version.version == 2
+    app_client.close()

@@ -363,9 +363,15 @@ class ClientCore:
         except ValueError:
             body = None
         if status >= 500 or status in _TRANSIENT_STATUS:
-            code = body.get("error", {}).get("code") if isinstance(body, dict) else None
+            error = body.get("error") if isinstance(body, dict) else None
+            error = error if isinstance(error, dict) else {}
+            code, message = error.get("code"), error.get("message")
+            # The server's message says why ("the database's disk is full: ..."): keep it.
             raise Unavailable(
-                f"server answered {status}" + (f" ({code})" if code else ""), status=status
+                f"server answered {status}"
+                + (f" ({code})" if code else "")
+                + (f": {message}" if isinstance(message, str) and message else ""),
+                status=status,
             )
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             raise error_from_payload(body)
