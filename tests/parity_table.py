@@ -27,6 +27,23 @@ CHAT = [
     {"role": "user", "content": "{{question}}"},
 ]
 
+# Flags declared but neither required nor given a default each (tier itself defaults to {}).
+FLAGS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "tier": {
+            "type": "object",
+            "default": {},
+            "properties": {
+                "free": {"type": "boolean"},
+                "pro": {"type": "boolean"},
+                "enterprise": {"type": "boolean"},
+            },
+        },
+        "nick": {"type": "string"},
+    },
+}
+
 SUPPORT = next(p for p in DEMO_PROMPTS if p["name"] == "customer_support")
 
 # (name, push keyword arguments) in order; the first version of a prompt takes production.
@@ -78,10 +95,28 @@ PROMPTS: list[tuple[str, dict[str, Any]]] = [
                     "tone": {"type": "string", "default": "brief"},
                     "question": {"type": "string"},
                 },
+                "required": ["question"],  # declared and optional would read as empty
             },
         },
     ),
     ("dated", {"template": "Today is {{today}} (now {{now}})."}),
+    (
+        "flags",
+        {
+            "template": "{{#tier.enterprise}}E{{/tier.enterprise}}{{#tier.free}}F{{/tier.free}}"
+            "{{^tier.pro}}-notpro{{/tier.pro}} {{nick}}|{{#tier.gold}}G{{/tier.gold}}",
+            "variables_schema": FLAGS_SCHEMA,
+        },
+    ),
+    (
+        "flags_jinja",
+        {
+            "template": "{% if tier.enterprise %}E{% endif %}{% if tier.free %}F{% endif %}"
+            "{{ tier.pro | default('-np') }} {{ nick }}|{% if tier.gold %}G{% endif %}",
+            "syntax": "jinja",
+            "variables_schema": FLAGS_SCHEMA,
+        },
+    ),
     (
         "dated_closed",
         {
@@ -247,6 +282,31 @@ CASES: list[Case] = [
     ),
     Case(
         "built-ins under a closed schema", "dated_closed", {"topic": "x"}, Contains(("As of 20",))
+    ),
+    Case(
+        "optional flags read as false when left out",
+        "flags",
+        {"tier": {"enterprise": True, "gold": False}},
+        "E-notpro |",
+    ),
+    Case(
+        "a name the schema does not declare is still missing",
+        "flags",
+        {"tier": {"enterprise": True}},
+        Raises(MissingVariablesError, names=("tier.gold",)),
+    ),
+    Case("optional flags, no data at all", "flags", {"tier": {"gold": True}}, "-notpro |G"),
+    Case(
+        "optional flags in jinja",
+        "flags_jinja",
+        {"tier": {"free": True, "gold": 1}},
+        "F-np |G",
+    ),
+    Case(
+        "jinja: an undeclared name is still missing",
+        "flags_jinja",
+        {"tier": {"free": True}},
+        Raises(MissingVariablesError),
     ),
     Case("unknown prompt", "nope", {}, Raises(PromptNotFound)),
     Case("unknown version", "greet@9", {"name": "Ada"}, Raises(VersionNotFound)),

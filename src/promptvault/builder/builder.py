@@ -411,7 +411,7 @@ def _prepare(
         model=str(model) if model is not None else None,
         dropped=dropped_params(params),
         reads_examples="examples" in compiled.variables,
-        defaults=defaults_filler(version.variables_schema),
+        defaults=defaults_filler(version.variables_schema, syntax=version.syntax),
         check=data_checker(version.variables_schema),
         places=places,
     )

@@ -134,7 +134,7 @@ class DataPrep:
 def data_prep(version: PromptVersion) -> DataPrep | None:
     """The version's :class:`DataPrep`, or None when its schema checks and fills nothing."""
     check = data_checker(version.variables_schema)
-    defaults = defaults_filler(version.variables_schema)
+    defaults = defaults_filler(version.variables_schema, syntax=version.syntax)
     if check is None and defaults is None:
         return None
     return DataPrep(check, defaults)

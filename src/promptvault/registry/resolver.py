@@ -296,7 +296,7 @@ class Resolver:
                 found.type == "chat",
                 expires,
                 self._gen,
-                defaults=defaults_filler(found.variables_schema),
+                defaults=defaults_filler(found.variables_schema, syntax=found.syntax),
                 check=data_checker(found.variables_schema),
                 partials=sources,
             )

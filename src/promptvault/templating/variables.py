@@ -31,6 +31,7 @@ from promptvault.templating.schema_accept import compile_acceptor
 __all__ = [
     "DefaultsFiller",
     "JSON_TYPES",
+    "absent_value",
     "apply_defaults",
     "check_template_fits_schema",
     "data_checker",
@@ -202,20 +203,56 @@ DefaultsFiller = Callable[[Mapping[str, Any]], dict[str, Any]]
 _IMMUTABLE = (str, int, float, bool, type(None))
 
 
-def defaults_filler(schema: Mapping[str, Any] | None) -> DefaultsFiller | None:
-    """:func:`apply_defaults` for one schema, compiled once; None when it declares no default.
+def defaults_filler(
+    schema: Mapping[str, Any] | None, *, syntax: str | None = None
+) -> DefaultsFiller | None:
+    """What a render does to the caller's (checked) data, compiled once per schema; None
+    when there is nothing to do.
 
-    Resolvers and builders keep the filler with a compiled version, so a render costs one
-    dict copy plus a step per declared default instead of a walk over the whole schema.
+    Declared defaults fill what the caller left out. With ``syntax`` given, a property the
+    schema declares but neither requires nor gives a default reads as *absent* when left
+    out, not as missing: ``None`` for Mustache (a false section, empty text) and an undefined
+    value for Jinja (false, and ``|default`` still applies). So ``{{#tier.free}}`` works on
+    ``tier={"enterprise": true}``; names the schema does not declare stay missing in strict
+    mode. Resolvers, builders and the SDK keep the filler with a compiled version.
     """
-    if schema_with_defaults(schema) is None:
+    if not isinstance(schema, Mapping):
         return None
-    assert schema is not None  # schema_with_defaults returned it
-    return _filler(schema)
+    absent = _NO_ABSENT if syntax is None else absent_value(syntax)
+    if schema_with_defaults(schema) is None and (
+        absent is _NO_ABSENT or not _has_optional(schema.get("properties"), schema)
+    ):
+        return None
+    return _filler(schema, absent)
 
 
-def _filler(schema: Mapping[str, Any]) -> DefaultsFiller:
+_NO_ABSENT: Any = object()
+
+
+def absent_value(syntax: str) -> Any:
+    """How a declared, optional, left-out property reads in ``syntax`` (see above)."""
+    if syntax == "jinja":
+        from jinja2 import ChainableUndefined
+
+        return ChainableUndefined(name="absent")
+    return None
+
+
+def _has_optional(properties: Any, schema: Mapping[str, Any]) -> bool:
+    if not isinstance(properties, Mapping) or not properties:
+        return False
+    required = set(schema.get("required") or ())
+    for name, spec in properties.items():
+        if name not in required:
+            return True
+        if isinstance(spec, Mapping) and _has_optional(spec.get("properties"), spec):
+            return True
+    return False
+
+
+def _filler(schema: Mapping[str, Any], absent: Any = _NO_ABSENT) -> DefaultsFiller:
     steps: list[tuple[str, Callable[[], Any] | None, DefaultsFiller | None]] = []
+    required = schema.get("required") or ()
     for name, spec in (schema.get("properties") or {}).items():
         if not isinstance(spec, Mapping):
             continue
@@ -227,7 +264,9 @@ def _filler(schema: Mapping[str, Any]) -> DefaultsFiller:
                 make = functools.partial(_same, value)
             else:
                 make = functools.partial(copy.deepcopy, value)
-        nested = _filler(spec) if spec.get("properties") else None
+        elif absent is not _NO_ABSENT and name not in required:
+            make = functools.partial(_same, absent)
+        nested = _filler(spec, absent) if spec.get("properties") else None
         if make is not None or nested is not None:
             steps.append((name, make, nested))
 
