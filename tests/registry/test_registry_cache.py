@@ -80,3 +80,37 @@ def test_new_version_from_elsewhere_found_by_number(sqlite_url: str, clock: Fake
     finally:
         reader.close()
         writer.close()
+
+
+def test_warm_get_uses_the_memo_and_still_sees_label_moves(
+    database_url: str, clock: FakeClock, monkeypatch: Any
+) -> None:
+    settings = Settings(database_url=database_url, label_ttl=2.0)
+    reader = Vault(settings, clock=clock)
+    writer = Vault(settings)
+    try:
+        writer.push("p", template="one")
+        writer.push("p", template="two", labels=["staging"])
+        resolver = reader.registry.resolver
+        assert resolver.get("p").version == 1
+        assert resolver.get("p@2").labels == ("staging",)
+        reader.build("p", {})
+        picks: list[Any] = []
+        real_pick = resolver.pick
+        monkeypatch.setattr(resolver, "pick", lambda ref: picks.append(ref) or real_pick(ref))
+        for _ in range(20):  # warm: neither parsed nor picked again
+            assert reader.build("p", {}).messages[-1]["content"] == "one"
+            assert resolver.get("p@2").labels == ("staging",)
+        assert picks == []
+        writer.set_label("p", "production", 2)  # another process: seen after the TTL
+        clock.advance(1.0)
+        assert resolver.get("p").version == 1
+        clock.advance(1.5)
+        assert resolver.get("p").version == 2
+        assert resolver.get("p@2").labels == ("production", "staging")
+        reader.set_label("p", "staging", 1)  # this process: seen at once
+        assert resolver.get("p@staging").version == 1
+        assert resolver.get("p@2").labels == ("production",)
+    finally:
+        reader.close()
+        writer.close()

@@ -79,7 +79,16 @@ class _State:
 
 
 class _Compiled:
-    __slots__ = ("check", "defaults", "expires", "gen", "is_chat", "partials", "template")
+    __slots__ = (
+        "check",
+        "defaults",
+        "expires",
+        "gen",
+        "is_chat",
+        "partial_sources",
+        "partials",
+        "template",
+    )
 
     def __init__(
         self,
@@ -101,6 +110,9 @@ class _Compiled:
         # Sources of the partials the template included, by reference as written; filled
         # as the engine asks for them (compile, render or reading ``variables``).
         self.partials = partials if partials is not None else {}
+        # What ``Resolver.partial_sources`` answers for this compilation (computed once:
+        # a label move behind a partial makes a new compilation).
+        self.partial_sources: dict[str, str] | bool | None = False
 
 
 class Resolver:
@@ -126,6 +138,9 @@ class Resolver:
         self._compiled: dict[tuple[str, int], _Compiled] = {}
         # ref string -> (expires, compiled, generation)
         self._hot: dict[str, tuple[float, _Compiled, int]] = {}
+        # ref string -> (expires, version, generation): the same memo for ``get``, so a
+        # build (which resolves, then renders) costs what a render costs on the warm path.
+        self._hot_versions: dict[str, tuple[float, PromptVersion, int]] = {}
 
     # --- invalidation ---------------------------------------------------------------
 
@@ -137,6 +152,7 @@ class Resolver:
             self._states.pop(name, None)
         self._gen += 1
         self._hot.clear()
+        self._hot_versions.clear()
 
     # --- state and versions ---------------------------------------------------------
 
@@ -221,6 +237,11 @@ class Resolver:
 
     def get(self, ref: str, *, label: str | None = None, version: int | None = None) -> Any:
         """The PromptVersion a reference points at now, with its labels."""
+        memo = label is None and version is None
+        if memo:
+            hot = self._hot_versions.get(ref)
+            if hot is not None and hot[0] > self.clock() and hot[2] == self._gen:
+                return hot[1]
         parsed = parse_ref(ref, label=label, version=version)
         state, number, resolved = self.pick(parsed)
         key = (number, resolved)
@@ -231,6 +252,11 @@ class Resolver:
                 update={"labels": state.labels_for(number), "resolved_label": resolved}
             )
             state.resolved[key] = found
+        if memo:
+            # Until the pointers are re-read: even name@7 carries its labels, which move.
+            if len(self._hot_versions) >= _HOT_MAX:
+                self._hot_versions.clear()
+            self._hot_versions[ref] = (state.expires, found, self._gen)
         return found
 
     # --- compile and render ---------------------------------------------------------
@@ -315,8 +341,11 @@ class Resolver:
         resolver uses, so a built request and ``render`` agree, label moves included.
         """
         entry = self.compiled(f"{version.name}@{version.version}")
-        _ = entry.template.variables  # makes the engine resolve every partial it includes
-        return dict(entry.partials) if entry.partials else None
+        found = entry.partial_sources
+        if found is False:
+            _ = entry.template.variables  # makes the engine resolve every partial it includes
+            found = entry.partial_sources = dict(entry.partials) if entry.partials else None
+        return None if found is None else dict(found)  # type: ignore[arg-type]
 
     def render(
         self,
