@@ -189,3 +189,22 @@ def test_registry_import_refuses_deep_or_unreadable_json(tmp_path: Any, vault: V
         vault.import_(export)
     assert err.value.details["field"] == "prompts[0].versions[0].config"
     assert [s.name for s in vault.list_prompts()] == ["p"]
+
+
+def test_no_query_parameter_of_any_read_route_turns_nul_into_a_500(
+    admin: TestClient, vault: Vault
+) -> None:
+    vault.push("p", template="x")
+    vault.examples.create("faq", embedder="hashing")
+    spec = admin.get("/openapi.json").json()
+    tried = 0
+    for path, operations in spec["paths"].items():
+        params = [p["name"] for p in operations.get("get", {}).get("parameters", [])]
+        params = [p for p in params if p not in ("name", "label", "version", "example_id")]
+        concrete = path.replace("{name}", "faq" if "collections" in path else "p")
+        concrete = concrete.replace("{label}", "production").replace("{version}", "1")
+        for param in params:
+            got = admin.get(concrete, params={param: "a\x00b"})
+            assert got.status_code < 500, (concrete, param, got.text)
+            tried += 1
+    assert tried >= 12
