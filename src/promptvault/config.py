@@ -79,7 +79,9 @@ class Settings(BaseSettings):
         description="Open connections per server process; beyond it requests get 503.",
     )
     max_header_bytes: int = Field(
-        default=16384, ge=1024, description="Largest request head (request line + headers)."
+        default=16384,
+        ge=1024,
+        description="Largest request head buffered while incomplete (beyond it: 400).",
     )
     auth_failure_burst: int = Field(
         default=20,

@@ -56,7 +56,8 @@ def _push_and_resolve(api: httpx.Client) -> None:
 def test_half_open_connections_are_closed_and_resolves_keep_working(tmp_path: Path) -> None:
     home = tmp_path / "home-slow"
     home.mkdir()
-    with live_server(home, "--header-timeout", "2", "--log-level", "warning") as server:
+    args = ("--header-timeout", "2", "--keep-alive-timeout", "1", "--max-header-bytes", "4096")
+    with live_server(home, *args, "--log-level", "warning") as server:
         api = httpx.Client(
             base_url=server.base, headers={"Authorization": f"Bearer {server.admin_key}"}
         )
@@ -74,6 +75,15 @@ def test_half_open_connections_are_closed_and_resolves_keep_working(tmp_path: Pa
             assert answer.startswith(b"HTTP/1.1 200")
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
             _wait_all_closed([sock], deadline=30)
+        # An idle keep-alive connection closes after --keep-alive-timeout.
+        with _sockets(server, 1, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") as (sock,):
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            _wait_all_closed([sock], deadline=30)
+        # A request head growing past --max-header-bytes is refused, not buffered.
+        big = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 8192
+        with _sockets(server, 1, big) as (sock,):
+            sock.settimeout(10)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 400")
         assert api.get("/v1/prompts/greet/resolve").status_code == 200
         api.close()
 

@@ -67,7 +67,7 @@ def serve(  # noqa: PLR0917 - Typer passes every option positionally
         typer.Option(
             "--max-header-bytes",
             min=1024,
-            help="Largest request line + headers; larger heads get 400 [default: 16384].",
+            help="Largest incomplete request head buffered; beyond it 400 [default: 16384].",
         ),
     ] = None,
     log_repeat_interval: Annotated[
