@@ -39,7 +39,20 @@ def test_partial_cycle_is_an_error(sqlite_vault: Vault) -> None:
     sqlite_vault.push("b", template="B", syntax="jinja")
     sqlite_vault.push("a", template='A {% include "b" %}', syntax="jinja")
     sqlite_vault.push("b", template='B {% include "a" %}', syntax="jinja")  # not production
-    sqlite_vault.set_label("b", "production", 2)  # a label move closes the cycle
+    # A label move that would close the cycle is refused, and leaves nothing behind.
+    before = snapshot(sqlite_vault)
+    with pytest.raises(TemplateLimitError) as moved:
+        sqlite_vault.set_label("b", "production", 2)
+    assert "b@2 -> a -> b" in moved.value.message
+    assert snapshot(sqlite_vault) == before
+    # One stored by an earlier release still fails at render with a clear cycle error.
+    with sqlite_vault.db.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE labels SET version_id = (SELECT id FROM prompt_versions WHERE version = 2 "
+            "AND prompt_id = labels.prompt_id) WHERE label = 'production' AND prompt_id = "
+            "(SELECT id FROM prompts WHERE name = 'b')"
+        )
+    sqlite_vault.registry.resolver.invalidate()
     with pytest.raises(TemplateLimitError) as err:
         sqlite_vault.render("a")
     assert err.value.details["cycle"] is True

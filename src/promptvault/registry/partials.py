@@ -32,7 +32,7 @@ from promptvault.storage import repositories as repo
 from promptvault.storage.database import Database
 from promptvault.templating.mustache_parser import Block, Parent, Partial, Section, parse
 
-__all__ = ["Include", "check_includes", "check_push_includes", "includes"]
+__all__ = ["Include", "check_includes", "check_move_includes", "check_push_includes", "includes"]
 
 _JINJA_INCLUDE = re.compile(r"\{%-?\s*(?:include|import|extends|from)\s+[\"']([^\"']+)[\"']")
 # How far the check follows partials of partials (the render-time depth limit is lower).
@@ -99,6 +99,7 @@ def check_includes(
     resolve: Callable[[Ref], Any],
     is_new: Callable[[Ref], bool],
     allow_missing: bool = False,
+    subject: str = "the version being pushed",
 ) -> None:
     """Refuse a missing partial (unless ``allow_missing``) or a cycle back to the new version.
 
@@ -106,7 +107,15 @@ def check_includes(
     NotFoundError); ``is_new(ref)`` tells whether it will point at the version being pushed.
     """
     for top in includes(template, syntax):
-        _follow(name, top, syntax, resolve=resolve, is_new=is_new, allow_missing=allow_missing)
+        _follow(
+            name,
+            top,
+            syntax,
+            resolve=resolve,
+            is_new=is_new,
+            allow_missing=allow_missing,
+            subject=subject,
+        )
 
 
 def _follow(
@@ -117,6 +126,7 @@ def _follow(
     resolve: Callable[[Ref], Any],
     is_new: Callable[[Ref], bool],
     allow_missing: bool,
+    subject: str,
 ) -> None:
     pending: list[tuple[str, list[str]]] = [(top.ref, [])]
     seen: set[tuple[str, int]] = set()
@@ -130,7 +140,7 @@ def _follow(
         if is_new(parsed):
             cycle = " -> ".join([name, *path])
             raise TemplateLimitError(
-                f"partial cycle: {cycle} includes the version being pushed "
+                f"partial cycle: {cycle} includes {subject} "
                 f"(line {top.line}, column {top.column} of {top.field})",
                 details={
                     "limit": "partial_cycle",
@@ -197,4 +207,29 @@ def check_push_includes(
         resolve=resolve,
         is_new=is_new,
         allow_missing=allow_missing,
+    )
+
+
+def check_move_includes(resolver: Resolver, name: str, label: str, version: int) -> None:
+    """Refuse moving ``label`` of ``name`` to ``version`` when that closes a partial cycle.
+
+    The version's own includes were checked when it was pushed, but against where labels
+    pointed then: a move can make ``name@label`` reach itself (b@2 includes a, a includes b).
+    Missing partials are not this move's concern.
+    """
+    found = resolver.get(name, version=version)
+    if not includes(found.template, found.syntax):
+        return
+
+    def is_new(ref: Ref) -> bool:
+        return ref.name == name and ref.version is None and (ref.label or DEFAULT_LABEL) == label
+
+    check_includes(
+        f"{name}@{version}",
+        found.template,
+        found.syntax,
+        resolve=lambda ref: resolver.get(ref.name, label=ref.label, version=ref.version),
+        is_new=is_new,
+        allow_missing=True,
+        subject=f"{name}@{label}, which this move points at version {version}",
     )

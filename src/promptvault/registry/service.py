@@ -30,7 +30,7 @@ from promptvault.errors import (
     VersionNotFound,
     suggest,
 )
-from promptvault.registry.partials import check_push_includes
+from promptvault.registry.partials import check_move_includes, check_push_includes
 from promptvault.registry.reads import RegistryReads
 from promptvault.registry.refs import (
     DEFAULT_LABEL,
@@ -342,6 +342,7 @@ class Registry(RegistryReads):
         check_label(label)
         check_version(version)
         actor = _text(actor, "actor", 200) or self.actor
+        check_move_includes(self.resolver, name, label, version)
 
         def work(session: Session) -> LabelEvent:
             prompt = self._prompt(session, name)
