@@ -93,7 +93,8 @@ class Vault:
             self.db,
             self.settings,
             fetch_version=lambda name, number: self.registry.resolver.get(name, version=number),
-            move_label=self.registry.set_label,
+            move_label=self.registry.move_label_in,
+            label_moved=self.registry.label_moved,
             clock=self._clock,
         )
 

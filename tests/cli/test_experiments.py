@@ -146,3 +146,32 @@ def test_commands_work_through_a_server(
     done = cli("experiment", "conclude", "support-tone", "-w", "friendly")
     assert done.exit_code == 0, done.stderr
     assert vault.get("customer_support").version == 2
+
+
+def _create_start_twice(cli: Any) -> None:
+    # support-tone (from the demo) runs on customer_support@production: the start fails.
+    for _ in range(2):
+        failed = cli(*CREATE, "--start")
+        assert failed.exit_code == 1
+        assert "already running" in failed.stderr and "already exists" not in failed.stderr
+    assert cli("experiment", "show", "tone").exit_code == 1  # no draft was left behind
+    assert cli("experiment", "stop", "support-tone").exit_code == 0
+    started = cli(*CREATE, "--start", "--json")
+    assert started.exit_code == 0, started.stderr
+    assert json.loads(started.stdout)["status"] == "running"
+
+
+def test_create_with_start_leaves_nothing_when_the_start_fails(cli: Any, home: Path) -> None:
+    _prompt(cli)
+    _create_start_twice(cli)
+
+
+def test_create_with_start_is_atomic_through_a_server(
+    cli: Any, server: tuple[str, str, Vault], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, key, vault = server
+    monkeypatch.setenv("PROMPTVAULT_URL", url)
+    monkeypatch.setenv("PROMPTVAULT_API_KEY", key)
+    _prompt(cli)
+    _create_start_twice(cli)
+    assert vault.experiments.get("tone").started_by == "ci-key"

@@ -124,12 +124,19 @@ def test_get_assigns_locally_and_events_reach_the_report(
     pv.close()
 
 
+def _units_in(vault: Vault, variant: str, count: int) -> list[str]:
+    """``count`` unit ids the experiment ``tone`` assigns to ``variant`` (the server checks)."""
+    assigner = vault.experiments.get("tone").assigner()
+    units = (f"u{i}" for i in range(10_000))
+    return [u for u in units if assigner.variant(u) == variant][:count]
+
+
 def test_a_retried_batch_keeps_its_key_and_counts_once(
     vault: Vault, transport: AppTransport, runtime_key: str
 ) -> None:
     pv = _client(transport, runtime_key, event_interval=60, retries=0)
-    for i in range(5):
-        pv.record_exposure("tone", f"u{i}", variant="control")
+    for unit in _units_in(vault, "control", 5):
+        pv.record_exposure("tone", unit, variant="control")
     transport.lose_event_answers = 1
     assert pv.flush() == 5  # the answer was lost: the batch waits for a retry
     assert pv.flush() == 0
@@ -150,8 +157,8 @@ def test_background_thread_sends_full_batches(
     vault: Vault, transport: AppTransport, runtime_key: str
 ) -> None:
     pv = _client(transport, runtime_key, event_interval=600, event_batch_size=10)
-    for i in range(25):
-        pv.record_exposure("tone", f"u{i}", variant="friendly")
+    for unit in _units_in(vault, "friendly", 25):
+        pv.record_exposure("tone", unit, variant="friendly")
     events = pv.experiments.events
     # The two full batches go out without a flush; the last 5 wait for the interval.
     wait_until(lambda: events.sent >= 20, what="two full batches")

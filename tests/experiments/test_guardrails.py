@@ -46,7 +46,6 @@ GUARD = [{"name": "escalated", "kind": "binary", "direction": "lower", "toleranc
 def test_worse_guardrail_stops_and_points_back_to_control(vault: Vault) -> None:
     vault.experiments.check_every = 10**9  # only the explicit check below
     make(vault, guardrails=GUARD)
-    vault.set_label(PROMPT, "production", 2, actor="someone")  # moved during the experiment
     _traffic(vault, units=1500, rates={"control": 0.05, "friendly": 0.30})
     result = vault.experiments.check("tone")
     assert result.stopped and result.status == "stopped"
@@ -56,9 +55,10 @@ def test_worse_guardrail_stops_and_points_back_to_control(vault: Vault) -> None:
     entry = vault.audit.entries(action="experiment.auto_stop")[-1]
     assert entry.actor == GUARDRAIL_ACTOR
     assert entry.details["details"][0]["metric"] == "escalated"
-    # Traffic is back on control: no routing, and the label points at control's version.
+    # Traffic is back on what the label served: no routing, and the label never moved.
     assert vault.get(PROMPT, unit_id="u1").experiment is None
     assert vault.get(PROMPT).version == 1
+    assert [e.to_version for e in vault.label_history(PROMPT, "production")] == [1]
     assert vault.audit.verify().ok
 
 
@@ -72,15 +72,13 @@ def test_guardrail_within_tolerance_keeps_running(vault: Vault) -> None:
 
 def test_sample_ratio_mismatch_stops(vault: Vault) -> None:
     vault.experiments.check_every = 10**9
-    make(vault, weights=(50, 50))
+    exp = make(vault, weights=(50, 50))
+    # An application that loses most of one arm's exposures: a broken split.
+    assigned = {f"u{i}": exp.assigner().variant(f"u{i}") for i in range(1400)}
     events = [
-        {
-            "type": "exposure",
-            "experiment": "tone",
-            "unit_id": f"u{i}",
-            "variant": "control" if i % 10 < 7 else "friendly",
-        }
-        for i in range(1000)
+        {"type": "exposure", "experiment": "tone", "unit_id": unit, "variant": variant}
+        for i, (unit, variant) in enumerate(assigned.items())
+        if variant == "control" or i % 5 < 2
     ]
     vault.experiments.ingest(events)
     result = vault.experiments.check("tone")

@@ -104,7 +104,14 @@ def test_one_running_experiment_per_prompt_and_label(vault: Vault) -> None:
         vault.experiments.start("second")
     assert err.value.details["running"] == "first"
     # Another label of the same prompt is a different slot.
-    make(vault, "on-staging", start=True, label="staging")
+    vault.experiments.create(
+        "on-staging",
+        prompt=PROMPT,
+        label="staging",
+        variants=[{"name": "control", "version": 2}, {"name": "older", "version": 1}],
+        primary_metric={"name": "resolved"},
+        start=True,
+    )
     vault.experiments.stop("first")
     assert vault.experiments.start("second").status == "running"
     running = {e.name for e in vault.experiments.list(status="running")}

@@ -1,7 +1,9 @@
 """The experiment endpoints for the endpoint x role matrix in ``test_server_auth.py``.
 
 Each entry is ``(id, method, path(world), permission needed, body(world))``; a path function
-sets up the fresh prompt or experiment its call needs through ``world.vault``.
+sets up the fresh prompt or experiment its call needs through ``world.vault``. Every
+experiment here is on ``production``, a protected label: each change to it needs the right
+to move protected labels (``test_authz_experiments_labels.py`` has the unprotected cases).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def _create_body(w: Any) -> Any:
 
 
 EXPERIMENT_ENDPOINTS: list[Spec] = [
-    ("exp-create", "POST", lambda w: "/v1/experiments", Permission.WRITE, _create_body),
+    ("exp-create", "POST", lambda w: "/v1/experiments", Permission.PROTECTED, _create_body),
     ("exp-list", "GET", lambda w: "/v1/experiments", Permission.READ, _none),
     (
         "exp-running",
@@ -60,19 +62,25 @@ EXPERIMENT_ENDPOINTS: list[Spec] = [
         _none,
     ),
     ("exp-get", "GET", lambda w: f"/v1/experiments/{_fresh(w)}", Permission.READ, _none),
-    ("exp-start", "POST", lambda w: f"/v1/experiments/{_fresh(w)}/start", Permission.WRITE, _none),
+    (
+        "exp-start",
+        "POST",
+        lambda w: f"/v1/experiments/{_fresh(w)}/start",
+        Permission.PROTECTED,
+        _none,
+    ),
     (
         "exp-ramp",
         "POST",
         lambda w: f"/v1/experiments/{_fresh(w, start=True)}/ramp",
-        Permission.WRITE,
+        Permission.PROTECTED,
         lambda w: {"weights": {"b": 3}},
     ),
     (
         "exp-stop",
         "POST",
         lambda w: f"/v1/experiments/{_fresh(w, start=True)}/stop",
-        Permission.WRITE,
+        Permission.PROTECTED,
         lambda w: {"reason": "test"},
     ),
     (
@@ -87,7 +95,7 @@ EXPERIMENT_ENDPOINTS: list[Spec] = [
         "exp-check",
         "POST",
         lambda w: f"/v1/experiments/{_fresh(w, start=True)}/check",
-        Permission.WRITE,
+        Permission.PROTECTED,
         _none,
     ),
     (

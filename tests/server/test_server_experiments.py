@@ -28,15 +28,20 @@ def _seed(vault: Vault) -> None:
 def test_lifecycle_over_http(vault: Vault, client: TestClient, keys: dict[str, str]) -> None:
     _seed(vault)
     editor, admin = bearer(keys["editor"]), bearer(keys["admin"])
-    created = client.post("/v1/experiments", json=CREATE, headers=editor)
+    # An experiment decides what its label serves: on production that takes admin.
+    refused = client.post("/v1/experiments", json=CREATE, headers=editor)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "label_protected"
+    created = client.post("/v1/experiments", json=CREATE, headers=admin)
     assert created.status_code == 201
     assert created.json()["variants"][1]["version"] == 2
-    assert created.json()["created_by"] == "editor-key"
-    again = client.post("/v1/experiments", json=CREATE, headers=editor)
+    assert created.json()["created_by"] == "admin-key"
+    again = client.post("/v1/experiments", json=CREATE, headers=admin)
     assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
-    started = client.post("/v1/experiments/tone/start", headers=editor)
+    started = client.post("/v1/experiments/tone/start", headers=admin)
     assert started.json()["status"] == "running"
-    twice = client.post("/v1/experiments/tone/start", headers=editor)
+    assert started.json()["started_by"] == "admin-key"
+    assert started.json()["label_version"] == 1
+    twice = client.post("/v1/experiments/tone/start", headers=admin)
     assert twice.status_code == 409 and twice.json()["error"]["code"] == "experiment_state"
     running = client.get(
         "/v1/experiments/running", params={"prompt": "support"}, headers=bearer(keys["runtime"])
@@ -45,7 +50,7 @@ def test_lifecycle_over_http(vault: Vault, client: TestClient, keys: dict[str, s
     ramped = client.post(
         "/v1/experiments/tone/ramp",
         json={"weights": {"control": 50, "friendly": 50}},
-        headers=editor,
+        headers=admin,
     )
     assert [v["weight"] for v in ramped.json()["variants"]] == [50.0, 50.0]
     denied = client.post(
@@ -57,7 +62,7 @@ def test_lifecycle_over_http(vault: Vault, client: TestClient, keys: dict[str, s
     assert done.json()["status"] == "concluded"
     assert vault.get("support").version == 2
     actors = {e.action: e.actor for e in vault.audit.entries(target="experiment:tone")}
-    assert actors["experiment.create"] == "editor-key"
+    assert actors["experiment.create"] == "admin-key"
     assert actors["experiment.conclude"] == "admin-key"
     listed = client.get("/v1/experiments", params={"status": "concluded"}, headers=editor)
     assert [e["name"] for e in listed.json()["items"]] == ["tone"]
@@ -67,6 +72,7 @@ def test_editor_concludes_on_an_unprotected_label(
     vault: Vault, client: TestClient, keys: dict[str, str]
 ) -> None:
     _seed(vault)
+    vault.set_label("support", "canary", 1)  # control serves what the label serves
     editor = bearer(keys["editor"])
     body = {**CREATE, "label": "canary"}
     assert client.post("/v1/experiments", json=body, headers=editor).status_code == 201
@@ -127,7 +133,7 @@ def test_events_are_idempotent_and_reported(
         "/v1/experiments/tone/report", params={"mode": "fixed"}, headers=bearer(keys["viewer"])
     )
     assert fixed.json()["analysis"]["mode"] == "fixed"
-    checked = client.post("/v1/experiments/tone/check", headers=bearer(keys["editor"]))
+    checked = client.post("/v1/experiments/tone/check", headers=bearer(keys["admin"]))
     assert checked.json()["status"] == "running" and checked.json()["stopped"] is False
 
 
@@ -135,17 +141,17 @@ def test_bad_requests_name_the_field(
     vault: Vault, client: TestClient, keys: dict[str, str]
 ) -> None:
     _seed(vault)
-    editor = bearer(keys["editor"])
-    bad = client.post("/v1/experiments", json={**CREATE, "coverage": 2}, headers=editor)
+    admin = bearer(keys["admin"])
+    bad = client.post("/v1/experiments", json={**CREATE, "coverage": 2}, headers=admin)
     assert bad.status_code == 422 and "coverage" in str(bad.json()["error"]["details"])
     version = client.post(
         "/v1/experiments",
         json={**CREATE, "variants": [{"name": "a", "version": 1}, {"name": "b", "version": 7}]},
-        headers=editor,
+        headers=admin,
     )
     assert version.status_code == 404
     assert version.json()["error"]["details"]["field"] == "variants[1].version"
-    missing = client.get("/v1/experiments/nope", headers=editor)
+    missing = client.get("/v1/experiments/nope", headers=admin)
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "experiment_not_found"
     events = client.post(

@@ -25,6 +25,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from promptvault.experiments.models import Experiment
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("PROMPTVAULT_CHROMIUM", "/usr/bin/chromium")
@@ -482,8 +484,8 @@ def _demo_experiment(
 ) -> None:
     """A demo-like experiment: 90/10 on a two-version prompt, outcomes over ``days`` days.
 
-    ``broken`` sends half the exposures to each variant whatever the weights say (a split
-    that a bug in the application broke).
+    ``broken`` reports about as many units of each variant whatever the weights say, by
+    losing most of control's (a split that a bug in the application broke).
     """
     server.push(prompt, template="Hello {{name}}, how can I help?", message="v1")
     server.push(prompt, template="Hi {{name}}! Happy to help.", message="friendlier")
@@ -507,12 +509,13 @@ def _demo_experiment(
     rng = random.Random(3)
     now = datetime.now(UTC)
     events: list[dict[str, Any]] = []
+    exp = Experiment.model_validate(server.api.get(f"/v1/experiments/{name}").json())
     for i in range(1500):
         unit, at = f"user-{i}", (now - timedelta(days=i % days)).isoformat()
-        exposure = {"type": "exposure", "experiment": name, "unit_id": unit, "at": at}
-        if broken:
-            exposure["variant"] = ("control", "friendly")[i % 2]
-        events.append(exposure)
+        lost = broken and exp.assigner().variant(unit) == "control" and i % 9 != 0
+        if lost:
+            continue
+        events.append({"type": "exposure", "experiment": name, "unit_id": unit, "at": at})
         resolved = float(rng.random() < 0.33)
         events.append(
             {

@@ -32,18 +32,23 @@ def make_experiment(
     split: tuple[float, float] | None = None,
     description: str = "",
     rate: tuple[float, float] = (0.30, 0.40),
+    label: str = "production",
 ) -> None:
     """A running 90/10 experiment with exposures and outcomes spread over ``days`` days.
 
-    ``split`` forces the share of units that land in each variant (for a broken split).
+    ``split`` forces the share of units reported in each variant (for a broken split), the
+    way an application that loses exposures of one arm would: by dropping units.
     """
     if prompt not in [p.name for p in vault.list_prompts()]:
         vault.push(prompt, template="Hello {{name}}.", message="first")
         vault.push(prompt, template="Hi there {{name}}!", message="friendlier")
         vault.set_label(prompt, "production", 1)
+    if label != "production":
+        vault.set_label(prompt, label, 1)
     vault.experiments.create(
         name,
         prompt=prompt,
+        label=label,
         variants=[
             {"name": "control", "version": 1, "weight": 90},
             {"name": "friendly", "version": 2, "weight": 10},
@@ -58,12 +63,16 @@ def make_experiment(
     rng = random.Random(7)
     now = datetime.now(UTC)
     events: list[dict[str, Any]] = []
+    keep = {"control": 1.0, "friendly": 1.0}
+    if split is not None:
+        shares = exp.assigner().shares
+        ratios = {"control": split[0] / shares[0], "friendly": split[1] / shares[1]}
+        keep = {v: r / max(ratios.values()) for v, r in ratios.items()}
     for i in range(units):
         unit = f"u{i}"
-        if split is None:
-            variant = exp.assigner().variant(unit)
-        else:
-            variant = "control" if rng.random() < split[0] else "friendly"
+        variant = str(exp.assigner().variant(unit))
+        if rng.random() >= keep[variant]:
+            continue
         at = (now - timedelta(days=i % days)).isoformat()
         p = rate[0] if variant == "control" else rate[1]
         events.append(
@@ -183,17 +192,29 @@ def test_viewer_sees_no_buttons_and_forged_posts_are_refused(vault: Vault, as_ro
     assert vault.experiments.get("support-tone").status == "running"
 
 
-def test_editor_stops_but_may_not_conclude_on_production(vault: Vault, as_role: AsRole) -> None:
+def test_editor_may_neither_stop_nor_conclude_on_production(vault: Vault, as_role: AsRole) -> None:
     make_experiment(vault, units=40, days=1)
     editor = as_role("editor")
     page = editor.get("/experiments/support-tone").text
-    assert "Stop…" in page and "Conclude…" not in page  # production is protected
+    assert "Stop…" not in page and "Conclude…" not in page  # production is protected
+    assert editor.get("/experiments/support-tone/stop").status_code == 403
     assert editor.get("/experiments/support-tone/conclude?winner=friendly").status_code == 403
-    token = _stop_form(editor, "support-tone")
+    token = csrf_of(page)  # the sign-out form's token: a real one, of this session
+    stop = editor.post("/experiments/support-tone/stop", data={"csrf": token, "reason": "x"})
+    assert stop.status_code == 403
     refused = editor.post(
         "/experiments/support-tone/conclude", data={"csrf": token, "winner": "friendly"}
     )
     assert refused.status_code == 403 and vault.labels("support")["production"] == 1
+    assert vault.experiments.get("support-tone").status == "running"
+
+
+def test_editor_stops_on_an_unprotected_label(vault: Vault, as_role: AsRole) -> None:
+    make_experiment(vault, units=40, days=1, label="canary")
+    editor = as_role("editor")
+    page = editor.get("/experiments/support-tone").text
+    assert "Stop…" in page and "Conclude…" in page
+    token = _stop_form(editor, "support-tone")
     done = editor.post(
         "/experiments/support-tone/stop",
         data={"csrf": token, "reason": "enough data"},

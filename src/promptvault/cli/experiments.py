@@ -138,9 +138,8 @@ def create(  # noqa: PLR0917 - Typer passes every option positionally
         seed=seed,
         description=description,
         actor=ctx.actor(),
+        start=start,  # one transaction: a start that fails leaves no draft behind
     )
-    if start:
-        exp = backend.experiments.start(name, actor=ctx.actor())
     if ctx.want_json(json_):
         output.print_json(_dump(exp))
         return

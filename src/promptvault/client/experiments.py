@@ -244,7 +244,8 @@ class ClientExperiments:
         )
 
     def create(self, name: str, **definition: Any) -> Experiment:
-        """Create a draft experiment (same keywords as ``vault.experiments.create``)."""
+        """Create an experiment (same keywords as ``vault.experiments.create``; ``start=True``
+        creates and starts it in one transaction)."""
         definition.pop("actor", None)  # the server records the API key's name
         body = {"name": name, **{k: v for k, v in definition.items() if v is not None}}
         for key in ("guardrails", "metrics", "variants"):

@@ -5,7 +5,11 @@ Two reasons stop a running experiment by itself:
 * **Sample ratio mismatch**: the units first exposed under the current weights (the
   ``$units@<epoch>`` counters; a ramp starts a new epoch) do not match those weights
   (chi-square, p < 0.001), once at least ``min_units`` units arrived. A broken split makes
-  every comparison meaningless, and usually means a bug in the application.
+  every comparison meaningless, and usually means a bug in the application. Not acted on
+  while exposures naming a variant the server does not assign make up 1% of the units or
+  more: then whoever sends events, not the application, may be what skews the split (the
+  server refuses those exposures, and refusing them selects the units that remain), so
+  stopping is left to a person reading the report.
 * **A guardrail significantly worse**: for a guardrail metric, the always-valid
   (mixture SPRT) confidence interval of ``treatment - control`` lies entirely beyond the
   guardrail's ``tolerance`` on the bad side, with at least ``min_n`` values in both groups.
@@ -36,6 +40,7 @@ class Verdict:
     details: tuple[dict[str, object], ...]
     srm_p_value: float | None
     units: int
+    notes: tuple[str, ...] = ()
 
 
 def summary(totals: Totals, position: int, metric: str) -> Summary:
@@ -51,9 +56,12 @@ def evaluate(
     alpha: float = 0.05,
     min_units: int = 100,
     min_n: int = 30,
+    mismatched: int = 0,
 ) -> Verdict:
-    """Apply the stop rules to one experiment's totals."""
+    """Apply the stop rules to one experiment's totals (``mismatched``: exposures refused
+    because they named a variant the unit is not assigned to)."""
     reasons: list[str] = []
+    notes: list[str] = []
     details: list[dict[str, object]] = []
     epoch_units = [summary(totals, i, f"$units@{exp.epoch}").n for i in range(len(exp.variants))]
     units = sum(epoch_units)
@@ -61,8 +69,14 @@ def evaluate(
     if units >= min_units:
         result = stats.srm(epoch_units, list(exp.assigner().shares))
         srm_p = result.p_value
-        if result.mismatch:
-            shown = "unknown" if srm_p is None else f"{srm_p:.2g}"
+        shown = "unknown" if srm_p is None else f"{srm_p:.2g}"
+        if result.mismatch and mismatched * 100 >= units:
+            notes.append(
+                f"sample ratio mismatch (p = {shown}) not acted on: {mismatched} exposures "
+                f"named a variant the server does not assign, so the events may be skewed "
+                f"by their sender; read the report before stopping"
+            )
+        elif result.mismatch:
             reasons.append(
                 f"sample ratio mismatch: {units} units split {epoch_units} against weights "
                 f"{[v.weight for v in exp.variants]} (p = {shown} < 0.001)"
@@ -105,4 +119,4 @@ def evaluate(
                         "p_value": test.p_value,
                     }
                 )
-    return Verdict(tuple(reasons), tuple(details), srm_p, units)
+    return Verdict(tuple(reasons), tuple(details), srm_p, units, tuple(notes))

@@ -11,7 +11,15 @@ Rules, each rejection counted per experiment and reason (never silently dropped)
 * ``not_running`` -- the experiment is still a draft (stopped and concluded experiments
   still take late events: buffers in applications drain after a stop).
 * ``unknown_variant`` -- an exposure names a variant the experiment does not have.
-* ``not_in_experiment`` -- an exposure without a variant for a unit outside the coverage.
+* ``variant_mismatch`` -- an exposure names a variant the unit is not assigned to. The
+  server recomputes every unit's assignment (the same pure function the SDK runs) and does
+  not take the client's word for it: otherwise anyone who may send events could skew the
+  split and have the sample-ratio check stop the experiment. A unit already exposed may
+  also name the variant it was first counted for (a client still assigning with the
+  weights before a ramp). Without a unit id nothing can be recomputed, so such exposures
+  only count as ``$random``, which the split check never reads; one naming a variant at
+  weight 0 is a mismatch.
+* ``not_in_experiment`` -- an exposure for a unit outside the coverage.
 * ``not_exposed`` -- an outcome for a unit never exposed (in this batch or before).
 * ``unknown_metric`` / ``invalid_value`` -- an outcome for an undeclared metric, without a
   value, or not 0/1 on a binary metric.
@@ -113,6 +121,8 @@ def _apply(
 ) -> int:
     name = exp.name
     positions = {v.name: i for i, v in enumerate(exp.variants)}
+    names = [v.name for v in exp.variants]
+    drawable = [v.name for v in exp.variants if v.weight > 0]
     kinds = {m.name: m.kind for m in exp.all_metrics()}
     assigner = exp.assigner()
     unit_ids = {e.unit_id for e in batch if e.unit_id is not None}
@@ -125,20 +135,27 @@ def _apply(
         if e.type != "exposure":
             continue
         unit = e.unit_id
-        variant = e.variant
-        if variant is None:
-            variant = (
-                assigner.variant(unit)
-                if unit is not None
-                else random.choice([v.name for v in exp.variants if v.weight > 0])
-            )
-            if variant is None:
-                rejected[(name, "not_in_experiment")] += 1
-                continue
-        pos = positions.get(variant)
-        if pos is None:
+        claimed = e.variant
+        if claimed is not None and claimed not in positions:
             rejected[(name, "unknown_variant")] += 1
             continue
+        if unit is None:
+            if claimed is not None and claimed not in drawable:
+                rejected[(name, "variant_mismatch")] += 1
+                continue
+            variant: str | None = claimed or random.choice(drawable)
+        else:
+            variant = assigner.variant(unit)
+            if claimed is not None and claimed != variant:
+                first = known.get(unit)
+                if first is None or names[first] != claimed:
+                    rejected[(name, "variant_mismatch")] += 1
+                    continue
+                variant = claimed
+        if variant is None:
+            rejected[(name, "not_in_experiment")] += 1
+            continue
+        pos = positions[variant]
         at = now if e.at is None else _naive_utc(e.at)
         date = at.date()
         day = days.get(date)
@@ -160,8 +177,8 @@ def _apply(
             rejected[(name, reason)] += 1
             continue
         assert e.unit_id is not None and e.metric is not None and e.value is not None
-        pos = known.get(e.unit_id)
-        if pos is None:
+        first = known.get(e.unit_id)
+        if first is None:
             rejected[(name, "not_exposed")] += 1
             continue
         at = now if e.at is None else _naive_utc(e.at)
@@ -170,8 +187,8 @@ def _apply(
         if day is None:
             day = days[date] = date.isoformat()
         value = float(e.value)
-        outcomes.append((exp_id, pos, e.unit_id, e.metric, value, at))
-        _add(stats, (exp_id, pos, e.metric, day), value)
+        outcomes.append((exp_id, first, e.unit_id, e.metric, value, at))
+        _add(stats, (exp_id, first, e.metric, day), value)
         done += 1
     return done
 

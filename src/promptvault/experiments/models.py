@@ -97,6 +97,8 @@ class Experiment(_Value):
     created_by: str = ""
     started_at: datetime | None = None
     stopped_at: datetime | None = None
+    started_by: str = ""
+    label_version: int | None = None
     decision: dict[str, Any] | None = None
 
     @property
@@ -158,7 +160,8 @@ class IngestResult(_Value):
 
 
 class CheckResult(_Value):
-    """The outcome of a guardrail and split check: ``stopped`` is True when it acted."""
+    """The outcome of a guardrail and split check: ``stopped`` is True when it acted;
+    ``notes`` say what it saw and deliberately did not act on."""
 
     experiment: str
     status: Status
@@ -166,6 +169,7 @@ class CheckResult(_Value):
     reasons: tuple[str, ...] = ()
     srm_p_value: float | None = None
     units: int = 0
+    notes: tuple[str, ...] = ()
 
 
 class ExperimentReport(_Value):

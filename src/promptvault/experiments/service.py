@@ -17,9 +17,14 @@
 Lifecycle: ``draft -> running -> stopped -> concluded`` (a stopped experiment may start
 again; ``conclude`` also works on a running one). Every change appends an audit entry in
 its own transaction. At most one experiment runs per prompt and label (checked under the
-write lock and backed by a unique column). This package does not import the registry: the
-Vault hands in ``fetch_version`` (resolve ``name@N``) and ``move_label`` (the registry's
-audited ``set_label``), which ``conclude`` and the automatic stop use.
+write lock and backed by a unique column); control must be the version the label serves
+when it starts (:mod:`.lifecycle`). This package does not import the registry: the Vault
+hands in ``fetch_version`` (resolve ``name@N``), ``move_label`` (the registry's audited
+``move_label_in``, run inside this service's transaction by ``conclude`` and the automatic
+stop) and ``label_moved`` (invalidates cached pointers after the commit).
+
+Who may change an experiment is the caller's concern: the server asks for the right to move
+the experiment's label (admin for a protected label) for every change.
 """
 
 from __future__ import annotations
@@ -27,10 +32,9 @@ from __future__ import annotations
 import builtins
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from promptvault.config import Settings
@@ -38,7 +42,6 @@ from promptvault.entities import PromptVersion
 from promptvault.errors import (
     ConflictError,
     ExperimentNotFound,
-    ExperimentStateError,
     InvalidInputError,
     PromptNotFound,
 )
@@ -46,6 +49,14 @@ from promptvault.experiments.assignment import Assigner
 from promptvault.experiments.buffer import EventBuffer
 from promptvault.experiments.definitions import check_definition, version_number
 from promptvault.experiments.events import EventsMixin
+from promptvault.experiments.lifecycle import (
+    LabelMover,
+    auto_stop_row,
+    conclude_row,
+    ensure_status,
+    start_row,
+    target,
+)
 from promptvault.experiments.models import (
     CheckResult,
     Experiment,
@@ -68,10 +79,6 @@ log = logging.getLogger("promptvault.experiments")
 GUARDRAIL_ACTOR = "promptvault guardrail"
 
 
-def _target(name: str) -> str:
-    return f"experiment:{name}"
-
-
 def _experiment(data: dict[str, Any]) -> Experiment:
     return Experiment.model_validate({k: v for k, v in data.items() if k != "id"})
 
@@ -85,7 +92,8 @@ class ExperimentService(EventsMixin):
         settings: Settings,
         *,
         fetch_version: Callable[[str, int], PromptVersion],
-        move_label: Callable[..., Any],
+        move_label: LabelMover,
+        label_moved: Callable[[str], None],
         clock: Callable[[], float] | None = None,
         check_every: int = 1000,
         buffer_size: int = 1000,
@@ -94,6 +102,7 @@ class ExperimentService(EventsMixin):
         self.db = db
         self.settings = settings
         self._move_label = move_label
+        self._label_moved = label_moved
         self.check_every = check_every
         self._since_check: Counter[str] = Counter()
         self.buffer = EventBuffer(self._write_buffered, size=buffer_size, interval=flush_interval)
@@ -156,12 +165,14 @@ class ExperimentService(EventsMixin):
         metrics: Sequence[Mapping[str, Any] | Metric] = (),
         description: str = "",
         actor: str = "",
+        start: bool = False,
     ) -> Experiment:
-        """Create a draft experiment.
+        """Create a draft experiment (and with ``start``, start it in the same transaction).
 
         Each variant is ``{"name", "version", "weight"}`` (control first); ``version`` is
         a number or a label of the prompt (``"staging"``, ``"latest"``), resolved now and
-        stored as a number. ``seed`` defaults to the experiment name.
+        stored as a number. ``seed`` defaults to the experiment name. With ``start``, a
+        start that fails leaves nothing behind (no draft).
         """
         spec = check_definition(
             name,
@@ -191,7 +202,7 @@ class ExperimentService(EventsMixin):
                 {**v, "version": version_number(s, prompt_row, v["version"], i)}
                 for i, v in enumerate(spec.pop("variants"))
             ]
-            store.insert_experiment(
+            exp_id = store.insert_experiment(
                 s,
                 variants=resolved,
                 name=name,
@@ -209,7 +220,7 @@ class ExperimentService(EventsMixin):
                 s,
                 actor=actor,
                 action="experiment.create",
-                target=_target(name),
+                target=target(name),
                 details={
                     "prompt": prompt,
                     "variants": resolved,
@@ -217,9 +228,17 @@ class ExperimentService(EventsMixin):
                     **audited,
                 },
             )
+            if start:
+                row = s.get(ExperimentRow, exp_id)
+                assert row is not None
+                start_row(s, row, actor=actor)
+                s.flush()
             return self._entity(s, name)
 
-        return self.db.write(work)
+        created = self.db.write(work)
+        if start:
+            self.router.invalidate()
+        return created
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -230,14 +249,6 @@ class ExperimentService(EventsMixin):
                 f"no experiment named {name!r}", details={"field": "name", "name": name}
             )
         return row
-
-    @staticmethod
-    def _state_error(row: ExperimentRow, action: str, allowed: Iterable[str]) -> None:
-        if row.status not in allowed:
-            raise ExperimentStateError(
-                f"cannot {action} experiment {row.name!r}: it is {row.status}",
-                details={"field": "status", "status": row.status, "action": action},
-            )
 
     def _changed(self, name: str, fn: Callable[[Session, ExperimentRow], None]) -> Experiment:
         def work(s: Session) -> Experiment:
@@ -250,26 +261,12 @@ class ExperimentService(EventsMixin):
         return result
 
     def start(self, name: str, *, actor: str = "") -> Experiment:
-        """Start routing traffic (a draft, or a stopped experiment again)."""
+        """Start routing traffic (a draft, or a stopped experiment again).
 
-        def change(s: Session, row: ExperimentRow) -> None:
-            self._state_error(row, "start", ("draft", "stopped"))
-            slot = f"{row.prompt_id}:{row.label}"
-            other = s.execute(
-                select(ExperimentRow.name).where(ExperimentRow.running_slot == slot)
-            ).scalar_one_or_none()
-            if other is not None:
-                raise ExperimentStateError(
-                    f"experiment {other!r} is already running on this prompt and label "
-                    f"{row.label!r}: stop it first",
-                    details={"field": "status", "running": other, "label": row.label},
-                )
-            now = utcnow()
-            row.status, row.running_slot, row.stopped_at = "running", slot, None
-            row.started_at = row.started_at or now
-            append(s, actor=actor, action="experiment.start", target=_target(name), at=now)
-
-        return self._changed(name, change)
+        Refused (``experiment_state``) unless control's version is the one the label
+        serves now; that version is remembered, and an automatic stop restores it.
+        """
+        return self._changed(name, lambda s, row: start_row(s, row, actor=actor))
 
     def ramp(
         self, name: str, weights: Mapping[str, float] | Sequence[float], *, actor: str = ""
@@ -299,14 +296,14 @@ class ExperimentService(EventsMixin):
         new = {k: float(v) for k, v in new.items()}
 
         def change(s: Session, row: ExperimentRow) -> None:
-            self._state_error(row, "ramp", ("draft", "running"))
+            ensure_status(row, "ramp", ("draft", "running"))
             store.replace_weights(s, row.id, new)
             row.epoch += 1
             append(
                 s,
                 actor=actor,
                 action="experiment.ramp",
-                target=_target(name),
+                target=target(name),
                 details={"from": {v.name: v.weight for v in exp.variants}, "to": new},
             )
 
@@ -316,14 +313,14 @@ class ExperimentService(EventsMixin):
         """Stop routing: the label's own version serves everyone again."""
 
         def change(s: Session, row: ExperimentRow) -> None:
-            self._state_error(row, "stop", ("running",))
+            ensure_status(row, "stop", ("running",))
             row.status, row.running_slot, row.stopped_at = "stopped", None, utcnow()
             row.decision = {"action": "stop", "auto": False, "reason": reason}
             append(
                 s,
                 actor=actor,
                 action="experiment.stop",
-                target=_target(name),
+                target=target(name),
                 details={"reason": reason},
             )
 
@@ -332,8 +329,9 @@ class ExperimentService(EventsMixin):
     def conclude(self, name: str, winner: str, *, actor: str = "") -> Experiment:
         """Move the experiment's label to the winner's version and end the experiment.
 
-        The label move goes through the registry (its own ``label.set`` audit entry); who
-        may move a protected label is the caller's concern (the server asks for admin).
+        Both happen in one transaction; the label move is the registry's (its own
+        ``label.set`` audit entry, naming the experiment as its cause). Who may move a
+        protected label is the caller's concern (the server asks for admin).
         """
         exp = self.get(name)
         chosen = exp.variant(winner)
@@ -342,32 +340,16 @@ class ExperimentService(EventsMixin):
                 f"experiment {name!r} has no variant {winner!r}",
                 details={"field": "winner", "variants": [v.name for v in exp.variants]},
             )
-        if exp.status not in ("running", "stopped"):
-            raise ExperimentStateError(
-                f"cannot conclude experiment {name!r}: it is {exp.status}",
-                details={"field": "status", "status": exp.status, "action": "conclude"},
-            )
-        self._move_label(exp.prompt, exp.label, chosen.version, actor=actor)
+        version = chosen.version
 
         def change(s: Session, row: ExperimentRow) -> None:
-            self._state_error(row, "conclude", ("running", "stopped"))
-            row.status, row.running_slot = "concluded", None
-            row.stopped_at = row.stopped_at or utcnow()
-            row.decision = {
-                "action": "conclude",
-                "winner": winner,
-                "version": chosen.version,
-                "label": exp.label,
-            }
-            append(
-                s,
-                actor=actor,
-                action="experiment.conclude",
-                target=_target(name),
-                details={"winner": winner, "version": chosen.version, "label": exp.label},
+            conclude_row(
+                s, row, winner=winner, version=version, actor=actor, move_label=self._move_label
             )
 
-        return self._changed(name, change)
+        result = self._changed(name, change)
+        self._label_moved(exp.prompt)
+        return result
 
     # --- checks and reports ----------------------------------------------------------------
 
@@ -382,12 +364,21 @@ class ExperimentService(EventsMixin):
             totals = store.stat_totals(s, exp_id)
         return Experiment.model_validate(data), exp_id, totals
 
-    def check(self, name: str, *, actor: str = GUARDRAIL_ACTOR, flush: bool = True) -> CheckResult:
+    def check(
+        self,
+        name: str,
+        *,
+        actor: str = GUARDRAIL_ACTOR,
+        flush: bool = True,
+        requested_by: str = "",
+    ) -> CheckResult:
         """Apply the stop rules (:mod:`.guard`); stop the experiment when one fires.
 
-        A stop is audited (``experiment.auto_stop`` with the reasons) and traffic goes back
-        to control: the experiment no longer routes, and the label is moved to control's
-        version if it points elsewhere.
+        A stop is audited (``experiment.auto_stop`` with the reasons, on behalf of whoever
+        started the experiment, and ``requested_by`` when someone asked for this check) and
+        traffic goes back to what the label served before the experiment: the experiment no
+        longer routes, and the label returns to the version it held when the experiment
+        started if it points elsewhere (never to a variant's version).
         """
         from promptvault.experiments.guard import evaluate  # numpy: only when checking
 
@@ -396,38 +387,33 @@ class ExperimentService(EventsMixin):
         exp, _, totals = self._totals(name)
         if exp.status != "running":
             return CheckResult(experiment=name, status=exp.status)
-        verdict = evaluate(exp, totals)
+        with self.db.read() as s:
+            mismatched = store.rejections(s, name).get("variant_mismatch", 0)
+        verdict = evaluate(exp, totals, mismatched=mismatched)
         if not verdict.reasons:
             return CheckResult(
                 experiment=name,
                 status=exp.status,
                 srm_p_value=verdict.srm_p_value,
                 units=verdict.units,
+                notes=verdict.notes,
             )
         stopped = [False]
 
         def change(s: Session, row: ExperimentRow) -> None:
-            if row.status != "running":  # someone else stopped it meanwhile
-                return
-            row.status, row.running_slot, row.stopped_at = "stopped", None, utcnow()
-            row.decision = {
-                "action": "stop",
-                "auto": True,
-                "reason": "; ".join(verdict.reasons),
-                "details": list(verdict.details),
-            }
-            append(
+            stopped[0] = auto_stop_row(
                 s,
+                row,
+                reasons=verdict.reasons,
+                details=verdict.details,
                 actor=actor,
-                action="experiment.auto_stop",
-                target=_target(name),
-                details={"reasons": list(verdict.reasons), "details": list(verdict.details)},
+                requested_by=requested_by,
+                move_label=self._move_label,
             )
-            stopped[0] = True
 
         after = self._changed(name, change)
         if stopped[0]:
-            self._point_label_at_control(after, actor)
+            self._label_moved(exp.prompt)
         return CheckResult(
             experiment=name,
             status=after.status,
@@ -435,14 +421,8 @@ class ExperimentService(EventsMixin):
             reasons=verdict.reasons,
             srm_p_value=verdict.srm_p_value,
             units=verdict.units,
+            notes=verdict.notes,
         )
-
-    def _point_label_at_control(self, exp: Experiment, actor: str) -> None:
-        with self.db.read() as s:
-            prompt = repo.get_prompt(s, exp.prompt)
-            current = repo.labels_of(s, prompt.id).get(exp.label) if prompt else None
-        if current is not None and current != exp.control.version:
-            self._move_label(exp.prompt, exp.label, exp.control.version, actor=actor)
 
     def check_all(self, *, actor: str = GUARDRAIL_ACTOR) -> builtins.list[CheckResult]:
         """:meth:`check` every running experiment."""

@@ -13,6 +13,10 @@ Decisions worth knowing:
 - The first version of a prompt gets ``production``; later pushes move only the labels named.
 - ``rollback`` undoes label moves like a stack: each ``set`` remembers where the label was,
   each ``rollback`` pops that memory, so repeated rollbacks walk further back.
+- A label that a running experiment serves does not move (set, rollback, delete, or a push
+  naming it): the experiment would go on routing its units as before, so the move would not
+  do what it says. Stop or conclude the experiment first; concluding moves the label in the
+  same transaction (:meth:`Registry.move_label_in`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from promptvault.config import Settings
 from promptvault.entities import LabelEvent, PromptSummary, PromptVersion, PushResult, check_text
 from promptvault.errors import (
     ConflictError,
+    ExperimentStateError,
     LabelNotFound,
     VersionNotFound,
     suggest,
@@ -40,6 +45,7 @@ from promptvault.registry.refs import (
 )
 from promptvault.registry.resolver import Resolver, not_found_prompt
 from promptvault.registry.validation import check_push
+from promptvault.storage import experiments as experiment_store
 from promptvault.storage import repositories as repo
 from promptvault.storage.audit import append
 from promptvault.storage.database import Database
@@ -115,6 +121,7 @@ class Registry(RegistryReads):
         actor: str,
         action: str,
         current: int | None,
+        cause: Mapping[str, Any] | None = None,
     ) -> LabelEvent:
         now = utcnow()
         repo.set_label_row(session, prompt_id, label, version_id, actor=actor, at=now)
@@ -134,7 +141,12 @@ class Registry(RegistryReads):
             actor=actor,
             action=f"label.{action}",
             target=_target(name),
-            details={"label": label, "from_version": current, "to_version": version},
+            details={
+                "label": label,
+                "from_version": current,
+                "to_version": version,
+                **({"cause": dict(cause)} if cause else {}),
+            },
             at=now,
         )
         return LabelEvent(
@@ -166,6 +178,58 @@ class Registry(RegistryReads):
 
     def _after_write(self, name: str) -> None:
         self.resolver.invalidate(name)
+
+    @staticmethod
+    def _refuse_experiment_label(session: Session, prompt_id: int, name: str, label: str) -> None:
+        """Refuse to move a label while an experiment serves it (see the module notes)."""
+        running = experiment_store.running_on_label(session, prompt_id, label)
+        if running is not None:
+            raise ExperimentStateError(
+                f"label {label!r} of {name!r} serves the running experiment {running!r}: "
+                f"stop or conclude the experiment before moving the label",
+                details={"field": "label", "name": name, "label": label, "experiment": running},
+            )
+
+    def move_label_in(
+        self,
+        session: Session,
+        name: str,
+        label: str,
+        version: int,
+        *,
+        actor: str,
+        cause: Mapping[str, Any] | None = None,
+    ) -> LabelEvent | None:
+        """Point ``label`` at ``version`` inside the caller's write transaction.
+
+        For the experiments service, which ends an experiment and moves its label in one
+        transaction (conclude, automatic stop): the experiment must already be marked as
+        not running in ``session``. ``cause`` goes into the audit entry (which experiment,
+        on whose behalf). A label already at ``version`` is left alone (returns None). The
+        caller invalidates the resolver's cache after the commit (:meth:`label_moved`).
+        """
+        prompt = self._prompt(session, name)
+        target = self._version_row(session, prompt, version)
+        current = repo.labels_of(session, prompt.id).get(label)
+        if current == target.version:
+            return None
+        self._refuse_experiment_label(session, prompt.id, name, label)
+        return self._move(
+            session,
+            prompt_id=prompt.id,
+            name=name,
+            label=label,
+            version_id=target.id,
+            version=target.version,
+            actor=actor,
+            action="set",
+            current=current,
+            cause=cause,
+        )
+
+    def label_moved(self, name: str) -> None:
+        """Forget cached pointers of ``name`` after a :meth:`move_label_in` committed."""
+        self._after_write(name)
 
     # --- push -------------------------------------------------------------------------
 
@@ -278,6 +342,7 @@ class Registry(RegistryReads):
             current = repo.labels_of(session, prompt_id) if (wanted or not created) else {}
             for label in wanted:
                 if current.get(label) != number:
+                    self._refuse_experiment_label(session, prompt_id, name, label)
                     self._move(
                         session,
                         prompt_id=prompt_id,
@@ -352,6 +417,7 @@ class Registry(RegistryReads):
                 return self._unchanged(
                     session, prompt.id, name, label=label, version=current, actor=actor
                 )
+            self._refuse_experiment_label(session, prompt.id, name, label)
             return self._move(
                 session,
                 prompt_id=prompt.id,
@@ -393,6 +459,8 @@ class Registry(RegistryReads):
                     details={"name": name, "label": label, "version": current},
                 )
             target = self._version_row(session, prompt, previous)
+            if target.version != current:
+                self._refuse_experiment_label(session, prompt.id, name, label)
             return self._move(
                 session,
                 prompt_id=prompt.id,
@@ -433,6 +501,7 @@ class Registry(RegistryReads):
         def work(session: Session) -> LabelEvent:
             prompt = self._prompt(session, name)
             current = self._current(session, prompt, label)
+            self._refuse_experiment_label(session, prompt.id, name, label)
             now = utcnow()
             repo.delete_label_row(session, prompt.id, label)
             event_id = repo.insert_label_event(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 __all__ = ["BUCKETS", "METHODS", "UNMATCHED", "Metrics", "MetricsMiddleware", "method_label"]
@@ -86,6 +86,7 @@ class Metrics:
         self._requests: dict[tuple[str, str, int], int] = {}
         self._latency: dict[tuple[str, str], _Histogram] = {}
         self._cache: dict[str, int] = {"hit": 0, "miss": 0, "not_modified": 0}
+        self._rejected: dict[str, int] = {}
         self.started = time.time()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -100,6 +101,15 @@ class Metrics:
     def resolve_cache(self, outcome: str) -> None:
         """Count a resolve answered from the cache (``hit``), the database (``miss``) or 304."""
         self._cache[outcome] = self._cache.get(outcome, 0) + 1
+
+    def events_rejected(self, counts: Mapping[str, int]) -> None:
+        """Count experiment events ``POST /v1/events`` refused, per reason.
+
+        Reasons are the ingestion's fixed codes (``variant_mismatch``, ``not_exposed``…),
+        so the series stay bounded.
+        """
+        for reason, n in counts.items():
+            self._rejected[reason] = self._rejected.get(reason, 0) + n
 
     def render(self) -> str:
         """The whole exposition text."""
@@ -125,6 +135,14 @@ class Metrics:
         out.append("# TYPE promptvault_resolve_cache_total counter")
         for outcome, n in sorted(self._cache.items()):
             out.append(f'promptvault_resolve_cache_total{{outcome="{outcome}"}} {n}')
+        out.append(
+            "# HELP promptvault_experiment_events_rejected_total Experiment events refused "
+            "at ingestion, by reason."
+        )
+        out.append("# TYPE promptvault_experiment_events_rejected_total counter")
+        for reason, n in sorted(self._rejected.items()):
+            labels = _labels((("reason", reason),))
+            out.append(f"promptvault_experiment_events_rejected_total{labels} {n}")
         out.append("# HELP promptvault_process_start_time_seconds Start time of the process.")
         out.append("# TYPE promptvault_process_start_time_seconds gauge")
         out.append(f"promptvault_process_start_time_seconds {self.started!r}")

@@ -36,6 +36,7 @@ __all__ = [
     "add_rejections",
     "add_stats",
     "batch_result",
+    "control_version",
     "experiment_row",
     "insert_experiment",
     "insert_exposures",
@@ -48,6 +49,8 @@ __all__ = [
     "rejections",
     "replace_weights",
     "running_experiments",
+    "running_on_label",
+    "running_slot",
     "save_batch",
     "stat_days",
     "stat_totals",
@@ -115,6 +118,8 @@ def _to_dict(row: ExperimentRow, prompt: str, variants: list[dict[str, Any]]) ->
         "created_by": row.created_by,
         "started_at": row.started_at,
         "stopped_at": row.stopped_at,
+        "started_by": row.started_by,
+        "label_version": row.label_version,
         "decision": row.decision,
     }
 
@@ -155,6 +160,20 @@ def running_experiments(
     return _load(session, query)
 
 
+def running_on_label(session: Session, prompt_id: int, label: str) -> str | None:
+    """The name of the experiment running on a prompt's label, if one is."""
+    return session.execute(
+        select(ExperimentRow.name).where(
+            ExperimentRow.running_slot == running_slot(prompt_id, label)
+        )
+    ).scalar_one_or_none()
+
+
+def running_slot(prompt_id: int, label: str) -> str:
+    """The value of ``running_slot`` that makes "one running experiment per label" unique."""
+    return f"{prompt_id}:{label}"
+
+
 def insert_experiment(
     session: Session, *, variants: Sequence[Mapping[str, Any]], **fields: Any
 ) -> int:
@@ -176,6 +195,18 @@ def insert_experiment(
         ],
     )
     return row.id
+
+
+def control_version(session: Session, experiment_id: int) -> int:
+    """The version control (the variant at position 0) serves."""
+    return int(
+        session.execute(
+            select(ExperimentVariantRow.version).where(
+                ExperimentVariantRow.experiment_id == experiment_id,
+                ExperimentVariantRow.position == 0,
+            )
+        ).scalar_one()
+    )
 
 
 def replace_weights(session: Session, experiment_id: int, weights: Mapping[str, float]) -> None:

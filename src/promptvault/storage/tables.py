@@ -259,6 +259,10 @@ class ExperimentRow(Base):
     created_by: Mapped[str] = mapped_column(String(200), default="")
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     stopped_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Who started it last, and the version its label held then: an automatic stop puts
+    # the label back there, never on a variant's version.
+    started_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    label_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ExperimentVariantRow(Base):

@@ -1,10 +1,12 @@
 """Experiments: definitions, lifecycle, reports and checks; event ingestion.
 
-Roles: reads and reports need ``viewer``; create, start, ramp, stop and check need
-``editor``; concluding on a protected label (``production``) needs ``admin``, since it moves
-that label; ``POST /v1/events`` takes ``runtime`` keys (applications send events);
-``GET /v1/experiments/running`` is what the SDK polls to assign locally, so ``runtime`` may
-read it too.
+Roles: reads and reports need ``viewer``; create, start, ramp, stop, conclude and check
+need ``editor`` and the right to move the experiment's label: on a protected label
+(``production``) each of them needs ``admin``, since a running experiment decides what the
+label serves (a 0/100 split serves the treatment to everyone) and concluding or an
+automatic stop moves the label. ``POST /v1/events`` takes ``runtime`` keys (applications
+send events); ``GET /v1/experiments/running`` is what the SDK polls to assign locally, so
+``runtime`` may read it too.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from promptvault.config import Settings
 from promptvault.entities import ApiKey
 from promptvault.experiments.models import (
     CheckResult,
@@ -29,8 +32,9 @@ from promptvault.experiments.models import (
 )
 from promptvault.server.api._models import Page
 from promptvault.server.auth import Permission, check_labels, require
-from promptvault.server.deps import SettingsDep, VaultDep
+from promptvault.server.deps import MetricsDep, SettingsDep, VaultDep
 from promptvault.server.errors import ERROR_RESPONSES
+from promptvault.vault import Vault
 
 __all__ = ["events_router", "router"]
 
@@ -71,6 +75,9 @@ class CreateExperimentBody(_Body):
     unit_type: UnitType = "user"
     seed: str | None = Field(default=None, min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
+    start: bool = Field(
+        default=False, description="Start it in the same transaction (nothing is left on failure)."
+    )
 
 
 class RampBody(_Body):
@@ -98,9 +105,24 @@ class EventsBody(_Body):
     key: str | None = Field(default=None, min_length=1, max_length=200)
 
 
+def _may_change(key: ApiKey, exp: Experiment, settings: Settings) -> None:
+    """The object-level check of every experiment change: may ``key`` move its label?"""
+    check_labels(key, [exp.label], settings.protected_labels)
+
+
+def _changeable(name: str, vault: Vault, settings: Settings, key: ApiKey) -> Experiment:
+    exp = vault.experiments.get(name)
+    _may_change(key, exp, settings)
+    return exp
+
+
 @router.post("", response_model=Experiment, status_code=201)
-def create_experiment(body: CreateExperimentBody, vault: VaultDep, key: Writer) -> Experiment:
-    """Create a draft experiment (409 when the name is taken)."""
+def create_experiment(
+    body: CreateExperimentBody, vault: VaultDep, settings: SettingsDep, key: Writer
+) -> Experiment:
+    """Create a draft experiment, or a running one with ``start`` (409 when the name is
+    taken; 403 on a protected label without admin)."""
+    check_labels(key, [body.label], settings.protected_labels)
     return vault.experiments.create(
         body.name,
         prompt=body.prompt,
@@ -114,6 +136,7 @@ def create_experiment(body: CreateExperimentBody, vault: VaultDep, key: Writer) 
         seed=body.seed,
         description=body.description,
         actor=key.name,
+        start=body.start,
     )
 
 
@@ -148,22 +171,34 @@ def get_experiment(name: NamePath, vault: VaultDep, _key: Reader) -> Experiment:
 
 
 @router.post("/{name}/start", response_model=Experiment)
-def start_experiment(name: NamePath, vault: VaultDep, key: Writer) -> Experiment:
-    """Start routing (409 when another experiment runs on the same prompt and label)."""
+def start_experiment(
+    name: NamePath, vault: VaultDep, settings: SettingsDep, key: Writer
+) -> Experiment:
+    """Start routing (409 when another experiment runs on the same prompt and label, or
+    when control is not the version the label serves)."""
+    _changeable(name, vault, settings, key)
     return vault.experiments.start(name, actor=key.name)
 
 
 @router.post("/{name}/ramp", response_model=Experiment)
-def ramp_experiment(name: NamePath, body: RampBody, vault: VaultDep, key: Writer) -> Experiment:
+def ramp_experiment(
+    name: NamePath, body: RampBody, vault: VaultDep, settings: SettingsDep, key: Writer
+) -> Experiment:
     """Change weights; as few units as possible change variant."""
+    _changeable(name, vault, settings, key)
     return vault.experiments.ramp(name, body.weights, actor=key.name)
 
 
 @router.post("/{name}/stop", response_model=Experiment)
 def stop_experiment(
-    name: NamePath, vault: VaultDep, key: Writer, body: StopBody | None = None
+    name: NamePath,
+    vault: VaultDep,
+    settings: SettingsDep,
+    key: Writer,
+    body: StopBody | None = None,
 ) -> Experiment:
     """Stop routing: everyone gets the label's version again."""
+    _changeable(name, vault, settings, key)
     reason = body.reason if body is not None else ""
     return vault.experiments.stop(name, actor=key.name, reason=reason)
 
@@ -174,8 +209,7 @@ def conclude_experiment(
 ) -> Experiment:
     """Move the label to the winner's version and end the experiment (admin when the label
     is protected)."""
-    exp = vault.experiments.get(name)
-    check_labels(key, [exp.label], settings.protected_labels)
+    _changeable(name, vault, settings, key)
     return vault.experiments.conclude(name, body.winner, actor=key.name)
 
 
@@ -192,19 +226,30 @@ def experiment_report(
 
 
 @router.post("/{name}/check", response_model=CheckResult)
-def check_experiment(name: NamePath, vault: VaultDep, key: Writer) -> CheckResult:
-    """Run the guardrail and split checks now; a failing check stops the experiment."""
-    return vault.experiments.check(name)
+def check_experiment(
+    name: NamePath, vault: VaultDep, settings: SettingsDep, key: Writer
+) -> CheckResult:
+    """Run the guardrail and split checks now; a failing check stops the experiment and
+    restores the label's version from before the experiment."""
+    _changeable(name, vault, settings, key)
+    return vault.experiments.check(name, requested_by=key.name)
 
 
 @events_router.post("", response_model=IngestResult)
 async def ingest_events(
     body: EventsBody,
     vault: VaultDep,
+    metrics: MetricsDep,
     _key: Sender,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
     """Store exposures and outcomes in one transaction; a retried batch is answered with its
-    first result (``duplicate``: true) and not counted twice."""
+    first result (``duplicate``: true) and not counted twice.
+
+    The server recomputes each unit's variant: an exposure naming another variant is
+    refused (``variant_mismatch``), counted in the report and in ``/metrics``."""
     key = body.key or idempotency_key or None
-    return await run_in_threadpool(vault.experiments.ingest, body.events, key=key)
+    result: IngestResult = await run_in_threadpool(vault.experiments.ingest, body.events, key=key)
+    if not result.duplicate:
+        metrics.events_rejected(result.rejected)
+    return result

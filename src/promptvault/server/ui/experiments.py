@@ -1,8 +1,8 @@
 """Experiment pages: the list, the report with its charts, and stop / conclude with confirmation.
 
 Permissions are the REST API's (:mod:`promptvault.server.api.experiments`): any signed-in
-role reads; stopping needs ``write``; concluding needs ``write`` and, when the
-experiment's label is protected (``production``), the right to move protected labels.
+role reads; stopping and concluding need ``write`` and, when the experiment's label is
+protected (``production``), the right to move protected labels.
 The pages offer only what the role allows, and every POST checks again, after its CSRF
 token. State changes go through the experiments service, which audits them with the
 signed-in key's name as the actor.
@@ -47,19 +47,21 @@ def experiment_url(name: str, action: str = "") -> str:
     return f"{base}/{action}" if action else base
 
 
-def may_stop(user: User, exp: Experiment) -> bool:
-    """Whether the page offers "Stop" (the API's rule: ``write``, and the experiment runs)."""
-    return exp.status == "running" and user.can_write
+def _may_change(user: User, exp: Experiment, protected: list[str]) -> bool:
+    return user.can_write and (user.can_protected or exp.label not in protected)
+
+
+def may_stop(user: User, exp: Experiment, protected: list[str]) -> bool:
+    """Whether the page offers "Stop": ``write``, plus admin for a protected label."""
+    return exp.status == "running" and _may_change(user, exp, protected)
 
 
 def may_conclude(user: User, exp: Experiment, protected: list[str]) -> bool:
     """Whether the page offers "Conclude": ``write``, plus admin for a protected label."""
-    if exp.status not in ("running", "stopped") or not user.can_write:
-        return False
-    return user.can_protected or exp.label not in protected
+    return exp.status in ("running", "stopped") and _may_change(user, exp, protected)
 
 
-def _check_conclude(user: User, exp: Experiment, protected: list[str]) -> None:
+def _check_change(user: User, exp: Experiment, protected: list[str]) -> None:
     require_permission(user, Permission.WRITE)
     check_labels(user.key, [exp.label], protected)
 
@@ -178,7 +180,7 @@ def experiment_page(
             "modes": MODES,
             "label_now": _label_now(vault, exp),
             "suggested": suggested,
-            "can_stop": may_stop(user, exp),
+            "can_stop": may_stop(user, exp, settings.protected_labels),
             "can_conclude": may_conclude(user, exp, settings.protected_labels),
             "protected": set(settings.protected_labels),
             "experiment_url": experiment_url,
@@ -187,10 +189,13 @@ def experiment_page(
 
 
 @router.get("/experiments/{name}/stop")
-def stop_confirm(*, request: Request, name: str, vault: VaultDep, user: UserDep) -> Response:
+def stop_confirm(
+    *, request: Request, name: str, vault: VaultDep, settings: SettingsDep, user: UserDep
+) -> Response:
     """Confirm stopping: who gets what afterwards, and a reason for the record."""
     require_permission(user, Permission.WRITE)
     exp = vault.experiments.get(name)
+    _check_change(user, exp, settings.protected_labels)
     return page(
         request,
         "experiment_confirm.html",
@@ -205,10 +210,14 @@ def stop_confirm(*, request: Request, name: str, vault: VaultDep, user: UserDep)
 
 
 @router.post("/experiments/{name}/stop")
-async def stop(request: Request, name: str, vault: VaultDep, user: UserDep) -> Response:
-    """Stop routing (the same check as ``POST /v1/experiments/{name}/stop``)."""
+async def stop(
+    request: Request, name: str, vault: VaultDep, settings: SettingsDep, user: UserDep
+) -> Response:
+    """Stop routing (the same checks as ``POST /v1/experiments/{name}/stop``)."""
     form = await check_csrf(request, user)
     require_permission(user, Permission.WRITE)
+    exp = await run_in_threadpool(vault.experiments.get, name)
+    _check_change(user, exp, settings.protected_labels)
     reason = str(form.get("reason") or "").strip()
     if len(reason) > _MAX_REASON:
         raise InvalidInputError(
@@ -230,7 +239,7 @@ def conclude_confirm(
 ) -> Response:
     """Confirm concluding: the label move it makes (from which version to which)."""
     exp = vault.experiments.get(name)
-    _check_conclude(user, exp, settings.protected_labels)
+    _check_change(user, exp, settings.protected_labels)
     chosen = exp.variant(_winner(exp, winner))
     return page(
         request,
@@ -253,7 +262,7 @@ async def conclude(
     form = await check_csrf(request, user)
     require_permission(user, Permission.WRITE)
     exp = await run_in_threadpool(vault.experiments.get, name)
-    _check_conclude(user, exp, settings.protected_labels)
+    _check_change(user, exp, settings.protected_labels)
     winner = _winner(exp, form.get("winner"))
     done = await run_in_threadpool(vault.experiments.conclude, name, winner, actor=user.key.name)
     version = exp.variant(winner).version  # type: ignore[union-attr]

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from promptvault.entities import LabelEvent, PromptVersion
 from promptvault.errors import ConflictError, InvalidInputError, PromptVaultError
+from promptvault.experiments.models import Experiment
 from promptvault.registry.refs import parse_int
 from promptvault.server.auth import Permission, check_labels
 from promptvault.server.deps import SettingsDep, VaultDep
@@ -178,6 +179,12 @@ def _label_field(value: object) -> str:
     return label
 
 
+def _running_on(vault: Vault, name: str, label: str) -> Experiment | None:
+    """The experiment running on the label: the move is refused while it runs."""
+    running = vault.experiments.running(name, label)
+    return running[0] if running else None
+
+
 def _may_move(user: User, label: str, protected: list[str]) -> None:
     require_permission(user, Permission.WRITE)
     check_labels(user.key, [label], protected)
@@ -212,6 +219,7 @@ def promote_confirm(
             "current": current,
             "target": target,
             "d": d,
+            "experiment": _running_on(vault, name, chosen),
         },
     )
 
@@ -270,6 +278,7 @@ def rollback_confirm(
             "current": current,
             "target": target,
             "d": diff_view(vault, current, target),
+            "experiment": _running_on(vault, name, chosen),
         },
     )
 
