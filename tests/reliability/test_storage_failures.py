@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from promptvault import Vault
@@ -25,6 +26,7 @@ from promptvault.config import Settings
 from promptvault.errors import PromptUnavailable
 from promptvault.registry.keys import KeyService
 from promptvault.server.app import create_app
+from promptvault.storage.database import Database
 
 from .conftest import _admin_dsn, cli
 
@@ -226,3 +228,19 @@ def test_full_disk_through_a_real_server(
     (small_disk / "filler").unlink()
     assert app_client.push("kept", template="after the disk was freed").version.version == 2
     app_client.close()
+
+
+def test_unreachable_database_is_unavailable() -> None:
+    """No database server at all: every way in says unavailable, never a raw driver error."""
+    url = "postgresql+psycopg://postgres@127.0.0.1:1/gone"  # nothing listens on port 1
+    db = Database(url)
+    for session in (db.read, db.snapshot):
+        with (
+            pytest.raises(PromptUnavailable, match="database error") as raised,
+            session() as s,
+        ):
+            s.execute(text("SELECT 1"))
+        assert raised.value.details["url"] == url
+    with pytest.raises(PromptUnavailable, match="database error"):
+        Vault(Settings(database_url=url))
+    db.dispose()

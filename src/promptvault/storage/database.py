@@ -230,9 +230,18 @@ class Database:
 
         Closing rather than rolling back the session keeps loaded rows readable afterwards.
         """
+        with (
+            self._unavailable_on_error(),
+            self.engine.connect() as conn,
+            Session(bind=conn, expire_on_commit=False) as s,
+        ):
+            yield s
+
+    @contextmanager
+    def _unavailable_on_error(self) -> Iterator[None]:
+        """Turn a storage failure that is not the caller's fault into ``PromptUnavailable``."""
         try:
-            with self.engine.connect() as conn, Session(bind=conn, expire_on_commit=False) as s:
-                yield s
+            yield
         except DBAPIError as exc:
             unavailable = unavailable_error(exc, self.safe_url)
             if unavailable is None:
@@ -247,7 +256,7 @@ class Database:
         each statement's own snapshot); a SQLite read transaction in WAL mode already keeps
         the snapshot its first read took.
         """
-        with self.engine.connect() as conn:
+        with self._unavailable_on_error(), self.engine.connect() as conn:
             if self.is_postgres:
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with Session(bind=conn, expire_on_commit=False) as s:
