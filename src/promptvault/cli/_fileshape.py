@@ -85,7 +85,14 @@ class _Doc:
 def _compose(doc: _Doc, text: str) -> yaml.Node | None:
     doc.composed = text
     try:
-        return yaml.compose(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=_Loader)
+        alias = _first_alias(node)
+        if alias is not None:
+            raise yaml.MarkedYAMLError(
+                problem="aliases (*name) are not supported in prompt files: repeat the value",
+                problem_mark=alias.start_mark,
+            )
+        return node
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         reason = exc.problem or exc.context or "invalid YAML"
@@ -105,6 +112,23 @@ def _compose(doc: _Doc, text: str) -> yaml.Node | None:
             )
     except yaml.YAMLError as exc:
         doc.problems.append(Problem(str(doc.path), f"invalid YAML: {exc}"))
+    return None
+
+
+def _first_alias(root: yaml.Node | None) -> yaml.Node | None:
+    """The first node met twice (an alias of an anchored node), walking without recursion."""
+    seen: set[int] = set()
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            return node
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in reversed(node.value):
+                stack += [value, key]
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
     return None
 
 
@@ -168,7 +192,29 @@ def _jsonable(doc: _Doc, node: yaml.Node, field: str) -> Any:
 def parse(
     text: str, *, path: Path, root: Path | None = None
 ) -> tuple[PromptFile | None, list[Problem]]:
-    """Parse ``text`` as the file ``path``; see :func:`promptvault.cli.files.parse_text`."""
+    """Parse ``text`` as the file ``path``; see :func:`promptvault.cli.files.parse_text`.
+
+    Whatever the text, the answer is problems, never an exception: YAML that composes but
+    cannot be constructed (an unhashable key), nesting deeper than the parsers can follow,
+    and aliases (``*name``), which could expand a small file into a huge value, are reported.
+    """
+    try:
+        return _parse(text, path=path, root=root)
+    except RecursionError:
+        return None, [Problem(str(path), "the file nests too deeply to read")]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        reason = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
+        if mark is None:
+            return None, [Problem(str(path), f"invalid YAML: {reason}")]
+        line, column = mark.line + 1, mark.column + 1
+        excerpt = caret_excerpt(text, line, column)
+        return None, [Problem(str(path), f"invalid YAML: {reason}", line, column, None, excerpt)]
+
+
+def _parse(
+    text: str, *, path: Path, root: Path | None = None
+) -> tuple[PromptFile | None, list[Problem]]:
     if path.suffix == ".prompty":
         return _parse_prompty(text, path=path, root=root)
     doc = _Doc(path, text)
