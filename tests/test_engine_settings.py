@@ -86,3 +86,32 @@ def test_the_server_uses_the_settings(tmp_path: Path, database_url: str) -> None
         assert big.status_code in (413, 422), big.text
         assert big.json()["error"]["code"] == "template_limit"
     app.state.vault.close()
+
+
+def test_a_push_of_deep_nesting_within_the_limit_is_accepted(
+    tmp_path: Path, database_url: str
+) -> None:
+    # 99 nested inverted sections (the limit is 100) made compile() raise IndentationError,
+    # and the push answered 500; 101 is refused with the limit named.
+    app = create_app(Settings(home=tmp_path, database_url=database_url))
+    key = app.state.keys.create("deep", "admin", actor="setup")[0]
+    auth = {"Authorization": f"Bearer {key}"}
+
+    def nested(depth: int) -> str:
+        opened = "".join(f"{{{{^a{i}}}}}x" for i in range(depth))
+        return opened + "".join(f"{{{{/a{i}}}}}" for i in reversed(range(depth)))
+
+    with TestClient(app) as client:
+        deep = client.post("/v1/prompts/deep/versions", json={"template": nested(99)}, headers=auth)
+        assert deep.status_code in (200, 201), deep.text
+        rendered = client.post(
+            "/v1/prompts/deep/render", json={"variables": {}, "strict": False}, headers=auth
+        )
+        assert rendered.status_code == 200, rendered.text
+        assert rendered.json()["output"] == "x" * 99
+        too_deep = client.post(
+            "/v1/prompts/deeper/versions", json={"template": nested(101)}, headers=auth
+        )
+        assert too_deep.status_code in (413, 422), too_deep.text
+        assert too_deep.json()["error"]["details"]["limit"] == "nesting"
+    app.state.vault.close()
