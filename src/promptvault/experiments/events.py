@@ -86,7 +86,9 @@ class EventsMixin:
                 store.save_batch(s, key, result.model_dump(mode="json"), now)
             return result, per_experiment
 
-        result, per_experiment = self.db.write(work)
+        # Atomic upserts and inserts under unique keys: no need to queue behind prompt
+        # writes and the audit chain.
+        result, per_experiment = self.db.write(work, serial=False)
         self._after_ingest(per_experiment)
         return result
 

@@ -526,7 +526,7 @@ class ExampleService:
         return self.usage.flush()
 
     def _write_usage(self, counts: Mapping[int, int]) -> None:
-        self.db.write(lambda s: repo.add_usage(s, counts))
+        self.db.write(lambda s: repo.add_usage(s, counts), serial=False)  # atomic increments
         self.cache.add_usage(counts)
 
     def close(self) -> None:

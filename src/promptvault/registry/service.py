@@ -48,7 +48,7 @@ from promptvault.registry.validation import check_push
 from promptvault.storage import experiments as experiment_store
 from promptvault.storage import repositories as repo
 from promptvault.storage.audit import append
-from promptvault.storage.database import Database
+from promptvault.storage.database import Database, lock_prompt
 from promptvault.storage.tables import PromptRow, VersionRow, utcnow
 from promptvault.templating.base import limits_from_settings
 
@@ -94,6 +94,9 @@ class Registry(RegistryReads):
     # --- helpers used inside write transactions ---------------------------------------
 
     def _prompt(self, session: Session, name: str) -> PromptRow:
+        # Writes to one prompt queue on its lock; writes to others run beside them and
+        # meet only at the audit append (``Database.write(..., serial=False)``).
+        lock_prompt(session, name)
         row = repo.get_prompt(session, name)
         if row is None:
             raise not_found_prompt(self.db, name)
@@ -389,7 +392,7 @@ class Registry(RegistryReads):
             )
             return version, True
 
-        version, created = self.db.write(work)
+        version, created = self.db.write(work, serial=False)
         self._after_write(name)
         self.resolver.remember(version)
         return PushResult(version=version, created=created)
@@ -430,7 +433,7 @@ class Registry(RegistryReads):
                 current=current,
             )
 
-        event = self.db.write(work)
+        event = self.db.write(work, serial=False)
         self._after_write(name)
         return event
 
@@ -473,7 +476,7 @@ class Registry(RegistryReads):
                 current=current,
             )
 
-        event = self.db.write(work)
+        event = self.db.write(work, serial=False)
         self._after_write(name)
         return event
 
@@ -525,7 +528,7 @@ class Registry(RegistryReads):
             )
             return repo.to_label_event(name, repo.label_event(session, event_id))
 
-        event = self.db.write(work)
+        event = self.db.write(work, serial=False)
         self._after_write(name)
         return event
 
@@ -554,6 +557,6 @@ class Registry(RegistryReads):
                 session.flush()
             return repo.summaries(session, [prompt])[0]
 
-        summary = self.db.write(work)
+        summary = self.db.write(work, serial=False)
         self._after_write(name)
         return summary

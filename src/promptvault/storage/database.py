@@ -3,9 +3,13 @@
 SQLite runs in WAL mode with foreign keys on and a busy timeout. pysqlite's own transaction
 handling is switched off (the documented SQLAlchemy recipe) so that a write transaction starts
 with ``BEGIN IMMEDIATE``: writers queue on the database lock at the start instead of failing
-when a reader tries to upgrade. On PostgreSQL every write transaction first takes one
-transaction-scoped advisory lock, which serialises writers the same way: version numbers and
-the audit chain are then computed from committed state and never race.
+when a reader tries to upgrade. On PostgreSQL a *serial* write transaction first takes one
+transaction-scoped advisory lock, which serialises it with every other writer. Writers that
+do not need that (event ingestion, usage counts, prompt pushes) run without it: their
+counters are atomic upserts, a push orders itself on a per-prompt lock
+(:func:`lock_prompt`) and the unique constraint on (prompt, version), and whatever appends
+to the audit chain takes the serial lock at the append (``storage/audit.py``), so the chain
+is still computed from committed state and never races.
 
 :meth:`Database.write` runs a unit of work and retries it, with jittered backoff, on the
 errors that mean "another writer got there first" (serialization failures, deadlocks, unique
@@ -45,6 +49,7 @@ __all__ = [
     "WRITE_LOCK_KEY",
     "Database",
     "is_retryable",
+    "lock_prompt",
     "unavailable_error",
 ]
 
@@ -52,6 +57,9 @@ T = TypeVar("T")
 
 # The key of the PostgreSQL advisory lock every promptvault write transaction holds.
 WRITE_LOCK_KEY = 0x70765F7772  # "pv_wr"
+
+# The class (first key) of the per-prompt advisory locks pushes take on PostgreSQL.
+PROMPT_LOCK_CLASS = 0x7076  # "pv"
 
 # Set in ``Session.info`` once the session's transaction holds the write lock.
 LOCKED_INFO_KEY = "promptvault_write_locked"
@@ -265,21 +273,24 @@ class Database:
                 yield s
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One serialised write transaction, committed on success, rolled back on error.
+    def transaction(self, *, serial: bool = True) -> Iterator[Session]:
+        """One write transaction, committed on success, rolled back on error.
 
-        No retry here: use :meth:`write` unless the caller retries itself.
+        ``serial`` (on PostgreSQL) takes the cluster's write lock up front, ordering this
+        transaction after every other serial one; without it the transaction runs beside
+        others and takes that lock only if it appends to the audit chain. SQLite always has
+        one writer at a time. No retry here: use :meth:`write` unless the caller retries.
         """
         with self._sqlite_writer_lock(), self.engine.connect() as conn:
             conn.execution_options(**{_WRITE_OPTION: True})
             with Session(bind=conn, expire_on_commit=False) as session:
                 session.begin()
                 try:
-                    if self.is_postgres:
+                    if self.is_postgres and serial:
                         session.execute(
                             text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY}
                         )
-                    session.info[LOCKED_INFO_KEY] = True
+                    session.info[LOCKED_INFO_KEY] = serial or not self.is_postgres
                     session.info[ANCHOR_INFO_KEY] = self._anchor_source
                     session.info[ACTOR_INFO_KEY] = self.default_actor
                     yield session
@@ -318,15 +329,17 @@ class Database:
             finally:
                 fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
 
-    def write(self, fn: Callable[[Session], T]) -> T:
+    def write(self, fn: Callable[[Session], T], *, serial: bool = True) -> T:
         """Run ``fn(session)`` in a write transaction, retrying transient conflicts.
 
         ``fn`` may run more than once, so it must not have side effects outside the session.
+        ``serial=False`` is for work that stays correct beside other writers (atomic
+        counters, inserts guarded by unique constraints, pushes): see :meth:`transaction`.
         """
         delay = 0.002
         for attempt in range(1, self.max_attempts + 1):
             try:
-                with self.transaction() as session:
+                with self.transaction(serial=serial) as session:
                     return fn(session)
             except DBAPIError as exc:
                 if not is_retryable(exc) or attempt == self.max_attempts:
@@ -355,3 +368,18 @@ class Database:
             self._lock_file.close()
         self._lock_file = None
         self._lock_pid = -1
+
+
+def lock_prompt(session: Session, name: str) -> None:
+    """Order this transaction after any other writing prompt ``name`` (PostgreSQL only).
+
+    A transaction-scoped advisory lock on the name's hash: pushes to one prompt queue here,
+    so each reads the newest committed version before numbering its own; pushes to other
+    prompts pass (a hash collision only makes two prompts queue together). SQLite needs
+    nothing: it has one writer at a time.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:c, hashtext(:n))"),
+            {"c": PROMPT_LOCK_CLASS, "n": name},
+        )

@@ -16,7 +16,7 @@ from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, updat
 from sqlalchemy.orm import Session
 
 from promptvault.entities import LabelEvent, PromptSummary, PromptVersion, clamp_json
-from promptvault.storage.database import ACTOR_INFO_KEY
+from promptvault.storage.database import ACTOR_INFO_KEY, lock_prompt
 from promptvault.storage.tables import LabelEventRow, LabelRow, PromptRow, TagRow, VersionRow
 
 __all__ = [
@@ -98,8 +98,11 @@ _TOUCH_LATEST = (
 def push_head(session: Session, name: str) -> Any:
     """What a push needs in one query: the prompt and its newest version's id and hash.
 
-    Columns: ``id, archived, latest_version, description, newest_id, newest_hash``.
+    Columns: ``id, archived, latest_version, description, newest_id, newest_hash``. Takes
+    the prompt's lock first, so the head read is the newest committed one and concurrent
+    pushes to this name number their versions one after another.
     """
+    lock_prompt(session, name)
     return session.connection().execute(_PUSH_HEAD, {"name": name}).first()
 
 
