@@ -20,10 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from registry import fresh_database, postgres_available
-
 from promptvault import Vault
 from promptvault.config import Settings
+from registry import fresh_database, postgres_available
 
 
 def _worker(url: str, prompt: str, worker: int, count: int, ready: Any, start: Any) -> None:
