@@ -100,6 +100,7 @@ def test_demo_report_table_json_and_plot(cli: Any, tmp_path: Path) -> None:
         (("-v", "control"), "NAME=VERSION"),
         (("-v", "a=1:x"), "is not a number"),
         (("-v", "a=1", "-v", "b=7"), "has no version 7"),
+        (("-v", "a=1", "-v", "b=\u00b2"), "must be a whole number written in digits 0-9"),
     ],
 )
 def test_bad_input_is_reported(cli: Any, args: tuple[str, ...], message: str) -> None:

@@ -35,7 +35,9 @@ def _variant(spec: str) -> dict[str, Any]:
     if not sep or not name or not rest:
         raise _usage(f"--variant {spec!r} must look like NAME=VERSION[:WEIGHT]", "variant")
     version, _, weight = rest.partition(":")
-    out: dict[str, Any] = {"name": name, "version": int(version) if version.isdigit() else version}
+    # ASCII digits only: "²" or "٣" go on as text and are refused as a version, never int()ed.
+    number = version.isascii() and version.isdigit()
+    out: dict[str, Any] = {"name": name, "version": int(version) if number else version}
     if weight:
         try:
             out["weight"] = float(weight)
