@@ -19,7 +19,7 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from promptvault.builder.builder import BuiltRequest, PromptBuilder
 from promptvault.config import Settings
@@ -48,7 +48,51 @@ if TYPE_CHECKING:
     from promptvault.fewshot.service import ExampleService
     from promptvault.storage.backup import BackupResult, RestoreResult
 
-__all__ = ["Vault"]
+__all__ = ["SchemaState", "Vault", "schema_state", "upgrade_schema"]
+
+
+class SchemaState(NamedTuple):
+    """Where a database's schema is (``None``: empty) and the newest this version ships."""
+
+    current: str | None
+    head: str
+
+    @property
+    def up_to_date(self) -> bool:
+        """Whether no migration is waiting."""
+        return self.current == self.head
+
+
+def schema_state(settings: Settings) -> SchemaState:
+    """The schema state of the configured database, read without migrating it."""
+    db = Database(settings.resolved_database_url(), settings=settings)
+    try:
+        return SchemaState(current_revision(db.engine), head_revision())
+    finally:
+        db.dispose()
+
+
+def upgrade_schema(settings: Settings, *, actor: str = "promptvault db upgrade") -> SchemaState:
+    """Upgrade the configured database to the newest schema (safe to repeat).
+
+    Returns the state it was in before. This is what ``promptvault db upgrade`` runs, so the
+    CLI needs no storage module of its own.
+    """
+    db = Database(settings.resolved_database_url(), settings=settings)
+    try:
+        before = current_revision(db.engine)
+        _upgrade(db, AuditLog(db), actor=actor)
+        return SchemaState(before, head_revision())
+    finally:
+        db.dispose()
+
+
+def _upgrade(db: Database, audit: AuditLog, *, actor: str) -> None:
+    had_checkpoints = has_checkpoints_table(db.engine)
+    upgrade(db)
+    if not had_checkpoints:  # a chain written before checkpoints gets its first
+        audit.anchor_unsigned_head(actor=actor)
+
 
 # ``unit_id`` left out means "no experiment"; ``unit_id=None`` is a random assignment.
 _NO_UNIT: Any = object()
@@ -119,10 +163,7 @@ class Vault:
         if current == head:
             return
         if migrate or (migrate is None and (self.db.is_sqlite or current is None)):
-            had_checkpoints = has_checkpoints_table(self.db.engine)
-            upgrade(self.db)
-            if not had_checkpoints:  # a chain written before checkpoints gets its first
-                self.audit.anchor_unsigned_head(actor="promptvault upgrade")
+            _upgrade(self.db, self.audit, actor="promptvault upgrade")
             return
         if current not in known_revisions():
             raise PromptUnavailable(
@@ -135,6 +176,13 @@ class Vault:
             "run `promptvault db upgrade`",
             details={"current": current, "head": head, "url": self.db.safe_url},
         )
+
+    def schema_state(self) -> SchemaState:
+        """The database's schema revision and the newest one this promptvault ships.
+
+        Reading the revision opens a connection, so it also proves the database answers.
+        """
+        return SchemaState(current_revision(self.db.engine), head_revision())
 
     # --- lifecycle ----------------------------------------------------------------------
 

@@ -10,14 +10,14 @@ from promptvault.cli import _context as ctx
 from promptvault.cli import _output as output
 
 if TYPE_CHECKING:
-    from promptvault.storage.database import Database
+    from promptvault.config import Settings
 
 __all__ = ["db_app"]
 
 db_app = typer.Typer(help="Manage the database schema (Alembic migrations).", no_args_is_help=True)
 
 
-def _database() -> Database:
+def _settings() -> Settings:
     from promptvault.errors import InvalidInputError
 
     if ctx.is_remote():
@@ -25,52 +25,30 @@ def _database() -> Database:
             "db commands work on a database, not a server: use --db or unset PROMPTVAULT_URL",
             details={"field": "--server"},
         )
-    from promptvault.storage.database import Database
-
-    settings = ctx.settings()
-    return Database(settings.resolved_database_url(), settings=settings)
+    return ctx.settings()
 
 
 @db_app.command("upgrade")
 def upgrade() -> None:
     """Upgrade the database schema to this version of promptvault (safe to repeat)."""
-    from promptvault.registry.audit import AuditLog
-    from promptvault.storage.migrate import (
-        current_revision,
-        has_checkpoints_table,
-        head_revision,
-    )
-    from promptvault.storage.migrate import upgrade as run_upgrade
+    from promptvault.vault import upgrade_schema
 
-    db = _database()
-    try:
-        before = current_revision(db.engine)
-        had_checkpoints = has_checkpoints_table(db.engine)
-        run_upgrade(db)
-        if not had_checkpoints:  # a chain written before checkpoints gets its first
-            AuditLog(db).anchor_unsigned_head(actor="promptvault db upgrade")
-        head = head_revision()
-    finally:
-        db.dispose()
-    if before == head:
-        output.out(f"already at {head}")
+    before = upgrade_schema(_settings())
+    if before.up_to_date:
+        output.out(f"already at {before.head}")
     else:
-        output.out(f"upgraded {before or '(empty)'} -> {head}")
+        output.out(f"upgraded {before.current or '(empty)'} -> {before.head}")
 
 
 @db_app.command("current")
 def current(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """The schema revision the database is at, and the newest this version ships."""
-    from promptvault.storage.migrate import current_revision, head_revision
+    from promptvault.vault import schema_state
 
-    db = _database()
-    try:
-        revision = current_revision(db.engine)
-    finally:
-        db.dispose()
-    head = head_revision()
+    state = schema_state(_settings())
+    revision, head = state.current, state.head
     if ctx.want_json(json_):
-        output.print_json({"current": revision, "head": head, "up_to_date": revision == head})
+        output.print_json({"current": revision, "head": head, "up_to_date": state.up_to_date})
         return
-    state = "up to date" if revision == head else "run promptvault db upgrade"
-    output.out(f"{revision or '(empty)'} (head {head}: {state})")
+    advice = "up to date" if state.up_to_date else "run promptvault db upgrade"
+    output.out(f"{revision or '(empty)'} (head {head}: {advice})")

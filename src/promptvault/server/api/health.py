@@ -10,7 +10,6 @@ from starlette.concurrency import run_in_threadpool
 
 from promptvault.server.deps import MetricsDep, VaultDep
 from promptvault.server.errors import ErrorEnvelope, error_response
-from promptvault.storage.migrate import current_revision, head_revision
 
 __all__ = ["router"]
 
@@ -25,7 +24,8 @@ async def healthz() -> dict[str, str]:
 
 def _check(vault: Any) -> dict[str, Any]:
     # Reading the revision opens a connection, so it also proves the database answers.
-    return {"current": current_revision(vault.db.engine), "head": head_revision()}
+    state = vault.schema_state()
+    return {"current": state.current, "head": state.head}
 
 
 @router.get(
