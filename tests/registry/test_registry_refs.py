@@ -121,3 +121,23 @@ def test_the_sdk_accepts_exactly_what_the_registry_accepts(ref: str) -> None:
     key = sdk_parse("http://pv", ref)
     assert (key.name, key.version) == (expected.name, expected.version)
     assert key.label == (None if expected.version else expected.label or "production")
+
+
+def test_the_sdk_never_puts_a_dot_segment_name_in_a_url() -> None:
+    import httpx
+
+    from promptvault.client import PromptVaultClient
+
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        return httpx.Response(404, json={"error": {"code": "prompt_not_found", "message": ""}})
+
+    client = PromptVaultClient("http://pv.test", "k", transport=httpx.MockTransport(handler))
+    with pytest.raises(InvalidInputError) as err:
+        client.push("victim/../other", template="x")  # the URL would resolve to /other
+    assert err.value.details["field"] == "name"
+    with pytest.raises(InvalidInputError):
+        client.set_label("a/./b", "staging", 1)
+    assert sent == []

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from promptvault.entities import LabelEvent, PromptDiff, PromptSummary, PromptVersion, PushResult
+from promptvault.registry.refs import check_name
 
 __all__ = ["Call", "Page", "prompt_path"]
 
@@ -41,7 +42,12 @@ class Call(Generic[T]):
 
 
 def prompt_path(name: str, *suffix: str) -> str:
-    """``/v1/prompts/<name>/<suffix...>`` with every segment quoted but slashes kept."""
+    """``/v1/prompts/<name>/<suffix...>`` with every segment quoted but slashes kept.
+
+    The name is checked first: a ``..`` segment would be resolved away by the URL (``x/../y``
+    would reach prompt ``y``), so only a valid name goes into a path.
+    """
+    check_name(name)
     parts = [quote(name, safe="/")] + [quote(s, safe="") for s in suffix]
     return "/v1/prompts/" + "/".join(parts)
 
