@@ -410,6 +410,8 @@ _UNLABELLED = """() => Array.from(document.querySelectorAll(
 def test_main_pages_at_laptop_and_phone_width(
     server: Server, new_page: Callable[..., Page]
 ) -> None:
+    # The partial exists before the prompt that includes it: pushes refuse unknown partials.
+    server.push("shared/sign", template="-- The {{company}} team", message="signature")
     server.push(
         "support/greeting",
         template="Hello {{name}}!\n{{#vip}}Thanks for being a VIP.{{/vip}}\n{{> shared/sign}}",
@@ -418,7 +420,6 @@ def test_main_pages_at_laptop_and_phone_width(
         tags=["support", "a-very-long-tag-" * 5],
         message="first draft",
     )
-    server.push("shared/sign", template="-- The {{company}} team", message="signature")
     server.push(
         "support/greeting",
         template="Hello dear {{name}}!\n{{#vip}}Thanks for being a VIP.{{/vip}}\n{{> shared/sign}}",
