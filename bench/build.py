@@ -40,9 +40,9 @@ from typing import Any
 import numpy as np
 
 from promptvault.config import Settings
+from promptvault.demo.examples import load_demo_examples
+from promptvault.demo.prompts import load_demo
 from promptvault.fewshot.blas import blas_threads, one_blas_thread
-from promptvault.fewshot.demo import load_demo_examples
-from promptvault.registry.demo import load_demo
 from promptvault.templating.variables import apply_defaults
 from promptvault.vault import Vault
 

@@ -32,9 +32,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from promptvault.experiments import stats
+from promptvault.experiments.analysis import MetricData, analyse
 from promptvault.experiments.assignment import Assigner
 from promptvault.experiments.distributions import norm_ppf
-from promptvault.experiments.report import MetricData, analyse
 
 SEED = "support-exp-2024"
 FNV_PRIME = 16777619

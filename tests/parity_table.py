@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from promptvault.demo.prompts import DEMO_PROMPTS
 from promptvault.errors import (
     InvalidInputError,
     LabelNotFound,
@@ -19,7 +20,6 @@ from promptvault.errors import (
     PromptVaultError,
     VersionNotFound,
 )
-from promptvault.registry.demo import DEMO_PROMPTS
 
 CHAT = [
     {"role": "system", "content": "You help {{company}} customers. Be {{tone}}."},

@@ -15,7 +15,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportions
 from promptvault.errors import InvalidInputError
 from promptvault.experiments import distributions as dist
 from promptvault.experiments import stats
-from promptvault.experiments.report import MetricData, analyse
+from promptvault.experiments.analysis import MetricData, analyse
 
 TOL = 1e-6
 

@@ -36,17 +36,17 @@ def demo(
 
     Prompts that already exist are left alone.
     """
-    from promptvault.registry.demo import load_demo
+    from promptvault.demo.prompts import load_demo
 
     backend = ctx.backend()
     done = load_demo(backend, actor=ctx.actor())
     # A local Vault also gets the example collection (the SDK has no collection writes).
     examples: Any = getattr(backend, "examples", None)
     if examples is not None and hasattr(examples, "add_many"):
-        from promptvault.fewshot.demo import load_demo_examples
+        from promptvault.demo.examples import load_demo_examples
 
         done += load_demo_examples(examples, actor=ctx.actor())
-    from promptvault.experiments.demo import DEMO_EXPERIMENT, load_experiment_demo
+    from promptvault.demo.experiments import DEMO_EXPERIMENT, load_experiment_demo
 
     done.append((DEMO_EXPERIMENT, load_experiment_demo(backend, actor=ctx.actor())))
     if ctx.want_json(json_):

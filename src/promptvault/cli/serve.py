@@ -108,13 +108,13 @@ def serve(  # noqa: PLR0917 - Typer passes every option positionally
     vault = Vault(cfg)
     try:
         if demo:
-            from promptvault.registry.demo import load_demo
+            from promptvault.demo.prompts import load_demo
 
             load_demo(vault, actor="demo")
-            from promptvault.fewshot.demo import load_demo_examples
+            from promptvault.demo.examples import load_demo_examples
 
             load_demo_examples(vault.examples, actor="demo")
-            from promptvault.experiments.demo import load_experiment_demo
+            from promptvault.demo.experiments import load_experiment_demo
 
             load_experiment_demo(vault, actor="demo")
         plaintext = ensure_admin_key(KeyService(vault.db), cfg.home)

@@ -10,10 +10,10 @@ import importlib
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-__all__ = ["assignment", "report", "stats"]
+__all__ = ["analysis", "assignment", "stats"]
 
 if TYPE_CHECKING:
-    from promptvault.experiments import assignment, report, stats
+    from promptvault.experiments import analysis, assignment, stats
 
 
 def __getattr__(name: str) -> ModuleType:

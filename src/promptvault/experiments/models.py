@@ -175,7 +175,7 @@ class CheckResult(_Value):
 class ExperimentReport(_Value):
     """An experiment's report: counts, rejected events, the analysis and its timeline.
 
-    ``analysis`` is :meth:`promptvault.experiments.report.Report.to_dict` (SRM check first,
+    ``analysis`` is :meth:`promptvault.experiments.analysis.Report.to_dict` (SRM check first,
     then every metric; ``mode`` says fixed or sequential). ``units`` are distinct units
     per variant, ``exposures`` exposure events, ``random_exposures`` the unit-less ones.
     ``timeline`` maps each metric to cumulative daily points

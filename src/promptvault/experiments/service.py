@@ -437,7 +437,7 @@ class ExperimentService(EventsMixin):
         alpha: float = 0.05,
     ) -> ExperimentReport:
         """The analysis of the stored sufficient statistics (sequential by default)."""
-        from promptvault.experiments.reporting import build_report  # numpy: only here
+        from promptvault.experiments.report_assembly import build_report  # numpy: only here
 
         self.flush()
         with self.db.read() as s:

@@ -1,4 +1,4 @@
-"""A full experiment report from per-variant sufficient statistics (pure, no I/O).
+"""The statistical analysis of an experiment from per-variant sufficient statistics (pure).
 
 :func:`analyse` runs the sample ratio mismatch check first (a broken split invalidates the
 rest), then, per metric and per treatment against control: n, mean, standard error,

@@ -1,4 +1,4 @@
-"""Build an :class:`ExperimentReport` from stored totals and daily statistics (pure)."""
+"""Assemble an :class:`ExperimentReport` from stored totals and daily statistics (pure)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from promptvault.experiments.analysis import MetricData, analyse
 from promptvault.experiments.distributions import norm_ppf
 from promptvault.experiments.guard import Totals, summary
 from promptvault.experiments.models import Experiment, ExperimentReport
-from promptvault.experiments.report import MetricData, analyse
 
 __all__ = ["build_report", "timeline"]
 
