@@ -25,8 +25,9 @@ from promptvault.config import Settings
 from promptvault.entities import Example
 from promptvault.errors import ConflictError, InvalidInputError
 from promptvault.fewshot import transfer
-from promptvault.fewshot.choose import Selection
+from promptvault.fewshot.collection_picker import Picker
 from promptvault.fewshot.embedders import EMBEDDERS, Embedder, Vectors, get_embedder
+from promptvault.fewshot.examples_for_build import Selection
 from promptvault.fewshot.index import vector_bytes
 from promptvault.fewshot.io import check_example
 from promptvault.fewshot.models import (
@@ -37,7 +38,6 @@ from promptvault.fewshot.models import (
     check_strategy,
     check_template,
 )
-from promptvault.fewshot.picking import Picker
 from promptvault.fewshot.runtime import CollectionCache, Loaded, not_found
 from promptvault.fewshot.transfer import EMBED_BATCH
 from promptvault.fewshot.usage import UsageCounter

@@ -1,4 +1,4 @@
-"""Choose examples from a collection snapshot: the pure core of selection for a build.
+"""The examples of one build, chosen from a collection snapshot: pure, no I/O.
 
 Shared by the Vault (over its cached snapshot) and the SDK (over the snapshot it fetched),
 so both pick the same examples for the same input. No I/O: the query embedding comes from

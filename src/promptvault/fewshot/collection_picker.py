@@ -1,4 +1,4 @@
-"""Selection for builds: which collection, which strategy, which examples.
+"""Which collection a build draws from, read from the cached snapshot (or the database).
 
 :class:`Picker` turns the checked ``examples=`` argument of a build
 (:class:`~promptvault.fewshot.models.ExamplesSpec`) and the build's variables into a
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptvault.errors import InvalidInputError
-from promptvault.fewshot.choose import Selection, choose
+from promptvault.fewshot.examples_for_build import Selection, choose
 from promptvault.fewshot.models import ExamplesSpec
 from promptvault.fewshot.runtime import CollectionCache
 from promptvault.storage import fewshot as repo
