@@ -3,7 +3,8 @@
 The version comes from the client's cache (``pv.get``), rendering and assembly use the same
 :class:`~promptvault.builder.PromptBuilder` as the server, and examples are selected by the
 same code (:func:`promptvault.fewshot.examples_for_build.choose`) over a copy of the
-collection fetched once from ``GET /v1/collections/{name}/vectors``. So a warm ``pv.build`` makes no network call.
+collection fetched once from ``GET /v1/collections/{name}/vectors``. So a warm ``pv.build``
+makes no network call.
 
 The copy is refreshed in the background once ``cache_ttl`` has passed (a conditional
 request: 304 when the revision is unchanged) while the old copy keeps serving. The query is
