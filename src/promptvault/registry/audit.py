@@ -34,10 +34,14 @@ class AuditLog:
         target: str | None = None,
         limit: int | None = None,
         after_seq: int | None = None,
+        before_seq: int | None = None,
+        newest_first: bool = False,
     ) -> list[AuditEntry]:
-        """Entries oldest first, filtered; ``after_seq`` pages on from a previous answer.
+        """Entries oldest first (or ``newest_first``, as the web UI shows them), filtered;
+        ``after_seq`` / ``before_seq`` page on from a previous answer.
 
-        ``action`` ending in ``.`` or ``*`` matches a prefix (``label.`` = every label move).
+        ``action`` ending in ``.`` or ``*`` matches a prefix (``label.`` = every label move);
+        ``target`` ending in ``*`` matches a prefix.
         """
         if limit is not None and (isinstance(limit, bool) or limit < 1):
             raise InvalidInputError("limit must be >= 1", details={"field": "limit"})
@@ -50,6 +54,8 @@ class AuditLog:
                 target=target,
                 limit=limit,
                 after_seq=after_seq,
+                before_seq=before_seq,
+                newest_first=newest_first,
             )
 
     def verify(self) -> AuditReport:

@@ -167,12 +167,16 @@ def entries(
     target: str | None = None,
     limit: int | None = None,
     after_seq: int | None = None,
+    before_seq: int | None = None,
+    newest_first: bool = False,
 ) -> list[AuditEntry]:
-    """Entries oldest first, filtered; ``after_seq`` pages on from a previous answer.
+    """Entries oldest first (or ``newest_first``), filtered; ``after_seq`` / ``before_seq``
+    page on from a previous answer.
 
-    ``action`` ending in ``.`` or ``*`` matches a prefix (``label.`` = every label move).
+    ``action`` ending in ``.`` or ``*`` matches a prefix (``label.`` = every label move);
+    ``target`` ending in ``*`` matches a prefix.
     """
-    query = select(AuditRow).order_by(AuditRow.seq)
+    query = select(AuditRow).order_by(AuditRow.seq.desc() if newest_first else AuditRow.seq)
     if since is not None:
         query = query.where(AuditRow.at >= since)
     if actor is not None:
@@ -184,9 +188,15 @@ def entries(
         else:
             query = query.where(AuditRow.action == action)
     if target is not None:
-        query = query.where(AuditRow.target == target)
+        if target.endswith("*"):
+            prefix = target.rstrip("*")
+            query = query.where(AuditRow.target.startswith(prefix, autoescape=True))
+        else:
+            query = query.where(AuditRow.target == target)
     if after_seq is not None:
         query = query.where(AuditRow.seq > after_seq)
+    if before_seq is not None:
+        query = query.where(AuditRow.seq < before_seq)
     if limit is not None:
         query = query.limit(limit)
     return [to_entry(row) for row in session.execute(query).scalars()]

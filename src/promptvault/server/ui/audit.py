@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from promptvault.entities import AuditEntry
@@ -19,8 +18,6 @@ from promptvault.server.ui.views import (
     page,
     require_permission,
 )
-from promptvault.storage.audit import to_entry
-from promptvault.storage.tables import AuditRow
 from promptvault.vault import Vault
 
 __all__ = ["PAGE_SIZE", "newest_entries", "router"]
@@ -43,23 +40,14 @@ def newest_entries(
 
     ``action`` ending in ``.`` or ``*`` matches a prefix; ``target`` may end in ``*`` too.
     """
-    query = select(AuditRow).order_by(AuditRow.seq.desc()).limit(limit)
-    if actor:
-        query = query.where(AuditRow.actor == actor)
-    if action:
-        if action.endswith(("*", ".")):
-            query = query.where(AuditRow.action.startswith(action.rstrip("*"), autoescape=True))
-        else:
-            query = query.where(AuditRow.action == action)
-    if target:
-        if target.endswith("*"):
-            query = query.where(AuditRow.target.startswith(target.rstrip("*"), autoescape=True))
-        else:
-            query = query.where(AuditRow.target == target)
-    if before_seq is not None:
-        query = query.where(AuditRow.seq < before_seq)
-    with vault.db.read() as session:
-        return [to_entry(row) for row in session.execute(query).scalars()]
+    return vault.audit.entries(
+        actor=actor or None,
+        action=action or None,
+        target=target or None,
+        before_seq=before_seq,
+        limit=limit,
+        newest_first=True,
+    )
 
 
 def _audit_page(
