@@ -476,17 +476,34 @@ class ExampleService:
         limit: int | None = None,
         after: int | None = None,
         ids: Sequence[int] | None = None,
+        contains: str | None = None,
     ) -> _List[Example]:
         """Examples in id order with their usage counts (this process's pending counts are
-        written first, so the numbers are current)."""
+        written first, so the numbers are current); ``contains`` keeps those whose input or
+        output holds that text, case-insensitively."""
         self.flush_usage()
         with self.db.read() as s:
             row = repo.collection_row(s, name)
             if row is None:
                 raise not_found(name, repo.near_collection_names(s, name))
             return repo.example_rows(
-                s, row.id, name, ids=ids, category=category, limit=limit, after=after
+                s,
+                row.id,
+                name,
+                ids=ids,
+                category=category,
+                limit=limit,
+                after=after,
+                contains=contains,
             )
+
+    def categories(self, name: str) -> _List[str]:
+        """The distinct categories of collection ``name``'s examples."""
+        with self.db.read() as s:
+            row = repo.collection_row(s, name)
+            if row is None:
+                raise not_found(name, repo.near_collection_names(s, name))
+            return repo.categories(s, row.id)
 
     # --- bulk and search (see promptvault.fewshot.transfer) ---------------------------------
 

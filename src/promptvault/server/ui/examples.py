@@ -18,10 +18,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request, Response
 
 from promptvault.entities import Example
-from promptvault.errors import InvalidInputError, NotFoundError, PromptVaultError
+from promptvault.errors import (
+    CollectionNotFound,
+    InvalidInputError,
+    NotFoundError,
+    PromptVaultError,
+)
 from promptvault.server.deps import VaultDep
 from promptvault.server.ui.views import UIRoute, User, current_user, page
-from promptvault.storage import fewshot as fewshot_store
 from promptvault.vault import Vault
 
 __all__ = ["PAGE_SIZE", "SEARCH_K", "collection_url", "marked", "router", "text_matches"]
@@ -72,14 +76,12 @@ def text_matches(
     limit: int = PAGE_SIZE,
 ) -> list[Example]:
     """Examples of collection ``name`` whose input or output contains ``query``, by id."""
-    vault.examples.flush_usage()  # counts shown are current
-    with vault.db.read() as s:
-        row = fewshot_store.collection_row(s, name)
-        if row is None:
-            return []
-        return fewshot_store.example_rows(
-            s, row.id, name, category=category or None, after=after, limit=limit, contains=query
+    try:
+        return vault.examples.examples(
+            name, category=category or None, after=after, limit=limit, contains=query
         )
+    except CollectionNotFound:
+        return []
 
 
 def _score(value: float) -> str:
@@ -89,9 +91,10 @@ def _score(value: float) -> str:
 
 
 def _categories(vault: Vault, name: str) -> list[str]:
-    with vault.db.read() as s:
-        row = fewshot_store.collection_row(s, name)
-        return [] if row is None else fewshot_store.categories(s, row.id)
+    try:
+        return vault.examples.categories(name)
+    except CollectionNotFound:
+        return []
 
 
 @router.get("/examples")
