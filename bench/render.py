@@ -37,6 +37,7 @@ import jinja2
 import pystache
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from promptvault.errors import TemplateLimitError
 from promptvault.templating import compile_template, render
 from promptvault.templating.mustache import MustacheTemplate
 
@@ -266,6 +267,36 @@ def big_compile(*, batches: int) -> tuple[float, float]:
     return compile_s, render_s
 
 
+def big_jinja_template(tags: int = 9_999, size: int = (1 << 20) - 64) -> str:
+    """A ``size``-byte Jinja template with ``tags`` tags (loops, conditions, names)."""
+    unit = "{%% for i in items %%}%s{{ i.name }}{%% endfor %%}{%% if flag %%}%s{%% endif %%}{{ o }}"
+    per_unit = 6
+    count = tags // per_unit
+    filler = "x" * ((size // count) // 2 - 50)
+    source = (unit % (filler, filler)) * count + "{{ o }}" * (tags - count * per_unit)
+    return source + "y" * (size - len(source))
+
+
+def big_jinja_compile(*, batches: int) -> tuple[float, float]:
+    """Seconds to compile the largest Jinja template within ``max_tags``, and to refuse one
+    tag past it (best of ``batches``, fresh sources: nothing cached)."""
+    under = big_jinja_template()
+    over = under + "{{ o }}" * 2
+    compile_s = refuse_s = float("inf")
+    for n in range(batches):
+        start = TIMER()
+        compile_template(under + str(n), syntax="jinja")
+        compile_s = min(compile_s, TIMER() - start)
+        start = TIMER()
+        try:
+            compile_template(over + str(n), syntax="jinja")
+        except TemplateLimitError:
+            refuse_s = min(refuse_s, TIMER() - start)
+        else:
+            raise AssertionError("a Jinja template over max_tags compiled")
+    return compile_s, refuse_s
+
+
 def calibration(*, batches: int) -> float:
     """A fixed pure-Python loop: compare machines (and load) with this figure."""
     return measure_all(
@@ -344,6 +375,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  {len(big_source):,} bytes, 10,000 tags (best of {batches})      "
         f"{big_s * 1e6:8,.1f} µs  (render {big_render_s * 1e3:,.1f} ms)"
+    )
+    jinja_s, jinja_refuse_s = big_jinja_compile(batches=min(batches, 3))
+    print(
+        f"  jinja {len(big_jinja_template()):,} bytes, 9,999 tags (best of {min(batches, 3)})"
+        f"   {jinja_s * 1e6:8,.1f} µs  (one tag over max_tags: refused in "
+        f"{jinja_refuse_s * 1e3:,.1f} ms)"
     )
     targets(results, compile_us["b"], big_s)
     return 0

@@ -345,3 +345,30 @@ def test_direct_construction_matches_compile_template() -> None:
     assert t.syntax == "jinja"
     assert t.render({"a": "<"}) == "&lt;"
     assert "JinjaTemplate" in repr(t)
+
+
+def test_too_many_tags_are_refused_before_jinja_parses() -> None:
+    # An unclosed block first: had Jinja parsed the source, this would be a syntax error.
+    source = "{% if x %}\n" + "{{ a }}{% if b %}{% endif %}{# c #}\n" * 3_334
+    with pytest.raises(TemplateLimitError) as err:
+        jinja(source)
+    assert err.value.details == {"limit": "max_tags", "max": 10_000, "line": 2_501}
+    limits = Limits(max_tags=50)
+    with pytest.raises(TemplateLimitError) as err:
+        jinja("{{ a }}" * 51, limits=limits)
+    assert err.value.details["limit"] == "max_tags"
+    assert jinja("{{ a }}" * 50, limits=limits).render({"a": 1}) == "1" * 50
+    # "{{%" starts one tag, not two: the exact count decides at the boundary.
+    assert jinja("{{ '%' }}" * 50, limits=limits).render({}) == "%" * 50
+
+
+def test_too_many_tags_in_a_partial_name_the_partial() -> None:
+    limits = Limits(max_tags=50)
+    with pytest.raises(TemplateLimitError) as err:
+        jinja("{% include 'p' %}", partials={"p": "{{ a }}" * 51}, limits=limits)
+    assert err.value.details["limit"] == "max_tags"
+    assert "'p'" in str(err.value)
+    dynamic = jinja("{% include which %}", partials={"p": "{{ a }}" * 51}, limits=limits)
+    with pytest.raises(TemplateLimitError) as err:
+        dynamic.render({"which": "p", "a": 1})
+    assert err.value.details["limit"] == "max_tags"

@@ -38,6 +38,7 @@ from promptvault.templating.jinja_analysis import (
     column_of,
     const_names,
 )
+from promptvault.templating.jinja_limits import check_tag_count
 from promptvault.templating.jinja_sandbox import (
     STATE,
     UNDECLARED,
@@ -99,7 +100,7 @@ class JinjaTemplate(Template):
         self._limits = limits
         self._key = _partials_key(partials)
         env = self._environment(strict=True)
-        ast = _parse(env, source, None)
+        ast = _parse(env, source, None, limits.max_tags)
         loaded = self._load_partials(env, ast)
         self._partial_names = frozenset(loaded)
         # One code generation pass yields both the code and the undeclared names (the same
@@ -269,7 +270,7 @@ class JinjaTemplate(Template):
                             f"{self._limits.max_source_bytes}-byte limit",
                             details={"limit": "max_source_bytes", "partial": name, "value": size},
                         )
-                    loaded[name] = _parse(env, source, name)
+                    loaded[name] = _parse(env, source, name, self._limits.max_tags)
                     check_security(loaded[name], name)
                     pending.append((loaded[name], name, source))
         return loaded
@@ -327,7 +328,9 @@ class _Snapshot:
         return self._seen[name]
 
 
-def _parse(env: SandboxEnvironment, source: str, name: str | None) -> nodes.Template:
+def _parse(env: SandboxEnvironment, source: str, name: str | None, max_tags: int) -> nodes.Template:
+    # Jinja's parse time is not linear in the tags: too many are refused before it starts.
+    check_tag_count(source, max_tags, name)
     try:
         return env.parse(source, name=name)
     except jinja2.TemplateSyntaxError as err:

@@ -50,6 +50,7 @@ from promptvault.templating.jinja_limits import (
     check_printed,
     check_printf,
     check_str_method,
+    check_tag_count,
     guarded_filters,
     limit_error,
     over_limit,
@@ -128,6 +129,7 @@ class PartialLoader(BaseLoader):
                 size,
                 self._limits.max_source_bytes,
             )
+        check_tag_count(source, self._limits.max_tags, template)
         # The filename is the partial's name so tracebacks point into the right template.
         return source, template, lambda: True
 
