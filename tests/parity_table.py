@@ -13,6 +13,7 @@ from typing import Any
 
 from promptvault.demo.prompts import DEMO_PROMPTS
 from promptvault.errors import (
+    ConflictError,
     InvalidInputError,
     LabelNotFound,
     MissingVariablesError,
@@ -311,4 +312,165 @@ CASES: list[Case] = [
     Case("unknown prompt", "nope", {}, Raises(PromptNotFound)),
     Case("unknown version", "greet@9", {"name": "Ada"}, Raises(VersionNotFound)),
     Case("unknown label", "greet@canary", {"name": "Ada"}, Raises(LabelNotFound)),
+]
+
+
+# --- the rest of the store protocol: one scenario of steps, run in order on a fresh store --
+
+
+@dataclass(frozen=True)
+class Step:
+    """One call of :class:`promptvault.store.PromptStore` and its answer, reduced.
+
+    ``op`` is a method name (``audit.entries`` for the audit log). Answers are reduced to
+    plain values by ``tests/test_parity.py`` (``reduce``): a push to ``("pushed", version,
+    created)``, a version to ``(name, version, template)``, a label move to ``(label, from,
+    to, action, changed)``, a summary to ``(name, latest, labels, archived)``, an audit entry
+    to ``(action, target)``, a verification to ``(ok, checked)``, a diff to ``(a, b,
+    unified)``. Who acted is left out: a Vault records its actor, a server the key's name.
+    """
+
+    id: str
+    op: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    expect: Any  # the reduced answer, or Raises(...)
+
+
+V1 = "Hello {{name}}!"
+V2 = "Hi {{name}}, welcome back."
+
+STORE_STEPS: list[Step] = [
+    Step("first push", "push", ("tour",), {"template": V1}, ("pushed", 1, True)),
+    Step("identical push", "push", ("tour",), {"template": V1}, ("pushed", 1, False)),
+    Step(
+        "push with a label",
+        "push",
+        ("tour",),
+        {"template": V2, "labels": ["staging"], "message": "warmer"},
+        ("pushed", 2, True),
+    ),
+    Step("labels", "labels", ("tour",), {}, {"production": 1, "staging": 2}),
+    Step("versions", "versions", ("tour",), {}, [("tour", 2, V2), ("tour", 1, V1)]),
+    Step("versions page", "versions", ("tour",), {"limit": 1}, [("tour", 2, V2)]),
+    Step("versions before", "versions", ("tour",), {"before": 2}, [("tour", 1, V1)]),
+    Step("get by label", "get", ("tour@staging",), {}, ("tour", 2, V2)),
+    Step("get unknown", "get", ("nowhere",), {}, Raises(PromptNotFound)),
+    Step(
+        "set label",
+        "set_label",
+        ("tour", "production", 2),
+        {},
+        ("production", 1, 2, "set", True),
+    ),
+    Step(
+        "set label again",
+        "set_label",
+        ("tour", "production", 2),
+        {},
+        ("production", 2, 2, "set", False),
+    ),
+    Step("set label unknown version", "set_label", ("tour", "qa", 9), {}, Raises(VersionNotFound)),
+    Step(
+        "render moved label",
+        "render",
+        ("tour@production", {"name": "Ada"}),
+        {},
+        V2[:3] + "Ada, welcome back.",
+    ),
+    Step(
+        "build", "build", ("tour@1", {"name": "Bo"}), {}, [{"role": "user", "content": "Hello Bo!"}]
+    ),
+    Step("rollback", "rollback", ("tour",), {}, ("production", 2, 1, "rollback", True)),
+    Step("get after rollback", "get", ("tour@production",), {}, ("tour", 1, V1)),
+    Step(
+        "history of one label",
+        "label_history",
+        ("tour", "production"),
+        {},
+        [
+            ("production", 2, 1, "rollback", True),
+            ("production", 1, 2, "set", True),
+            ("production", None, 1, "set", True),
+        ],
+    ),
+    Step(
+        "delete label", "delete_label", ("tour", "staging"), {}, ("staging", 2, 2, "delete", True)
+    ),
+    Step("delete unknown label", "delete_label", ("tour", "qa"), {}, Raises(LabelNotFound)),
+    Step("labels after delete", "labels", ("tour",), {}, {"production": 1}),
+    Step(
+        "history of every label",
+        "label_history",
+        ("tour",),
+        {},
+        [
+            ("staging", 2, 2, "delete", True),
+            ("production", 2, 1, "rollback", True),
+            ("production", 1, 2, "set", True),
+            ("staging", None, 2, "set", True),
+            ("production", None, 1, "set", True),
+        ],
+    ),
+    Step(
+        "diff",
+        "diff",
+        ("tour@1", "tour@2"),
+        {},
+        (1, 2, f"--- tour@1\n+++ tour@2\n@@ -1 +1 @@\n-{V1}\n+{V2}\n"),
+    ),
+    Step("diff identical", "diff", ("tour@1", "tour@production"), {}, (1, 1, "")),
+    Step("get prompt", "get_prompt", ("tour",), {}, ("tour", 2, {"production": 1}, False)),
+    Step("list", "list_prompts", (), {}, [("tour", 2, {"production": 1}, False)]),
+    Step("archive", "archive", ("tour",), {}, ("tour", 2, {"production": 1}, True)),
+    Step("list hides archived", "list_prompts", (), {}, []),
+    Step(
+        "list archived",
+        "list_prompts",
+        (),
+        {"include_archived": True},
+        [("tour", 2, {"production": 1}, True)],
+    ),
+    Step("push to archived", "push", ("tour",), {"template": "x"}, Raises(ConflictError, "name")),
+    Step(
+        "audit entries",
+        "audit.entries",
+        (),
+        {},
+        [
+            ("key.create", "key:parity"),
+            *[("prompt.push", "prompt:tour"), ("label.set", "prompt:tour")] * 2,
+            ("label.set", "prompt:tour"),
+            ("label.rollback", "prompt:tour"),
+            ("label.delete", "prompt:tour"),
+            ("prompt.archive", "prompt:tour"),
+        ],
+    ),
+    Step(
+        "audit label moves",
+        "audit.entries",
+        (),
+        {"action": "label."},
+        [
+            *[("label.set", "prompt:tour")] * 3,
+            ("label.rollback", "prompt:tour"),
+            ("label.delete", "prompt:tour"),
+        ],
+    ),
+    Step(
+        "audit page",
+        "audit.entries",
+        (),
+        {"limit": 2, "after_seq": 1},
+        [("prompt.push", "prompt:tour"), ("label.set", "prompt:tour")],
+    ),
+    Step(
+        "audit by target",
+        "audit.entries",
+        (),
+        {"target": "key:parity"},
+        [("key.create", "key:parity")],
+    ),
+    Step("audit bad limit", "audit.entries", (), {"limit": 0}, Raises(InvalidInputError, "limit")),
+    Step("audit verify", "audit.verify", (), {}, (True, 9)),
 ]

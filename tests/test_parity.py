@@ -20,12 +20,23 @@ import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
-from parity_table import CASES, PROMPTS, Case, Contains, Raises
+from parity_table import CASES, PROMPTS, STORE_STEPS, Case, Contains, Raises, Step
 from promptvault import Vault
+from promptvault.builder import BuiltRequest
 from promptvault.client import AsyncPromptVaultClient, PromptVaultClient
 from promptvault.config import Settings
+from promptvault.entities import (
+    AuditEntry,
+    AuditReport,
+    LabelEvent,
+    PromptDiff,
+    PromptSummary,
+    PromptVersion,
+    PushResult,
+)
 from promptvault.errors import MissingVariablesError, PromptVaultError, error_from_payload
 from promptvault.server.app import create_app
+from promptvault.store import AsyncPromptStore, PromptStore
 
 BASE = "http://promptvault.test"
 
@@ -302,3 +313,132 @@ def _as_render(case: Case, outcome: Outcome) -> Outcome:
 @pytest.mark.parametrize("case", BUILD_CASES, ids=[c.id for c in BUILD_CASES])
 def test_build_gives_the_tables_answer(world: World, case: Case, face: str) -> None:
     check_expected(case, _as_render(case, BUILD_FACES[face](world, case)))
+
+
+# --- the store protocol: the scenario of ``STORE_STEPS`` through Vault and both SDKs -------
+
+
+def reduce(answer: Any) -> Any:
+    """An answer as the plain value the table writes (see ``parity_table.Step``)."""
+    if isinstance(answer, list):
+        return [reduce(item) for item in answer]
+    if isinstance(answer, PushResult):
+        return ("pushed", answer.version.version, answer.created)
+    if isinstance(answer, PromptVersion):
+        return (answer.name, answer.version, answer.template)
+    if isinstance(answer, LabelEvent):
+        return (
+            answer.label,
+            answer.from_version,
+            answer.to_version,
+            answer.action,
+            answer.changed,
+        )
+    if isinstance(answer, PromptSummary):
+        return (answer.name, answer.latest_version, answer.labels, answer.archived)
+    if isinstance(answer, AuditEntry):
+        return (answer.action, answer.target)
+    if isinstance(answer, AuditReport):
+        return (answer.ok, answer.checked)
+    if isinstance(answer, PromptDiff):
+        return (answer.a_version, answer.b_version, answer.unified)
+    if isinstance(answer, BuiltRequest):
+        return _messages(answer.to_dict())
+    return answer
+
+
+def _new_world(root: Path) -> World:
+    vault = Vault(Settings(home=root, database_url=f"sqlite:///{root / 'vault.db'}"))
+    app = create_app(vault)
+    key = app.state.keys.create("parity", "admin", actor="setup")[0]
+    return World(vault, app, key)
+
+
+def _target(store: Any, op: str) -> Any:
+    for part in op.split("."):
+        store = getattr(store, part)
+    return store
+
+
+def steps_via_vault(root: Path) -> list[Outcome]:
+    world = _new_world(root)
+    try:
+        store: PromptStore = world.vault
+        return [
+            _run(lambda s=s: reduce(_target(store, s.op)(*s.args, **s.kwargs))) for s in STORE_STEPS
+        ]
+    finally:
+        world.vault.close()
+
+
+def steps_via_sync_sdk(root: Path) -> list[Outcome]:
+    world = _new_world(root)
+    try:
+        transport = SyncASGITransport(world.app)
+        with PromptVaultClient(BASE, world.key, transport=transport, timeout=60) as pv:
+            store: PromptStore = pv
+            return [
+                _run(lambda s=s: reduce(_target(store, s.op)(*s.args, **s.kwargs)))
+                for s in STORE_STEPS
+            ]
+    finally:
+        world.vault.close()
+
+
+def steps_via_async_sdk(root: Path) -> list[Outcome]:
+    world = _new_world(root)
+
+    async def scenario() -> list[Outcome]:
+        transport = httpx.ASGITransport(app=world.app)
+        async with AsyncPromptVaultClient(BASE, world.key, transport=transport, timeout=60) as pv:
+            store: AsyncPromptStore = pv
+            outcomes = []
+            for step in STORE_STEPS:
+                try:
+                    answer = await _target(store, step.op)(*step.args, **step.kwargs)
+                    outcomes.append(Outcome("ok", reduce(answer)))
+                except PromptVaultError as exc:
+                    outcomes.append(_error(exc))
+            return outcomes
+
+    try:
+        return asyncio.run(scenario())
+    finally:
+        world.vault.close()
+
+
+STORE_FACES = {
+    "vault": steps_via_vault,
+    "sync-sdk": steps_via_sync_sdk,
+    "async-sdk": steps_via_async_sdk,
+}
+
+
+@pytest.fixture(scope="module")
+def store_outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Outcome]]:
+    return {
+        face: run(tmp_path_factory.mktemp(f"store-{face}")) for face, run in STORE_FACES.items()
+    }
+
+
+def _step_case(step: Step) -> Case:
+    return Case(id=step.id, ref="", expect=step.expect)
+
+
+@pytest.mark.parametrize("face", list(STORE_FACES))
+@pytest.mark.parametrize("index", range(len(STORE_STEPS)), ids=[s.id for s in STORE_STEPS])
+def test_every_store_gives_the_steps_answer(
+    store_outcomes: dict[str, list[Outcome]], index: int, face: str
+) -> None:
+    step = STORE_STEPS[index]
+    outcome = store_outcomes[face][index]
+    if isinstance(step.expect, Raises):
+        check_expected(_step_case(step), outcome)
+        return
+    assert outcome == Outcome("ok", step.expect)
+
+
+@pytest.mark.parametrize("index", range(len(STORE_STEPS)), ids=[s.id for s in STORE_STEPS])
+def test_stores_agree_exactly(store_outcomes: dict[str, list[Outcome]], index: int) -> None:
+    answers = {face: outcomes[index] for face, outcomes in store_outcomes.items()}
+    assert len(set(map(repr, answers.values()))) == 1, answers

@@ -215,7 +215,7 @@ class Vault:
         self,
         name: str,
         *,
-        template: str | list[dict[str, Any]],
+        template: str | Sequence[Mapping[str, Any]],
         syntax: str = "mustache",
         type: str | None = None,
         config: Mapping[str, Any] | None = None,
@@ -236,7 +236,7 @@ class Vault:
         """
         return self.registry.push(
             name,
-            template=template,
+            template=template if isinstance(template, str) else [dict(m) for m in template],
             syntax=syntax,
             type=type,
             config=config,

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from promptvault.entities import LabelEvent, PromptDiff, PromptSummary, PromptVersion, PushResult
+from promptvault.entities import (
+    AuditEntry,
+    AuditReport,
+    LabelEvent,
+    PromptDiff,
+    PromptSummary,
+    PromptVersion,
+    PushResult,
+)
 from promptvault.registry.refs import check_name
 
 __all__ = ["Call", "Page", "prompt_path"]
@@ -118,11 +127,16 @@ def labels(name: str) -> Call[dict[str, int]]:
     )
 
 
-def label_history(name: str, label: str) -> Call[list[LabelEvent]]:
-    """GET every move of one label, oldest first."""
+def label_history(name: str, label: str | None) -> Call[list[LabelEvent]]:
+    """GET every move of one label (or of every label when None), newest first."""
+    path = (
+        prompt_path(name, "label-history")
+        if label is None
+        else prompt_path(name, "labels", label, "history")
+    )
     return Call(
         "GET",
-        prompt_path(name, "labels", label, "history"),
+        path,
         lambda data: [_event(item) for item in data["items"]],
     )
 
@@ -178,6 +192,38 @@ def diff(name: str, a: str, b: str) -> Call[PromptDiff]:
         PromptDiff.model_validate,
         params={"from": a, "to": b},
     )
+
+
+# The server answers at most this many audit entries a page.
+AUDIT_PAGE = 1000
+
+
+def audit_entries(
+    *,
+    since: datetime | None,
+    actor: str | None,
+    action: str | None,
+    target: str | None,
+    limit: int,
+    after_seq: int | None,
+) -> Call[Page[AuditEntry]]:
+    """GET one page of audit entries, oldest first, after ``after_seq``."""
+    params = _clean(
+        {
+            "since": since.isoformat() if since is not None else None,
+            "actor": actor,
+            "action": action,
+            "target": target,
+            "limit": limit,
+            "cursor": after_seq,
+        }
+    )
+    return Call("GET", "/v1/audit", _page(AuditEntry.model_validate), params=params)
+
+
+def audit_verify() -> Call[AuditReport]:
+    """POST a walk of the audit chain (admin keys); repeating it changes nothing."""
+    return Call("POST", "/v1/audit/verify", AuditReport.model_validate)
 
 
 def push_body(

@@ -32,6 +32,7 @@ from promptvault.client._core import (
     transport_reason,
     uses_partials,
 )
+from promptvault.client.audit import AsyncClientAudit
 from promptvault.client.cache import CacheKey
 from promptvault.client.experiments_async import AsyncClientExperiments
 from promptvault.entities import LabelEvent, PromptDiff, PromptSummary, PromptVersion, PushResult
@@ -81,6 +82,7 @@ class AsyncPromptVaultClient:
         self.experiments = AsyncClientExperiments(
             self, batch_size=event_batch_size, interval=event_interval, max_buffer=event_buffer
         )
+        self.audit = AsyncClientAudit(self._call)
 
     def _partial_source(self, ref: str) -> str:
         # Rendering is synchronous, so a partial comes from the cache; a missing one is
@@ -457,11 +459,12 @@ class AsyncPromptVaultClient:
         """Where each label of a prompt points."""
         return await self._call(_api.labels(name))
 
-    async def label_history(self, name: str, label: str) -> list[LabelEvent]:
-        """Every move of one label."""
+    async def label_history(self, name: str, label: str | None = None) -> list[LabelEvent]:
+        """Moves of one label, or of every label of the prompt (deleted ones too), newest
+        first."""
         return await self._call(_api.label_history(name, label))
 
-    async def diff(self, a: str, b: str) -> PromptDiff:
+    async def diff(self, a_ref: str, b_ref: str) -> PromptDiff:
         """The diff between two references."""
-        name, frm, to = diff_args(self._core.server, a, b)
+        name, frm, to = diff_args(self._core.server, a_ref, b_ref)
         return await self._call(_api.diff(name, frm, to))

@@ -37,6 +37,7 @@ from promptvault.client._core import (
     render_fallback,
     transport_reason,
 )
+from promptvault.client.audit import ClientAudit
 from promptvault.client.cache import CacheKey
 from promptvault.client.experiments import ClientExperiments
 from promptvault.client.fewshot import LocalBuilds
@@ -90,6 +91,7 @@ class PromptVaultClient:
         self.experiments = ClientExperiments(
             self, batch_size=event_batch_size, interval=event_interval, max_buffer=event_buffer
         )
+        self.audit = ClientAudit(self._call)
         self._core.partials = self._partial_source
         self._builds = LocalBuilds(self, self._core)
 
@@ -450,11 +452,12 @@ class PromptVaultClient:
         """Where each label of a prompt points."""
         return self._call(_api.labels(name))
 
-    def label_history(self, name: str, label: str) -> list[LabelEvent]:
-        """Every move of one label."""
+    def label_history(self, name: str, label: str | None = None) -> list[LabelEvent]:
+        """Moves of one label, or of every label of the prompt (deleted ones too), newest
+        first."""
         return self._call(_api.label_history(name, label))
 
-    def diff(self, a: str, b: str) -> PromptDiff:
+    def diff(self, a_ref: str, b_ref: str) -> PromptDiff:
         """The diff between two references (``name@2``, ``name@staging``...)."""
-        name, frm, to = diff_args(self._core.server, a, b)
+        name, frm, to = diff_args(self._core.server, a_ref, b_ref)
         return self._call(_api.diff(name, frm, to))

@@ -21,6 +21,12 @@ def label_history(name: str, label: str, vault: VaultDep, _key: Reader) -> Page[
     return Page(items=vault.label_history(name, label))
 
 
+@router.get("/{name:path}/label-history", response_model=Page[LabelEvent])
+def all_label_history(name: str, vault: VaultDep, _key: Reader) -> Page[LabelEvent]:
+    """Every move of every label of the prompt, deleted labels included, newest first."""
+    return Page(items=vault.label_history(name))
+
+
 @router.post("/{name:path}/labels/{label}/rollback", response_model=LabelEvent)
 def rollback(
     name: str, label: str, vault: VaultDep, settings: SettingsDep, key: Writer
