@@ -70,10 +70,55 @@ def test_commands_work_through_a_server(
     }
     assert cli("pull", "--check").exit_code == 1  # the file holds v2, production is v1
 
-    audit = cli("audit", "log")
-    assert audit.exit_code == 1
-    assert audit.stderr.startswith("error: audit log works on a database, not through a server")
+    moves = json.loads(cli("label", "history", "greet", "--json").stdout)
+    assert [(m["label"], m["to_version"], m["action"]) for m in moves] == [
+        ("production", 1, "rollback"),
+        ("production", 2, "set"),
+        ("staging", 2, "set"),
+        ("production", 1, "set"),
+    ]
     assert not (home / "promptvault.db").exists()  # nothing local was opened
+
+
+def test_audit_works_through_a_server(
+    cli: Any, write: Any, server: tuple[str, str], monkeypatch: pytest.MonkeyPatch, home: Any
+) -> None:
+    url, key = server
+    monkeypatch.setenv("PROMPTVAULT_URL", url)
+    monkeypatch.setenv("PROMPTVAULT_API_KEY", key)
+    write("prompts/greet.yaml", GREET)
+    assert cli("push").exit_code == 0
+    assert cli("promote", "greet", "1", "--to", "qa").exit_code == 0
+
+    logged = cli("audit", "log", "--json")
+    assert logged.exit_code == 0, logged.stderr
+    entries = json.loads(logged.stdout)
+    assert [(e["action"], e["actor"]) for e in entries] == [
+        ("key.create", "setup"),
+        ("prompt.push", "ci-key"),
+        ("label.set", "ci-key"),
+        ("label.set", "ci-key"),
+    ]
+    moves = json.loads(cli("audit", "log", "--action", "label.", "-n", "1", "--json").stdout)
+    assert [e["details"].get("label") for e in moves] == ["production"]
+    table = cli("audit", "log", "--actor", "ci-key")
+    assert "prompt.push" in table.stdout and "key.create" not in table.stdout
+
+    verified = cli("audit", "verify")
+    assert verified.exit_code == 0, verified.stderr
+    assert verified.stdout == "audit chain ok: 4 entries verified\n"
+    assert not (home / "promptvault.db").exists()  # nothing local was opened
+
+
+def test_local_only_commands_say_so_through_a_server(
+    cli: Any, server: tuple[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    url, key = server
+    monkeypatch.setenv("PROMPTVAULT_URL", url)
+    monkeypatch.setenv("PROMPTVAULT_API_KEY", key)
+    result = cli("export", str(tmp_path / "out.json"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: export works on a database, not through a server")
 
 
 def test_explicit_db_wins_over_the_server_setting(
