@@ -137,7 +137,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: 5,000 examples")
     parser.add_argument("--million", action="store_true", help="also 1,000,000 examples")
     parser.add_argument("--threads", type=int, default=0, help="graph build threads (0: all)")
-    parser.add_argument("--ef", type=int, default=64, help="HNSW expansion_search")
+    parser.add_argument("--ef", type=int, default=128, help="HNSW expansion_search")
     args = parser.parse_args()
     if not approximate_available():
         raise SystemExit("usearch is not installed: pip install 'promptvault[ann]'")

@@ -69,8 +69,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--smoke", action="store_true", help="2 runs, 20 files (CI smoke)")
+    parser.add_argument("--quick", action="store_true", help="the same as --smoke")
     args = parser.parse_args()
-    runs, files = (2, 20) if args.smoke else (args.runs, args.files)
+    runs, files = (2, 20) if args.smoke or args.quick else (args.runs, args.files)
     push_runs = max(2, min(runs, 5))
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -35,10 +35,10 @@ K = 5
 
 
 def per_call_ms(fn: Callable[[], Any], repeats: int, inner: int) -> float:
-    """Fastest of ``repeats`` batches of ``inner`` calls, in ms per call.
+    """Median of ``repeats`` batches of ``inner`` calls, in ms per call.
 
-    The minimum, not the median: on a shared machine other processes only ever add time,
-    so the fastest batch is the best estimate of the code's own cost.
+    The median, not the minimum: on a shared machine the fastest batch is the one the
+    load happened to spare, which flatters the code; the median is what a caller sees.
     """
     fn()  # warm up
     samples = []
@@ -47,7 +47,7 @@ def per_call_ms(fn: Callable[[], Any], repeats: int, inner: int) -> float:
         for _ in range(inner):
             fn()
         samples.append((time.perf_counter() - start) / inner)
-    return min(samples) * 1000
+    return statistics.median(samples) * 1000
 
 
 def unit_matrix(n: int, seed: int) -> np.ndarray:
@@ -70,7 +70,7 @@ def dot_loop(rows: list[np.ndarray], q: np.ndarray) -> list[int]:
 
 
 def bench_selection(quick: bool) -> None:
-    print(f"semantic top-{K}, {DIM} dims, ms per query (fastest batch)")
+    print(f"semantic top-{K}, {DIM} dims, ms per query (median of batches, interleaved rounds)")
     print(
         f"{'examples':>9} {'floor':>9} {'top_k':>9} {'x floor':>8} {'loop':>10}"
         f" {'loop/top_k':>11} {'dot loop':>10} {'/top_k':>7} {'mmr':>8} {'diverse':>8}"
@@ -93,7 +93,7 @@ def bench_selection(quick: bool) -> None:
         for _ in range(2 if quick else 5):
             floor_ms.append(per_call_ms(floor, repeats, inner))
             ours_ms.append(per_call_ms(ours, repeats, inner))
-        f, o = min(floor_ms), min(ours_ms)
+        f, o = statistics.median(floor_ms), statistics.median(ours_ms)
         assert sorted(ours().tolist()) == sorted(floor().tolist())
         if quick and n == 100_000:
             loop_txt = speedup = dot_txt = dot_speedup = "-"
@@ -178,11 +178,11 @@ def bench_current(quick: bool) -> None:
                     vault.examples.add(name, f"added {round_}", "o")
                     adds.append((time.perf_counter() - start) * 1000)
                     afters.append(per_call_ms(warm, repeats, inner))
-                f, w, a = min(floors), min(warms), min(afters)
+                f, w, a = (statistics.median(x) for x in (floors, warms, afters))
                 assert cache.get(name).index.n == n + len(adds)
                 print(
                     f"{n:>9,} {f:9.3f} {w:9.3f} {w / f:7.2f}x {a:10.3f} {a / f:7.2f}x"
-                    f" {min(adds):9.2f} {reload_ms:9.1f}"
+                    f" {statistics.median(adds):9.2f} {reload_ms:9.1f}"
                 )
         finally:
             vault.close()
@@ -237,7 +237,7 @@ SENTENCES = [
 
 
 def bench_embedders(quick: bool) -> None:
-    print("\nembedding throughput, sentences/s (fastest batch)")
+    print("\nembedding throughput, sentences/s (median batch)")
     texts = [f"{s} (ticket {i})" for i in range(250) for s in SENTENCES]  # 2,000 sentences
     hashing = HashingEmbedder()
     ms = per_call_ms(lambda: hashing.embed(texts), 3 if quick else 7, 1)
@@ -279,7 +279,10 @@ def main() -> None:
             )
     except ImportError:
         pass
-    print(f"cpus: {os.cpu_count()}\n")
+    from promptvault.fewshot.blas import blas_threads
+
+    threads = ", ".join(f"{name}: {n} thread(s)" for name, n in blas_threads())
+    print(f"cpus: {os.cpu_count()}; BLAS {threads or 'not found'}; searches use one thread\n")
     bench_selection(args.quick)
     bench_append(args.quick)
     bench_current(args.quick)

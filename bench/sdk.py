@@ -61,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--number", type=int, default=100_000, help="calls per case per round")
     parser.add_argument("--repeat", type=int, default=9, help="rounds")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 3 rounds x 2,000")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.number, args.repeat = 2_000, 3
 
     big_version = {**VERSION, "name": "big", "template": BIG_TEMPLATE, "hash": "1" * 64}
     typed_version = {**VERSION, "name": "typed", "hash": "2" * 64, "variables_schema": SCHEMA}

@@ -300,7 +300,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--load-url", help=argparse.SUPPRESS)
     parser.add_argument("--load-key", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: SQLite, 1 s per run, no soak"
+    )
     args = parser.parse_args(argv)
+    if args.quick:
+        args.db, args.duration, args.soak, args.concurrency = "sqlite", 1.0, 0.0, 8
 
     if args.load_url:  # the load-generator process
         result = asyncio.run(_load(args.load_url, args.load_key, args.duration, args.concurrency))

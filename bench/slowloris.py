@@ -59,7 +59,11 @@ def main() -> None:
     parser.add_argument("--header-timeout", type=float, default=10.0)
     parser.add_argument("--max-connections", type=int, default=1000 + 100)
     parser.add_argument("--resolves", type=int, default=500)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 50 connections")
     args = parser.parse_args()
+    if args.quick:
+        args.connections, args.header_timeout, args.resolves = 50, 2.0, 50
+        args.max_connections = args.connections + 100
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, args.connections + 512)), hard))
 

@@ -279,7 +279,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--units", type=int, default=20_000, help="experiment units")
     parser.add_argument("--examples", type=int, default=1000, help="few-shot examples")
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--quick", action="store_true", help="smoke run: small data, 3 repeats")
+    args = parser.parse_args()
+    if args.quick:
+        args.prompts, args.versions, args.repeats, args.units, args.examples = 50, 3, 3, 500, 50
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

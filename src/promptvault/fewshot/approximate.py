@@ -89,7 +89,7 @@ class ApproximateIndex:
     """An HNSW graph over one collection's rows, changed only by a background thread.
 
     ``connectivity`` (M), ``expansion_add`` and ``expansion_search`` (ef) are the usual HNSW
-    knobs; with the defaults and exact re-scoring of 8x ``k`` (at least 64) candidates,
+    knobs; with the defaults and exact re-scoring of 16x ``k`` (at least 128) candidates,
     ``bench/approximate.py`` measures recall@5 against exact search.
     """
 
@@ -99,7 +99,7 @@ class ApproximateIndex:
         *,
         connectivity: int = 16,
         expansion_add: int = 64,
-        expansion_search: int = 64,
+        expansion_search: int = 128,
         threads: int = 1,
     ) -> None:
         from usearch.index import Index

@@ -251,7 +251,7 @@ class CollectionIndex:
             return None  # the graph is still being built: exact search
         extra = [r for r in map(self.row_of, ann.pending) if r is not None]
         row_of, n = self._rows.row_of.get, self.n
-        count = max(8 * k, 64)
+        count = max(16 * k, 128)
         while True:
             found = ann.candidates(query, count)
             if found is None:
