@@ -16,6 +16,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -25,6 +26,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import event
 
 from promptvault import Vault
 from promptvault.config import Settings
@@ -38,7 +41,7 @@ TEMPLATE = (
     "their question about {{topic}} in at most {{max_sentences}} sentences, and sign as "
     "{{agent_name}}. Revision {{revision}}."
 )
-ROUNDS = 5  # timed windows are split in rounds; the best round is reported
+ROUNDS = 5  # timed windows are split in rounds; the median round is reported
 VARS = {
     "company_name": "Acme",
     "customer_name": "Ada",
@@ -129,33 +132,47 @@ def fresh_database(kind: str, tmp: Path) -> Iterator[str]:
 
 
 def per_call(fn: Callable[[], object], *, repeat: int, rounds: int = 5) -> float:
-    """Best-of-rounds mean seconds per call (the least disturbed round on a shared box)."""
-    best = float("inf")
+    """Median-of-rounds mean seconds per call (the fastest round would flatter)."""
+    times = []
     for _ in range(rounds):
         start = time.perf_counter()
         for _ in range(repeat):
             fn()
-        best = min(best, (time.perf_counter() - start) / repeat)
-    return best
+        times.append((time.perf_counter() - start) / repeat)
+    return statistics.median(times)
 
 
 def interleaved(
     fns: dict[str, Callable[[], object]], *, repeat: int, rounds: int = 20
 ) -> dict[str, float]:
-    """Best per-call time of each function, measured in alternating small batches.
+    """Median per-call time of each function, measured in alternating small batches.
 
     Alternating keeps the functions under the same background load, so their ratio holds
     on a busy machine even when the absolute figures move.
     """
-    best = dict.fromkeys(fns, float("inf"))
+    times: dict[str, list[float]] = {key: [] for key in fns}
     batch = max(repeat // rounds, 1)
     for _ in range(rounds):
         for key, fn in fns.items():
             start = time.perf_counter()
             for _ in range(batch):
                 fn()
-            best[key] = min(best[key], (time.perf_counter() - start) / batch)
-    return best
+            times[key].append((time.perf_counter() - start) / batch)
+    return {key: statistics.median(values) for key, values in times.items()}
+
+
+def override_synchronous(vault: Vault, mode: str) -> None:
+    """Run the vault's SQLite connections at ``PRAGMA synchronous=mode`` (after the product's
+    own connect hook, which sets NORMAL)."""
+    engine = vault.db.engine
+
+    def pragma(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA synchronous={mode}")
+        cursor.close()
+
+    event.listen(engine, "connect", pragma)
+    engine.dispose()  # pooled connections reconnect through the hook
 
 
 def fmt_rate(per_second: float) -> str:
@@ -169,10 +186,17 @@ def fmt_us(seconds: float) -> str:
 # --- push throughput -----------------------------------------------------------------
 
 
-def db_push_series(url: str, sizes: list[int], window: int) -> dict[int, float]:
-    """Push until each size is reached, then time the next ``window`` pushes."""
+def db_push_series(
+    url: str, sizes: list[int], window: int, *, synchronous: str | None = None
+) -> dict[int, float]:
+    """Push until each size is reached, then time the next ``window`` pushes.
+
+    ``synchronous`` overrides SQLite's ``PRAGMA synchronous`` (the product sets NORMAL).
+    """
     rates: dict[int, float] = {}
     with Vault(Settings(database_url=url)) as vault:
+        if synchronous is not None:
+            override_synchronous(vault, synchronous)
         done = 0
         for _ in range(min(20, sizes[0])):  # warm up: pool, statement and compile caches
             vault.push("bench", template=f"{TEMPLATE} {done}", author="bench")
@@ -181,14 +205,14 @@ def db_push_series(url: str, sizes: list[int], window: int) -> dict[int, float]:
             if done < size:
                 bulk_fill(vault, "bench", done, size - done)
                 done = size
-            best = float("inf")
-            for _ in range(ROUNDS):  # best round: the one least disturbed by other load
+            times = []
+            for _ in range(ROUNDS):
                 start = time.perf_counter()
                 for _ in range(window // ROUNDS):
                     vault.push("bench", template=f"{TEMPLATE} {done}", author="bench")
                     done += 1
-                best = min(best, time.perf_counter() - start)
-            rates[size] = (window // ROUNDS) / best
+                times.append(time.perf_counter() - start)
+            rates[size] = (window // ROUNDS) / statistics.median(times)
             progress(f"push at {size:,} versions: {rates[size]:,.0f}/s")
     return rates
 
@@ -264,14 +288,14 @@ def json_push_series(path: Path, sizes: list[int], window: int) -> dict[int, flo
             done += 1
         registry._save()
         count = max(2, min(window, 200_000 // max(size, 1)) // ROUNDS)
-        best = float("inf")
+        times = []
         for _ in range(ROUNDS):
             start = time.perf_counter()
             for _ in range(count):
                 registry.push("bench", f"{TEMPLATE} {done}")
                 done += 1
-            best = min(best, time.perf_counter() - start)
-        rates[size] = count / best
+            times.append(time.perf_counter() - start)
+        rates[size] = count / statistics.median(times)
         progress(f"json-file save at {size:,} versions: {rates[size]:,.0f}/s")
     return rates
 
@@ -281,13 +305,21 @@ def json_push_series(path: Path, sizes: list[int], window: int) -> dict[int, flo
 
 def render_latency(url: str, repeat: int) -> dict[str, float]:
     compiled = compile_template(TEMPLATE)
+    # VARS has one int (max_sentences); the headline ratio uses the same data as strings,
+    # the int case is shown beside it (non-string values are stringified on the way).
+    strings = {k: str(v) for k, v in VARS.items()}
+    mixed = VARS
     with Vault(Settings(database_url=url)) as vault:
         vault.push("render", template=TEMPLATE)
-        vault.render("render", VARS)
+        vault.render("render", strings)
+        assert vault.render("render", mixed) == compiled.render(mixed)
+        assert vault.render("render", strings) == compiled.render(mixed)
         out = interleaved(
             {
-                "compiled": lambda: compiled.render(VARS),
-                "warm": lambda: vault.render("render", VARS),
+                "compiled": lambda: compiled.render(strings),
+                "warm": lambda: vault.render("render", strings),
+                "compiled_int": lambda: compiled.render(mixed),
+                "warm_int": lambda: vault.render("render", mixed),
                 "warm_get": lambda: vault.get("render"),
             },
             repeat=repeat,
@@ -381,6 +413,9 @@ def main() -> int:
             progress(f"{kind}: growing the registry")
             with fresh_database(kind, tmp) as url:
                 push[kind] = db_push_series(url, sizes, window)
+            if kind == "sqlite":  # the product runs NORMAL (WAL); FULL syncs every commit
+                with fresh_database(kind, tmp) as url:
+                    push["sqlite FULL"] = db_push_series(url, sizes, window, synchronous="FULL")
             with fresh_database(kind, tmp) as url:
                 latency[kind] = render_latency(url, repeat)
         push["json-file"] = json_push_series(tmp / "prompts.json", sizes, window)
@@ -392,7 +427,8 @@ def main() -> int:
             with fresh_database(kind, tmp) as url:
                 races[kind] = race(url, procs, pushes)
 
-    print("Push throughput (versions/s) with N existing versions (best of 5 rounds)")
+    print("Push throughput (versions/s) with N existing versions (median of 5 rounds)")
+    print("  SQLite as the product runs it: WAL, synchronous=NORMAL; 'sqlite FULL' beside it")
     header = f"{'N':>8} " + "".join(f"{k:>13}" for k in push)
     print(header)
     for size in sizes:
@@ -406,7 +442,7 @@ def main() -> int:
             f"(target <= 1.5x); {vs_json:.0f}x the JSON file at {last:,} (target >= 20x)"
         )
 
-    print("\nResolve + render latency (best batch, alternating batches of each)")
+    print("\nResolve + render latency (median batch, alternating batches of each)")
     for kind in kinds:
         lat = latency[kind]
         ratio = lat["warm"] / lat["compiled"]
@@ -415,6 +451,12 @@ def main() -> int:
         print(
             f"    vault.render('name', vars) warm  {fmt_us(lat['warm'])}  "
             f"({ratio:.2f}x compiled, target <= 1.5x)"
+        )
+        ratio_int = lat["warm_int"] / lat["compiled_int"]
+        print(f"    compiled .render(), one int value {fmt_us(lat['compiled_int'])}")
+        print(
+            f"    vault.render, one int value      {fmt_us(lat['warm_int'])}  "
+            f"({ratio_int:.2f}x compiled with the int)"
         )
         print(f"    vault.get('name') warm           {fmt_us(lat['warm_get'])}")
         print(
