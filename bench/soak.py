@@ -411,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
         "server alive": alive,
     }
     print("; ".join(f"{name}: {'OK' if ok else 'MISSED'}" for name, ok in verdicts.items()))
+    if args.quick:  # seconds are too few for leaks to show: the smoke run checks it works
+        verdicts = {name: verdicts[name] for name in ("errors 0", "server alive")}
     return 0 if all(verdicts.values()) else 1
 
 
