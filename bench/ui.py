@@ -282,7 +282,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: small data, 3 repeats")
     args = parser.parse_args()
     if args.quick:
-        args.prompts, args.versions, args.repeats, args.units, args.examples = 50, 3, 3, 500, 50
+        # more than one page (50) of prompts and of examples, so "Next page" shows
+        args.prompts, args.versions, args.repeats, args.units, args.examples = 120, 3, 3, 500, 120
     asyncio.run(run(args))
 
 
