@@ -85,7 +85,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--procs", type=int, default=8)
     parser.add_argument("--pushes", type=int, default=200, help="pushes per writer")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 writers x 10")
     args = parser.parse_args()
+    if args.quick:
+        args.procs, args.pushes = 2, 10
     if not postgres_available():
         print("PostgreSQL is not reachable; nothing to measure", file=sys.stderr)
         return 1
@@ -96,6 +99,7 @@ def main() -> int:
                 result = run(url, args.procs, args.pushes, shared=shared)
             what = "one prompt" if shared else f"{args.procs} prompts"
             print(f"postgres, {args.procs} writers on {what}: {result}")
+            print(f"  {result['per_second']:,.1f} pushes/s, {result['seconds']:.2f} s")
             ok = ok and result["contiguous"] and result["audit_ok"] and not result["errors"]
     return 0 if ok else 1
 

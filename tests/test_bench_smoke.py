@@ -18,7 +18,7 @@ import pytest
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 HELPERS = {"bare_app.py"}  # started by server.py, not a benchmark of its own
 # A measured figure: a number with a unit of time, a rate or a ratio.
-FIGURE = re.compile(r"\d[\d,.]*\s*(?:ns|µs|us|ms|s|x|/s|req/s|MiB|MB|%)(?![A-Za-z])")
+FIGURE = re.compile(r"\d[\d,.]*\s*(?:ns|µs|us|ms|s|x|MiB|MB|%|[A-Za-z ]*/s)(?![A-Za-z])")
 # What each benchmark's figures are about, where a word says it.
 MARKERS = {
     "approximate.py": "recall@5",
