@@ -4,19 +4,26 @@ Starts ``promptvault serve --workers 2 --demo`` on a loopback port (SQLite, then
 PostgreSQL), and a bare Starlette app that answers the same URL with the same JSON bytes
 from a constant (``bench/bare_app.py``), also with 2 uvicorn workers. A separate
 load-generator process (``wrk`` when installed, else this script's own asyncio+httpx
-generator) drives each for ``--duration`` seconds. Then ``--soak`` seconds of load on
-promptvault, reporting the server processes' RSS at the start and at the end.
+generator) drives them in interleaved rounds (``--duration`` seconds each in all), pinned
+to the last CPU while the servers keep the others (when there are two or more), and the
+servers' CPU time per request is reported beside req/s. The bare peer routes through
+Starlette's router: it has no pre-router fast path like promptvault's resolve (the output
+says so). Then ``--soak`` seconds of load on promptvault, reporting the server processes'
+RSS at the start and at the end.
 
     python bench/server.py                          # both databases, 10 s runs, 30 s soak
     python bench/server.py --db sqlite --soak 600   # the full 10-minute soak
+    python bench/server.py --quick                  # smoke run: SQLite, 1 s rounds
 
-Targets: >= 50% of the bare app's throughput, p99 < 50 ms, no errors, flat memory.
+Targets: >= 50% of the bare app's throughput, p99 < 50 ms, no errors, flat memory; server
+CPU per resolve within 1.2x of the bare peer.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -39,6 +46,9 @@ POSTGRES = os.environ.get(
     "PROMPTVAULT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 PATH = "/v1/prompts/customer_support/resolve"
+
+
+ROUNDS = 3  # interleaved rounds per contender
 
 
 def free_port() -> int:
@@ -69,6 +79,60 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def tree_pids(pid: int) -> list[int]:
+    """A process and all its descendants (Linux /proc)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by a process tree (Linux /proc)."""
+    ticks = 0
+    for current in tree_pids(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def pin(pid: int, cpus: set[int] | None) -> None:
+    """Keep a process tree on ``cpus`` (None: leave it alone)."""
+    if cpus is None or not hasattr(os, "sched_setaffinity"):
+        return
+    for current in tree_pids(pid):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(current, cpus)
+
+
+def split_cpus() -> tuple[set[int] | None, set[int] | None]:
+    """(server cpus, load generator cpus): the generator on the last CPU, away from the
+    workers, when there are at least two; otherwise no pinning."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None, None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, None
+    return set(cpus[:-1]), {cpus[-1]}
+
+
+SERVER_CPUS, LOAD_CPUS = split_cpus()
+
+
+def _pin_load_generator() -> None:
+    if LOAD_CPUS is not None:
+        os.sched_setaffinity(0, LOAD_CPUS)
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -111,6 +175,7 @@ def run_wrk(url: str, key: str, duration: float, concurrency: int) -> dict[str, 
         capture_output=True,
         text=True,
         check=True,
+        preexec_fn=_pin_load_generator,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
@@ -179,6 +244,7 @@ def run_python(url: str, key: str, duration: float, concurrency: int) -> dict[st
         capture_output=True,
         text=True,
         check=True,
+        preexec_fn=_pin_load_generator,
     )
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
@@ -246,18 +312,44 @@ def bench_database(kind: str, args: argparse.Namespace, load: Any) -> list[str]:
         wait_ready(f"{bare_base}{PATH}", bare)
         assert httpx.get(f"{bare_base}{PATH}").text == body
 
+        contenders = {
+            "bare starlette": (f"{bare_base}{PATH}", bare),
+            "promptvault": (f"{base}{PATH}", server),
+        }
+        for _, proc in contenders.values():
+            pin(proc.pid, SERVER_CPUS)
+        for url, _ in contenders.values():
+            load(url, key, 1, args.concurrency)  # warm-up
+        # Interleaved rounds: background load hits both contenders alike.
+        rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in contenders}
+        for _ in range(ROUNDS):
+            for name, (url, proc) in contenders.items():
+                cpu = tree_cpu_seconds(proc.pid)
+                r = load(url, key, max(1.0, args.duration / ROUNDS), args.concurrency)
+                r["cpu_s"] = tree_cpu_seconds(proc.pid) - cpu
+                rounds[name].append(r)
         results = {}
-        for name, url in (
-            ("bare starlette", f"{bare_base}{PATH}"),
-            ("promptvault", f"{base}{PATH}"),
-        ):
-            load(url, key, 2, args.concurrency)  # warm-up
-            results[name] = load(url, key, args.duration, args.concurrency)
+        for name, runs in rounds.items():
+            requests = sum(r["requests"] for r in runs)
+            results[name] = {
+                "rps": statistics.median(r["rps"] for r in runs),
+                "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+                "p99_ms": max(r["p99_ms"] for r in runs),
+                "errors": sum(r["errors"] for r in runs),
+                "requests": requests,
+                "cpu_us": sum(r["cpu_s"] for r in runs) / max(requests, 1) * 1e6,
+            }
         for name, r in results.items():
             lines.append(
                 f"{kind:<9}{name:<16}{r['rps']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
-                f"{r['errors']:>8}{r['requests']:>10}"
+                f"{r['errors']:>8}{r['requests']:>10}{r['cpu_us']:>12.0f}"
             )
+        cpu_ratio = results["promptvault"]["cpu_us"] / results["bare starlette"]["cpu_us"]
+        lines.append(
+            f"{kind:<9}server CPU per request: promptvault / bare = {cpu_ratio:.2f}x"
+            " (target <= 1.2x); the bare peer routes through Starlette's router, it has no"
+            " pre-router fast path like promptvault's resolve"
+        )
         ratio = results["promptvault"]["rps"] / results["bare starlette"]["rps"]
         p99 = results["promptvault"]["p99_ms"]
         errors = results["promptvault"]["errors"]
@@ -318,8 +410,15 @@ def main(argv: list[str] | None = None) -> int:
         f"resolve at concurrency {args.concurrency}, {args.workers} workers, "
         f"{args.duration:.0f} s per run, load generator: {'wrk' if use_wrk else 'asyncio+httpx'}"
     )
+    pinned = (
+        f"load generator on CPU {sorted(LOAD_CPUS)}, servers on {sorted(SERVER_CPUS)}"
+        if LOAD_CPUS is not None and SERVER_CPUS is not None
+        else "no CPU pinning (one CPU)"
+    )
+    print(f"{ROUNDS} interleaved rounds per contender (req/s, p50: median; p99: worst); {pinned}")
     print(
         f"{'db':<9}{'app':<16}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'requests':>10}"
+        f"{'CPU µs/req':>12}"
     )
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     for kind in kinds:
