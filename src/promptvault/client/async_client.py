@@ -17,6 +17,7 @@ import httpx
 from promptvault.builder import BuiltRequest, PromptBuilder
 from promptvault.client import _api
 from promptvault.client._api import Call
+from promptvault.client._calls_async import AsyncStoreCalls
 from promptvault.client._core import (
     EMPTY,
     MISSING,
@@ -26,7 +27,6 @@ from promptvault.client._core import (
     Unavailable,
     auth_headers,
     backoff_delay,
-    diff_args,
     partial_template,
     render_fallback,
     transport_reason,
@@ -35,7 +35,7 @@ from promptvault.client._core import (
 from promptvault.client.audit import AsyncClientAudit
 from promptvault.client.cache import CacheKey
 from promptvault.client.experiments_async import AsyncClientExperiments
-from promptvault.entities import LabelEvent, PromptDiff, PromptSummary, PromptVersion, PushResult
+from promptvault.entities import PromptVersion
 from promptvault.errors import NotFoundError, PromptUnavailable, PromptVaultError
 
 __all__ = ["AsyncPromptVaultClient"]
@@ -44,7 +44,7 @@ T = TypeVar("T")
 _MAX_PARTIAL_FETCHES = 32  # the engine's own partial depth limit
 
 
-class AsyncPromptVaultClient:
+class AsyncPromptVaultClient(AsyncStoreCalls):
     """Asynchronous SDK client; use one per event loop."""
 
     def __init__(
@@ -361,110 +361,3 @@ class AsyncPromptVaultClient:
     async def flush(self) -> int:
         """Send queued experiment events now; returns how many are still waiting."""
         return await self.experiments.flush()
-
-    # --- writes and listings ----------------------------------------------------------------
-
-    async def push(
-        self,
-        name: str,
-        *,
-        template: str | Sequence[Mapping[str, Any]],
-        syntax: str = "mustache",
-        type: str | None = None,
-        config: Mapping[str, Any] | None = None,
-        variables_schema: Mapping[str, Any] | None = None,
-        message: str = "",
-        tags: Sequence[str] | None = None,
-        labels: Sequence[str] | None = None,
-        description: str | None = None,
-        allow_missing_partials: bool = False,
-    ) -> PushResult:
-        """Push a new version; see ``PromptVaultClient.push``."""
-        body = _api.push_body(
-            template=template,
-            syntax=syntax,
-            type=type,
-            config=config,
-            variables_schema=variables_schema,
-            message=message,
-            tags=tags,
-            labels=labels,
-            description=description,
-            allow_missing_partials=allow_missing_partials,
-        )
-        result = await self._call(_api.push(name, body))
-        touched = {"latest", *(labels or ())}
-        if result.version.version == 1:
-            touched.add("production")
-        for label in touched:
-            self._core.invalidate(CacheKey(self._core.server, name, label, None))
-        return result
-
-    async def set_label(self, name: str, label: str, version: int) -> LabelEvent:
-        """Point ``label`` at ``version``."""
-        result = await self._call(_api.set_label(name, label, version))
-        self._core.invalidate(CacheKey(self._core.server, name, label, None))
-        return result
-
-    async def delete_label(self, name: str, label: str) -> LabelEvent:
-        """Remove ``label`` from a prompt."""
-        result = await self._call(_api.delete_label(name, label))
-        self._core.invalidate(CacheKey(self._core.server, name, label, None))
-        return result
-
-    async def rollback(self, name: str, *, label: str = "production") -> LabelEvent:
-        """Move ``label`` back to where it pointed before its last move."""
-        result = await self._call(_api.rollback(name, label))
-        self._core.invalidate(CacheKey(self._core.server, name, label, None))
-        return result
-
-    async def archive(self, name: str) -> PromptSummary:
-        """Archive a prompt."""
-        result = await self._call(_api.archive(name))
-        self._core.invalidate_prompt(name)
-        return result
-
-    async def get_prompt(self, name: str) -> PromptSummary:
-        """A prompt's summary."""
-        return await self._call(_api.get_prompt(name))
-
-    async def list_prompts(
-        self,
-        *,
-        tag: str | None = None,
-        search: str | None = None,
-        folder: str | None = None,
-        include_archived: bool = False,
-        limit: int | None = None,
-        after: str | None = None,
-    ) -> list[PromptSummary]:
-        """Prompts by name; ``after`` is the last name of the previous page."""
-        call = _api.list_prompts(
-            tag=tag,
-            search=search,
-            folder=folder,
-            include_archived=include_archived,
-            limit=limit,
-            after=after,
-        )
-        return (await self._call(call)).items
-
-    async def versions(
-        self, name: str, *, limit: int | None = None, before: int | None = None
-    ) -> list[PromptVersion]:
-        """Versions newest first."""
-        return (await self._call(_api.versions(name, limit=limit, before=before))).items
-
-    async def labels(self, name: str) -> dict[str, int]:
-        """Where each label of a prompt points."""
-        return await self._call(_api.labels(name))
-
-    async def label_history(self, name: str, label: str | None = None) -> list[LabelEvent]:
-        """Moves of one label, or of every label of the prompt (deleted ones too), newest
-        first."""
-        return await self._call(_api.label_history(name, label))
-
-    async def diff(self, a_ref: str, b_ref: str) -> PromptDiff:
-        """The diff between two references."""
-        name, frm, to = diff_args(self._core.server, a_ref, b_ref)
-        return await self._call(_api.diff(name, frm, to))

@@ -24,6 +24,7 @@ import httpx
 from promptvault.builder import BuiltRequest
 from promptvault.client import _api
 from promptvault.client._api import Call
+from promptvault.client._calls_sync import StoreCalls
 from promptvault.client._core import (
     EMPTY,
     MISSING,
@@ -32,7 +33,6 @@ from promptvault.client._core import (
     Unavailable,
     auth_headers,
     backoff_delay,
-    diff_args,
     partial_template,
     render_fallback,
     transport_reason,
@@ -41,7 +41,7 @@ from promptvault.client.audit import ClientAudit
 from promptvault.client.cache import CacheKey
 from promptvault.client.experiments import ClientExperiments
 from promptvault.client.fewshot import LocalBuilds
-from promptvault.entities import LabelEvent, PromptDiff, PromptSummary, PromptVersion, PushResult
+from promptvault.entities import PromptVersion
 from promptvault.errors import NotFoundError, PromptUnavailable, PromptVaultError
 
 __all__ = ["PromptVaultClient"]
@@ -49,7 +49,7 @@ __all__ = ["PromptVaultClient"]
 T = TypeVar("T")
 
 
-class PromptVaultClient:
+class PromptVaultClient(StoreCalls):
     """Synchronous SDK client; safe to share between threads.
 
     ``transport`` replaces the network (an ``httpx`` transport: tests, in-process apps);
@@ -347,117 +347,8 @@ class PromptVaultClient:
         """Send queued experiment events now; returns how many are still waiting."""
         return self.experiments.flush()
 
-    # --- writes and listings ----------------------------------------------------------------
-
-    def push(
-        self,
-        name: str,
-        *,
-        template: str | Sequence[Mapping[str, Any]],
-        syntax: str = "mustache",
-        type: str | None = None,
-        config: Mapping[str, Any] | None = None,
-        variables_schema: Mapping[str, Any] | None = None,
-        message: str = "",
-        tags: Sequence[str] | None = None,
-        labels: Sequence[str] | None = None,
-        description: str | None = None,
-        allow_missing_partials: bool = False,
-    ) -> PushResult:
-        """Push a new version (a no-op returning the newest when the content is identical).
-
-        The server records the API key's name as the author.
-        """
-        body = _api.push_body(
-            template=template,
-            syntax=syntax,
-            type=type,
-            config=config,
-            variables_schema=variables_schema,
-            message=message,
-            tags=tags,
-            labels=labels,
-            description=description,
-            allow_missing_partials=allow_missing_partials,
-        )
-        result = self._call(_api.push(name, body))
-        core = self._core
-        touched = {"latest", *(labels or ())}
-        if result.version.version == 1:
-            touched.add("production")  # a new prompt's first version takes production
-        for label in touched:
-            core.invalidate(CacheKey(core.server, name, label, None))
-        return result
-
-    def set_label(self, name: str, label: str, version: int) -> LabelEvent:
-        """Point ``label`` at ``version``."""
-        result = self._call(_api.set_label(name, label, version))
-        self._core.invalidate(CacheKey(self._core.server, name, label, None))
-        return result
-
-    def delete_label(self, name: str, label: str) -> LabelEvent:
-        """Remove ``label`` from a prompt."""
-        result = self._call(_api.delete_label(name, label))
-        self._core.invalidate(CacheKey(self._core.server, name, label, None))
-        return result
-
-    def rollback(self, name: str, *, label: str = "production") -> LabelEvent:
-        """Move ``label`` back to where it pointed before its last move."""
-        result = self._call(_api.rollback(name, label))
-        self._core.invalidate(CacheKey(self._core.server, name, label, None))
-        return result
-
-    def archive(self, name: str) -> PromptSummary:
-        """Archive a prompt (its versions stay readable by number)."""
-        result = self._call(_api.archive(name))
-        self._core.invalidate_prompt(name)
-        return result
-
-    def get_prompt(self, name: str) -> PromptSummary:
-        """A prompt's summary: latest version, labels, tags."""
-        return self._call(_api.get_prompt(name))
+    # --- listings answered from the cache -------------------------------------------------
 
     def get_version(self, name: str, version: int) -> PromptVersion:
         """One version by number (also cached through ``get(f"{name}@{version}")``)."""
         return self.get(f"{name}@{version}")
-
-    def list_prompts(
-        self,
-        *,
-        tag: str | None = None,
-        search: str | None = None,
-        folder: str | None = None,
-        include_archived: bool = False,
-        limit: int | None = None,
-        after: str | None = None,
-    ) -> list[PromptSummary]:
-        """Prompts by name; ``after`` is the last name of the previous page."""
-        call = _api.list_prompts(
-            tag=tag,
-            search=search,
-            folder=folder,
-            include_archived=include_archived,
-            limit=limit,
-            after=after,
-        )
-        return self._call(call).items
-
-    def versions(
-        self, name: str, *, limit: int | None = None, before: int | None = None
-    ) -> list[PromptVersion]:
-        """Versions newest first; ``before`` pages back from a version number."""
-        return self._call(_api.versions(name, limit=limit, before=before)).items
-
-    def labels(self, name: str) -> dict[str, int]:
-        """Where each label of a prompt points."""
-        return self._call(_api.labels(name))
-
-    def label_history(self, name: str, label: str | None = None) -> list[LabelEvent]:
-        """Moves of one label, or of every label of the prompt (deleted ones too), newest
-        first."""
-        return self._call(_api.label_history(name, label))
-
-    def diff(self, a_ref: str, b_ref: str) -> PromptDiff:
-        """The diff between two references (``name@2``, ``name@staging``...)."""
-        name, frm, to = diff_args(self._core.server, a_ref, b_ref)
-        return self._call(_api.diff(name, frm, to))

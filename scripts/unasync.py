@@ -1,0 +1,72 @@
+"""Generate the sync SDK code from its async source, the way httpx and httpcore do.
+
+``python scripts/unasync.py`` rewrites each target; ``--check`` writes nothing and exits 1
+when a target is not what the source generates (CI runs this). Each rule is a whole-word
+replacement, applied in order; edit the async source, never the generated file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENT = ROOT / "src" / "promptvault" / "client"
+
+# (async source, sync target)
+FILES = [(CLIENT / "_calls_async.py", CLIENT / "_calls_sync.py")]
+
+RULES = [
+    (r"\basync def\b", "def"),
+    (r"\bawait ", ""),
+    (r"\bAsyncStoreCalls\b", "StoreCalls"),
+    (r"\basync SDK client\b", "sync SDK client"),
+    (r"\basync client\b", "sync client"),
+]
+
+HEADER = (
+    "# Generated from {source} by scripts/unasync.py: do not edit, change the source and\n"
+    "# run `python scripts/unasync.py`.\n"
+)
+
+
+def generate(source: Path) -> str:
+    """The sync text for one async source."""
+    text = source.read_text(encoding="utf-8")
+    for pattern, replacement in RULES:
+        text = re.sub(pattern, replacement, text)
+    text = text.replace(
+        "This is the hand-written source; ``_calls_sync.py`` is generated from it by",
+        "Generated from ``_calls_async.py`` (the hand-written source) by",
+    )
+    return HEADER.format(source=source.name) + text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="Fail if a target is stale.")
+    args = parser.parse_args(argv)
+    stale = []
+    for source, target in FILES:
+        wanted = generate(source)
+        current = target.read_text(encoding="utf-8") if target.exists() else None
+        if current == wanted:
+            continue
+        if args.check:
+            stale.append(target.relative_to(ROOT))
+            continue
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(wanted, encoding="utf-8")
+        tmp.replace(target)  # atomic: an interrupted run leaves the old file whole
+        print(f"wrote {target.relative_to(ROOT)}")
+    if stale:
+        names = ", ".join(str(p) for p in stale)
+        print(f"stale: {names}: run `python scripts/unasync.py`", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
