@@ -16,12 +16,18 @@ ROOT = Path(__file__).resolve().parent.parent
 CLIENT = ROOT / "src" / "promptvault" / "client"
 
 # (async source, sync target)
-FILES = [(CLIENT / "_calls_async.py", CLIENT / "_calls_sync.py")]
+FILES = [
+    (CLIENT / "_calls_async.py", CLIENT / "_calls_sync.py"),
+    (CLIENT / "_audit_async.py", CLIENT / "_audit_sync.py"),
+]
 
 RULES = [
     (r"\basync def\b", "def"),
     (r"\bawait ", ""),
     (r"\bAsyncStoreCalls\b", "StoreCalls"),
+    (r"\bAsyncClientAudit\b", "ClientAudit"),
+    (r"Callable\[\[Call\[Any\]\], Awaitable\[Any\]\]", "Callable[[Call[Any]], Any]"),
+    (r"from collections\.abc import Awaitable, Callable", "from collections.abc import Callable"),
     (r"\basync SDK client\b", "sync SDK client"),
     (r"\basync client\b", "sync client"),
 ]
@@ -37,9 +43,10 @@ def generate(source: Path) -> str:
     text = source.read_text(encoding="utf-8")
     for pattern, replacement in RULES:
         text = re.sub(pattern, replacement, text)
-    text = text.replace(
-        "This is the hand-written source; ``_calls_sync.py`` is generated from it by",
-        "Generated from ``_calls_async.py`` (the hand-written source) by",
+    text = re.sub(
+        r"This is the hand-written source; ``\w+\.py`` is generated from it by",
+        f"Generated from ``{source.name}`` (the hand-written source) by",
+        text,
     )
     return HEADER.format(source=source.name) + text
 

@@ -33,7 +33,7 @@ def test_a_hand_edit_of_the_generated_file_is_caught_and_regenerated(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     unasync = _load()
-    [(source, target)] = unasync.FILES
+    source, target = unasync.FILES[0]
     copy_source = tmp_path / source.name
     copy_target = tmp_path / target.name
     shutil.copy(source, copy_source)
@@ -62,3 +62,12 @@ def test_both_clients_take_their_calls_from_the_generated_pair() -> None:
     assert issubclass(PromptVaultClient, StoreCalls)
     assert issubclass(AsyncPromptVaultClient, AsyncStoreCalls)
     assert "push" not in vars(PromptVaultClient) and "push" not in vars(AsyncPromptVaultClient)
+
+
+def test_every_generated_file_says_so_and_has_no_async_left() -> None:
+    unasync = _load()
+    assert len(unasync.FILES) >= 2
+    for source, target in unasync.FILES:
+        text = target.read_text(encoding="utf-8")
+        assert text.startswith(f"# Generated from {source.name} by scripts/unasync.py")
+        assert "async " not in text and "await " not in text and "Awaitable" not in text

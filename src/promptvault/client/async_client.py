@@ -17,6 +17,7 @@ import httpx
 from promptvault.builder import BuiltRequest, PromptBuilder
 from promptvault.client import _api
 from promptvault.client._api import Call
+from promptvault.client._audit_async import AsyncClientAudit
 from promptvault.client._calls_async import AsyncStoreCalls
 from promptvault.client._core import (
     EMPTY,
@@ -32,7 +33,6 @@ from promptvault.client._core import (
     transport_reason,
     uses_partials,
 )
-from promptvault.client.audit import AsyncClientAudit
 from promptvault.client.cache import CacheKey
 from promptvault.client.experiments_async import AsyncClientExperiments
 from promptvault.entities import PromptVersion

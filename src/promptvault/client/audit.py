@@ -1,23 +1,21 @@
 """The audit log through a server (``GET /v1/audit``, ``POST /v1/audit/verify``).
 
-The paging is written once, as :class:`AuditPaging` (which call to make next, what to keep
-of each answer); :class:`ClientAudit` and :class:`AsyncClientAudit` only send its calls.
+The paging is written once, sans I/O, as :class:`AuditPaging` (which call to make next, what
+to keep of each answer); ``client.audit`` (``_audit_async.AsyncClientAudit`` and the
+``_audit_sync.ClientAudit`` generated from it) only sends its calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from promptvault.client import _api
 from promptvault.client._api import Call, Page
-from promptvault.entities import AuditEntry, AuditReport
+from promptvault.entities import AuditEntry
 from promptvault.errors import InvalidInputError
 
-__all__ = ["AsyncClientAudit", "AuditPaging", "ClientAudit"]
-
-T = TypeVar("T")
+__all__ = ["AuditPaging"]
 
 
 class AuditPaging:
@@ -63,63 +61,3 @@ class AuditPaging:
             self.done = True
             return
         self.cursor = page.items[-1].seq
-
-
-class ClientAudit:
-    """``client.audit``: the same two reads as ``vault.audit``."""
-
-    def __init__(self, call: Callable[[Call[Any]], Any]) -> None:
-        self._call = call
-
-    def entries(
-        self,
-        *,
-        since: datetime | None = None,
-        actor: str | None = None,
-        action: str | None = None,
-        target: str | None = None,
-        limit: int | None = None,
-        after_seq: int | None = None,
-    ) -> list[AuditEntry]:
-        """Entries oldest first, filtered (``action`` ending in ``.`` is a prefix)."""
-        paging = AuditPaging(
-            since=since, actor=actor, action=action, target=target, limit=limit, after_seq=after_seq
-        )
-        while (call := paging.next_call()) is not None:
-            paging.take(self._call(call))
-        return paging.items
-
-    def verify(self) -> AuditReport:
-        """Have the server walk the chain (needs an admin key)."""
-        report: AuditReport = self._call(_api.audit_verify())
-        return report
-
-
-class AsyncClientAudit:
-    """``client.audit`` of the async SDK."""
-
-    def __init__(self, call: Callable[[Call[Any]], Awaitable[Any]]) -> None:
-        self._call = call
-
-    async def entries(
-        self,
-        *,
-        since: datetime | None = None,
-        actor: str | None = None,
-        action: str | None = None,
-        target: str | None = None,
-        limit: int | None = None,
-        after_seq: int | None = None,
-    ) -> list[AuditEntry]:
-        """Entries oldest first, filtered (``action`` ending in ``.`` is a prefix)."""
-        paging = AuditPaging(
-            since=since, actor=actor, action=action, target=target, limit=limit, after_seq=after_seq
-        )
-        while (call := paging.next_call()) is not None:
-            paging.take(await self._call(call))
-        return paging.items
-
-    async def verify(self) -> AuditReport:
-        """Have the server walk the chain (needs an admin key)."""
-        report: AuditReport = await self._call(_api.audit_verify())
-        return report

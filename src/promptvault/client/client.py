@@ -24,6 +24,7 @@ import httpx
 from promptvault.builder import BuiltRequest
 from promptvault.client import _api
 from promptvault.client._api import Call
+from promptvault.client._audit_sync import ClientAudit
 from promptvault.client._calls_sync import StoreCalls
 from promptvault.client._core import (
     EMPTY,
@@ -37,7 +38,6 @@ from promptvault.client._core import (
     render_fallback,
     transport_reason,
 )
-from promptvault.client.audit import ClientAudit
 from promptvault.client.cache import CacheKey
 from promptvault.client.experiments import ClientExperiments
 from promptvault.client.fewshot import LocalBuilds
