@@ -35,7 +35,15 @@ from promptvault.experiments.models import (
     IngestResult,
 )
 
-__all__ = ["ClientExperiments", "exposure_event", "outcome_event", "variant_version"]
+__all__ = [
+    "ClientExperiments",
+    "RunningEntry",
+    "batch_call",
+    "exposure_event",
+    "outcome_event",
+    "send_failed",
+    "variant_version",
+]
 
 RETRY_AFTER = 1.0
 
@@ -69,6 +77,27 @@ def outcome_event(experiment: str, unit_id: str, metric: str, value: float) -> d
     }
 
 
+def batch_call(key: str, events: list[dict[str, Any]]) -> Call[IngestResult]:
+    """``POST /v1/events`` of one buffered batch."""
+    return Call(
+        "POST",
+        "/v1/events",
+        IngestResult.model_validate,
+        json={"events": events, "key": key},
+        idempotent=True,  # the key makes a repeat harmless
+    )
+
+
+def send_failed(exc: Exception) -> SendFailed:
+    """A failed batch send as the event queue wants it: retry only when unreachable."""
+    from promptvault.client._core import Unavailable
+
+    if isinstance(exc, Unavailable):
+        return SendFailed(exc.reason, retry=True)
+    message = exc.message if isinstance(exc, PromptVaultError) else str(exc)
+    return SendFailed(message, retry=False)
+
+
 def variant_version(
     found: PromptVersion, exp: Experiment, variant: str, pinned: PromptVersion
 ) -> PromptVersion:
@@ -82,7 +111,9 @@ def _path(name: str, *suffix: str) -> str:
     return "/".join(["/v1/experiments", quote(name, safe=""), *suffix])
 
 
-class _Running:
+class RunningEntry:
+    """The experiment running on one (prompt, label), as cached by either SDK client."""
+
     __slots__ = ("experiment", "expires", "versions")
 
     def __init__(self, experiment: Experiment | None, expires: float) -> None:
@@ -111,7 +142,7 @@ class ClientExperiments:
             max_buffer=max_buffer,
             timeout=max(1.0, float(client.timeout)),
         )
-        self._running: dict[tuple[str, str], _Running] = {}
+        self._running: dict[tuple[str, str], RunningEntry] = {}
         self._refreshing: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
@@ -130,21 +161,21 @@ class ClientExperiments:
             if entry is not None:
                 entry.expires = now() + min(self._core.cache_ttl, RETRY_AFTER)
         else:
-            self._running[key] = _Running(found, now() + self._core.cache_ttl)
+            self._running[key] = RunningEntry(found, now() + self._core.cache_ttl)
         finally:
             with self._lock:
                 self._refreshing.discard(key)
 
-    def _route_for(self, prompt: str, label: str) -> _Running:
+    def _route_for(self, prompt: str, label: str) -> RunningEntry:
         key = (prompt, label)
         entry = self._running.get(key)
         now = self._core.now()
         if entry is None:
             try:
                 found = self._load(prompt, label)
-                entry = _Running(found, now + self._core.cache_ttl)
+                entry = RunningEntry(found, now + self._core.cache_ttl)
             except PromptVaultError:  # unreachable: no experiment for now, ask again soon
-                entry = _Running(None, now + RETRY_AFTER)
+                entry = RunningEntry(None, now + RETRY_AFTER)
             self._running[key] = entry
         elif entry.expires <= now:
             with self._lock:
@@ -202,19 +233,11 @@ class ClientExperiments:
     def _send_batch(self, key: str, events: list[dict[str, Any]]) -> Any:
         from promptvault.client._core import ClientCore, Unavailable
 
-        call: Call[IngestResult] = Call(
-            "POST",
-            "/v1/events",
-            IngestResult.model_validate,
-            json={"events": events, "key": key},
-            idempotent=True,  # the key makes a repeat harmless
-        )
+        call = batch_call(key, events)
         try:
             return ClientCore.decode(call, self._client._send(call))
-        except Unavailable as exc:
-            raise SendFailed(exc.reason, retry=True) from None
-        except PromptVaultError as exc:
-            raise SendFailed(exc.message, retry=False) from None
+        except (Unavailable, PromptVaultError) as exc:
+            raise send_failed(exc) from None
 
     # --- management ------------------------------------------------------------------
 

@@ -13,30 +13,22 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from promptvault.client._api import Call
-from promptvault.client.events import SendFailed
 from promptvault.client.events_async import AsyncEventQueue
 from promptvault.client.experiments import (
     RETRY_AFTER,
     ClientExperiments,
+    RunningEntry,
+    batch_call,
     exposure_event,
     outcome_event,
+    send_failed,
     variant_version,
 )
 from promptvault.entities import PromptVersion
 from promptvault.errors import PromptVaultError
-from promptvault.experiments.models import Experiment, IngestResult
+from promptvault.experiments.models import Experiment
 
 __all__ = ["AsyncClientExperiments"]
-
-
-class _Running:
-    __slots__ = ("experiment", "expires", "versions")
-
-    def __init__(self, experiment: Experiment | None, expires: float) -> None:
-        self.experiment = experiment
-        self.expires = expires
-        self.versions: dict[str, PromptVersion] = {}
 
 
 class AsyncClientExperiments:
@@ -59,7 +51,7 @@ class AsyncClientExperiments:
             max_buffer=max_buffer,
             timeout=max(1.0, float(client.timeout)),
         )
-        self._running: dict[tuple[str, str], _Running] = {}
+        self._running: dict[tuple[str, str], RunningEntry] = {}
         self._refreshing: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -75,19 +67,19 @@ class AsyncClientExperiments:
             if entry is not None:
                 entry.expires = self._core.now() + min(self._core.cache_ttl, RETRY_AFTER)
         else:
-            self._running[key] = _Running(found, self._core.now() + self._core.cache_ttl)
+            self._running[key] = RunningEntry(found, self._core.now() + self._core.cache_ttl)
         finally:
             self._refreshing.discard(key)
 
-    async def _route_for(self, prompt: str, label: str) -> _Running:
+    async def _route_for(self, prompt: str, label: str) -> RunningEntry:
         key = (prompt, label)
         entry = self._running.get(key)
         now = self._core.now()
         if entry is None:
             try:
-                entry = _Running(await self._load(prompt, label), now + self._core.cache_ttl)
+                entry = RunningEntry(await self._load(prompt, label), now + self._core.cache_ttl)
             except PromptVaultError:
-                entry = _Running(None, now + RETRY_AFTER)
+                entry = RunningEntry(None, now + RETRY_AFTER)
             self._running[key] = entry
         elif entry.expires <= now and key not in self._refreshing:
             self._refreshing.add(key)
@@ -144,19 +136,11 @@ class AsyncClientExperiments:
     async def _send_batch(self, key: str, events: list[dict[str, Any]]) -> Any:
         from promptvault.client._core import ClientCore, Unavailable
 
-        call: Call[IngestResult] = Call(
-            "POST",
-            "/v1/events",
-            IngestResult.model_validate,
-            json={"events": events, "key": key},
-            idempotent=True,
-        )
+        call = batch_call(key, events)
         try:
             return ClientCore.decode(call, await self._client._send(call))
-        except Unavailable as exc:
-            raise SendFailed(exc.reason, retry=True) from None
-        except PromptVaultError as exc:
-            raise SendFailed(exc.message, retry=False) from None
+        except (Unavailable, PromptVaultError) as exc:
+            raise send_failed(exc) from None
 
     async def running(self, prompt: str, label: str | None = None) -> list[Experiment]:
         """Running experiments of a prompt."""
