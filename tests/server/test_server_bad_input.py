@@ -65,7 +65,7 @@ def test_huge_integers_in_label_versions_and_cursors(admin: TestClient, number: 
         ("tags", {"template": "x", "tags": ["a\x00"]}),
         ("description", {"template": "x", "description": "d\x00"}),
         ("template", {"template": "lone \ud800 surrogate"}),
-        ("config", {"template": "x", "config": {"model": "m\ud800"}}),
+        ("config.model", {"template": "x", "config": {"model": "m\ud800"}}),
     ],
 )
 def test_text_no_database_can_store(

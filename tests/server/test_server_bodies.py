@@ -95,3 +95,66 @@ def test_every_operation_declares_its_path_parameters(client: TestClient) -> Non
             if wanted - declared:
                 missing.append((method, path, sorted(wanted - declared)))
     assert missing == []
+
+
+def _push_support(admin: TestClient) -> None:
+    created = admin.post(
+        "/v1/prompts",
+        json={"name": "support", "template": "Hello {{name}}", "labels": ["production"]},
+    )
+    assert created.status_code == 201, created.text
+
+
+@pytest.mark.parametrize("action", ["render", "build"])
+def test_a_lone_surrogate_in_variables_is_invalid_input_naming_the_field(
+    admin: TestClient, action: str
+) -> None:
+    _push_support(admin)
+    answer = admin.post(
+        f"/v1/prompts/support/{action}",
+        content=b'{"variables": {"name": "a\\ud800"}}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "invalid_input"
+    assert error["details"]["field"] == "variables.name"
+    assert "lone surrogate" in error["message"]
+
+
+def test_a_lone_surrogate_in_a_chat_history_item_names_its_position(admin: TestClient) -> None:
+    _push_support(admin)
+    answer = admin.post(
+        "/v1/prompts/support/build",
+        content=b'{"variables": {"name": "a"}, '
+        b'"history": [{"role": "user", "content": "\\udfff"}]}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["details"]["field"] == "history.0.content"
+
+
+def test_a_body_nested_too_deeply_to_parse_is_a_422_naming_the_body(admin: TestClient) -> None:
+    deep = b'{"variables": {"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"
+    answer = admin.post(
+        "/v1/prompts/support/render",
+        content=deep,
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "invalid_input"
+    assert error["details"] == {"field": "body", "reason": "too_deep"}
+
+
+def test_an_integer_past_the_digit_limit_is_a_422_naming_the_body(admin: TestClient) -> None:
+    answer = admin.post(
+        "/v1/prompts/support/render",
+        content=b'{"version": 1' + b"0" * 5000 + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "invalid_input"
+    assert error["details"]["field"] == "body"
+    assert "digits" in error["message"]

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["JSON_TYPES", "is_json_type", "json_syntax_error", "not_json_error", "utf8_error"]
+__all__ = [
+    "JSON_TYPES",
+    "body_parse_error",
+    "is_json_type",
+    "json_syntax_error",
+    "not_json_error",
+    "utf8_error",
+]
 
 JSON_TYPES = ("application/json",)
 _JSON_KINDS = {
@@ -91,3 +98,17 @@ def utf8_error(error: UnicodeDecodeError, body: bytes | None) -> tuple[str, dict
         details.update(line=line, column=column)
         where = f"line {line}, column {column} (byte {position})"
     return f"the request body is not valid UTF-8: {error.reason} at {where}", details
+
+
+def body_parse_error(error: Exception) -> tuple[str, dict[str, Any]]:
+    """``(message, details)`` for a JSON body the parser could not finish: nested too
+    deeply (RecursionError) or an integer with too many digits (ValueError)."""
+    if isinstance(error, RecursionError):
+        return (
+            "the request body is nested too deeply to parse",
+            {"field": "body", "reason": "too_deep"},
+        )
+    return (
+        f"the request body is not valid JSON: {error}",
+        {"field": "body", "reason": "unparsable"},
+    )

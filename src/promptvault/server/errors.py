@@ -16,7 +16,12 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from promptvault.errors import PromptVaultError, TemplateLimitError
-from promptvault.server.bodyerrors import json_syntax_error, not_json_error, utf8_error
+from promptvault.server.bodyerrors import (
+    body_parse_error,
+    json_syntax_error,
+    not_json_error,
+    utf8_error,
+)
 from promptvault.server.protocol import SECURITY_HEADERS, allowed_methods
 
 __all__ = [
@@ -173,6 +178,10 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
         # other, so it gets the documented 422 and says where the bad byte is.
         message, where = utf8_error(exc.__cause__, await _body_or_none(request))
         return error_response("invalid_input", message, where, status=422)
+    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError | ValueError):
+        # The JSON parser gave up on a well-formed body: nested too deeply for the stack,
+        # or an integer past Python's digit limit. Bad input, answered as such.
+        return error_response("invalid_input", *body_parse_error(exc.__cause__), status=422)
     code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
         exc.status_code, "invalid_input" if exc.status_code < 500 else "internal"
     )

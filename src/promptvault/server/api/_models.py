@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from promptvault.entities import MAX_INT, ApiKey, PromptType, Role, Syntax
 from promptvault.errors import InvalidInputError
+from promptvault.server.api._body import RequestBody
 
 __all__ = [
     "CreateKeyBody",
@@ -26,8 +27,8 @@ __all__ = [
 T = TypeVar("T")
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Body(RequestBody):
+    """A request body of this router."""
 
 
 class Page(BaseModel, Generic[T]):

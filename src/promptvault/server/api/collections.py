@@ -16,11 +16,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from promptvault.entities import MAX_INT, Example
 from promptvault.errors import InvalidInputError
 from promptvault.fewshot.models import Collection, ImportReport, Strategy
+from promptvault.server.api._body import RequestBody
 from promptvault.server.api._models import Page
 from promptvault.server.auth import Reader, Resolver, Writer
 from promptvault.server.deps import VaultDep
@@ -33,8 +34,8 @@ build_router = APIRouter(prefix="/v1/prompts", tags=["resolve"], responses=ERROR
 MAX_ADD = 10_000
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Body(RequestBody):
+    """A request body of this router."""
 
 
 class BuildBody(_Body):

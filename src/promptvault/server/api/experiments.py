@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from promptvault.config import Settings
@@ -30,6 +30,7 @@ from promptvault.experiments.models import (
     Status,
     UnitType,
 )
+from promptvault.server.api._body import RequestBody
 from promptvault.server.api._models import Page
 from promptvault.server.auth import Permission, check_labels, require
 from promptvault.server.deps import MetricsDep, SettingsDep, VaultDep
@@ -49,8 +50,8 @@ NamePath = Annotated[str, "experiment name"]
 MAX_EVENTS = 10_000
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Body(RequestBody):
+    """A request body of this router."""
 
 
 class VariantBody(_Body):
