@@ -121,6 +121,15 @@ def test_invalid_yaml_reports_the_parser_position() -> None:
     assert problem.message.startswith("invalid YAML:")
 
 
+def test_invalid_json_file_is_reported_as_json_with_its_position() -> None:
+    text = '{"template": "hi \\ud800"}'
+    pf, problems = parse_text(text, path=Path("prompts/j.json"))
+    assert pf is None
+    [problem] = problems
+    assert problem.message.startswith("invalid JSON:"), problem.message
+    assert (problem.line, problem.column) == (1, 20)
+
+
 def test_chat_messages_and_placeholders() -> None:
     pf, problems = parse(
         """

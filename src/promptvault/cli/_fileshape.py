@@ -82,6 +82,11 @@ class _Doc:
         return Span(kind, line, col, 0, raw)  # type: ignore[arg-type]
 
 
+def _syntax(path: Path | str) -> str:
+    # JSON files are read by the YAML parser (JSON is YAML); the message names what was written.
+    return "JSON" if str(path).lower().endswith(".json") else "YAML"
+
+
 def _compose(doc: _Doc, text: str) -> yaml.Node | None:
     doc.composed = text
     try:
@@ -97,13 +102,13 @@ def _compose(doc: _Doc, text: str) -> yaml.Node | None:
         mark = exc.problem_mark or exc.context_mark
         reason = exc.problem or exc.context or "invalid YAML"
         if mark is None:
-            doc.problems.append(Problem(str(doc.path), f"invalid YAML: {reason}"))
+            doc.problems.append(Problem(str(doc.path), f"invalid {_syntax(doc.path)}: {reason}"))
         else:
             line, column = mark.line + 1 + doc.line_offset, mark.column + 1
             doc.problems.append(
                 Problem(
                     str(doc.path),
-                    f"invalid YAML: {reason}",
+                    f"invalid {_syntax(doc.path)}: {reason}",
                     line,
                     column,
                     None,
@@ -111,7 +116,7 @@ def _compose(doc: _Doc, text: str) -> yaml.Node | None:
                 )
             )
     except yaml.YAMLError as exc:
-        doc.problems.append(Problem(str(doc.path), f"invalid YAML: {exc}"))
+        doc.problems.append(Problem(str(doc.path), f"invalid {_syntax(doc.path)}: {exc}"))
     return None
 
 
@@ -206,10 +211,11 @@ def parse(
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         reason = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
         if mark is None:
-            return None, [Problem(str(path), f"invalid YAML: {reason}")]
+            return None, [Problem(str(path), f"invalid {_syntax(path)}: {reason}")]
         line, column = mark.line + 1, mark.column + 1
         excerpt = caret_excerpt(text, line, column)
-        return None, [Problem(str(path), f"invalid YAML: {reason}", line, column, None, excerpt)]
+        problem = f"invalid {_syntax(path)}: {reason}"
+        return None, [Problem(str(path), problem, line, column, None, excerpt)]
 
 
 def _parse(
