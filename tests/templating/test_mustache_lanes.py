@@ -62,7 +62,13 @@ FLAT = st.lists(
     min_size=8,
     max_size=20,
 ).map(lambda parts: "{{a}}" * 8 + "".join(parts))
-SCALARS = st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["", "v", "<p>", "p"])
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.sampled_from([0.5, -0.0, 1e20, 1e-7, float("inf"), 2**70])
+    | st.sampled_from(["", "v", "<p>", "p"])
+)
 DATA = st.recursive(
     SCALARS,
     lambda inner: (

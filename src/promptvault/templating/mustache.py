@@ -51,6 +51,7 @@ from promptvault.templating.mustache_runtime import (
     size_error,
     steps_error,
     to_str,
+    to_texts,
 )
 from promptvault.templating.mustache_schema import analyse, schema_of
 
@@ -104,12 +105,17 @@ class MustacheTemplate(Template):
                 "MemoryError": MemoryError,
                 "RecursionError": RecursionError,
                 "TypeError": TypeError,
+                "bool": bool,
+                "float": float,
+                "int": int,
                 "len": len,
                 "list": list,
                 "map": map,
+                "str": str,
                 "type": type,
             },
             "_s": to_str,
+            "_texts": to_texts,
             "_e": escape_html,
             "_look": look,
             "_run": run,

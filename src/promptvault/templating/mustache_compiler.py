@@ -223,23 +223,32 @@ class _Gen:
             out.append(f"{pad}    x = {getter}({top})")
             fetched = "map(_e, x)" if escapes == {True} else "x"
             joined = [f"y = {template}.copy()", f"y[1::2] = {fetched}", "r = ''.join(y)"]
-            retry = ["y[1::2] = map(_s, x)", "r = ''.join(y)"]
+            retry = ["y[1::2] = _texts(x)", "r = ''.join(y)"]
         else:
-            pieces = []
+            # Each value in a local of its own, then one f-string that formats str, int,
+            # float and bool natively: mixed types cost no exception and no call.
+            fields = []
             for item in items:
                 if isinstance(item, str):
-                    pieces.append(repr(item))
+                    fields.append(_lit(item))
                     continue
+                local = self.fresh("x")
                 value = self.fast(ctx, item.parts)
-                pieces.append(f"_e({value})" if self.escape and item.escape else value)
-            out.append(f"{pad}    x = ({', '.join(pieces)},)")
-            joined = ["r = ''.join(x)"]
-            retry = ["r = ''.join(map(_s, x))"]
+                if self.escape and item.escape:
+                    out.append(f"{pad}    {local} = _e({value})")
+                    fields.append(f"{{{local}}}")
+                else:
+                    out.append(f"{pad}    {local} = {value}")
+                    fields.append(_field(local))
+            joined = [f"{target} = f'{''.join(fields)}'"]
+            retry = []
         items_name = self.const("_R", tuple(spec))
         out.append(f"{pad}except Exception:")
         out.append(f"{pad}    {target}, M = _run({items_name}, {ctx.below}, {top}, strict, M)")
         out.append(f"{pad}else:")
-        if escapes == {True}:  # every value already went through _e: all strings
+        if not retry:  # the f-string converted every value in place
+            out.extend(f"{pad}    {line}" for line in joined)
+        elif escapes == {True}:  # every value already went through _e: all strings
             out.extend(f"{pad}    {line}".replace(" r =", f" {target} =") for line in joined)
         else:
             # join() refuses non-strings: convert (None, numbers, JSON) only when needed.
@@ -369,6 +378,18 @@ class _Gen:
         ]
 
 
+def _field(local: str) -> str:
+    """An f-string field for the value in ``local``, reading as ``to_str`` would render it.
+
+    ``format(v, "")`` is ``str(v)`` for exact str, int, float and bool, so those are
+    formatted in C; anything else (None, containers, subclasses) goes through ``_s``.
+    """
+    return (
+        f"{{({local} if (k := type({local})) is str or k is int or k is float or k is bool "
+        f"else _s({local}))}}"
+    )
+
+
 def _concat(parts: list[tuple[bool, str]]) -> str:
     if not parts:
         return "''"
@@ -474,29 +495,28 @@ def _flat(gen: _Gen, items: list[str | Var]) -> CompiledUnit | None:
         )
         return CompiledUnit("", function, {})
     gen.ns["_slow"] = slow
-    pieces = []
+    fields: list[str] = []
+    fetch: list[str] = []
     for item in items:
         if isinstance(item, str):
-            pieces.append(repr(item))
+            fields.append(_lit(item))
+            continue
+        local = f"x{len(fetch)}"
+        value = gen.fast(_Ctx(0, "()", "None", "0"), item.parts)
+        if gen.escape and item.escape:
+            fetch.append(f"        {local} = _e({value})")
+            fields.append(f"{{{local}}}")
         else:
-            value = gen.fast(_Ctx(0, "()", "None", "0"), item.parts)
-            pieces.append(f"_e({value})" if gen.escape and item.escape else value)
+            fetch.append(f"        {local} = {value}")
+            fields.append(_field(local))
     lines = [
         "def render(t0, *, strict=True):",
         "    try:",
-        f"        x = ({', '.join(pieces)},)",
+        *fetch,
         "    except Exception:",
         "        return _slow(t0, strict)",
+        f"    o = f'{''.join(fields)}'",
     ]
-    if escapes == {True}:
-        lines.append("    o = ''.join(x)")
-    else:
-        lines += [
-            "    try:",
-            "        o = ''.join(x)",
-            "    except TypeError:",
-            "        o = ''.join(map(_s, x))",
-        ]
     lines += [
         f"    if len(o) > {gen.max_chars // 4}:",
         f"        _check_size(o, {gen.max_chars})",

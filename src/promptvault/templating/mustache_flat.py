@@ -106,7 +106,8 @@ def getter_render(
 ) -> Render:
     """``render(data, *, strict=True)`` for a flat template of plain names."""
     getter = itemgetter(*names)
-    to_str, check_size = runtime["_s"], runtime["_check_size"]
+    to_texts = runtime["_texts"]
+    check_size = runtime["_check_size"]
     size_error = runtime["_size_error"]
     convert = runtime["_e"] if escape else None
     quarter = max_bytes // 4
@@ -122,7 +123,7 @@ def getter_render(
             return slow(data, strict)
         pieces = base.copy()
         if repeated:
-            texts = list(map(convert or to_str, values))
+            texts = list(map(convert, values)) if convert else to_texts(values)
             total = sum(map(len, texts))
             if total > max_bytes:
                 raise size_error(total, max_bytes)
@@ -136,7 +137,7 @@ def getter_render(
             try:
                 text = join(pieces)  # type: ignore[arg-type]
             except TypeError:  # a non-string value: convert them all
-                pieces[1::2] = map(to_str, values)
+                pieces[1::2] = to_texts(values)
                 text = join(pieces)  # type: ignore[arg-type]
         if len(text) > quarter:
             check_size(text, max_bytes)

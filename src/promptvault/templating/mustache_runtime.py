@@ -33,6 +33,7 @@ __all__ = [
     "size_error",
     "steps_error",
     "to_str",
+    "to_texts",
     "weight",
 ]
 
@@ -69,11 +70,14 @@ def _json_default(value: Any) -> Any:
 
 def to_str(value: Any) -> str:
     """How a value reads in a prompt: ``None`` is empty, containers render as JSON."""
-    if type(value) is str:
-        return value
+    cls = type(value)
+    if cls is str:
+        return value  # type: ignore[no-any-return]
     if value is None:
         return ""
-    if isinstance(value, Mapping | list | tuple):
+    if cls is int or cls is float or cls is bool:  # skip the costly ABC check below
+        return str(value)
+    if cls is dict or cls is list or cls is tuple or isinstance(value, Mapping | list | tuple):
         try:
             return json.dumps(
                 dict(value) if isinstance(value, Mapping) else value,
@@ -88,6 +92,18 @@ def to_str(value: Any) -> str:
                 details={"limit": "value_depth"},
             ) from None
     return str(value)
+
+
+def to_texts(values: Sequence[Any]) -> list[str]:
+    """``to_str`` of each value, with str, int, float and bool formatted inline (no call)."""
+    return [
+        value
+        if (cls := type(value)) is str
+        else f"{value}"
+        if cls is int or cls is float or cls is bool
+        else to_str(value)
+        for value in values
+    ]
 
 
 def escape_html(value: Any) -> str:
