@@ -108,7 +108,9 @@ def body_parse_error(error: Exception) -> tuple[str, dict[str, Any]]:
             "the request body is nested too deeply to parse",
             {"field": "body", "reason": "too_deep"},
         )
+    # Python's text ends with advice for the server's programmer ("; use sys...."): cut it.
+    reason = str(error).split(";", 1)[0]
     return (
-        f"the request body is not valid JSON: {error}",
+        f"the request body is not valid JSON: {reason}",
         {"field": "body", "reason": "unparsable"},
     )
