@@ -24,6 +24,7 @@ __all__ = [
     "LabelEvent",
     "MessageDiff",
     "PromptDiff",
+    "PromptRef",
     "PromptSummary",
     "PromptType",
     "PromptVersion",
@@ -244,6 +245,14 @@ class PushResult(_Value):
 
     version: PromptVersion
     created: bool
+
+
+class PromptRef(_Value):
+    """A stored prompt as a transaction sees it: its key, name and newest version."""
+
+    id: int
+    name: str
+    latest_version: int
 
 
 class PromptSummary(_Value):

@@ -7,13 +7,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from sqlalchemy.orm import Session
 
-from promptvault.entities import parse_int
+from promptvault.entities import PromptRef, parse_int
 from promptvault.errors import InvalidInputError, VersionNotFound
 from promptvault.experiments.assignment import Assigner
 from promptvault.experiments.models import EXPERIMENT_NAME, Event, Guardrail, Metric, Variant
-from promptvault.storage import repositories as repo
+from promptvault.storage.unit_of_work import PromptLookup
 
 __all__ = ["check_definition", "parse_events", "parse_value", "version_number"]
 
@@ -147,7 +146,7 @@ def check_definition(
     }
 
 
-def version_number(s: Session, prompt: Any, version: int | str, i: int) -> int:
+def version_number(prompts: PromptLookup, prompt: PromptRef, version: int | str, i: int) -> int:
     """A variant's version as a number: given, or where a label (or ``latest``) points now."""
     field = f"variants[{i}].version"
     # Any digit makes a number (ASCII digits only, within range) or an invalid_input.
@@ -155,7 +154,7 @@ def version_number(s: Session, prompt: Any, version: int | str, i: int) -> int:
     if numeric and not isinstance(version, bool):
         version = parse_int(version, field=field, minimum=1)
     if isinstance(version, int):
-        if repo.version_row(s, prompt.id, version) is None:
+        if not prompts.has_version(prompt.id, version):
             raise VersionNotFound(
                 f"prompt {prompt.name!r} has no version {version}",
                 details={"field": field, "name": prompt.name, "version": version},
@@ -167,7 +166,7 @@ def version_number(s: Session, prompt: Any, version: int | str, i: int) -> int:
                 f"prompt {prompt.name!r} has no versions", details={"field": field}
             )
         return int(prompt.latest_version)
-    labels = repo.labels_of(s, prompt.id)
+    labels = prompts.labels(prompt.id)
     if version not in labels:
         raise VersionNotFound(
             f"prompt {prompt.name!r} has no label {version!r}",

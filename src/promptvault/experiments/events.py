@@ -12,16 +12,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from promptvault.errors import InvalidInputError
 from promptvault.experiments.buffer import EventBuffer
 from promptvault.experiments.definitions import parse_events
 from promptvault.experiments.ingest import ingest_events
 from promptvault.experiments.models import CheckResult, Event, IngestResult
-from promptvault.storage import experiments as store
 from promptvault.storage.database import Database
-from promptvault.storage.tables import utcnow
+from promptvault.storage.unit_of_work import UnitOfWork, utcnow
 
 __all__ = ["EventsMixin"]
 
@@ -71,24 +68,24 @@ class EventsMixin:
             raise InvalidInputError("key must be 1..200 characters", details={"field": "key"})
         parsed = parse_events(events)
 
-        def work(s: Session) -> tuple[IngestResult, Counter[str]]:
+        def ingest_in(work: UnitOfWork) -> tuple[IngestResult, Counter[str]]:
             if key is not None:
-                previous = store.batch_result(s, key)
+                previous = work.experiments.batch_result(key)
                 if previous is not None:
                     return IngestResult(**{**previous, "duplicate": True}), Counter()
             now = utcnow()
-            accepted, rejected, per_experiment = ingest_events(s, parsed, now=now)
+            accepted, rejected, per_experiment = ingest_events(work, parsed, now=now)
             reasons: Counter[str] = Counter()
             for (_, reason), count in rejected.items():
                 reasons[reason] += count
             result = IngestResult(key=key, accepted=accepted, rejected=dict(reasons))
             if key is not None:
-                store.save_batch(s, key, result.model_dump(mode="json"), now)
+                work.experiments.save_batch(key, result.model_dump(mode="json"), now)
             return result, per_experiment
 
         # Atomic upserts and inserts under unique keys: no need to queue behind prompt
         # writes and the audit chain.
-        result, per_experiment = self.db.write(work, serial=False)
+        result, per_experiment = self.db.write_work(ingest_in, serial=False)
         self._after_ingest(per_experiment)
         return result
 

@@ -37,10 +37,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from promptvault.experiments.models import Event, Experiment
-from promptvault.storage import experiments as store
+from promptvault.storage.unit_of_work import StatKey, UnitOfWork
 
 __all__ = ["Outcome", "ingest_events"]
 
@@ -54,7 +52,7 @@ def _naive_utc(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(tzinfo=None)
 
 
-def _add(stats: dict[store.StatKey, list[float]], key: store.StatKey, value: float) -> None:
+def _add(stats: dict[StatKey, list[float]], key: StatKey, value: float) -> None:
     found = stats.get(key)
     if found is None:
         stats[key] = [1, value, value * value]
@@ -64,19 +62,19 @@ def _add(stats: dict[store.StatKey, list[float]], key: store.StatKey, value: flo
         found[2] += value * value
 
 
-def ingest_events(session: Session, events: Sequence[Event], *, now: datetime) -> Outcome:
-    """Apply ``events`` in ``session``; see the module docstring for the rules."""
+def ingest_events(work: UnitOfWork, events: Sequence[Event], *, now: datetime) -> Outcome:
+    """Apply ``events`` in ``work``'s transaction; see the module docstring for the rules."""
     by_experiment: dict[str, list[Event]] = {}
     for event in events:
         by_experiment.setdefault(event.experiment, []).append(event)
     rejected: Counter[tuple[str, str]] = Counter()
     accepted: Counter[str] = Counter()
-    stats: dict[store.StatKey, list[float]] = {}
+    stats: dict[StatKey, list[float]] = {}
     exposures: list[tuple[Any, ...]] = []
     outcomes: list[tuple[Any, ...]] = []
     units: list[tuple[Any, ...]] = []
     for name, batch in by_experiment.items():
-        data = store.load_experiment(session, name)
+        data = work.experiments.load(name)
         if data is None:
             rejected[(name, "unknown_experiment")] += len(batch)
             continue
@@ -86,7 +84,7 @@ def ingest_events(session: Session, events: Sequence[Event], *, now: datetime) -
             rejected[(name, "not_running")] += len(batch)
             continue
         done = _apply(
-            session,
+            work,
             exp_id,
             exp,
             batch,
@@ -98,22 +96,22 @@ def ingest_events(session: Session, events: Sequence[Event], *, now: datetime) -
             rejected=rejected,
         )
         accepted[name] += done
-    store.insert_units(session, units)
-    store.insert_exposures(session, exposures)
-    store.insert_outcomes(session, outcomes)
-    store.add_stats(session, stats)
-    store.add_rejections(session, rejected)
+    work.experiments.insert_units(units)
+    work.experiments.insert_exposures(exposures)
+    work.experiments.insert_outcomes(outcomes)
+    work.experiments.add_stats(stats)
+    work.experiments.add_rejections(rejected)
     return sum(accepted.values()), rejected, accepted
 
 
 def _apply(
-    session: Session,
+    work: UnitOfWork,
     exp_id: int,
     exp: Experiment,
     batch: list[Event],
     *,
     now: datetime,
-    stats: dict[store.StatKey, list[float]],
+    stats: dict[StatKey, list[float]],
     exposures: list[tuple[Any, ...]],
     outcomes: list[tuple[Any, ...]],
     units: list[tuple[Any, ...]],
@@ -126,7 +124,7 @@ def _apply(
     kinds = {m.name: m.kind for m in exp.all_metrics()}
     assigner = exp.assigner()
     unit_ids = {e.unit_id for e in batch if e.unit_id is not None}
-    known = store.known_units(session, exp_id, unit_ids) if unit_ids else {}
+    known = work.experiments.known_units(exp_id, unit_ids) if unit_ids else {}
     epoch_metric = f"$units@{exp.epoch}"
     now = _naive_utc(now)
     days: dict[Any, str] = {}

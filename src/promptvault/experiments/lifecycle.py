@@ -14,32 +14,40 @@ instead of the label's. So the rules that keep the label honest live here:
 The label itself is moved by the registry (``move_label``, its ``move_label_in``), which
 refuses moves of a label an experiment is still running on; so each function here marks the
 experiment as not running (and flushes) before it moves the label.
+
+Each function takes the transaction's unit of work and the experiment as stored
+(:class:`Stored`, re-read inside that transaction), and changes it only through
+``work.experiments.update``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy.orm import Session
-
-from promptvault.errors import ExperimentStateError
-from promptvault.storage import experiments as store
-from promptvault.storage import repositories as repo
-from promptvault.storage.audit import append
-from promptvault.storage.tables import ExperimentRow, PromptRow, utcnow
+from promptvault.errors import ExperimentStateError, PromptNotFound
+from promptvault.experiments.models import Experiment
+from promptvault.storage.unit_of_work import UnitOfWork, utcnow
 
 __all__ = [
     "LabelMover",
-    "auto_stop_row",
-    "conclude_row",
+    "Stored",
+    "auto_stop",
+    "conclude",
     "ensure_status",
-    "start_row",
+    "start",
     "target",
 ]
 
 LabelMover = Callable[..., Any]
-"""``move_label(session, prompt, label, version, *, actor, cause)`` (the registry's)."""
+"""``move_label(work, prompt, label, version, *, actor, cause)`` (the registry's)."""
+
+
+class Stored(NamedTuple):
+    """An experiment as one transaction read it: its key and its fields."""
+
+    id: int
+    experiment: Experiment
 
 
 def target(name: str) -> str:
@@ -47,72 +55,77 @@ def target(name: str) -> str:
     return f"experiment:{name}"
 
 
-def ensure_status(row: ExperimentRow, action: str, allowed: Iterable[str]) -> None:
+def ensure_status(exp: Experiment, action: str, allowed: Iterable[str]) -> None:
     """Refuse ``action`` unless the experiment is in one of the ``allowed`` states."""
-    if row.status not in allowed:
+    if exp.status not in allowed:
         raise ExperimentStateError(
-            f"cannot {action} experiment {row.name!r}: it is {row.status}",
-            details={"field": "status", "status": row.status, "action": action},
+            f"cannot {action} experiment {exp.name!r}: it is {exp.status}",
+            details={"field": "status", "status": exp.status, "action": action},
         )
 
 
-def _prompt_name(session: Session, row: ExperimentRow) -> str:
-    prompt = session.get(PromptRow, row.prompt_id)
-    return prompt.name if prompt is not None else str(row.prompt_id)
+def _prompt_id(work: UnitOfWork, exp: Experiment) -> int:
+    prompt = work.prompts.get(exp.prompt)
+    if prompt is None:  # prompts are never deleted under an experiment; kept for clarity
+        raise PromptNotFound(f"no prompt named {exp.prompt!r}", details={"field": "prompt"})
+    return prompt.id
 
 
-def start_row(session: Session, row: ExperimentRow, *, actor: str) -> None:
+def start(work: UnitOfWork, stored: Stored, *, actor: str) -> None:
     """Start routing (a draft, or a stopped experiment again); see the module notes."""
-    ensure_status(row, "start", ("draft", "stopped"))
-    other = store.running_on_label(session, row.prompt_id, row.label)
+    exp = stored.experiment
+    ensure_status(exp, "start", ("draft", "stopped"))
+    prompt_id = _prompt_id(work, exp)
+    other = work.experiments.running_on_label(prompt_id, exp.label)
     if other is not None:
         raise ExperimentStateError(
             f"experiment {other!r} is already running on this prompt and label "
-            f"{row.label!r}: stop it first",
-            details={"field": "status", "running": other, "label": row.label},
+            f"{exp.label!r}: stop it first",
+            details={"field": "status", "running": other, "label": exp.label},
         )
-    prompt = _prompt_name(session, row)
-    serving = repo.labels_of(session, row.prompt_id).get(row.label)
-    control = store.control_version(session, row.id)
+    prompt = exp.prompt
+    serving = work.prompts.labels(prompt_id).get(exp.label)
+    control = work.experiments.control_version(stored.id)
     if serving is None:
         raise ExperimentStateError(
-            f"label {row.label!r} of {prompt!r} points at no version: point it at control's "
-            f"version {control} before starting experiment {row.name!r}",
-            details={"field": "label", "label": row.label, "control": control},
+            f"label {exp.label!r} of {prompt!r} points at no version: point it at control's "
+            f"version {control} before starting experiment {exp.name!r}",
+            details={"field": "label", "label": exp.label, "control": control},
         )
     if serving != control:
         raise ExperimentStateError(
-            f"control of experiment {row.name!r} serves version {control}, but label "
-            f"{row.label!r} of {prompt!r} serves version {serving}: control must be the "
+            f"control of experiment {exp.name!r} serves version {control}, but label "
+            f"{exp.label!r} of {prompt!r} serves version {serving}: control must be the "
             f"version the label serves when the experiment starts",
             details={
                 "field": "variants[0].version",
-                "label": row.label,
+                "label": exp.label,
                 "control": control,
                 "label_version": serving,
             },
         )
     now = utcnow()
-    row.status, row.running_slot, row.stopped_at = (
-        "running",
-        store.running_slot(row.prompt_id, row.label),
-        None,
+    work.experiments.update(
+        stored.id,
+        status="running",
+        running_slot=work.experiments.running_slot(prompt_id, exp.label),
+        stopped_at=None,
+        started_at=exp.started_at or now,
+        started_by=actor,
+        label_version=serving,
     )
-    row.started_at = row.started_at or now
-    row.started_by, row.label_version = actor, serving
-    append(
-        session,
+    work.audit(
         actor=actor,
         action="experiment.start",
-        target=target(row.name),
-        details={"label": row.label, "label_version": serving},
+        target=target(exp.name),
+        details={"label": exp.label, "label_version": serving},
         at=now,
     )
 
 
-def conclude_row(
-    session: Session,
-    row: ExperimentRow,
+def conclude(
+    work: UnitOfWork,
+    stored: Stored,
     *,
     winner: str,
     version: int,
@@ -120,32 +133,36 @@ def conclude_row(
     move_label: LabelMover,
 ) -> bool:
     """End the experiment and move its label to ``version``; True when the label moved."""
-    ensure_status(row, "conclude", ("running", "stopped"))
-    row.status, row.running_slot = "concluded", None
-    row.stopped_at = row.stopped_at or utcnow()
-    row.decision = {"action": "conclude", "winner": winner, "version": version, "label": row.label}
-    session.flush()
+    exp = stored.experiment
+    ensure_status(exp, "conclude", ("running", "stopped"))
+    work.experiments.update(
+        stored.id,
+        status="concluded",
+        running_slot=None,
+        stopped_at=exp.stopped_at or utcnow(),
+        decision={"action": "conclude", "winner": winner, "version": version, "label": exp.label},
+    )
+    work.flush()
     moved = move_label(
-        session,
-        _prompt_name(session, row),
-        row.label,
+        work,
+        exp.prompt,
+        exp.label,
         version,
         actor=actor,
-        cause={"experiment": row.name, "action": "conclude", "winner": winner},
+        cause={"experiment": exp.name, "action": "conclude", "winner": winner},
     )
-    append(
-        session,
+    work.audit(
         actor=actor,
         action="experiment.conclude",
-        target=target(row.name),
-        details={"winner": winner, "version": version, "label": row.label},
+        target=target(exp.name),
+        details={"winner": winner, "version": version, "label": exp.label},
     )
     return moved is not None
 
 
-def auto_stop_row(
-    session: Session,
-    row: ExperimentRow,
+def auto_stop(
+    work: UnitOfWork,
+    stored: Stored,
     *,
     reasons: Iterable[str],
     details: Iterable[Mapping[str, object]],
@@ -155,37 +172,42 @@ def auto_stop_row(
 ) -> bool:
     """Stop a running experiment for ``reasons`` and restore its label; False when it was
     no longer running (someone else stopped it meanwhile)."""
-    if row.status != "running":
+    exp = stored.experiment
+    if exp.status != "running":
         return False
     reasons, details = list(reasons), [dict(d) for d in details]
-    row.status, row.running_slot, row.stopped_at = "stopped", None, utcnow()
-    row.decision = {
-        "action": "stop",
-        "auto": True,
-        "reason": "; ".join(reasons),
-        "details": details,
-    }
-    session.flush()
-    on_behalf_of = {"on_behalf_of": row.started_by}
+    work.experiments.update(
+        stored.id,
+        status="stopped",
+        running_slot=None,
+        stopped_at=utcnow(),
+        decision={
+            "action": "stop",
+            "auto": True,
+            "reason": "; ".join(reasons),
+            "details": details,
+        },
+    )
+    work.flush()
+    on_behalf_of = {"on_behalf_of": exp.started_by}
     if requested_by:
         on_behalf_of["requested_by"] = requested_by
     restored: dict[str, Any] | None = None
-    if row.label_version is not None:
+    if exp.label_version is not None:
         moved = move_label(
-            session,
-            _prompt_name(session, row),
-            row.label,
-            row.label_version,
+            work,
+            exp.prompt,
+            exp.label,
+            exp.label_version,
             actor=actor,
-            cause={"experiment": row.name, "action": "auto_stop", **on_behalf_of},
+            cause={"experiment": exp.name, "action": "auto_stop", **on_behalf_of},
         )
         if moved is not None:
-            restored = {"label": row.label, "from": moved.from_version, "to": moved.to_version}
-    append(
-        session,
+            restored = {"label": exp.label, "from": moved.from_version, "to": moved.to_version}
+    work.audit(
         actor=actor,
         action="experiment.auto_stop",
-        target=target(row.name),
+        target=target(exp.name),
         details={
             "reasons": reasons,
             "details": details,

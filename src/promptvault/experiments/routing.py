@@ -17,7 +17,7 @@ from promptvault.entities import PromptVersion
 from promptvault.experiments.assignment import Assigner
 from promptvault.experiments.buffer import EventBuffer
 from promptvault.experiments.models import Experiment
-from promptvault.storage.tables import utcnow
+from promptvault.storage.unit_of_work import utcnow
 
 __all__ = ["Router"]
 

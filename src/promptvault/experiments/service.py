@@ -35,8 +35,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from sqlalchemy.orm import Session
-
 from promptvault.config import Settings
 from promptvault.entities import PromptVersion
 from promptvault.errors import (
@@ -45,18 +43,12 @@ from promptvault.errors import (
     InvalidInputError,
     PromptNotFound,
 )
+from promptvault.experiments import lifecycle
 from promptvault.experiments.assignment import Assigner
 from promptvault.experiments.buffer import EventBuffer
 from promptvault.experiments.definitions import check_definition, version_number
 from promptvault.experiments.events import EventsMixin
-from promptvault.experiments.lifecycle import (
-    LabelMover,
-    auto_stop_row,
-    conclude_row,
-    ensure_status,
-    start_row,
-    target,
-)
+from promptvault.experiments.lifecycle import LabelMover, Stored, ensure_status, target
 from promptvault.experiments.models import (
     CheckResult,
     Experiment,
@@ -66,11 +58,8 @@ from promptvault.experiments.models import (
     Variant,
 )
 from promptvault.experiments.routing import Router
-from promptvault.storage import experiments as store
-from promptvault.storage import repositories as repo
-from promptvault.storage.audit import append
 from promptvault.storage.database import Database
-from promptvault.storage.tables import ExperimentRow, utcnow
+from promptvault.storage.unit_of_work import UnitOfWork, utcnow
 
 __all__ = ["GUARDRAIL_ACTOR", "ExperimentService"]
 
@@ -117,8 +106,8 @@ class ExperimentService(EventsMixin):
     # --- reading definitions -----------------------------------------------------------
 
     @staticmethod
-    def _entity(s: Session, name: str) -> Experiment:
-        data = store.load_experiment(s, name)
+    def _entity(work: UnitOfWork, name: str) -> Experiment:
+        data = work.experiments.load(name)
         if data is None:
             raise ExperimentNotFound(
                 f"no experiment named {name!r}", details={"field": "name", "name": name}
@@ -127,21 +116,21 @@ class ExperimentService(EventsMixin):
 
     def get(self, name: str) -> Experiment:
         """One experiment by name (raises ExperimentNotFound)."""
-        with self.db.read() as s:
-            return self._entity(s, name)
+        with self.db.read_work() as work:
+            return self._entity(work, name)
 
     def list(
         self, *, prompt: str | None = None, status: str | None = None
     ) -> builtins.list[Experiment]:
         """Experiments newest first, optionally of one prompt and/or one status."""
-        with self.db.read() as s:
-            found = store.list_experiments(s, prompt=prompt, status=status)
+        with self.db.read_work() as work:
+            found = work.experiments.find(prompt=prompt, status=status)
         return [_experiment(d) for d in found]
 
     def running(self, prompt: str, label: str | None = None) -> builtins.list[Experiment]:
         """The running experiments of a prompt (of one label: at most one)."""
-        with self.db.read() as s:
-            found = store.running_experiments(s, prompt, label)
+        with self.db.read_work() as work:
+            found = work.experiments.running(prompt, label)
         return [_experiment(d) for d in found]
 
     def _load_running(self, prompt: str, label: str) -> Experiment | None:
@@ -187,26 +176,25 @@ class ExperimentService(EventsMixin):
             description=description,
         )
 
-        def work(s: Session) -> Experiment:
-            if store.experiment_row(s, name) is not None:
+        def create_in(work: UnitOfWork) -> Experiment:
+            if work.experiments.load(name) is not None:
                 raise ConflictError(
                     f"an experiment named {name!r} already exists",
                     details={"field": "name", "name": name},
                 )
-            prompt_row = repo.get_prompt(s, prompt)
-            if prompt_row is None:
+            found = work.prompts.get(prompt)
+            if found is None:
                 raise PromptNotFound(
                     f"no prompt named {prompt!r}", details={"field": "prompt", "name": prompt}
                 )
             resolved = [
-                {**v, "version": version_number(s, prompt_row, v["version"], i)}
+                {**v, "version": version_number(work.prompts, found, v["version"], i)}
                 for i, v in enumerate(spec.pop("variants"))
             ]
-            exp_id = store.insert_experiment(
-                s,
+            exp_id = work.experiments.insert(
                 variants=resolved,
                 name=name,
-                prompt_id=prompt_row.id,
+                prompt_id=found.id,
                 status="draft",
                 running_slot=None,
                 epoch=0,
@@ -216,8 +204,7 @@ class ExperimentService(EventsMixin):
                 **spec,
             )
             audited = {k: spec[k] for k in ("label", "coverage", "unit_type", "guardrails")}
-            append(
-                s,
+            work.audit(
                 actor=actor,
                 action="experiment.create",
                 target=target(name),
@@ -229,34 +216,33 @@ class ExperimentService(EventsMixin):
                 },
             )
             if start:
-                row = s.get(ExperimentRow, exp_id)
-                assert row is not None
-                start_row(s, row, actor=actor)
-                s.flush()
-            return self._entity(s, name)
+                lifecycle.start(work, Stored(exp_id, self._entity(work, name)), actor=actor)
+                work.flush()
+            return self._entity(work, name)
 
-        created = self.db.write(work)
+        created = self.db.write_work(create_in)
         if start:
             self.router.invalidate()
         return created
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    def _row(self, s: Session, name: str) -> ExperimentRow:
-        row = store.experiment_row(s, name)
-        if row is None:
+    @staticmethod
+    def _stored(work: UnitOfWork, name: str) -> Stored:
+        data = work.experiments.load(name)
+        if data is None:
             raise ExperimentNotFound(
                 f"no experiment named {name!r}", details={"field": "name", "name": name}
             )
-        return row
+        return Stored(int(data["id"]), _experiment(data))
 
-    def _changed(self, name: str, fn: Callable[[Session, ExperimentRow], None]) -> Experiment:
-        def work(s: Session) -> Experiment:
-            fn(s, self._row(s, name))
-            s.flush()
-            return self._entity(s, name)
+    def _changed(self, name: str, fn: Callable[[UnitOfWork, Stored], None]) -> Experiment:
+        def change_in(work: UnitOfWork) -> Experiment:
+            fn(work, self._stored(work, name))
+            work.flush()
+            return self._entity(work, name)
 
-        result = self.db.write(work)
+        result = self.db.write_work(change_in)
         self.router.invalidate()
         return result
 
@@ -266,7 +252,7 @@ class ExperimentService(EventsMixin):
         Refused (``experiment_state``) unless control's version is the one the label
         serves now; that version is remembered, and an automatic stop restores it.
         """
-        return self._changed(name, lambda s, row: start_row(s, row, actor=actor))
+        return self._changed(name, lambda work, stored: lifecycle.start(work, stored, actor=actor))
 
     def ramp(
         self, name: str, weights: Mapping[str, float] | Sequence[float], *, actor: str = ""
@@ -295,12 +281,11 @@ class ExperimentService(EventsMixin):
         Assigner(exp.seed, names, list(new.values()), coverage=exp.coverage)
         new = {k: float(v) for k, v in new.items()}
 
-        def change(s: Session, row: ExperimentRow) -> None:
-            ensure_status(row, "ramp", ("draft", "running"))
-            store.replace_weights(s, row.id, new)
-            row.epoch += 1
-            append(
-                s,
+        def change(work: UnitOfWork, stored: Stored) -> None:
+            ensure_status(stored.experiment, "ramp", ("draft", "running"))
+            work.experiments.replace_weights(stored.id, new)
+            work.experiments.update(stored.id, epoch=stored.experiment.epoch + 1)
+            work.audit(
                 actor=actor,
                 action="experiment.ramp",
                 target=target(name),
@@ -312,12 +297,16 @@ class ExperimentService(EventsMixin):
     def stop(self, name: str, *, actor: str = "", reason: str = "") -> Experiment:
         """Stop routing: the label's own version serves everyone again."""
 
-        def change(s: Session, row: ExperimentRow) -> None:
-            ensure_status(row, "stop", ("running",))
-            row.status, row.running_slot, row.stopped_at = "stopped", None, utcnow()
-            row.decision = {"action": "stop", "auto": False, "reason": reason}
-            append(
-                s,
+        def change(work: UnitOfWork, stored: Stored) -> None:
+            ensure_status(stored.experiment, "stop", ("running",))
+            work.experiments.update(
+                stored.id,
+                status="stopped",
+                running_slot=None,
+                stopped_at=utcnow(),
+                decision={"action": "stop", "auto": False, "reason": reason},
+            )
+            work.audit(
                 actor=actor,
                 action="experiment.stop",
                 target=target(name),
@@ -342,9 +331,14 @@ class ExperimentService(EventsMixin):
             )
         version = chosen.version
 
-        def change(s: Session, row: ExperimentRow) -> None:
-            conclude_row(
-                s, row, winner=winner, version=version, actor=actor, move_label=self._move_label
+        def change(work: UnitOfWork, stored: Stored) -> None:
+            lifecycle.conclude(
+                work,
+                stored,
+                winner=winner,
+                version=version,
+                actor=actor,
+                move_label=self._move_label,
             )
 
         result = self._changed(name, change)
@@ -354,14 +348,14 @@ class ExperimentService(EventsMixin):
     # --- checks and reports ----------------------------------------------------------------
 
     def _totals(self, name: str) -> tuple[Experiment, int, Any]:
-        with self.db.read() as s:
-            data = store.load_experiment(s, name)
+        with self.db.read_work() as work:
+            data = work.experiments.load(name)
             if data is None:
                 raise ExperimentNotFound(
                     f"no experiment named {name!r}", details={"field": "name", "name": name}
                 )
             exp_id = int(data.pop("id"))
-            totals = store.stat_totals(s, exp_id)
+            totals = work.experiments.stat_totals(exp_id)
         return Experiment.model_validate(data), exp_id, totals
 
     def check(
@@ -387,8 +381,8 @@ class ExperimentService(EventsMixin):
         exp, _, totals = self._totals(name)
         if exp.status != "running":
             return CheckResult(experiment=name, status=exp.status)
-        with self.db.read() as s:
-            mismatched = store.rejections(s, name).get("variant_mismatch", 0)
+        with self.db.read_work() as work:
+            mismatched = work.experiments.rejections(name).get("variant_mismatch", 0)
         verdict = evaluate(exp, totals, mismatched=mismatched)
         if not verdict.reasons:
             return CheckResult(
@@ -400,10 +394,10 @@ class ExperimentService(EventsMixin):
             )
         stopped = [False]
 
-        def change(s: Session, row: ExperimentRow) -> None:
-            stopped[0] = auto_stop_row(
-                s,
-                row,
+        def change(work: UnitOfWork, stored: Stored) -> None:
+            stopped[0] = lifecycle.auto_stop(
+                work,
+                stored,
                 reasons=verdict.reasons,
                 details=verdict.details,
                 actor=actor,
@@ -440,17 +434,17 @@ class ExperimentService(EventsMixin):
         from promptvault.experiments.report_assembly import build_report  # numpy: only here
 
         self.flush()
-        with self.db.read() as s:
-            data = store.load_experiment(s, name)
+        with self.db.read_work() as work:
+            data = work.experiments.load(name)
             if data is None:
                 raise ExperimentNotFound(
                     f"no experiment named {name!r}", details={"field": "name", "name": name}
                 )
             exp_id = int(data.pop("id"))
             exp = Experiment.model_validate(data)
-            totals = store.stat_totals(s, exp_id)
-            days = {m.name: store.stat_days(s, exp_id, m.name) for m in exp.all_metrics()}
-            rejected = store.rejections(s, name)
+            totals = work.experiments.stat_totals(exp_id)
+            days = {m.name: work.experiments.stat_days(exp_id, m.name) for m in exp.all_metrics()}
+            rejected = work.experiments.rejections(name)
         return build_report(exp, totals, days, rejected, mode=mode, alpha=alpha)
 
     def recompute(self, name: str) -> dict[tuple[str, str], tuple[int, float, float]]:
@@ -460,8 +454,8 @@ class ExperimentService(EventsMixin):
         """
         self.flush()
         exp, exp_id, _ = self._totals(name)
-        with self.db.read() as s:
-            raw = store.recompute_stats(s, exp_id)
+        with self.db.read_work() as work:
+            raw = work.experiments.recompute_stats(exp_id)
         names = [v.name for v in exp.variants]
         return {(names[v], m): value for (v, m), value in raw.items()}
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 try:
     import fcntl
@@ -42,6 +42,9 @@ from promptvault.config import Settings, default_actor
 from promptvault.errors import PromptUnavailable, VersionConflictError
 from promptvault.storage import guard
 from promptvault.storage.checkpoints import ANCHOR_INFO_KEY, AuditAnchor
+
+if TYPE_CHECKING:
+    from promptvault.storage.unit_of_work import UnitOfWork
 
 __all__ = [
     "ACTOR_INFO_KEY",
@@ -355,6 +358,20 @@ class Database:
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.25)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def write_work(self, fn: Callable[[UnitOfWork], T], *, serial: bool = True) -> T:
+        """:meth:`write` for services that take a :class:`UnitOfWork`, not a session."""
+        from promptvault.storage.unit_of_work import UnitOfWork  # imports this module
+
+        return self.write(lambda session: fn(UnitOfWork(session)), serial=serial)
+
+    @contextmanager
+    def read_work(self) -> Iterator[UnitOfWork]:
+        """:meth:`read` as a :class:`UnitOfWork`."""
+        from promptvault.storage.unit_of_work import UnitOfWork  # imports this module
+
+        with self.read() as session:
+            yield UnitOfWork(session)
 
     @property
     def safe_url(self) -> str:

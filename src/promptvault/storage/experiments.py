@@ -197,6 +197,11 @@ def insert_experiment(
     return row.id
 
 
+def update_experiment(session: Session, experiment_id: int, **fields: Any) -> None:
+    """Set ``fields`` on one experiment (status changes, decision, epoch)."""
+    session.execute(update(ExperimentRow).where(ExperimentRow.id == experiment_id).values(**fields))
+
+
 def control_version(session: Session, experiment_id: int) -> int:
     """The version control (the variant at position 0) serves."""
     return int(

@@ -1,0 +1,159 @@
+"""The unit of work: one transaction, seen through repositories that return values.
+
+Services converted to it (experiments first; registry and few-shot to follow) never see a
+SQLAlchemy ``Session`` nor an ORM row: :meth:`Database.write_work` and
+:meth:`Database.read_work` hand them a :class:`UnitOfWork`, whose repositories return
+entities, dicts and numbers, and change stored state only through explicit calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from promptvault.entities import PromptRef
+from promptvault.storage import experiments as store
+from promptvault.storage import repositories as repo
+from promptvault.storage.audit import append
+from promptvault.storage.tables import utcnow
+
+__all__ = ["ExperimentRepository", "PromptLookup", "StatKey", "UnitOfWork", "utcnow"]
+
+StatKey = store.StatKey
+
+
+class PromptLookup:
+    """What a service outside the registry may read of prompts in its transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, name: str) -> PromptRef | None:
+        """Prompt ``name``, or None."""
+        row = repo.get_prompt(self._session, name)
+        if row is None:
+            return None
+        return PromptRef(id=row.id, name=row.name, latest_version=row.latest_version or 0)
+
+    def labels(self, prompt_id: int) -> dict[str, int]:
+        """``{label: version number}`` of one prompt."""
+        return repo.labels_of(self._session, prompt_id)
+
+    def has_version(self, prompt_id: int, version: int) -> bool:
+        """Whether the prompt has version ``version``."""
+        return repo.version_row(self._session, prompt_id, version) is not None
+
+
+class ExperimentRepository:
+    """Experiments, their events and statistics (see :mod:`promptvault.storage.experiments`).
+
+    Definitions come back as dicts of the experiment's fields plus its ``id``.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    # definitions
+    def load(self, name: str) -> dict[str, Any] | None:
+        return store.load_experiment(self._session, name)
+
+    def find(self, *, prompt: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        """Experiments newest first, optionally of one prompt and/or one status."""
+        return store.list_experiments(self._session, prompt=prompt, status=status)
+
+    def running(self, prompt: str, label: str | None = None) -> list[dict[str, Any]]:
+        return store.running_experiments(self._session, prompt, label)
+
+    def running_on_label(self, prompt_id: int, label: str) -> str | None:
+        return store.running_on_label(self._session, prompt_id, label)
+
+    def running_slot(self, prompt_id: int, label: str) -> str:
+        return store.running_slot(prompt_id, label)
+
+    def insert(self, *, variants: Sequence[Mapping[str, Any]], **fields: Any) -> int:
+        return store.insert_experiment(self._session, variants=variants, **fields)
+
+    def update(self, experiment_id: int, **fields: Any) -> None:
+        store.update_experiment(self._session, experiment_id, **fields)
+
+    def control_version(self, experiment_id: int) -> int:
+        return store.control_version(self._session, experiment_id)
+
+    def replace_weights(self, experiment_id: int, weights: Mapping[str, float]) -> None:
+        store.replace_weights(self._session, experiment_id, weights)
+
+    # event batches
+    def batch_result(self, key: str) -> dict[str, Any] | None:
+        return store.batch_result(self._session, key)
+
+    def save_batch(self, key: str, result: Mapping[str, Any], at: datetime) -> None:
+        store.save_batch(self._session, key, result, at)
+
+    def known_units(self, experiment_id: int, unit_ids: Iterable[str]) -> dict[str, int]:
+        return store.known_units(self._session, experiment_id, unit_ids)
+
+    def insert_units(self, rows: list[tuple[Any, ...]]) -> None:
+        store.insert_units(self._session, rows)
+
+    def insert_exposures(self, rows: list[tuple[Any, ...]]) -> None:
+        store.insert_exposures(self._session, rows)
+
+    def insert_outcomes(self, rows: list[tuple[Any, ...]]) -> None:
+        store.insert_outcomes(self._session, rows)
+
+    def add_stats(self, deltas: Mapping[StatKey, list[float]]) -> None:
+        store.add_stats(self._session, deltas)
+
+    def add_rejections(self, counts: Mapping[tuple[str, str], int]) -> None:
+        store.add_rejections(self._session, counts)
+
+    # statistics
+    def stat_totals(self, experiment_id: int) -> dict[tuple[int, str], tuple[int, float, float]]:
+        return store.stat_totals(self._session, experiment_id)
+
+    def stat_days(
+        self, experiment_id: int, metric: str
+    ) -> list[tuple[str, int, int, float, float]]:
+        return store.stat_days(self._session, experiment_id, metric)
+
+    def recompute_stats(
+        self, experiment_id: int
+    ) -> dict[tuple[int, str], tuple[int, float, float]]:
+        return store.recompute_stats(self._session, experiment_id)
+
+    def rejections(self, experiment: str) -> dict[str, int]:
+        return store.rejections(self._session, experiment)
+
+
+class UnitOfWork:
+    """One transaction: its repositories, its audit chain, and a flush point."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self.prompts = PromptLookup(session)
+        self.experiments = ExperimentRepository(session)
+
+    @property
+    def session(self) -> Session:
+        """The underlying session, only for services not yet converted (the registry's
+        ``move_label_in``, which the Vault adapts); converted code never touches it."""
+        return self._session
+
+    def audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str,
+        details: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Append an audit entry in this transaction."""
+        append(self._session, actor=actor, action=action, target=target, details=details, at=at)
+
+    def flush(self) -> None:
+        """Send pending changes, so later reads in this transaction see them."""
+        self._session.flush()
