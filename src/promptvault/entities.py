@@ -62,7 +62,8 @@ def canonical_json(value: Any) -> str:
 JSON_MAX_DEPTH = 64
 # Version numbers, ids and cursors live in 32-bit integer columns on PostgreSQL.
 MAX_INT = 2**31 - 1
-_ASCII_DIGITS = re.compile(r"[0-9]{1,20}")
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+_MAX_DIGITS = 20
 JSON_MAX_BYTES = 256 * 1024
 _TOO_DEEP = f"<nested deeper than {JSON_MAX_DEPTH} levels: not shown>"
 
@@ -159,6 +160,11 @@ def parse_int(text: object, *, field: str, minimum: int = 0, maximum: int = MAX_
     if isinstance(text, int):
         value = text
     elif isinstance(text, str) and _ASCII_DIGITS.fullmatch(text):
+        if len(text) > _MAX_DIGITS:  # a number, only far too large: say so, without int()
+            raise InvalidInputError(
+                f"{field} must be from {minimum} to {maximum}, got {_short_repr(text)}",
+                details={"field": field, "value": _short_repr(text)},
+            )
         value = int(text)
     else:
         raise InvalidInputError(

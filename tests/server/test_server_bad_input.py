@@ -48,6 +48,18 @@ def test_non_ascii_or_huge_versions_in_references(admin: TestClient, selector: s
     assert admin.get("/v1/prompts/p/diff", params={"from": "1", "to": "2"}).status_code == 200
 
 
+@pytest.mark.parametrize("selector", ["9" * 21, "9" * 5000])
+def test_a_version_of_too_many_digits_is_out_of_range_not_a_non_number(
+    admin: TestClient, selector: str
+) -> None:
+    admin.post("/v1/prompts/p/versions", json={"template": "one"})
+    answer = admin.get("/v1/prompts/p/resolve", params={"version": selector})
+    invalid(answer, "version")
+    message = answer.json()["error"]["message"]
+    assert message.startswith("version must be from 1 to 2147483647, got '999"), message
+    assert len(message) < 200
+
+
 @pytest.mark.parametrize("number", [2**31, 2**63, 2**64])
 def test_huge_integers_in_label_versions_and_cursors(admin: TestClient, number: int) -> None:
     admin.post("/v1/prompts/p/versions", json={"template": "one"})
