@@ -6,23 +6,28 @@ Usage::
     python bench/render.py --quick    # smoke mode: fewer, shorter batches
 
 For each workload it prints nanoseconds per render (the median over repeated batches, CPU
-time by default, batches interleaved across renderers so load changes hit all alike) and
-the ratio to the *floor*: the cheapest render CPython can do, i.e. hand-generated code that
-joins the literal pieces and the looked-up values (the faster of a ``"".join`` and an
-f-string version). Peers: the naive sequential ``str.replace`` renderer, chevron, pystache,
-Jinja2 compiled once (plain ``Environment`` and ``ImmutableSandboxedEnvironment``),
-``str.format_map`` and ``string.Template`` (where the workload can be expressed).
+time by default, batches interleaved across renderers so load changes hit all alike), the
+machine's load average, and the ratio to the *floor*: the fastest known hand-written code
+for that template and that data (the fastest of a ``"".join``, an f-string and an
+``itemgetter`` + slot-join version, each converting exactly the values that are not
+strings). Peers: the naive sequential ``str.replace`` renderer, chevron (parsing per call,
+and pre-tokenised), pystache, Jinja2 compiled once (plain ``Environment`` and
+``ImmutableSandboxedEnvironment``), ``str.format_map`` and ``string.Template`` (where the
+workload can be expressed). A peer whose output differs from ours for some data (pystache
+and Jinja2 print ``None`` as ``None``) is listed as differing and not timed.
 
 Workloads: (a) the customer-support prompt, (b) a ~2 KB template with 50 variables each
-used once, (c) a section over 100 few-shot examples; each table includes
+used once, (c) a section over 100 few-shot examples; each runs with all-string data and
+with mixed types (ints, floats, bools and None), and each table includes
 ``render(source, data)`` through the cache next to the precompiled render. Then compile
-times (including a 1 MiB template with 10,000 tags), and the issue's targets with the
-measured figure next to each.
+times (including a 1 MiB template with 10,000 tags, Mustache and Jinja), and the issue's
+targets with the measured figure next to each.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import string
 import sys
@@ -30,6 +35,7 @@ import time
 import timeit
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import chevron
@@ -51,32 +57,72 @@ TIMER: Callable[[], float] = time.process_time
 class Workload:
     name: str
     mustache: str
-    data: dict[str, Any]
+    data: dict[str, Any]  # all strings
+    mixed: dict[str, Any]  # the same names with ints, floats, bools and None
     jinja: str
-    floor_join: Callable[[dict[str, Any]], str]
-    floor_fstring: Callable[[dict[str, Any]], str]
+    floors: Callable[[dict[str, Any]], dict[str, Callable[[dict[str, Any]], str]]]
     format_source: str | None = None  # str.format_map / string.Template versions
     template_source: str | None = None
     flat: bool = True  # expressible with the naive str.replace renderer
 
 
 def _exec(source: str, name: str) -> Callable[[dict[str, Any]], str]:
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"itemgetter": itemgetter}
     exec(compile(source, f"<floor {name}>", "exec"), namespace)
     fn: Callable[[dict[str, Any]], str] = namespace[name]
     return fn
 
 
-def _floor_flat(pieces: list[tuple[bool, str]]) -> tuple[Callable[..., str], Callable[..., str]]:
-    """Hand-generated code for a flat template: (is_var, text) pieces."""
-    args = ", ".join(f"d[{text!r}]" if var else repr(text) for var, text in pieces)
-    join = _exec(f"def floor(d):\n    return ''.join(({args}))\n", "floor")
-    body = "".join(
-        "{d[" + repr(text) + "]}" if var else text.replace("{", "{{").replace("}", "}}")
-        for var, text in pieces
-    )
-    fstring = _exec(f"def floor(d):\n    return f'''{body}'''\n", "floor")
-    return join, fstring
+def _as_join(expr: str, value: Any) -> str:
+    """``expr`` as a join piece, written by someone who knows the value's type."""
+    if value is None:
+        return "''"
+    return expr if type(value) is str else f"str({expr})"
+
+
+def _as_field(expr: str, value: Any) -> str:
+    """``expr`` as an f-string field (str, int, float and bool format natively)."""
+    return "" if value is None else "{" + expr + "}"
+
+
+def _literal(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("{", "{{").replace("}", "}}")
+
+
+def _flat_floors(
+    pieces: list[tuple[bool, str]],
+) -> Callable[[dict[str, Any]], dict[str, Callable[[dict[str, Any]], str]]]:
+    """Hand-written code for a flat template, (is_var, text) pieces, typed for ``data``."""
+
+    def floors(data: dict[str, Any]) -> dict[str, Callable[[dict[str, Any]], str]]:
+        args = ", ".join(
+            _as_join(f"d[{text!r}]", data[text]) if var else repr(text) for var, text in pieces
+        )
+        out = {"floor (join)": _exec(f"def floor(d):\n    return ''.join(({args}))\n", "floor")}
+        body = "".join(
+            _as_field(f"d[{text!r}]", data[text]) if var else _literal(text) for var, text in pieces
+        )
+        out["floor (f-string)"] = _exec(f"def floor(d):\n    return f'''{body}'''\n", "floor")
+        names = [text for var, text in pieces if var]
+        if all(type(data[name]) is str for name in names):
+            base: list[str | None] = [""]
+            for var, text in pieces:
+                if var:
+                    base += [None, ""]
+                else:
+                    base[-1] += text
+            source = (
+                f"get = itemgetter(*{names!r})\n"
+                f"BASE = {base!r}\n"
+                "def floor(d):\n"
+                "    pieces = BASE.copy()\n"
+                "    pieces[1::2] = get(d)\n"
+                "    return ''.join(pieces)\n"
+            )
+            out["floor (itemgetter)"] = _exec(source, "floor")
+        return out
+
+    return floors
 
 
 def _pieces(source: str) -> list[tuple[bool, str]]:
@@ -94,7 +140,7 @@ def naive_replace(source: str, data: dict[str, Any]) -> str:
     """The sequential str.replace renderer (re-substitutes values: unsafe, for scale only)."""
     out = source
     for key, value in data.items():
-        out = out.replace("{{" + key + "}}", str(value))
+        out = out.replace("{{" + key + "}}", "" if value is None else str(value))
     return out
 
 
@@ -109,67 +155,87 @@ def workload_a() -> Workload:
         "tone": "friendly and concise",
         "question": "Where is my order #12345? It was due on Monday.",
     }
-    join, fstring = _floor_flat(_pieces(source))
+    mixed = {"company_name": "Acme Corp", "tone": 3, "question": None}
     fmt = source.replace("{{", "{").replace("}}", "}")
     tmpl = source.replace("{{", "$").replace("}}", "")
-    return Workload("(a) customer support", source, data, source, join, fstring, fmt, tmpl)
+    floors = _flat_floors(_pieces(source))
+    return Workload("(a) customer support", source, data, mixed, source, floors, fmt, tmpl)
 
 
 def workload_b() -> Workload:
     parts = []
-    data = {}
+    data: dict[str, Any] = {}
+    mixed: dict[str, Any] = {}
     for i in range(50):
         parts.append(f"Point {i:02d} of the policy is {{{{var_{i:02d}}}}}.\n")
         data[f"var_{i:02d}"] = f"value number {i}"
+        mixed[f"var_{i:02d}"] = [f"value number {i}", i, i + 0.25, i % 2 == 0, None][i % 5]
     source = "".join(parts)
     source += "Answer using only these points." + "." * max(0, 2017 - len(source))
-    join, fstring = _floor_flat(_pieces(source))
     fmt = source.replace("{{", "{").replace("}}", "}")
     tmpl = source.replace("{{", "${").replace("}}", "}")
-    return Workload("(b) 2 KB, 50 vars", source, data, source, join, fstring, fmt, tmpl)
+    floors = _flat_floors(_pieces(source))
+    return Workload("(b) 2 KB, 50 vars", source, data, mixed, source, floors, fmt, tmpl)
 
 
-def workload_c() -> Workload:
-    source = (
-        "Classify the sentiment of the last input.\n\n"
-        "{{#examples}}Input: {{input}}\nOutput: {{output}}\n\n{{/examples}}"
-        "Input: {{question}}\nOutput:"
-    )
-    jinja_source = (
-        "Classify the sentiment of the last input.\n\n"
-        "{% for e in examples %}Input: {{ e.input }}\nOutput: {{ e.output }}\n\n{% endfor %}"
-        "Input: {{ question }}\nOutput:"
-    )
-    data = {
-        "examples": [
-            {"input": f"Example text number {i}, fairly short.", "output": "positive"}
-            for i in range(100)
-        ],
-        "question": "Is this any good?",
-    }
+def _loop_floors(data: dict[str, Any]) -> dict[str, Callable[[dict[str, Any]], str]]:
+    """Hand-written code for (c), typed for ``data`` (each example has the same types)."""
+    first = data["examples"][0]
+    number = _as_join("e['i']", first["i"])
+    label = _as_join("e['output']", first["output"])
     join = _exec(
         "def floor(d):\n"
         "    out = ['Classify the sentiment of the last input.\\n\\n']\n"
         "    add = out.extend\n"
         "    for e in d['examples']:\n"
-        "        add(('Input: ', e['input'], '\\nOutput: ', e['output'], '\\n\\n'))\n"
+        f"        add(('Input ', {number}, ': ', e['input'], "
+        f"'\\nOutput: ', {label}, '\\n\\n'))\n"
         "    out += ('Input: ', d['question'], '\\nOutput:')\n"
         "    return ''.join(out)\n",
         "floor",
     )
     fstring = _exec(
         "def floor(d):\n"
-        "    body = ''.join([f'Input: {e[\"input\"]}\\nOutput: {e[\"output\"]}\\n\\n'"
+        '    body = \'\'.join([f\'Input {e["i"]}: {e["input"]}\\nOutput: {e["output"]}\\n\\n\''
         " for e in d['examples']])\n"
         "    return f'Classify the sentiment of the last input.\\n\\n{body}Input: "
         '{d["question"]}\\nOutput:\'\n',
         "floor",
     )
-    return Workload("(c) 100 few-shot", source, data, jinja_source, join, fstring, flat=False)
+    return {"floor (join)": join, "floor (f-string)": fstring}
+
+
+def workload_c() -> Workload:
+    source = (
+        "Classify the sentiment of the last input.\n\n"
+        "{{#examples}}Input {{i}}: {{input}}\nOutput: {{output}}\n\n{{/examples}}"
+        "Input: {{question}}\nOutput:"
+    )
+    jinja_source = (
+        "Classify the sentiment of the last input.\n\n"
+        "{% for e in examples %}Input {{ e.i }}: {{ e.input }}\nOutput: {{ e.output }}\n\n"
+        "{% endfor %}Input: {{ question }}\nOutput:"
+    )
+    data = {
+        "examples": [
+            {"i": str(i), "input": f"Example text number {i}, fairly short.", "output": "positive"}
+            for i in range(100)
+        ],
+        "question": "Is this any good?",
+    }
+    # The issue's case: an int field in every example (and a bool for the label).
+    mixed = {
+        "examples": [{**e, "i": i, "output": i % 3 != 0} for i, e in enumerate(data["examples"])],
+        "question": "Is this any good?",
+    }
+    return Workload("(c) 100 few-shot", source, data, mixed, jinja_source, _loop_floors, flat=False)
 
 
 def _per_batch(fn: Render, target: float) -> int:
-    number, elapsed = timeit.Timer(fn, timer=TIMER).autorange()
+    """Calls per batch so that one batch takes about ``target`` seconds."""
+    timer, number = timeit.Timer(fn, timer=TIMER), 1
+    while (elapsed := timer.timeit(number)) < target / 10:
+        number *= 4
     return max(1, int(number * target / max(elapsed, 1e-9)))
 
 
@@ -185,51 +251,63 @@ def measure_all(candidates: dict[str, Render], *, batches: int, target: float) -
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def run_workload(w: Workload, *, batches: int, target: float) -> dict[str, float]:
-    d = w.data
+def run_workload(
+    w: Workload, d: dict[str, Any], *, batches: int, target: float
+) -> dict[str, float]:
+    """Time every renderer on ``d``; outputs are checked against ours first."""
     compiled = compile_template(w.mustache)
-    expected = w.floor_join(d)
-    assert compiled.render(d) == expected, "engine output differs from the floor"
-    assert w.floor_fstring(d) == expected
-    assert chevron.render(w.mustache, d) == expected
+    expected = compiled.render(d)
+    floors = w.floors(d)
+    for name, floor in floors.items():
+        assert floor(d) == expected, f"{name} output differs from the engine's"
     env = jinja2.Environment(autoescape=False)
     sandbox = ImmutableSandboxedEnvironment(autoescape=False)
     plain_t = env.from_string(w.jinja)
     sand_t = sandbox.from_string(w.jinja)
     parsed = pystache.parse(w.mustache)
     renderer = pystache.Renderer(escape=lambda s: s, missing_tags="strict")
-    assert renderer.render(parsed, d) == expected
+    tokens = list(chevron.tokenizer.tokenize(w.mustache))
 
-    candidates: dict[str, Render] = {
-        "floor (join)": lambda: w.floor_join(d),
-        "floor (f-string)": lambda: w.floor_fstring(d),
-        "promptvault compiled": lambda: compiled.render(d),
-        "promptvault render() + LRU": lambda: render(w.mustache, d),
-    }
+    candidates: dict[str, Render] = {name: (lambda f=f: f(d)) for name, f in floors.items()}
+    candidates["promptvault compiled"] = lambda: compiled.render(d)
+    candidates["promptvault render() + LRU"] = lambda: render(w.mustache, d)
+    peers: dict[str, tuple[Callable[[], str], Render]] = {}
     if w.flat:
-        assert naive_replace(w.mustache, d) == expected
-        candidates["naive str.replace"] = lambda: naive_replace(w.mustache, d)
-    candidates["chevron"] = lambda: chevron.render(w.mustache, d)
-    candidates["pystache (parsed)"] = lambda: renderer.render(parsed, d)
-    candidates["jinja2 compiled"] = lambda: plain_t.render(d)
-    candidates["jinja2 sandboxed"] = lambda: sand_t.render(d)
+        peers["naive str.replace"] = (lambda: naive_replace(w.mustache, d),) * 2
+    peers["chevron (parse per call)"] = (lambda: chevron.render(w.mustache, d),) * 2
+    peers["chevron (pre-tokenised)"] = (lambda: chevron.render(tokens, d),) * 2
+    peers["pystache (parsed)"] = (lambda: renderer.render(parsed, d),) * 2
+    peers["jinja2 compiled"] = (lambda: plain_t.render(d),) * 2
+    peers["jinja2 sandboxed"] = (lambda: sand_t.render(d),) * 2
     if w.format_source is not None:
         fmt = w.format_source
-        assert fmt.format_map(d) == expected
-        candidates["str.format_map"] = lambda: fmt.format_map(d)
+        peers["str.format_map"] = (lambda: fmt.format_map(d),) * 2
     if w.template_source is not None:
         st = string.Template(w.template_source)
-        assert st.substitute(d) == expected
-        candidates["string.Template"] = lambda: st.substitute(d)
-    return measure_all(candidates, batches=batches, target=target)
+        peers["string.Template"] = (lambda: st.substitute(d),) * 2
+    differing = []
+    for name, (produce, timed) in peers.items():
+        if produce() == expected:
+            candidates[name] = timed
+        else:
+            differing.append(name)
+    results = measure_all(candidates, batches=batches, target=target)
+    for name in differing:
+        results[name] = float("nan")  # output differs for this data: not comparable
+    return results
 
 
-def report(w: Workload, results: dict[str, float]) -> None:
-    floor = min(results["floor (join)"], results["floor (f-string)"])
+def report(title: str, results: dict[str, float]) -> None:
+    floor_name = min((n for n in results if n.startswith("floor")), key=results.__getitem__)
+    floor = results[floor_name]
     ours = results["promptvault compiled"]
-    print(f"\n{w.name}  (floor = {floor:,.0f} ns)")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\n{title}  (floor = {floor:,.0f} ns, {floor_name}; load average {load})")
     print(f"  {'renderer':30} {'ns/render':>12} {'x floor':>8} {'x ours':>8}")
     for name, ns in results.items():
+        if ns != ns:  # NaN
+            print(f"  {name:30} {'output differs: not timed':>30}")
+            continue
         print(f"  {name:30} {ns:12,.0f} {ns / floor:8.2f} {ns / ours:8.1f}")
 
 
@@ -307,18 +385,22 @@ def calibration(*, batches: int) -> float:
 def targets(results: dict[str, dict[str, float]], compile_us: float, big_compile_s: float) -> None:
     """Each target with its measured figure (informational: nothing here fails)."""
 
-    def row(text: str, value: float, goal: str, ok: bool) -> None:
-        print(f"  {'ok ' if ok else 'MISS'} {text:52} {value:8.2f}  (target {goal})")
+    def row(text: str, value: float, goal: str, ok: bool | None) -> None:
+        mark = "info" if ok is None else "ok  " if ok else "MISS"
+        print(f"  {mark} {text:52} {value:8.2f}  (target {goal})")
+
+    def floor_of(r: dict[str, float]) -> float:
+        return min(ns for name, ns in r.items() if name.startswith("floor"))
 
     print("\ntargets (compiled once, strict mode):")
     for key, floor_max, jinja_min, others in (
-        ("a", 2.0, 10.0, (("naive str.replace", 1.0), ("chevron", 20.0))),
+        ("a", 2.0, 10.0, (("naive str.replace", 1.0), ("chevron (parse per call)", 20.0))),
         ("b", 2.0, 2.0, (("naive str.replace", 10.0),)),
         ("c", 3.0, 3.0, ()),
     ):
         r = results[key]
         ours = r["promptvault compiled"]
-        floor = min(r["floor (join)"], r["floor (f-string)"])
+        floor = floor_of(r)
         row(f"({key}) x floor", ours / floor, f"<= {floor_max}", ours / floor <= floor_max)
         speedup = r["jinja2 compiled"] / ours
         row(
@@ -338,6 +420,20 @@ def targets(results: dict[str, dict[str, float]], compile_us: float, big_compile
             )
         cached = r["promptvault render() + LRU"] / ours
         row(f"({key}) render(source, data) / precompiled", cached, "<= 1.5", cached <= 1.5)
+        m = results[key + " mixed"]
+        mixed = m["promptvault compiled"]
+        row(f"({key}) mixed types / all strings", mixed / ours, "<= 1.3", mixed / ours <= 1.3)
+        mixed_floor = floor_of(m)
+        # The floor itself pays for converting numbers (str(float) alone is ~130 ns), so
+        # "mixed within 1.3x of all strings" cannot hold where the floor's own ratio is over.
+        floor_ratio = mixed_floor / floor
+        row(f"({key}) floor: mixed types / all strings", floor_ratio, "none", None)
+        row(f"({key}) mixed types x their floor", mixed / mixed_floor, "none", None)
+    m = results["c mixed"]
+    ratio = m["promptvault compiled"] / floor_of(m)
+    row("(c) with ints x floor", ratio, "<= 3", ratio <= 3)
+    speedup = m["jinja2 compiled"] / m["promptvault compiled"]
+    row("(c) with ints, times faster than jinja2", speedup, ">= 3", speedup >= 3)
     row("compile (b) in µs", compile_us, "< 200", compile_us < 200)
     row("compile 1 MiB, 10,000 tags, in s", big_compile_s, "< 1", big_compile_s < 1)
 
@@ -354,10 +450,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Python {sys.version.split()[0]}; {clock} time, median of {batches} interleaved batches")
     loop = calibration(batches=batches) / 1000
     print(f"calibration: a 1000-step list comprehension takes {loop:,.1f} µs")
+    print(f"load average (1, 5, 15 min): {os.getloadavg()} on {os.cpu_count()} CPUs")
     results: dict[str, dict[str, float]] = {}
     for key, w in (("a", workload_a()), ("b", workload_b()), ("c", workload_c())):
-        results[key] = run_workload(w, batches=batches, target=target)
-        report(w, results[key])
+        results[key] = run_workload(w, w.data, batches=batches, target=target)
+        report(f"{w.name}, all strings", results[key])
+        results[key + " mixed"] = run_workload(w, w.mixed, batches=batches, target=target)
+        report(f"{w.name}, mixed types", results[key + " mixed"])
     b = workload_b()
     print("\ncompile (fresh source each time; no cache):")
     compile_us: dict[str, float] = {}
@@ -376,9 +475,10 @@ def main(argv: list[str] | None = None) -> int:
         f"  {len(big_source):,} bytes, 10,000 tags (best of {batches})      "
         f"{big_s * 1e6:8,.1f} µs  (render {big_render_s * 1e3:,.1f} ms)"
     )
-    jinja_s, jinja_refuse_s = big_jinja_compile(batches=min(batches, 3))
+    jinja_batches = 1 if args.quick else 3
+    jinja_s, jinja_refuse_s = big_jinja_compile(batches=jinja_batches)
     print(
-        f"  jinja {len(big_jinja_template()):,} bytes, 9,999 tags (best of {min(batches, 3)})"
+        f"  jinja {len(big_jinja_template()):,} bytes, 9,999 tags (best of {jinja_batches})"
         f"   {jinja_s * 1e6:8,.1f} µs  (one tag over max_tags: refused in "
         f"{jinja_refuse_s * 1e3:,.1f} ms)"
     )

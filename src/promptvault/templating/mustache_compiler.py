@@ -382,11 +382,12 @@ def _field(local: str) -> str:
     """An f-string field for the value in ``local``, reading as ``to_str`` would render it.
 
     ``format(v, "")`` is ``str(v)`` for exact str, int, float and bool, so those are
-    formatted in C; anything else (None, containers, subclasses) goes through ``_s``.
+    formatted in C and None reads as empty; anything else (containers, subclasses) goes
+    through ``_s``.
     """
     return (
         f"{{({local} if (k := type({local})) is str or k is int or k is float or k is bool "
-        f"else _s({local}))}}"
+        f'else "" if {local} is None else _s({local}))}}'
     )
 
 
