@@ -163,6 +163,8 @@ class MissingVariablesError(TemplateError):
         merged: dict[str, Any] = dict(details or {})
         items = list(missing if missing is not None else merged.get("missing", []))
         merged["missing"] = items
+        if items:  # the one field every error names: the first variable that is missing
+            merged.setdefault("field", f"variables.{items[0].get('name')}")
         self.missing = items
         self.names = sorted({str(m.get("name")) for m in items})
         if message is None:

@@ -61,6 +61,24 @@ def test_render_text_and_missing_variables(admin: TestClient) -> None:
     error = missing.json()["error"]
     assert error["code"] == "missing_variables"
     assert [m["name"] for m in error["details"]["missing"]] == ["company"]
+    assert error["details"]["field"] == "variables.company"
+
+
+def test_a_schema_error_on_a_large_value_has_a_bounded_message(admin: TestClient) -> None:
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}}
+    pushed = admin.post(
+        f"/v1/prompts/{NAME}/versions",
+        json={"template": "Hello {{name}}", "variables_schema": schema},
+    )
+    assert pushed.status_code == 201, pushed.text
+    answer = admin.post(
+        f"/v1/prompts/{NAME}/render", json={"variables": {"name": list(range(50_000))}}
+    )
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["details"]["field"] == "variables.name"
+    assert "is not of type 'string'" in error["message"]
+    assert len(answer.content) < 2_000
 
 
 def test_render_chat_with_placeholders(admin: TestClient) -> None:

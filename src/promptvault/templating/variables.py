@@ -392,5 +392,17 @@ def _problems(validator: Any, data: Mapping[str, Any]) -> list[tuple[str, str]]:
             match = re.match(r"'(.+)' is a required property", error.message)
             if match:
                 path.append(match.group(1))
-        problems.append((_field(path), error.message))
+        problems.append((_field(path), _bounded(error.message)))
     return problems
+
+
+_MAX_MESSAGE = 300
+
+
+def _bounded(message: str) -> str:
+    # jsonschema quotes the offending value whole ("[[...]] is not of type 'string'"); a
+    # large value must not come back as a message of the same size.
+    if len(message) <= _MAX_MESSAGE:
+        return message
+    half = _MAX_MESSAGE // 2
+    return f"{message[:half]} ... {message[-half:]}"
