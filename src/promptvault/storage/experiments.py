@@ -1,6 +1,7 @@
 """Repositories for experiments: definitions, units, raw events and sufficient statistics.
 
-Functions take a session and return plain dicts and tuples (rows never leave storage);
+Functions take a session and return plain dicts and tuples (rows never leave storage;
+services reach them through :class:`~promptvault.storage.unit_of_work.ExperimentRepository`);
 the experiments service turns the dicts into its values, since storage sits below it.
 Event writes are bulk statements (``executemany``, which SQLAlchemy batches into multi-row
 ``INSERT``\\s) and statistics are added with one upsert per (variant, metric, day) per batch,
@@ -37,7 +38,6 @@ __all__ = [
     "add_stats",
     "batch_result",
     "control_version",
-    "experiment_row",
     "insert_experiment",
     "insert_exposures",
     "insert_outcomes",
@@ -73,13 +73,6 @@ def _upsert(session: Session, table: Table) -> Any:
 
 
 # --- definitions -----------------------------------------------------------------------
-
-
-def experiment_row(session: Session, name: str) -> ExperimentRow | None:
-    """The row of experiment ``name`` (None when absent)."""
-    return session.execute(
-        select(ExperimentRow).where(ExperimentRow.name == name)
-    ).scalar_one_or_none()
 
 
 def _variants(session: Session, experiment_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
