@@ -114,6 +114,13 @@ def _quality(value: Any) -> float:
     return float(value)
 
 
+def _unusable(error: ValueError | RecursionError) -> str:
+    """Why valid JSON could not be read, in the user's terms (Python's advice cut)."""
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    return str(error).split(";", 1)[0]
+
+
 def _metadata(value: Any) -> dict[str, Any]:
     if value is None or value == "":
         return {}
@@ -123,7 +130,8 @@ def _metadata(value: Any) -> dict[str, Any]:
         except json.JSONDecodeError as exc:
             raise _RowProblem("metadata", f"metadata is not valid JSON: {exc.msg}") from None
         except (ValueError, RecursionError) as exc:  # a 5,000-digit number, deep nesting
-            raise _RowProblem("metadata", f"metadata is not usable JSON: {exc}") from None
+            reason = f"metadata is not usable JSON: {_unusable(exc)}"
+            raise _RowProblem("metadata", reason) from None
     if not isinstance(value, dict):
         raise _RowProblem("metadata", "metadata must be a JSON object")
     try:
@@ -176,7 +184,7 @@ def _jsonl(text: str) -> Iterator[tuple[int, Mapping[str, Any] | RowError]]:
         except (ValueError, RecursionError) as exc:
             # Valid JSON that Python will not hold: a number of thousands of digits, or
             # nesting past the interpreter's recursion limit.
-            yield number, RowError(line=number, message=f"not usable JSON: {exc}")
+            yield number, RowError(line=number, message=f"not usable JSON: {_unusable(exc)}")
             continue
         if not isinstance(value, dict):
             yield number, RowError(line=number, message="each line must be a JSON object")
