@@ -51,6 +51,7 @@ def test_numbers_and_booleans_are_formatted_without_the_converter(
     expected = "".join(f"{r['i']}: {r['x']} s {r['z']}\n" for r in rows) + "Q: 3"
     assert loop.render({"rows": rows, "q": 3}) == expected
     assert small.render({"a": None, "b": 1, "c": None}) == "Agent for , tone 1, question ."
+    assert many.render({f"v{i}": None for i in range(10)}) == "[]" * 10
     assert conversions == []
 
 

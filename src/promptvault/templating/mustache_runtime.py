@@ -95,11 +95,13 @@ def to_str(value: Any) -> str:
 
 
 def to_texts(values: Sequence[Any]) -> list[str]:
-    """``to_str`` of each value, with str, int, float and bool formatted inline (no call)."""
+    """``to_str`` of each value; str and None inline, int, float and bool by ``str()``."""
     return [
         value
         if (cls := type(value)) is str
-        else f"{value}"
+        else ""
+        if value is None
+        else str(value)  # faster than f"{value}" for floats (no __format__ lookup)
         if cls is int or cls is float or cls is bool
         else to_str(value)
         for value in values
