@@ -241,7 +241,7 @@ class Vault:
         """
         return self.registry.push(
             name,
-            template=template if isinstance(template, str) else [dict(m) for m in template],
+            template=template if isinstance(template, str) else _plain_messages(template),
             syntax=syntax,
             type=type,
             config=config,
@@ -481,3 +481,8 @@ class Vault:
         count = import_seed(self.registry, Path(path), actor=actor)
         self.registry.resolver.invalidate()
         return count
+
+
+def _plain_messages(template: Sequence[Any]) -> list[Any]:
+    """Copy message mappings to dicts; anything else is left for the registry to refuse."""
+    return [dict(m) if isinstance(m, Mapping) else m for m in template]

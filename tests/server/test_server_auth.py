@@ -88,6 +88,7 @@ ENDPOINTS = [
     Endpoint(
         "history", "GET", _const(f"/v1/prompts/{NAME}/labels/production/history"), Permission.READ
     ),
+    Endpoint("label-history", "GET", _const(f"/v1/prompts/{NAME}/label-history"), Permission.READ),
     Endpoint("diff", "GET", _const(f"/v1/prompts/{NAME}/diff?from=1&to=2"), Permission.READ),
     Endpoint("audit", "GET", _const("/v1/audit"), Permission.READ),
     Endpoint(
