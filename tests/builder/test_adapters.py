@@ -157,3 +157,21 @@ def test_dropped_params_lists_what_each_default_adapter_leaves_out() -> None:
         "openai": ["made_up"],
     }
     assert dropped_params({"max_tokens": 5}) == {}
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("gpt-4", "claude-sonnet-4-5"),
+        ("gpt-4o", "claude-sonnet-4-5"),
+        ("gpt-4o-mini", "claude-haiku-4-5"),
+        ("gpt-4.1-mini-2025-04-14", "claude-haiku-4-5"),
+        ("o3", "claude-opus-4-1"),
+        ("claude-3-7-sonnet-latest", "claude-3-7-sonnet-latest"),
+        ("my-local-model", "claude-sonnet-4-5"),
+    ],
+)
+def test_anthropic_request_maps_openai_models(model: str, expected: str) -> None:
+    kw = anthropic_kwargs([{"role": "user", "content": "hi"}], model, {})
+    assert kw["model"] == expected
+    assert openai_kwargs([{"role": "user", "content": "hi"}], model, {})["model"] == model

@@ -12,7 +12,10 @@ the tables below with ``inspect.signature`` of the real methods):
   ``user``/``assistant`` and consecutive messages of one role are merged, so the roles
   alternate; ``max_tokens`` is required by the API and defaults to
   :data:`DEFAULT_ANTHROPIC_MAX_TOKENS` when the config has none; ``stop`` becomes
-  ``stop_sequences``. A ``tool`` message is rejected (the Anthropic API carries tool results
+  ``stop_sequences``. The config's model usually names an OpenAI model; a model that is not
+  a Claude model is mapped to the Anthropic model of the same tier
+  (:func:`anthropic_model`, the table :data:`ANTHROPIC_MODEL_FOR`), so the request is one the
+  Anthropic API accepts. A ``tool`` message is rejected (the Anthropic API carries tool results
   as content blocks that need the originating ``tool_use`` id). Only ``role`` and ``content``
   of each message are sent.
 
@@ -32,11 +35,14 @@ from typing import Any, Literal
 from promptvault.errors import InvalidInputError
 
 __all__ = [
+    "ANTHROPIC_MODEL_FOR",
     "ANTHROPIC_PARAMS",
+    "DEFAULT_ANTHROPIC_MODEL",
     "DEFAULT_ANTHROPIC_MAX_TOKENS",
     "OPENAI_PARAMS",
     "Unsupported",
     "anthropic_kwargs",
+    "anthropic_model",
     "dropped_params",
     "openai_kwargs",
 ]
@@ -110,6 +116,28 @@ ANTHROPIC_PARAMS: frozenset[str] = frozenset(
     }
 )
 
+# OpenAI model families (matched by prefix, longest first) -> the Anthropic model of the
+# same tier: small and fast, general, or reasoning-heavy.
+ANTHROPIC_MODEL_FOR: dict[str, str] = {
+    "gpt-3.5": "claude-haiku-4-5",
+    "gpt-4o-mini": "claude-haiku-4-5",
+    "gpt-4.1-mini": "claude-haiku-4-5",
+    "gpt-4.1-nano": "claude-haiku-4-5",
+    "gpt-5-mini": "claude-haiku-4-5",
+    "gpt-5-nano": "claude-haiku-4-5",
+    "o1-mini": "claude-haiku-4-5",
+    "o3-mini": "claude-haiku-4-5",
+    "o4-mini": "claude-haiku-4-5",
+    "gpt-4": "claude-sonnet-4-5",
+    "gpt-4o": "claude-sonnet-4-5",
+    "gpt-4.1": "claude-sonnet-4-5",
+    "gpt-5": "claude-sonnet-4-5",
+    "o1": "claude-opus-4-1",
+    "o3": "claude-opus-4-1",
+}
+DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
+_MODEL_PREFIXES = sorted(ANTHROPIC_MODEL_FOR, key=len, reverse=True)
+
 _RENAMES = {
     "openai": {"stop_sequences": "stop"},
     "anthropic": {"stop": "stop_sequences"},
@@ -172,6 +200,20 @@ def _require_model(model: str | None, provider: str) -> str:
             details={"field": "config.model", "provider": provider},
         )
     return model
+
+
+def anthropic_model(model: str) -> str:
+    """The Anthropic model for a config's ``model``: Claude models as they are, others mapped.
+
+    ``gpt-4`` -> ``claude-sonnet-4-5``, ``gpt-4o-mini`` -> ``claude-haiku-4-5``; a model
+    name neither Claude nor known falls back to :data:`DEFAULT_ANTHROPIC_MODEL`.
+    """
+    if model.startswith("claude"):
+        return model
+    for prefix in _MODEL_PREFIXES:
+        if model == prefix or model.startswith((f"{prefix}-", f"{prefix}.")):
+            return ANTHROPIC_MODEL_FOR[prefix]
+    return DEFAULT_ANTHROPIC_MODEL
 
 
 def openai_kwargs(
@@ -243,7 +285,7 @@ def anthropic_kwargs(
     if kept.get("max_tokens") is None:  # absent or null in the config
         kept["max_tokens"] = default_max_tokens
     kwargs: dict[str, Any] = {
-        "model": _require_model(model, "anthropic"),
+        "model": anthropic_model(_require_model(model, "anthropic")),
         "max_tokens": kept.pop("max_tokens"),
         "messages": turns,
     }
