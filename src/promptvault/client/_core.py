@@ -17,6 +17,7 @@ import httpx
 
 from promptvault.client._api import Call
 from promptvault.client.cache import NEVER, CacheKey, DiskStore, _Entry, parse_ref
+from promptvault.client.expiry import TIMER
 from promptvault.entities import PromptVersion
 from promptvault.errors import (
     InvalidInputError,
@@ -162,6 +163,14 @@ class ClientCore:
         self.hot: dict[str, _Entry] = {}
         # Last known good per key, kept even when caching is off, for the never-fail path.
         self.last_good: dict[CacheKey, PromptVersion] = {}
+        # The warm render path: reference string -> the fast renderer of a fresh entry, so
+        # a call reads no clock. The expiry timer drops each one when its entry's TTL ends
+        # and any change to a cached entry drops them all (``live_epoch`` stops a renderer
+        # read before the change from coming back). A caller's own clock (tests) keeps it
+        # empty: then every call compares times.
+        self.live: dict[str, Callable[[Any], Any]] = {}
+        self.live_epoch = 0
+        self._timed = clock is None
         self.compiled: dict[str, Any] = {}
         self.preps: dict[str, DataPrep | None] = {}
         self.refreshing: set[CacheKey] = set()
@@ -222,6 +231,36 @@ class ClientCore:
         """Compile an entry with partials again so their current versions are used."""
         compiled, refs = self.try_compile(entry.value)
         entry.set_compiled(entry.value, compiled, refs, prep=self.prep_for(entry.value))
+        self.drop_live()
+
+    # --- the warm render path -----------------------------------------------------------
+
+    def promote(self, ref: str, entry: _Entry, epoch: int) -> None:
+        """Serve ``ref`` from :attr:`live` until ``entry`` expires.
+
+        ``epoch`` is :attr:`live_epoch` as read before ``entry`` was found fresh: if an
+        entry changed since, its renderer may be the old one and is not kept.
+        """
+        fast, expires = entry.fast, entry.expires
+        if not self._timed or fast is None:
+            return
+        with self.lock:
+            if epoch != self.live_epoch:
+                return
+            self.live[ref] = fast
+        if expires != NEVER:
+            TIMER.call_at(expires, self._expire, ref, fast)
+
+    def _expire(self, ref: str, fast: Callable[[Any], Any]) -> None:
+        # No lock: dropping is always safe, and this also runs in a forked child.
+        if self.live.get(ref) is fast:
+            self.live.pop(ref, None)
+
+    def drop_live(self) -> None:
+        """A cached entry changed: every call goes through the timed path until promoted."""
+        with self.lock:
+            self.live_epoch += 1
+            self.live.clear()
 
     def store(self, ref: str | None, key: CacheKey, value: PromptVersion) -> _Entry | None:
         """Record a fresh answer: memory cache (when enabled), last good, and disk."""
@@ -247,6 +286,7 @@ class ClientCore:
             entry.set_compiled(value, compiled, refs, prep=prep)
             entry.value = value
             entry.expires = expires
+            self.drop_live()
         if ref is not None:
             self.hot[ref] = entry
         return entry
@@ -256,6 +296,7 @@ class ClientCore:
         entry = self.entries.pop(key, None)
         if entry is not None:
             entry.evict()
+            self.drop_live()
         self.last_good.pop(key, None)
         if self.disk is not None:
             self.disk.delete(key)
@@ -268,6 +309,7 @@ class ClientCore:
         entry = self.entries.pop(key, None)
         if entry is not None:
             entry.evict()
+            self.drop_live()
 
     def invalidate_prompt(self, name: str) -> None:
         """Every key of one prompt (archive): compared as typed fields, not string prefixes."""

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -78,6 +78,7 @@ class PromptVaultClient(StoreCalls):
         )
         # Bound once: the hot path reads two attributes and calls nothing else.
         self._hot = self._core.hot
+        self._live = self._core.live
         self._now = self._core.now
         self.timeout = float(timeout)
         self.retries = max(0, int(retries))
@@ -138,11 +139,25 @@ class PromptVaultClient(StoreCalls):
             return self._get_slow(ref, fallback)
         return self.experiments.route(self._get_slow(ref, fallback), unit_id)
 
-    def render(
+    if TYPE_CHECKING:
+        # What callers and type checkers see: the options are keyword-only.
+        def render(
+            self,
+            ref: str,
+            variables: Mapping[str, Any] | None = None,
+            *,
+            placeholders: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+            strict: bool = True,
+            fallback: Any = MISSING,
+            unit_id: Any = MISSING,
+        ) -> Any:
+            """Render locally (see :meth:`_render`)."""
+            return self._render(ref, variables, placeholders, strict, fallback, unit_id)
+
+    def _render(  # noqa: PLR0917 (positional on purpose, see below)
         self,
         ref: str,
         variables: Mapping[str, Any] | None = None,
-        *,
         placeholders: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         strict: bool = True,
         fallback: Any = MISSING,
@@ -152,16 +167,34 @@ class PromptVaultClient(StoreCalls):
 
         ``fallback`` is used only when the prompt is unavailable: a PromptVersion, a text
         template or a list of chat messages, rendered with the same variables.
-        ``unit_id`` routes through a running experiment as in :meth:`get`.
+        ``unit_id`` routes through a running experiment as in :meth:`get`. Pass the options
+        by keyword (``render`` is typed keyword-only).
         """
+        # The warm path reads no clock: ``live`` holds only fresh entries' renderers (see
+        # ClientCore.promote). Keyword-only parameters would cost a generic, slower call in
+        # CPython, hence the positional runtime signature behind the typed one above.
+        try:
+            fast = self._live[ref]
+        except KeyError:
+            fast = None
+        if (
+            fast is not None
+            and variables is not None
+            and strict
+            and placeholders is None
+            and unit_id is MISSING
+        ):
+            return fast(variables)
         if unit_id is not MISSING:
             routed = self.get(ref, fallback=fallback, unit_id=unit_id)
             if routed.experiment is not None:
                 ref = f"{routed.name}@{routed.version}"
+        epoch = self._core.live_epoch
         entry = self._hot.get(ref)
         if entry is not None and entry.expires > self._now():
             fast = entry.fast
             if fast is not None and strict and variables is not None and not placeholders:
+                self._core.promote(ref, entry, epoch)
                 return fast(variables)
         if entry is not None and entry.expires > self._now() and entry.compiled is not None:
             return ClientCore.render_entry(
@@ -173,6 +206,9 @@ class PromptVaultClient(StoreCalls):
                 prep=entry.prep,
             )
         return self._render_slow(ref, variables or EMPTY, placeholders, strict, fallback)
+
+    if not TYPE_CHECKING:
+        render = _render
 
     def build(
         self,
