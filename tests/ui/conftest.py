@@ -13,6 +13,9 @@ from promptvault import Vault
 from promptvault.config import Settings
 from promptvault.server.app import create_app
 
+# The browser tests' module-scoped fixtures: a real server and Chromium per test module.
+from .browser_kit import browser, new_page, server  # noqa: F401
+
 ROLES = ("runtime", "viewer", "editor", "admin")
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 

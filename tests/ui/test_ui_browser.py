@@ -8,148 +8,24 @@ the main pages at laptop and phone widths go to ``test-output/screenshots/``.
 from __future__ import annotations
 
 import json
-import os
-import random
 import re
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
-import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from promptvault.experiments.models import Experiment
+from .browser_kit import (
+    LAPTOP,
+    PHONE,
+    SHOTS,
+    UNLABELLED,
+    Server,
+    demo_experiment,
+    shot,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = os.environ.get("PROMPTVAULT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-
-
-@dataclass
-class Server:
-    base: str
-    home: Path
-    admin_key: str
-    viewer_key: str
-    api: httpx.Client
-
-    def push(self, name: str, **body: Any) -> dict[str, Any]:
-        response = self.api.post(f"/v1/prompts/{name}/versions", json=body)
-        assert response.status_code in (200, 201), response.text
-        result: dict[str, Any] = response.json()
-        return result
-
-    def labels(self, name: str) -> dict[str, int]:
-        labels: dict[str, int] = self.api.get(f"/v1/prompts/{name}/labels").json()["labels"]
-        return labels
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    home = tmp_path_factory.mktemp("ui-home")
-    db = f"sqlite:///{home / 'ui.db'}"
-    env = {**os.environ, "PROMPTVAULT_HOME": str(home), "PROMPTVAULT_DATABASE_URL": db}
-    for var in ("PROMPTVAULT_URL", "PROMPTVAULT_API_KEY"):
-        env.pop(var, None)
-    port = _free_port()
-    cmd = [sys.executable, "-m", "promptvault", "serve", "--port", str(port), "--db", db]
-    proc = subprocess.Popen(
-        [*cmd, "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                output = proc.stdout.read() if proc.stdout else ""
-                raise AssertionError(f"server exited: {output}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.1)
-        # The first start created an admin key and stored it in the home directory.
-        admin_key = (home / "admin.key").read_text().strip()
-        api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {admin_key}"})
-        created = api.post("/v1/keys", json={"name": "viewer", "role": "viewer"})
-        assert created.status_code == 201, created.text
-        viewer_key = created.json()["key"]
-        yield Server(base, home, admin_key, viewer_key, api)
-        api.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def new_page(browser: Browser, server: Server) -> Iterator[Callable[..., Page]]:
-    contexts: list[BrowserContext] = []
-
-    def make(key: str | None = None, *, viewport: dict[str, int] = LAPTOP) -> Page:
-        context = browser.new_context(viewport=viewport, base_url=server.base)  # type: ignore[arg-type]
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        if key is not None:
-            sign_in(page, key)
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
-def sign_in(page: Page, key: str) -> None:
-    page.goto("/login")
-    page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Prompts", exact=True)).to_be_visible()
-
-
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_sign_in_create_edit_diff_promote_roll_back(
@@ -396,17 +272,6 @@ def test_xss_payloads_stay_inert(server: Server, new_page: Callable[..., Page]) 
     shot(page, "xss-playground-laptop")
 
 
-_UNLABELLED = """() => Array.from(document.querySelectorAll(
-    'input:not([type=hidden]), select, textarea, button, a[href]'))
-  .filter(el => !el.closest('template') && el.offsetParent !== null)
-  .filter(el => {
-    const name = (el.labels && el.labels.length ? el.labels[0].textContent : '')
-      || el.getAttribute('aria-label') || el.textContent || el.getAttribute('title') || '';
-    return !name.trim();
-  })
-  .map(el => el.outerHTML.slice(0, 80))"""
-
-
 def test_main_pages_at_laptop_and_phone_width(
     server: Server, new_page: Callable[..., Page]
 ) -> None:
@@ -458,7 +323,7 @@ def test_main_pages_at_laptop_and_phone_width(
                     " return w.scrollWidth - w.clientWidth; })()"
                 )
                 assert table_overflow <= 0, f"the prompt table scrolls on {device}"
-            assert page.evaluate(_UNLABELLED) == [], label
+            assert page.evaluate(UNLABELLED) == [], label
     assert {p.name for p in SHOTS.glob("*-phone.png")} >= {f"{k}-phone.png" for k in pages}
 
 
@@ -480,80 +345,18 @@ def test_keyboard_reaches_the_main_controls(server: Server, new_page: Callable[.
 # --- experiments and few-shot examples ------------------------------------------------------
 
 
-def _demo_experiment(
-    server: Server, name: str, prompt: str, *, days: int = 7, broken: bool = False
-) -> None:
-    """A demo-like experiment: 90/10 on a two-version prompt, outcomes over ``days`` days.
-
-    ``broken`` reports about as many units of each variant whatever the weights say, by
-    losing most of control's (a split that a bug in the application broke).
-    """
-    server.push(prompt, template="Hello {{name}}, how can I help?", message="v1")
-    server.push(prompt, template="Hi {{name}}! Happy to help.", message="friendlier")
-    assert server.api.put(f"/v1/prompts/{prompt}/labels/production", json={"version": 1})
-    created = server.api.post(
-        "/v1/experiments",
-        json={
-            "name": name,
-            "prompt": prompt,
-            "description": "Does a friendlier greeting resolve more tickets?",
-            "variants": [
-                {"name": "control", "version": 1, "weight": 90},
-                {"name": "friendly", "version": 2, "weight": 10},
-            ],
-            "primary_metric": {"name": "resolved", "kind": "binary"},
-            "guardrails": [{"name": "handle_time", "kind": "continuous", "direction": "lower"}],
-        },
-    )
-    assert created.status_code == 201, created.text
-    assert server.api.post(f"/v1/experiments/{name}/start").status_code == 200
-    rng = random.Random(3)
-    now = datetime.now(UTC)
-    events: list[dict[str, Any]] = []
-    exp = Experiment.model_validate(server.api.get(f"/v1/experiments/{name}").json())
-    for i in range(1500):
-        unit, at = f"user-{i}", (now - timedelta(days=i % days)).isoformat()
-        lost = broken and exp.assigner().variant(unit) == "control" and i % 9 != 0
-        if lost:
-            continue
-        events.append({"type": "exposure", "experiment": name, "unit_id": unit, "at": at})
-        resolved = float(rng.random() < 0.33)
-        events.append(
-            {
-                "type": "outcome",
-                "experiment": name,
-                "unit_id": unit,
-                "metric": "resolved",
-                "value": resolved,
-                "at": at,
-            }
-        )
-        events.append(
-            {
-                "type": "outcome",
-                "experiment": name,
-                "unit_id": unit,
-                "metric": "handle_time",
-                "value": round(rng.gauss(240, 60), 1),
-                "at": at,
-            }
-        )
-    sent = server.api.post("/v1/events", json={"events": events, "key": f"{name}-seed"})
-    assert sent.status_code == 200 and sent.json()["accepted"] == len(events), sent.text
-
-
 def _usable_at_width(page: Page, label: str) -> None:
     overflow = page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow <= 0, f"{label} scrolls sideways"
-    assert page.evaluate(_UNLABELLED) == [], label
+    assert page.evaluate(UNLABELLED) == [], label
 
 
 def test_experiment_report_chart_and_stop_as_admin(
     server: Server, new_page: Callable[..., Page]
 ) -> None:
-    _demo_experiment(server, "greeting-tone", "exp/greeting")
+    demo_experiment(server, "greeting-tone", "exp/greeting")
     page = new_page(server.admin_key)
     page.get_by_role("link", name="Experiments", exact=True).click()
     page.get_by_role("link", name="greeting-tone").click()
@@ -590,7 +393,7 @@ def test_experiment_report_chart_and_stop_as_admin(
 def test_viewer_sees_the_report_without_stop_or_conclude(
     server: Server, new_page: Callable[..., Page]
 ) -> None:
-    _demo_experiment(server, "viewer-tone", "exp/viewer", days=1)
+    demo_experiment(server, "viewer-tone", "exp/viewer", days=1)
     page = new_page(server.viewer_key)
     page.goto("/experiments/viewer-tone")
     expect(page.locator("svg.chart-bars.chart-wide").first).to_be_visible()  # one day: bars
@@ -667,7 +470,7 @@ def test_collection_browse_and_search(server: Server, new_page: Callable[..., Pa
 def test_experiment_and_example_pages_at_laptop_and_phone_width(
     server: Server, new_page: Callable[..., Page]
 ) -> None:
-    _demo_experiment(server, "layout-tone", "exp/layout")
+    demo_experiment(server, "layout-tone", "exp/layout")
     created = server.api.post(
         "/v1/collections", json={"name": "layout-examples", "prompt": "exp/layout"}
     )
@@ -682,7 +485,7 @@ def test_experiment_and_example_pages_at_laptop_and_phone_width(
             ]
         },
     )
-    _demo_experiment(server, "broken-split", "exp/broken", broken=True)
+    demo_experiment(server, "broken-split", "exp/broken", broken=True)
     pages = {
         "experiments": "/experiments",
         "experiment": "/experiments/layout-tone",

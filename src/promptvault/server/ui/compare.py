@@ -93,7 +93,7 @@ def diff_page(
     user: UserDep,
     a: str | None = None,
     b: str | None = None,
-    view: str = "split",
+    view: str = "auto",
 ) -> Response:
     """Compare versions ``a`` and ``b`` (default: the newest against the one before)."""
     summary = vault.get_prompt(name)
@@ -110,6 +110,7 @@ def diff_page(
             "prompt": summary,
             "d": diff_view(vault, before, after),
             "numbers": numbers,
-            "view": "inline" if view == "inline" else "split",
+            # auto: side by side on wide screens, inline on phones (chosen by CSS)
+            "view": view if view in ("split", "inline") else "auto",
         },
     )

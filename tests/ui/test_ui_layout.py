@@ -1,0 +1,182 @@
+"""Every page at 1280 and 390 px: a screenshot of each, and no sideways scrolling on a phone.
+
+One module server holds a text prompt, a chat prompt with long messages, an experiment, a
+collection and a long audit log; each page is loaded at both widths, photographed into
+``test-output/screenshots/layout-<page>-<width>.png`` and, at 390 px, checked for
+``document.documentElement.scrollWidth <= innerWidth``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from .browser_kit import LAPTOP, PHONE, SHOTS, UNLABELLED, Server, demo_experiment, sign_in
+
+pytestmark = pytest.mark.browser
+
+LONG = "A customer message that goes on and on about an order that did not arrive. " * 4
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A page to load (and what to do on it before the picture)."""
+
+    label: str
+    url: str
+    action: Callable[[Page], None] | None = None
+    signed_in: bool = True
+
+
+def _render_playground(page: Page) -> None:
+    page.locator("textarea[name=var_question]").fill(LONG)
+    page.locator("textarea[name=var_history]").fill(f"user: {LONG}\nassistant: Sorry!")
+    page.get_by_role("button", name="Render").click()
+    expect(page.locator("#openai-json")).to_be_visible()
+
+
+def _editor_checked(page: Page) -> None:
+    expect(page.locator("#check-status")).to_contain_text("No problems found")
+
+
+PAGES = [
+    Shown("login", "/login", signed_in=False),
+    Shown("list", "/"),
+    Shown("prompt", "/prompts/layout/greeting"),
+    Shown("prompt-chat", "/prompts/layout/chat"),
+    Shown("editor-new", "/new"),
+    Shown("editor", "/edit/layout/greeting", _editor_checked),
+    Shown("editor-chat", "/edit/layout/chat", _editor_checked),
+    Shown("diff", "/diff/layout/greeting?a=1&b=2"),
+    Shown("diff-chat", "/diff/layout/chat?a=1&b=2"),
+    Shown("playground", "/play/layout/chat"),
+    Shown("playground-result", "/play/layout/chat", _render_playground),
+    Shown("promote", "/promote/layout/greeting?version=2&label=production"),
+    Shown("rollback", "/rollback/layout/chat?label=production"),
+    Shown("audit", "/audit"),
+    Shown("experiments", "/experiments"),
+    Shown("experiment", "/experiments/layout-tone"),
+    Shown("experiment-stop", "/experiments/layout-tone/stop"),
+    Shown("experiment-conclude", "/experiments/layout-tone/conclude?winner=friendly"),
+    Shown("collections", "/examples"),
+    Shown("collection", "/examples/layout-shots"),
+    Shown("not-found", "/prompts/layout/nothing-here"),
+]
+
+
+@pytest.fixture(scope="module")
+def seeded(server: Server) -> Server:
+    server.push("layout/sign", template="-- The {{company}} team", message="signature")
+    server.push(
+        "layout/greeting",
+        template="Hello {{name}}!\n{{#vip}}Thanks for being a VIP.{{/vip}}\n{{> layout/sign}}",
+        config={"model": "gpt-4o", "temperature": 0.7, "max_tokens": 300},
+        description="Greets a customer " + "who opened a ticket " * 8,
+        tags=["support", "a-very-long-tag-" * 5],
+        message="first draft",
+    )
+    server.push(
+        "layout/greeting",
+        template="Hello dear {{name}}!\n{{#vip}}Thanks for being a VIP.{{/vip}}\n{{> layout/sign}}",
+        config={"model": "gpt-4o", "temperature": 0.5, "max_tokens": 300},
+        message="warmer " + "and a long commit message " * 6,
+        labels=["staging"],
+    )
+    chat = [
+        {"role": "system", "content": "You answer for Acme support. " + LONG},
+        {"type": "placeholder", "name": "history"},
+        {"role": "user", "content": "{{question}}"},
+    ]
+    server.push("layout/chat", template=chat, config={"model": "gpt-4"}, message="chat")
+    chat[0] = {"role": "system", "content": "You answer for Acme support, kindly. " + LONG}
+    server.push("layout/chat", template=chat, config={"model": "gpt-4"}, message="kinder")
+    moved = server.api.put("/v1/prompts/layout/chat/labels/production", json={"version": 2})
+    assert moved.status_code == 200, moved.text
+    demo_experiment(server, "layout-tone", "layout/exp")
+    created = server.api.post(
+        "/v1/collections",
+        json={"name": "layout-shots", "prompt": "layout/chat", "query_template": "{{question}}"},
+    )
+    assert created.status_code == 201, created.text
+    added = server.api.post(
+        "/v1/collections/layout-shots/examples",
+        json={
+            "examples": [
+                {"input": LONG, "output": "A short reply.", "category": "orders"},
+                {"input": "Short question?", "output": LONG, "quality": 0.4},
+            ]
+        },
+    )
+    assert added.status_code == 201, added.text
+    return server
+
+
+@pytest.fixture(scope="module")
+def tabs(browser: Browser, seeded: Server) -> Iterator[dict[str, dict[str, Page]]]:
+    """One signed-in and one signed-out tab per width, shared by the page tests."""
+    contexts = []
+    tabs: dict[str, dict[str, Page]] = {}
+    for device, viewport in (("1280", LAPTOP), ("390", PHONE)):
+        for who in ("in", "out"):
+            context = browser.new_context(viewport=viewport, base_url=seeded.base)  # type: ignore[arg-type]
+            context.set_default_timeout(10_000)
+            contexts.append(context)
+            tab = context.new_page()
+            if who == "in":
+                sign_in(tab, seeded.admin_key)
+            tabs.setdefault(device, {})[who] = tab
+    yield tabs
+    for context in contexts:
+        context.close()
+
+
+@pytest.mark.parametrize("shown", PAGES, ids=[p.label for p in PAGES])
+def test_page_fits_a_phone_and_is_photographed(
+    tabs: dict[str, dict[str, Page]], shown: Shown
+) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for device in ("1280", "390"):
+        page = tabs[device]["in" if shown.signed_in else "out"]
+        page.goto(shown.url)
+        if shown.action is not None:
+            shown.action(page)
+        page.screenshot(path=str(SHOTS / f"layout-{shown.label}-{device}.png"), full_page=True)
+        widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[1], f"{shown.label} scrolls sideways at {device} px: {widths}"
+        assert page.evaluate(UNLABELLED) == [], shown.label
+    assert (SHOTS / f"layout-{shown.label}-390.png").stat().st_size > 0
+
+
+def test_diff_is_inline_on_a_phone_and_side_by_side_on_a_laptop(
+    tabs: dict[str, dict[str, Page]],
+) -> None:
+    phone = tabs["390"]["in"]
+    phone.goto("/diff/layout/greeting?a=1&b=2")
+    expect(phone.locator("table.diff-inline").first).to_be_visible()
+    expect(phone.locator("table.diff-split").first).to_be_hidden()
+    laptop = tabs["1280"]["in"]
+    laptop.goto("/diff/layout/greeting?a=1&b=2")
+    expect(laptop.locator("table.diff-split").first).to_be_visible()
+    expect(laptop.locator("table.diff-inline").first).to_be_hidden()
+    laptop.goto("/diff/layout/greeting?a=1&b=2&view=inline")  # a choice made is kept
+    expect(laptop.locator("table.diff-inline").first).to_be_visible()
+    expect(laptop.locator("table.diff-split")).to_have_count(0)
+
+
+def test_audit_on_a_phone_shows_target_and_details_in_compact_rows(
+    tabs: dict[str, dict[str, Page]],
+) -> None:
+    page = tabs["390"]["in"]
+    page.goto("/audit?target=prompt:layout/chat")
+    row = page.locator("table.audit tbody tr").first
+    expect(row.locator("td.target")).to_be_visible()
+    expect(row.locator("td.target")).to_contain_text("prompt:layout/chat")
+    expect(row.locator("td.details")).to_be_visible()
+    heights = page.evaluate(
+        "Array.from(document.querySelectorAll('table.audit tbody tr'))"
+        ".map(r => r.getBoundingClientRect().height)"
+    )
+    assert heights and max(heights) < 200, heights  # no tall blank rows
