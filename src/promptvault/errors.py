@@ -16,6 +16,9 @@ from typing import Any, ClassVar
 __all__ = [
     "CollectionNotFound",
     "ConflictError",
+    "DatasetNotFound",
+    "EvalGateError",
+    "EvalRunNotFound",
     "ExperimentNotFound",
     "ExperimentStateError",
     "ForbiddenError",
@@ -28,7 +31,10 @@ __all__ = [
     "PromptNotFound",
     "PromptUnavailable",
     "PromptVaultError",
+    "ProviderError",
+    "ProviderNotFound",
     "RateLimitedError",
+    "SecretKeyMissingError",
     "TemplateError",
     "TemplateLimitError",
     "TemplateSecurityError",
@@ -231,6 +237,44 @@ class ExperimentNotFound(NotFoundError):
     """No experiment with that name."""
 
     code = "experiment_not_found"
+
+
+class DatasetNotFound(NotFoundError):
+    """No evaluation dataset with that name."""
+
+    code = "dataset_not_found"
+
+
+class EvalRunNotFound(NotFoundError):
+    """No evaluation run with that id."""
+
+    code = "eval_run_not_found"
+
+
+class ProviderNotFound(NotFoundError):
+    """No model provider with that name (stored or in settings)."""
+
+    code = "provider_not_found"
+
+
+class SecretKeyMissingError(InvalidInputError):
+    """A secret cannot be stored or read: ``PROMPTVAULT_SECRET_KEY`` is not set (or is not
+    the key the secret was stored with)."""
+
+    code = "secret_key_missing"
+
+
+class ProviderError(PromptVaultError):
+    """A model provider answered with an error, or not at all, after every retry."""
+
+    code = "provider_error"
+
+
+class EvalGateError(PromptVaultError):
+    """Promoting to a gated label needs a passing evaluation run with no significant
+    regression; ``details`` hold the gate's result (``reasons``, ``run``, ``baseline``)."""
+
+    code = "eval_gate_failed"
 
 
 # --- permissions and state -------------------------------------------------------------

@@ -44,6 +44,7 @@ from promptvault.storage.migrate import (
 )
 
 if TYPE_CHECKING:
+    from promptvault.evals.service import EvalService
     from promptvault.experiments.service import ExperimentService
     from promptvault.fewshot.service import ExampleService
     from promptvault.storage.backup import BackupResult, RestoreResult
@@ -153,6 +154,26 @@ class Vault:
         from promptvault.fewshot.service import ExampleService
 
         return ExampleService(self.db, self.settings, clock=self._clock)
+
+    @cached_property
+    def evals(self) -> EvalService:
+        """Evaluations: datasets, providers, runs against a model, comparisons, gates."""
+        from promptvault.evals.service import EvalService
+
+        return EvalService(
+            self.db,
+            self.settings,
+            build=self.build,
+            resolve=self.registry.resolver.get,
+            embed=self._embed,
+        )
+
+    def _embed(self, embedder: str, texts: list[str]) -> list[list[float]]:
+        # The collections' embedders, by name (hashing, minilm, openai), for evaluators.
+        from promptvault.fewshot.embedders import get_embedder
+
+        vectors = get_embedder(embedder, self.settings).embed(texts)
+        return [[float(x) for x in row] for row in vectors]
 
     @classmethod
     def open(cls, url: str | None = None, *, settings: Settings | None = None) -> Vault:

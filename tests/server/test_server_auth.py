@@ -18,6 +18,7 @@ from promptvault.server.app import create_app
 from promptvault.server.auth import ROLE_PERMISSIONS, Permission
 
 from .conftest import ROLES, bearer
+from .evals_matrix import eval_endpoints
 from .experiment_endpoints import EXPERIMENT_ENDPOINTS
 from .fewshot_matrix import fewshot_endpoints
 
@@ -135,6 +136,7 @@ ENDPOINTS = [
     Endpoint("audit-verify", "POST", _const("/v1/audit/verify"), Permission.ADMIN),
     *(Endpoint(*spec) for spec in EXPERIMENT_ENDPOINTS),
     *fewshot_endpoints(Endpoint, NAME),
+    *eval_endpoints(Endpoint),
 ]
 
 

@@ -210,4 +210,7 @@ def build_app() -> typer.Typer:
     from promptvault.cli.experiments import experiment_app
 
     app.add_typer(experiment_app, name="experiment")
+    from promptvault.cli.datasets import datasets_app
+
+    app.add_typer(datasets_app, name="datasets")
     return app

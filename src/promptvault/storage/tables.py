@@ -37,6 +37,13 @@ __all__ = [
     "AuditRow",
     "Base",
     "CollectionRow",
+    "EvalCacheRow",
+    "EvalCaseRow",
+    "EvalDatasetRow",
+    "EvalGateRow",
+    "EvalProviderRow",
+    "EvalResultRow",
+    "EvalRunRow",
     "EventBatchRow",
     "ExampleRow",
     "ExperimentRow",
@@ -458,3 +465,131 @@ class UISessionRow(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+# --- 0012_evals --------------------------------------------------------------------------
+
+
+class EvalDatasetRow(Base):
+    """A named dataset of evaluation cases; ``version`` is bumped by every change.
+
+    Cases are never updated in place: an edit closes the old row (``removed_in``) and adds
+    a new one, so the cases of any past version can be read back for a run that used it.
+    """
+
+    __tablename__ = "eval_datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    evaluators: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class EvalCaseRow(Base):
+    """One case of a dataset, alive from version ``added_in`` until ``removed_in``."""
+
+    __tablename__ = "eval_cases"
+    __table_args__ = (Index(None, "dataset_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("eval_datasets.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    variables: Mapped[dict[str, Any]] = mapped_column(JSON)
+    expected: Mapped[Any] = mapped_column(JSON, nullable=True)
+    tags: Mapped[Any] = mapped_column(JSON)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
+    added_in: Mapped[int] = mapped_column(Integer)
+    removed_in: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class EvalProviderRow(Base):
+    """A model provider an admin configured; ``secret`` is a Fernet token, never plaintext."""
+
+    __tablename__ = "eval_providers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    base_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class EvalRunRow(Base):
+    """One run of one prompt version over one dataset version."""
+
+    __tablename__ = "eval_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("eval_datasets.id", ondelete="CASCADE"), index=True
+    )
+    dataset_version: Mapped[int] = mapped_column(Integer)
+    prompt: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    ref: Mapped[str] = mapped_column(String(300))
+    provider: Mapped[str] = mapped_column(String(100))
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    evaluators: Mapped[Any] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    total: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class EvalResultRow(Base):
+    """The result of one case in one run, committed as soon as the case finishes."""
+
+    __tablename__ = "eval_results"
+
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("eval_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    case_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    output: Mapped[str | None] = mapped_column(Text, nullable=True)
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cached: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    scores: Mapped[Any] = mapped_column(JSON)
+    at: Mapped[datetime]
+
+
+class EvalCacheRow(Base):
+    """A model response by the digest of the exact request that produced it."""
+
+    __tablename__ = "eval_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+
+class EvalGateRow(Base):
+    """An eval gate on a prompt's label: promoting to it needs a passing run."""
+
+    __tablename__ = "eval_gates"
+    __table_args__ = (UniqueConstraint("prompt", "label"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prompt: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(64))
+    dataset: Mapped[str] = mapped_column(String(200))
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSON)
+    alpha: Mapped[float] = mapped_column(Float, default=0.05)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200), default="")

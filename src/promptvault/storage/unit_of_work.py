@@ -15,12 +15,20 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from promptvault.entities import PromptRef
+from promptvault.storage import evals as eval_store
 from promptvault.storage import experiments as store
 from promptvault.storage import repositories as repo
 from promptvault.storage.audit import append
 from promptvault.storage.tables import utcnow
 
-__all__ = ["ExperimentRepository", "PromptLookup", "StatKey", "UnitOfWork", "utcnow"]
+__all__ = [
+    "EvalRepository",
+    "ExperimentRepository",
+    "PromptLookup",
+    "StatKey",
+    "UnitOfWork",
+    "utcnow",
+]
 
 StatKey = store.StatKey
 
@@ -128,6 +136,96 @@ class ExperimentRepository:
         return store.rejections(self._session, experiment)
 
 
+class EvalRepository:
+    """Datasets, cases, providers, runs, results, the response cache and gates (see
+    :mod:`promptvault.storage.evals`); everything comes back as dicts."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    # datasets and cases
+    def dataset(self, name: str) -> dict[str, Any] | None:
+        return eval_store.dataset_get(self._session, name)
+
+    def datasets(self) -> list[dict[str, Any]]:
+        return eval_store.dataset_list(self._session)
+
+    def insert_dataset(self, **fields: Any) -> int:
+        return eval_store.dataset_insert(self._session, **fields)
+
+    def update_dataset(self, dataset_id: int, **fields: Any) -> None:
+        eval_store.dataset_update(self._session, dataset_id, **fields)
+
+    def cases_at(self, dataset_id: int, version: int) -> list[dict[str, Any]]:
+        return eval_store.cases_at(self._session, dataset_id, version)
+
+    def live_keys(self, dataset_id: int, keys: Sequence[str]) -> set[str]:
+        return eval_store.case_live(self._session, dataset_id, keys)
+
+    def insert_cases(
+        self, dataset_id: int, version: int, cases: Sequence[Mapping[str, Any]]
+    ) -> None:
+        eval_store.insert_cases(self._session, dataset_id, version, cases)
+
+    def close_cases(self, dataset_id: int, keys: Sequence[str] | None, version: int) -> int:
+        return eval_store.close_cases(self._session, dataset_id, keys, version)
+
+    # providers
+    def provider(self, name: str) -> dict[str, Any] | None:
+        return eval_store.provider_get(self._session, name)
+
+    def providers(self) -> list[dict[str, Any]]:
+        return eval_store.provider_list(self._session)
+
+    def put_provider(self, name: str, **fields: Any) -> bool:
+        return eval_store.provider_put(self._session, name, **fields)
+
+    def delete_provider(self, name: str) -> bool:
+        return eval_store.provider_delete(self._session, name)
+
+    # runs and results
+    def insert_run(self, **fields: Any) -> None:
+        eval_store.run_insert(self._session, **fields)
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        return eval_store.run_get(self._session, run_id)
+
+    def runs(self, **filters: Any) -> list[dict[str, Any]]:
+        return eval_store.run_list(self._session, **filters)
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        eval_store.run_update(self._session, run_id, **fields)
+
+    def results(self, run_id: str) -> list[dict[str, Any]]:
+        return eval_store.results_of(self._session, run_id)
+
+    def result_keys(self, run_id: str, *, with_errors: bool) -> set[str]:
+        return eval_store.result_keys(self._session, run_id, with_errors=with_errors)
+
+    def save_results(self, run_id: str, results: Sequence[Mapping[str, Any]]) -> None:
+        eval_store.save_results(self._session, run_id, results)
+
+    # response cache
+    def cached(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return eval_store.cache_get(self._session, keys)
+
+    def cache(self, entries: Mapping[str, Mapping[str, Any]], at: datetime) -> None:
+        eval_store.cache_put(self._session, entries, at)
+
+    # gates
+    def gate(self, prompt: str, label: str) -> dict[str, Any] | None:
+        return eval_store.gate_get(self._session, prompt, label)
+
+    def gates(self, prompt: str | None = None) -> list[dict[str, Any]]:
+        return eval_store.gate_list(self._session, prompt)
+
+    def put_gate(self, prompt: str, label: str, **fields: Any) -> None:
+        eval_store.gate_put(self._session, prompt, label, **fields)
+
+    def delete_gate(self, prompt: str, label: str) -> bool:
+        return eval_store.gate_delete(self._session, prompt, label)
+
+
 class UnitOfWork:
     """One transaction: its repositories, its audit chain, and a flush point."""
 
@@ -135,6 +233,7 @@ class UnitOfWork:
         self._session = session
         self.prompts = PromptLookup(session)
         self.experiments = ExperimentRepository(session)
+        self.evals = EvalRepository(session)
 
     @property
     def session(self) -> Session:

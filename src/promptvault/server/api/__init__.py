@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from promptvault.server.api import (
     audit,
     collections,
+    datasets,
     diff,
     experiments,
     health,
@@ -36,5 +37,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     experiments.events_router,
     collections.build_router,
     collections.router,
+    datasets.router,
     prompts.router,  # last: GET/DELETE /v1/prompts/{name:path} match any suffix
 )
