@@ -467,7 +467,7 @@ class UISessionRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
-# --- 0012_evals --------------------------------------------------------------------------
+# --- 0009_evals --------------------------------------------------------------------------
 
 
 class EvalDatasetRow(Base):

@@ -1,7 +1,7 @@
 """Evaluations: datasets of cases, model providers, runs, their results, a response cache
 and eval gates on labels.
 
-Revision ID: 0012_evals
+Revision ID: 0009_evals
 Revises: 0008_experiment_start
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 from promptvault.storage.tables import UTCDateTime
 
-revision = "0012_evals"
+revision = "0009_evals"
 down_revision: str | None = "0008_experiment_start"
 branch_labels = None
 depends_on = None
