@@ -530,7 +530,8 @@ class EvalRunRow(Base):
 
     __tablename__ = "eval_runs"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # A hex id chosen by the runner, not a serial: a resumed run names it again.
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, autoincrement=False)
     dataset_id: Mapped[int] = mapped_column(
         ForeignKey("eval_datasets.id", ondelete="CASCADE"), index=True
     )

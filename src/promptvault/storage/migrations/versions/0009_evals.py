@@ -94,7 +94,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "eval_runs",
-        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("id", sa.String(length=32), autoincrement=False, nullable=False),
         sa.Column("dataset_id", sa.Integer(), nullable=False),
         sa.Column("dataset_version", sa.Integer(), nullable=False),
         sa.Column("prompt", sa.String(length=200), nullable=False),
