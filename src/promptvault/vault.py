@@ -252,11 +252,13 @@ class Vault:
         labels: Sequence[str] | None = None,
         description: str | None = None,
         allow_missing_partials: bool = False,
+        default_label: bool = True,
     ) -> PushResult:
         """Store a new immutable version; identical content returns the newest, created=False.
 
         ``type`` is inferred when omitted (a list is ``chat``, a string ``text``). The first
-        version gets ``production``; ``labels`` are moved to the pushed (or newest) version.
+        version gets ``production`` (unless ``default_label=False``: then only ``labels``);
+        ``labels`` are moved to the pushed (or newest) version.
         A partial the template includes must exist (``allow_missing_partials=True`` accepts
         a deliberate forward reference); one leading back to this version is refused.
         """
@@ -273,6 +275,7 @@ class Vault:
             labels=labels,
             description=description,
             allow_missing_partials=allow_missing_partials,
+            default_label=default_label,
         )
 
     def get(

@@ -251,11 +251,14 @@ class Registry(RegistryReads):
         labels: Sequence[str] | None = None,
         description: str | None = None,
         allow_missing_partials: bool = False,
+        default_label: bool = True,
     ) -> PushResult:
         """Store a new immutable version (or return the newest if the content is identical).
 
-        Partials the template includes must exist (``allow_missing_partials=True`` accepts a
-        deliberate forward reference) and must not lead back to the version being pushed.
+        A prompt's first version gets ``production`` unless ``default_label`` is False (then
+        only the ``labels`` named). Partials the template includes must exist
+        (``allow_missing_partials=True`` accepts a deliberate forward reference) and must not
+        lead back to the version being pushed.
         """
         check_name(name)
         message = _text(message, "message")
@@ -339,7 +342,7 @@ class Registry(RegistryReads):
                 assert newest_id is not None
                 number, version_id = latest, int(newest_id)
             wanted = list(checked.labels)
-            if created and number == 1 and DEFAULT_LABEL not in wanted:
+            if created and number == 1 and default_label and DEFAULT_LABEL not in wanted:
                 wanted.insert(0, DEFAULT_LABEL)
             # A brand-new version has no labels but the ones this push moves onto it.
             current = repo.labels_of(session, prompt_id) if (wanted or not created) else {}

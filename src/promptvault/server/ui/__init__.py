@@ -15,6 +15,8 @@ static files to the FastAPI app:
 ``/audit``                  the audit log, filters, chain verification
 ``/experiments[/{name}]``   experiments: list, report with charts, stop and conclude
 ``/examples[/{name}]``      few-shot collections: browse, search by meaning or text
+``/keys``                   API keys (admins): create (secret shown once), rotate, revoke
+``/archive/{name}``         archive a prompt, or undo it
 ==========================  ==========================================================
 
 Pages are Jinja2 templates with autoescaping; the only scripts are the package's own static
@@ -38,6 +40,7 @@ from promptvault.server.ui import (
     editor,
     examples,
     experiments,
+    key_admin,
     playground,
     prompts,
     signin,
@@ -69,7 +72,17 @@ def mount(app: FastAPI) -> None:
         app.state.vault.db, max_age=settings.session_max_age, cache_ttl=settings.label_ttl
     )
     app.state.ui = UIState(codec, keys, sessions, key_ttl=settings.label_ttl)
-    for module in (signin, prompts, compare, editor, playground, audit, experiments, examples):
+    for module in (
+        signin,
+        prompts,
+        compare,
+        editor,
+        playground,
+        audit,
+        experiments,
+        examples,
+        key_admin,
+    ):
         app.include_router(module.router)
     folder = resources.files("promptvault.server.ui") / "static"
     app.mount(STATIC_PATH, _CachedStatic(directory=str(folder)), name="ui-static")

@@ -8,12 +8,14 @@ with the same checks as ``POST /v1/prompts/{name}/versions``; unchanged content 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from promptvault.config import Settings
 from promptvault.errors import (
     ConflictError,
     InvalidInputError,
@@ -21,10 +23,10 @@ from promptvault.errors import (
     PromptNotFound,
     PromptVaultError,
 )
-from promptvault.registry.refs import parse_int
+from promptvault.registry.refs import DEFAULT_LABEL, check_label, parse_int
 from promptvault.registry.validation import check_push, compile_content
-from promptvault.server.auth import Permission
-from promptvault.server.deps import VaultDep
+from promptvault.server.auth import Permission, check_labels
+from promptvault.server.deps import SettingsDep, VaultDep
 from promptvault.server.ui.draft import ChatRow, Draft, draft_from_version, empty_draft, parse_draft
 from promptvault.server.ui.views import (
     SECURITY_HEADERS,
@@ -129,6 +131,7 @@ def _editor(
     error: PromptVaultError | None = None,
     notice: str = "",
     status: int = 200,
+    chosen: list[str] | None = None,
 ) -> Response:
     return page(
         request,
@@ -141,6 +144,7 @@ def _editor(
             "notice": notice,
             "roles": _ROLES,
             "new_row": _new_row,
+            "first_labels": [DEFAULT_LABEL] if chosen is None else chosen,
         },
         status=status,
     )
@@ -165,7 +169,9 @@ def edit_prompt(
     return _editor(request, draft, is_new=False, base=version.version)
 
 
-async def _save(request: Request, vault: Vault, user: User, name: str | None) -> Response:
+async def _save(
+    request: Request, vault: Vault, settings: Settings, user: User, name: str | None
+) -> Response:
     form = await check_csrf(request, user)
     require_permission(user, Permission.WRITE)
     draft = parse_draft(form)
@@ -179,8 +185,11 @@ async def _save(request: Request, vault: Vault, user: User, name: str | None) ->
             raise InvalidInputError(
                 "describe the change in a commit message", details={"field": "message"}
             )
+        labels: list[str] = []
+        default_label = True
         if is_new:
             await _must_be_new(vault, draft.name)
+            labels, default_label = _first_labels(form, user, settings.protected_labels)
         result = await run_in_threadpool(
             lambda: vault.push(
                 draft.name,
@@ -193,10 +202,14 @@ async def _save(request: Request, vault: Vault, user: User, name: str | None) ->
                 author=user.key.name,
                 tags=draft.tag_list(),
                 description=draft.description,
+                labels=labels,
+                default_label=default_label,
             )
         )
     except PromptVaultError as error:
-        return _editor(request, draft, is_new=is_new, base=base, error=error, status=422)
+        return _editor(
+            request, draft, is_new=is_new, base=base, error=error, status=422, chosen=_chosen(form)
+        )
     if not result.created:
         notice = (
             f"Nothing to save: this is identical to version {result.version.version}, "
@@ -205,6 +218,33 @@ async def _save(request: Request, vault: Vault, user: User, name: str | None) ->
         return _editor(request, draft, is_new=False, base=result.version.version, notice=notice)
     text = f"Saved version {result.version.version} of {result.version.name}"
     return flash(redirect(prompt_url(result.version.name)), text)
+
+
+def _chosen(form: Mapping[str, Any]) -> list[str]:
+    """The labels ticked (and typed) in the new prompt's form, as submitted."""
+    getlist = getattr(form, "getlist", None)
+    ticked = [str(v) for v in getlist("first_label")] if getlist else []
+    extra = str(form.get("first_label_other") or "").replace(",", " ").split()
+    return [*ticked, *extra]
+
+
+def _first_labels(
+    form: Mapping[str, Any], user: User, protected: list[str]
+) -> tuple[list[str], bool]:
+    """``(labels, default_label)`` of a new prompt's first version, from the form.
+
+    ``production`` ticked is the registry's default for a first version (allowed to any
+    writer, as over HTTP); every other label is a move with the API's checks.
+    """
+    if form.get("first_labels_shown") != "1":  # a form without the choice: the default
+        return [], True
+    chosen = list(dict.fromkeys(_chosen(form)))
+    default_label = DEFAULT_LABEL in chosen
+    others = [label for label in chosen if label != DEFAULT_LABEL]
+    for label in others:
+        check_label(label, field="first_label")
+    check_labels(user.key, others, protected)
+    return others, default_label
 
 
 async def _must_be_new(vault: Vault, name: str) -> None:
@@ -221,15 +261,19 @@ async def _must_be_new(vault: Vault, name: str) -> None:
 
 
 @router.post("/new")
-async def create_prompt(request: Request, vault: VaultDep, user: UserDep) -> Response:
-    """Create a prompt with its first version."""
-    return await _save(request, vault, user, None)
+async def create_prompt(
+    request: Request, vault: VaultDep, settings: SettingsDep, user: UserDep
+) -> Response:
+    """Create a prompt with its first version (labelled as the form chose)."""
+    return await _save(request, vault, settings, user, None)
 
 
 @router.post("/edit/{name:path}")
-async def save_version(request: Request, name: str, vault: VaultDep, user: UserDep) -> Response:
+async def save_version(
+    request: Request, name: str, vault: VaultDep, settings: SettingsDep, user: UserDep
+) -> Response:
     """Push a new version from the editor."""
-    return await _save(request, vault, user, name)
+    return await _save(request, vault, settings, user, name)
 
 
 @router.post("/ui/api/check")

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from promptvault.entities import LabelEvent, PromptVersion
 from promptvault.errors import ConflictError, InvalidInputError, PromptVaultError
 from promptvault.experiments.models import Experiment
-from promptvault.registry.refs import parse_int
+from promptvault.registry.refs import check_label, parse_int
 from promptvault.server.auth import Permission, check_labels
 from promptvault.server.deps import SettingsDep, VaultDep
 from promptvault.server.ui.compare import diff_view
@@ -190,6 +190,9 @@ def _may_move(user: User, label: str, protected: list[str]) -> None:
     check_labels(user.key, [label], protected)
 
 
+NEW_LABEL = "+new"  # the promote dropdown's "New label…" (no label can start with "+")
+
+
 @router.get("/promote/{name:path}")
 def promote_confirm(
     *,
@@ -202,8 +205,20 @@ def promote_confirm(
     label: str = "",
     new_label: str = "",
 ) -> Response:
-    """Confirm pointing a label at a version: shows what the label serves now and after."""
-    chosen = _label_field(new_label or label)
+    """Confirm pointing a label at a version: shows what the label serves now and after.
+
+    "New label…" in the dropdown first asks for the new label's name.
+    """
+    if label == NEW_LABEL and not new_label.strip():
+        require_permission(user, Permission.WRITE)
+        target = vault.get(name, version=_int_field(version, "version"))
+        return page(
+            request,
+            "new_label.html",
+            {"prompt": vault.get_prompt(name), "target": target, "taken": vault.labels(name)},
+        )
+    chosen = _label_field(new_label.strip() or label)
+    check_label(chosen)
     _may_move(user, chosen, settings.protected_labels)
     target = vault.get(name, version=_int_field(version, "version"))
     labels = vault.labels(name)
@@ -239,6 +254,20 @@ async def promote(
         if event.changed
         else f"{event.label} already points at version {event.to_version}: nothing changed"
     )
+    return flash(redirect(prompt_url(name)), text)
+
+
+@router.post("/archive/{name:path}")
+async def archive(request: Request, name: str, vault: VaultDep, user: UserDep) -> Response:
+    """Archive a prompt (as ``DELETE /v1/prompts/{name}``), or undo it with ``undo=1``."""
+    form = await check_csrf(request, user)
+    require_permission(user, Permission.WRITE)
+    if form.get("undo") == "1":
+        await run_in_threadpool(vault.unarchive, name, actor=user.key.name)
+        text = f"{name} is active again"
+    else:
+        await run_in_threadpool(vault.archive, name, actor=user.key.name)
+        text = f"{name} archived: hidden from the list, it still resolves; pushes are refused"
     return flash(redirect(prompt_url(name)), text)
 
 
