@@ -19,6 +19,7 @@ CLIENT = ROOT / "src" / "promptvault" / "client"
 FILES = [
     (CLIENT / "_calls_async.py", CLIENT / "_calls_sync.py"),
     (CLIENT / "_audit_async.py", CLIENT / "_audit_sync.py"),
+    (CLIENT / "_changes_async.py", CLIENT / "_changes_sync.py"),
 ]
 
 RULES = [
@@ -26,6 +27,7 @@ RULES = [
     (r"\bawait ", ""),
     (r"\bAsyncStoreCalls\b", "StoreCalls"),
     (r"\bAsyncClientAudit\b", "ClientAudit"),
+    (r"\bAsyncClientChanges\b", "ClientChanges"),
     (r"Callable\[\[Call\[Any\]\], Awaitable\[Any\]\]", "Callable[[Call[Any]], Any]"),
     (r"from collections\.abc import Awaitable, Callable", "from collections.abc import Callable"),
     (r"\basync SDK client\b", "sync SDK client"),

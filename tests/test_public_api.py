@@ -12,6 +12,7 @@ PUBLIC = [
     "AuditEntry",
     "AuditReport",
     "BuiltRequest",
+    "ChangeEvent",
     "CollectionNotFound",
     "ConflictError",
     "Example",

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from promptvault.entities import (
         AuditEntry,
         AuditReport,
+        ChangeEvent,
         Example,
         LabelEvent,
         PromptDiff,
@@ -60,6 +61,7 @@ _LAZY = {
     "AuditEntry": "promptvault.entities",
     "AuditReport": "promptvault.entities",
     "BuiltRequest": "promptvault.builder",
+    "ChangeEvent": "promptvault.entities",
     "Example": "promptvault.entities",
     "LabelEvent": "promptvault.entities",
     "PromptDiff": "promptvault.entities",
@@ -76,6 +78,7 @@ __all__ = [
     "AuditEntry",
     "AuditReport",
     "BuiltRequest",
+    "ChangeEvent",
     "CollectionNotFound",
     "ConflictError",
     "Example",

@@ -19,6 +19,8 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "AuditReport",
+    "ChangeEvent",
+    "ChangePage",
     "ConfigChange",
     "Example",
     "LabelEvent",
@@ -306,6 +308,35 @@ class AuditEntry(_Value):
     details: dict[str, Any] = Field(default_factory=dict)
     prev_hash: str
     hash: str
+
+
+class ChangeEvent(_Value):
+    """One change (a version pushed, a label moved, ...) as the outbox recorded it.
+
+    ``id`` only grows: page on with ``after=<last id>``. ``prompt`` is the prompt the change
+    concerns (None for changes of no single prompt); ``payload`` holds the type's fields
+    (see docs/events.md).
+    """
+
+    id: int
+    type: str
+    at: datetime
+    actor: str
+    prompt: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChangePage(_Value):
+    """Change events after a cursor, and where to go on from.
+
+    ``cursor`` is what to pass as ``after`` next: the last event's id when the page is full,
+    else the newest id scanned (so a prefix filter that matched nothing still moves on).
+    ``last_id`` is the newest event in the database when the page was read.
+    """
+
+    items: list[ChangeEvent]
+    cursor: int
+    last_id: int
 
 
 class AuditReport(_Value):

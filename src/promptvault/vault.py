@@ -33,6 +33,7 @@ from promptvault.entities import (
 from promptvault.errors import PromptUnavailable
 from promptvault.registry.audit import AuditLog
 from promptvault.registry.diff import diff_versions
+from promptvault.registry.events import ChangeFeed
 from promptvault.registry.service import Registry
 from promptvault.storage.database import Database
 from promptvault.storage.migrate import (
@@ -122,6 +123,7 @@ class Vault:
         )
         self.db.default_actor = self.settings.resolved_actor()
         self.audit = AuditLog(self.db)
+        self.events = ChangeFeed(self.db)
         self._ensure_schema(migrate)
         self._clock = clock
         self.registry = Registry(self.db, self.settings, clock=clock)

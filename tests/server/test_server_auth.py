@@ -92,6 +92,7 @@ ENDPOINTS = [
     Endpoint("label-history", "GET", _const(f"/v1/prompts/{NAME}/label-history"), Permission.READ),
     Endpoint("diff", "GET", _const(f"/v1/prompts/{NAME}/diff?from=1&to=2"), Permission.READ),
     Endpoint("audit", "GET", _const("/v1/audit"), Permission.READ),
+    Endpoint("events-changes", "GET", _const("/v1/events/changes?after=0"), Permission.RESOLVE),
     Endpoint(
         "create",
         "POST",

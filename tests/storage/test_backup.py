@@ -25,6 +25,7 @@ EVERY_TABLE = {
     "tags",
     "audit_log",
     "audit_checkpoints",
+    "change_events",
     "api_keys",
     "experiments",
     "experiment_variants",

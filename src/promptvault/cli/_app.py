@@ -174,7 +174,18 @@ def _global(  # noqa: PLR0917 - Typer passes every global option positionally
 @functools.cache
 def build_app() -> typer.Typer:
     """Build the application once (commands are registered from their modules)."""
-    from promptvault.cli import audit, db, demo, init, keys, labels, prompts, serve, transfer
+    from promptvault.cli import (
+        audit,
+        db,
+        demo,
+        events,
+        init,
+        keys,
+        labels,
+        prompts,
+        serve,
+        transfer,
+    )
 
     app = typer.Typer(
         cls=_Group,
@@ -194,6 +205,7 @@ def build_app() -> typer.Typer:
     app.command("promote")(labels.promote)
     app.command("rollback")(labels.rollback)
     app.add_typer(audit.audit_app, name="audit")
+    app.add_typer(events.events_app, name="events")
     app.command("export")(transfer.export)
     app.command("import")(transfer.import_)
     app.command("import-seed")(transfer.import_seed)

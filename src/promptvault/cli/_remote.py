@@ -19,6 +19,7 @@ from promptvault.errors import InvalidInputError
 if TYPE_CHECKING:
     from promptvault.builder import BuiltRequest
     from promptvault.client import PromptVaultClient
+    from promptvault.client._changes_sync import ClientChanges
     from promptvault.client.experiments import ClientExperiments
     from promptvault.entities import (
         LabelEvent,
@@ -55,6 +56,11 @@ class RemoteBackend:
     def audit(self) -> AuditTrail:
         """The server's audit log (``verify`` needs an admin key)."""
         return self.store.audit
+
+    @property
+    def events(self) -> ClientChanges:
+        """The server's change events."""
+        return self.client.events
 
     @property
     def experiments(self) -> ClientExperiments:

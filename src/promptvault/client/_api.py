@@ -16,6 +16,7 @@ from urllib.parse import quote
 from promptvault.entities import (
     AuditEntry,
     AuditReport,
+    ChangePage,
     LabelEvent,
     PromptDiff,
     PromptSummary,
@@ -219,6 +220,12 @@ def audit_entries(
         }
     )
     return Call("GET", "/v1/audit", _page(AuditEntry.model_validate), params=params)
+
+
+def change_events(*, after: int, limit: int, prefix: str | None) -> Call[ChangePage]:
+    """GET change events after ``after`` (one page, with the cursor to go on from)."""
+    params = _clean({"after": after, "limit": limit, "prefix": prefix})
+    return Call("GET", "/v1/events/changes", ChangePage.model_validate, params=params)
 
 
 def audit_verify() -> Call[AuditReport]:

@@ -19,6 +19,7 @@ from promptvault.client import _api
 from promptvault.client._api import Call
 from promptvault.client._audit_async import AsyncClientAudit
 from promptvault.client._calls_async import AsyncStoreCalls
+from promptvault.client._changes_async import AsyncClientChanges
 from promptvault.client._core import (
     EMPTY,
     MISSING,
@@ -83,6 +84,7 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
             self, batch_size=event_batch_size, interval=event_interval, max_buffer=event_buffer
         )
         self.audit = AsyncClientAudit(self._call)
+        self.events = AsyncClientChanges(self._call)
 
     def _partial_source(self, ref: str) -> str:
         # Rendering is synchronous, so a partial comes from the cache; a missing one is

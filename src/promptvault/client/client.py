@@ -26,6 +26,7 @@ from promptvault.client import _api
 from promptvault.client._api import Call
 from promptvault.client._audit_sync import ClientAudit
 from promptvault.client._calls_sync import StoreCalls
+from promptvault.client._changes_sync import ClientChanges
 from promptvault.client._core import (
     EMPTY,
     MISSING,
@@ -93,6 +94,7 @@ class PromptVaultClient(StoreCalls):
             self, batch_size=event_batch_size, interval=event_interval, max_buffer=event_buffer
         )
         self.audit = ClientAudit(self._call)
+        self.events = ClientChanges(self._call)
         self._core.partials = self._partial_source
         self._builds = LocalBuilds(self, self._core)
 

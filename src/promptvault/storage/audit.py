@@ -24,6 +24,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from promptvault.entities import AuditEntry, AuditReport, canonical_json
+from promptvault.storage import change_events
 from promptvault.storage.checkpoints import (
     AuditAnchor,
     Checkpoint,
@@ -134,6 +135,9 @@ def append(
     }
     # A Core insert: no unit-of-work bookkeeping on the path every write takes.
     conn.execute(_INSERT, values)
+    # The change's event, in the same transaction: no change without it, and none without
+    # the change (see storage/change_events.py).
+    change_events.record(conn, actor=actor, action=action, target=target, details=clean, at=when)
     write_checkpoint(session, conn, seq=seq, digest=digest, at=when)
     return AuditEntry(**values)
 

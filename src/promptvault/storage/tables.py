@@ -36,6 +36,7 @@ __all__ = [
     "AuditCheckpointRow",
     "AuditRow",
     "Base",
+    "ChangeEventRow",
     "CollectionRow",
     "EvalCacheRow",
     "EvalCaseRow",
@@ -594,3 +595,25 @@ class EvalGateRow(Base):
     alpha: Mapped[float] = mapped_column(Float, default=0.05)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(200), default="")
+
+# --- 0010_change_events ------------------------------------------------------------------
+
+
+class ChangeEventRow(Base):
+    """One change, appended in the transaction that made it (the outbox).
+
+    ``id`` only grows (AUTOINCREMENT on SQLite, a sequence on PostgreSQL) and events are
+    appended under the database's serial write lock, so a reader that pages on with
+    ``id > last seen`` never skips an event committed later with a smaller id.
+    ``prompt`` is the prompt the change concerns, for prefix filters (NULL when none).
+    """
+
+    __tablename__ = "change_events"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    prompt: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
