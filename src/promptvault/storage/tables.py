@@ -596,6 +596,7 @@ class EvalGateRow(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(200), default="")
 
+
 # --- 0010_change_events ------------------------------------------------------------------
 
 
