@@ -438,6 +438,13 @@ def transport_reason(exc: httpx.HTTPError) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+# An idle connection is dropped well before the server's keep-alive timeout (5 s by
+# default in ``promptvault serve``): with equal timeouts a request can be written on a
+# connection the server is closing at that moment and fail with a read error, which a
+# write (not retried) would report to the caller.
+HTTP_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=2.0)
+
+
 def auth_headers(api_key: str | None) -> dict[str, str]:
     """Request headers carrying the API key."""
     headers = {"Accept": "application/json", "User-Agent": "promptvault-sdk"}

@@ -22,6 +22,7 @@ from promptvault.client._calls_async import AsyncStoreCalls
 from promptvault.client._changes_async import AsyncClientChanges
 from promptvault.client._core import (
     EMPTY,
+    HTTP_LIMITS,
     MISSING,
     ClientCore,
     NeedPartial,
@@ -75,6 +76,7 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
             base_url=self._core.server,
             headers=auth_headers(api_key),
             timeout=self.timeout,
+            limits=HTTP_LIMITS,
             transport=transport,
         )
         self._tasks: set[asyncio.Task[None]] = set()

@@ -29,6 +29,7 @@ from promptvault.client._calls_sync import StoreCalls
 from promptvault.client._changes_sync import ClientChanges
 from promptvault.client._core import (
     EMPTY,
+    HTTP_LIMITS,
     MISSING,
     ClientCore,
     NotModified,
@@ -87,6 +88,7 @@ class PromptVaultClient(StoreCalls):
             base_url=self._core.server,
             headers=auth_headers(api_key),
             timeout=self.timeout,
+            limits=HTTP_LIMITS,
             transport=transport,
         )
         self._threads: set[threading.Thread] = set()
