@@ -107,3 +107,25 @@ def test_demo_collection_builds_with_semantic_examples(cli: Callable[..., Any]) 
     picked = [m["content"] for m in body["messages"][0:6:2]]
     assert "How do I get a refund for my order?" in picked  # lexical overlap: hashing embedder
     assert "Customer question: Where is my refund?" in body["messages"][-1]["content"]
+
+
+def test_cli_names_the_embedder_and_offers_minilm_where_installed(
+    cli: Callable[..., Any],
+) -> None:
+    from promptvault.fewshot.embedders import installed_embedders
+
+    assert "minilm" in installed_embedders()  # CI installs the embeddings extra
+    made = cli("examples", "create", "shots")
+    assert made.exit_code == 0
+    assert "promptvault examples reembed shots minilm" in made.stderr
+    cli("examples", "add", "shots", "-i", "My package arrived damaged", "-o", "Sorry!")
+    found = cli("examples", "search", "shots", "refund for a broken item")
+    assert "shots uses the hashing embedder: word overlap" in found.stderr
+    assert "minilm is installed" in found.stderr
+    assert "minilm" not in found.stdout  # the data stays clean
+    table = json.loads(cli("examples", "embedders", "--json").stdout)
+    assert {r["embedder"]: r["installed"] for r in table} == {
+        "hashing": True,
+        "minilm": True,
+        "openai": False,
+    }

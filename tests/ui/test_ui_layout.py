@@ -63,6 +63,7 @@ PAGES = [
     Shown("experiment-conclude", "/experiments/layout-tone/conclude?winner=friendly"),
     Shown("collections", "/examples"),
     Shown("collection", "/examples/layout-shots"),
+    Shown("example-edit", "/examples/layout-shots/examples/1"),
     Shown("new-label", "/promote/layout/greeting?version=2&label=%2Bnew"),
     Shown("keys", "/keys"),
     Shown("not-found", "/prompts/layout/nothing-here"),

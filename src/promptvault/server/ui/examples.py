@@ -1,6 +1,8 @@
 """Few-shot example pages: the collections, and one collection's examples with search.
 
-Read-only: every signed-in role may browse. Search has two modes:
+Every signed-in role may browse; writers also get the forms of
+:mod:`~promptvault.server.ui.example_edit`. The page says which embedder a collection uses
+and offers ``minilm`` in place of ``hashing`` where it is installed. Search has two modes:
 
 * ``meaning`` (the default): the collection's own embedder ranks examples by similarity to
   the query (``vault.examples.search``), the way semantic selection would pick them;
@@ -24,6 +26,12 @@ from promptvault.errors import (
     NotFoundError,
     PromptVaultError,
 )
+from promptvault.fewshot.embedders import (
+    EMBEDDER_NOTES,
+    better_embedder,
+    installed_embedders,
+)
+from promptvault.fewshot.models import STRATEGIES
 from promptvault.server.deps import VaultDep
 from promptvault.server.ui.views import UIRoute, User, current_user, page
 from promptvault.vault import Vault
@@ -100,10 +108,18 @@ def _categories(vault: Vault, name: str) -> list[str]:
 @router.get("/examples")
 def collection_list(*, request: Request, vault: VaultDep, user: UserDep) -> Response:
     """Every collection: embedder, size, attached prompt, selection defaults."""
+    installed = installed_embedders()
     return page(
         request,
         "examples.html",
-        {"collections": vault.examples.list(), "collection_url": collection_url},
+        {
+            "collections": vault.examples.list(),
+            "collection_url": collection_url,
+            "embedders": installed,
+            "default_embedder": installed[-1],  # the best one installed
+            "embedder_notes": EMBEDDER_NOTES,
+            "strategies": STRATEGIES,
+        },
     )
 
 
@@ -175,5 +191,7 @@ def collection_page(
             "marked": marked if used == "text" else (lambda text, _q: [(text, False)]),
             "collection_url": collection_url,
             "search_k": SEARCH_K,
+            "embedder_note": EMBEDDER_NOTES.get(collection.embedder, ""),
+            "better": better_embedder(collection.embedder),
         },
     )
