@@ -9,24 +9,14 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-import sys
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from promptvault._home import default_home
+
 __all__ = ["Settings", "default_actor", "default_home"]
-
-
-def default_home() -> Path:
-    """The platform's per-user data directory for promptvault."""
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "promptvault"
-    if os.name == "nt":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / "promptvault"
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "promptvault"
 
 
 def default_actor() -> str:

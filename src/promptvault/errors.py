@@ -9,7 +9,6 @@ names the field, line and column at fault. The server turns the code into an HTT
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -356,6 +355,8 @@ def suggest(word: str, candidates: Iterable[str], *, n: int = 3) -> list[str]:
     if len(pool) > _SUGGEST_MAX:
         size = len(word)
         pool = [c for c in pool if size // 2 <= len(c) <= size * 2 + 1][:_SUGGEST_MAX]
+    import difflib  # here, not at the top: every CLI command imports this module
+
     return difflib.get_close_matches(word, pool, n=n, cutoff=0.6)
 
 

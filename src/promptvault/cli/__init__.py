@@ -30,6 +30,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.stdout.write(f"promptvault {__version__}\n")
         sys.stdout.flush()
         raise SystemExit(0)
+    if args[:1] == ["render"]:
+        # Reading one local prompt needs neither Typer nor the database layer.
+        from promptvault.cli._fastread import render_fast
+
+        if render_fast(args[1:]):
+            raise SystemExit(0)
     from promptvault.cli._app import build_app
 
     build_app()(args=args, prog_name="promptvault")

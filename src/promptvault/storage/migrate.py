@@ -10,14 +10,13 @@ and the current one with one query; Alembic itself is imported only to migrate.
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from promptvault.storage.database import WRITE_LOCK_KEY, Database, unavailable_error
+from promptvault.storage.revisions import MIGRATIONS_DIR, head_revision, known_revisions
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -33,8 +32,6 @@ __all__ = [
     "upgrade",
 ]
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic config pointing at the packaged migrations (and ``url`` if given)."""
@@ -46,40 +43,6 @@ def alembic_config(url: str | None = None) -> Config:
     if url:
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
-
-
-_ASSIGN = re.compile(
-    r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(None|\"[^\"\n]*\"|'[^'\n]*')\s*$",
-    re.MULTILINE,
-)
-
-
-def _revisions() -> dict[str, str | None]:
-    """``{revision: down_revision}`` of every migration file, read without importing it."""
-    out: dict[str, str | None] = {}
-    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
-        values: dict[str, str | None] = {}
-        for key, raw in _ASSIGN.findall(path.read_text(encoding="utf-8")):
-            values.setdefault(key, None if raw == "None" else raw[1:-1])
-        revision = values.get("revision")
-        if revision:
-            out[revision] = values.get("down_revision")
-    return out
-
-
-def head_revision() -> str:
-    """The newest migration shipped with this version of promptvault."""
-    revisions = _revisions()
-    parents = {down for down in revisions.values() if down}
-    heads = sorted(set(revisions) - parents)
-    if len(heads) != 1:
-        raise RuntimeError(f"the packaged migrations must have exactly one head, found {heads}")
-    return heads[0]
-
-
-def known_revisions() -> frozenset[str]:
-    """Every revision shipped with this version of promptvault."""
-    return frozenset(_revisions())
 
 
 def current_revision(engine: Engine) -> str | None:

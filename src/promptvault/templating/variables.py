@@ -333,13 +333,19 @@ def data_checker(schema: Mapping[str, Any] | None) -> DataChecker | None:
     if not isinstance(schema, Mapping) or not schema:
         return None
     checked = _without_required(schema)
-    validator = _validator(checked)
     # jsonschema is slow next to a render: a plain predicate vouches for the common case,
-    # and jsonschema decides (and words the error) whenever it cannot.
-    accept = compile_acceptor(checked) or validator.is_valid
+    # and jsonschema decides (and words the error) whenever it cannot. It is imported and
+    # built on first need only: a one-shot CLI render of accepted data never loads it.
+    accept = compile_acceptor(checked)
+    validators: list[Any] = []
 
     def check(data: Mapping[str, Any]) -> None:
-        if not accept(data) and not validator.is_valid(data):
+        if accept is not None and accept(data):
+            return
+        if not validators:
+            validators.append(_validator(checked))
+        validator = validators[0]
+        if not validator.is_valid(data):
             _raise_problems(_problems(validator, data))
 
     return check

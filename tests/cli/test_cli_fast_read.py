@@ -1,0 +1,170 @@
+"""``promptvault render`` on a local SQLite home: the read path without Typer or SQLAlchemy
+prints exactly what the full command prints, and leaves every other case to it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from promptvault import Vault
+from promptvault.cli import main
+from promptvault.cli._app import build_app
+from promptvault.cli._fastread import render_fast
+from promptvault.config import Settings
+from promptvault.storage.migrate import head_revision as alembic_side_head
+from promptvault.storage.revisions import cached_head
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "company": {"type": "string"},
+        "tone": {"type": "string", "default": "friendly"},
+        "count": {"type": "integer"},
+        "tier": {
+            "type": "object",
+            "default": {},
+            "properties": {"pro": {"type": "boolean", "default": False}},
+        },
+    },
+    "required": ["company"],
+}
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    folder = tmp_path / "home"
+    monkeypatch.setenv("PROMPTVAULT_HOME", str(folder))
+    monkeypatch.chdir(tmp_path)
+    with Vault(Settings(home=folder)) as vault:
+        vault.push(
+            "support",
+            template="Hi {{company}}, tone {{tone}}.{{#tier.pro}} Pro!{{/tier.pro}} n={{count}}",
+            variables_schema=SCHEMA,
+            config={"model": "gpt-4o", "temperature": 0.2},
+        )
+        vault.push("support", template="v2 {{company}} {{today}}", labels=["staging"])
+        vault.push(
+            "team/jinja", template="{% for i in range(n) %}{{ i }},{% endfor %}", syntax="jinja"
+        )
+        vault.push("chat", template=[{"role": "user", "content": "Hello {{name}}"}])
+        vault.push("base", template="base {{x}}")
+        vault.push("outer", template="outer {{> base}}")
+    yield folder
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str], *, fast: bool) -> tuple[int, str, str]:
+    """Exit status, stdout and stderr of ``promptvault ARGS`` (``fast``: through ``main``)."""
+    code: object = 0
+    try:
+        if fast:
+            main(args)
+        else:
+            build_app()(args=args, prog_name="promptvault")
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return int(code or 0), out.out, out.err
+
+
+COVERED = [
+    ["render", "support", "--var", "company=Acme", "--var", "count:=3"],
+    ["render", "support", "-v", "company=Acme", "-v", 'tier:={"pro": true}', "--json"],
+    ["render", "support@production", "--var=company=Acme", "--var", "tone=curt"],
+    ["render", "support@1", "--var", "company=Acme"],
+    ["render", "support@latest", "--var", "company=Acme"],
+    ["render", "team/jinja", "--var", "n:=3"],
+]
+
+
+@pytest.mark.parametrize("args", COVERED, ids=lambda a: " ".join(a[1:3]))
+def test_covered_renders_print_what_the_full_command_prints(
+    home: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    assert render_fast(args[1:]) is True
+    capsys.readouterr()
+    fast = run(args, capsys, fast=True)
+    full = run(args, capsys, fast=False)
+    assert fast == full
+    assert fast[0] == 0 and fast[1]
+
+
+UNCOVERED = [
+    ["render", "support"],  # a required variable left out: the full path words the error
+    ["render", "support", "--var", "company=Acme", "--var", "count=three"],  # schema refuses
+    ["render", "nope"],  # no such prompt: did-you-mean comes from the full path
+    ["render", "support@qa", "--var", "company=Acme"],  # no such label
+    ["render", "support@9", "--var", "company=Acme"],  # no such version
+    ["render", "chat", "--var", "name=Ada"],  # chat prompts
+    ["render", "outer", "--var", "x=1"],  # partials
+    ["render", "Support@Prod"],  # not a reference
+    ["render", "support", "--vars-file", "missing.json"],  # other options
+    ["render", "support", "--var", "company=Acme", "extra"],
+    ["render", "support", "--var"],
+]
+
+
+@pytest.mark.parametrize("args", UNCOVERED, ids=lambda a: " ".join(a[1:]))
+def test_other_cases_go_to_the_full_command(
+    home: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    assert render_fast(args[1:]) is False
+    assert capsys.readouterr().out == ""  # nothing printed before handing over
+    assert run(args, capsys, fast=True) == run(args, capsys, fast=False)
+
+
+def test_settings_it_does_not_cover_go_to_the_full_command(
+    home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    args = ["support", "--var", "company=Acme"]
+    assert render_fast(args) is True
+    monkeypatch.setenv("PROMPTVAULT_TIMEZONE", "Europe/Paris")  # changes now/today
+    assert render_fast(args) is False
+    monkeypatch.delenv("PROMPTVAULT_TIMEZONE")
+    (tmp_path / "promptvault.toml").write_text('[promptvault]\nurl = "http://127.0.0.1:9"\n')
+    assert render_fast(args) is False  # remote mode
+    (tmp_path / "promptvault.toml").write_text("[promptvault]\ndatabase_url = 'sqlite:///x.db'\n")
+    assert render_fast(args) is False  # that file does not exist: the full path creates it
+    (tmp_path / "promptvault.toml").unlink()
+    monkeypatch.setenv("PROMPTVAULT_DATABASE_URL", f"sqlite:///{home / 'promptvault.db'}")
+    assert render_fast(args) is True
+
+
+def test_a_schema_that_is_not_current_goes_to_the_full_command(home: Path) -> None:
+    args = ["support", "--var", "company=Acme"]
+    with sqlite3.connect(home / "promptvault.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0007_ui_sessions'")
+    assert render_fast(args) is False
+
+
+def test_the_head_it_checks_is_the_migrations_head() -> None:
+    assert cached_head() == alembic_side_head()
+
+
+PROBE = """
+import json, sys
+from promptvault.cli import main
+try:
+    main({args!r})
+except SystemExit as exc:
+    code = exc.code
+sys.stdout.flush()
+sys.stderr.write(json.dumps({{"code": code, "modules": sorted(sys.modules)}}))
+"""
+
+
+def test_a_covered_render_loads_no_database_layer_typer_or_pydantic(home: Path) -> None:
+    args = ["render", "support", "--var", "company=Acme"]
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True, check=False
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["code"] == 0
+    assert done.stdout.startswith("Hi Acme, tone friendly.")
+    heavy = ("sqlalchemy", "alembic", "typer", "click", "pydantic", "jsonschema", "jinja2")
+    assert [m for m in report["modules"] if m.split(".")[0] in heavy] == []
