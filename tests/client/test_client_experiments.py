@@ -185,6 +185,61 @@ def test_experiments_never_break_a_request(
     pv.close()
 
 
+# --- unit-less exposures -----------------------------------------------------------------
+
+DRAWS = 2000
+
+
+def _friendly_share(counts: dict[str, int]) -> int:
+    assert sum(counts.values()) == DRAWS
+    return counts["friendly"]
+
+
+def _close_to_ten_percent(friendly: int) -> bool:
+    # 90/10 over 2,000 draws: 200 expected, standard deviation 13.4; a uniform draw gives
+    # about 1,000.
+    return abs(friendly - DRAWS // 10) < 70
+
+
+def test_every_path_draws_unit_less_exposures_with_the_weights(
+    vault: Vault, transport: AppTransport, runtime_key: str
+) -> None:
+    vault.experiments.ramp("tone", {"control": 90, "friendly": 10})
+
+    # Library: get() without a unit, then exposures queued without a variant.
+    served = [vault.get("support", unit_id=None).variant for _ in range(DRAWS)]
+    assert _close_to_ten_percent(served.count("friendly"))
+    assert _close_to_ten_percent(_friendly_share(vault.experiments.report("tone").random_exposures))
+    for _ in range(DRAWS):
+        vault.experiments.record_exposure("tone", None)
+    total = vault.experiments.report("tone").random_exposures
+    assert _close_to_ten_percent(total["friendly"] - served.count("friendly"))
+
+    # Server: a batch of exposures naming neither unit nor variant.
+    before = vault.experiments.report("tone").random_exposures["friendly"]
+    answer = transport.client.post(
+        "/v1/events",
+        json={"events": [{"type": "exposure", "experiment": "tone"}] * DRAWS},
+        headers={"Authorization": f"Bearer {runtime_key}"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["accepted"] == DRAWS
+    after = vault.experiments.report("tone").random_exposures["friendly"]
+    assert _close_to_ten_percent(after - before)
+
+    # SDK: get() without a unit assigns locally; exposures without a variant go to the server.
+    pv = PromptVaultClient(BASE, runtime_key, transport=transport, clock=FakeClock(), timeout=60)
+    sdk = [pv.get("support", unit_id=None).variant for _ in range(DRAWS)]
+    assert _close_to_ten_percent(sdk.count("friendly"))
+    before = after
+    for _ in range(DRAWS):
+        pv.record_exposure("tone", None)
+    pv.flush()
+    after = vault.experiments.report("tone").random_exposures["friendly"]
+    assert _close_to_ten_percent(after - before - sdk.count("friendly"))
+    pv.close()
+
+
 # --- the queue on its own ----------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from promptvault.errors import InvalidInputError
 from promptvault.experiments import stats
 from promptvault.experiments.distributions import norm_ppf
+from promptvault.experiments.phases import METHOD, stratified_test
 from promptvault.experiments.stats import SrmResult, Summary, TestResult
 
 __all__ = ["Comparison", "MetricData", "MetricReport", "Report", "VariantStats", "analyse"]
@@ -35,12 +36,18 @@ Mode = Literal["fixed", "sequential"]
 
 @dataclass(frozen=True)
 class MetricData:
-    """One metric's input: its kind, direction and a :class:`Summary` per variant name."""
+    """One metric's input: its kind, direction and a :class:`Summary` per variant name.
+
+    ``phases`` (one tuple of summaries per phase, in variant order) switches the
+    comparisons to the by-phase estimate of :mod:`.phases`; ``summaries`` then hold what
+    those phases count, added up.
+    """
 
     name: str
     kind: Kind
     summaries: Mapping[str, Summary]
     direction: Direction = "higher"
+    phases: tuple[tuple[Summary, ...], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,8 @@ class Report:
     srm: SrmResult
     metrics: tuple[MetricReport, ...]
     notes: tuple[str, ...] = field(default=())
+    method: str = "pooled"
+    """``pooled`` (one phase) or ``stratified by phase`` (see :mod:`.phases`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dicts and lists, ready for ``json.dumps``."""
@@ -131,6 +140,23 @@ def _test(
     if mode == "sequential":
         return stats.msprt(a, b, tau=tau, alpha=alpha, previous_p=previous_p)
     return stats.welch(a, b, confidence=1 - alpha)
+
+
+def _relative_of_stratified(a: Summary, test: TestResult, alpha: float) -> TestResult:
+    """``diff / control mean`` for a by-phase estimate, with the delta-method variance."""
+    if test.diff is None or test.std_error is None or not a.n or not a.sum:
+        return TestResult("relative_lift", None, reason="no relative lift without a control mean")
+    mean = a.sum / a.n
+    se_c = a.std_error or 0.0
+    rel = test.diff / mean
+    se = math.sqrt(test.std_error**2 / mean**2 + test.diff**2 * se_c**2 / mean**4)
+    if test.ci_low is not None and test.ci_high is not None and test.std_error:
+        mult = (test.ci_high - test.ci_low) / 2 / test.std_error
+    else:
+        mult = norm_ppf(1 - alpha / 2)
+    return TestResult(
+        "relative_lift", rel, ci_low=rel - mult * se, ci_high=rel + mult * se, std_error=se
+    )
 
 
 def _relative(kind: Kind, a: Summary, b: Summary, test: TestResult, alpha: float) -> TestResult:
@@ -227,6 +253,7 @@ def analyse(
             "broken and the comparisons below cannot be trusted"
         )
     reports = []
+    method = "pooled"
     for metric in metrics:
         if metric.kind not in ("binary", "continuous"):
             raise InvalidInputError(
@@ -256,23 +283,42 @@ def analyse(
             )
             for i, (v, s) in enumerate(zip(names, summaries, strict=True))
         )
-        tests = [
-            _test(
-                metric.kind,
-                summaries[0],
-                s,
-                mode=mode,
-                alpha=alpha,
-                tau=tau,
-                previous_p=(previous_p or {}).get((metric.name, v)),
-            )
-            for v, s in zip(names[1:], summaries[1:], strict=True)
-        ]
+        phased = metric.phases
+        if phased is not None:
+            method = METHOD
+            tests = [
+                stratified_test(
+                    metric.kind,
+                    [row[0] for row in phased],
+                    [row[k] for row in phased],
+                    mode=mode,
+                    alpha=alpha,
+                    tau=tau,
+                    previous_p=(previous_p or {}).get((metric.name, v)),
+                )
+                for k, v in enumerate(names[1:], start=1)
+            ]
+        else:
+            tests = [
+                _test(
+                    metric.kind,
+                    summaries[0],
+                    s,
+                    mode=mode,
+                    alpha=alpha,
+                    tau=tau,
+                    previous_p=(previous_p or {}).get((metric.name, v)),
+                )
+                for v, s in zip(names[1:], summaries[1:], strict=True)
+            ]
         raw = [t.p_value for t in tests]
         adjusted = stats.holm(raw) if len(tests) > 1 else raw
         comparisons = []
         for k, (v, s, test) in enumerate(zip(names[1:], summaries[1:], tests, strict=True)):
-            rel = _relative(metric.kind, summaries[0], s, test, alpha)
+            if phased is not None:
+                rel = _relative_of_stratified(summaries[0], test, alpha)
+            else:
+                rel = _relative(metric.kind, summaries[0], s, test, alpha)
             p_adj = adjusted[k]
             significant = p_adj is not None and p_adj < alpha
             better = None
@@ -302,7 +348,7 @@ def analyse(
                 metric.name, metric.kind, metric.direction, variant_stats, tuple(comparisons)
             )
         )
-    return Report(mode, alpha, control, names, srm_result, tuple(reports), tuple(notes))
+    return Report(mode, alpha, control, names, srm_result, tuple(reports), tuple(notes), method)
 
 
 def _binary_se(s: Summary) -> float | None:

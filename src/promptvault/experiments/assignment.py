@@ -60,7 +60,16 @@ from zlib import crc32
 
 from promptvault.errors import InvalidInputError
 
-__all__ = ["BUCKETS", "Assigner", "Assignment", "assign", "seed_keys", "unit_hash"]
+__all__ = [
+    "BUCKETS",
+    "Assigner",
+    "Assignment",
+    "assign",
+    "bucket_of",
+    "layout",
+    "seed_keys",
+    "unit_hash",
+]
 
 BUCKETS = 10_000
 """Number of variant buckets: weights have a resolution of 1/10,000."""
@@ -94,6 +103,11 @@ def unit_hash(seed: str, unit_id: str) -> int:
     """The documented 32-bit hash ``((a * crc32(unit_id) + b) mod 2**64) >> 32``."""
     a, b = seed_keys(seed)
     return ((a * crc32(unit_id.encode()) + b) & _MASK64) >> 32
+
+
+def bucket_of(seed: str, unit_id: str) -> int:
+    """The unit's bucket, 0..9999 (the same whatever the weights)."""
+    return (unit_hash(seed, unit_id) * BUCKETS) >> 32
 
 
 def _bucket_counts(weights: Sequence[float]) -> list[int]:
@@ -141,6 +155,12 @@ def _layout(variants: Sequence[str], counts: Sequence[int]) -> tuple[str, ...]:
             table[bottom : bottom + count] = [name] * count
             bottom += count
     return tuple(table)
+
+
+def layout(weights: Sequence[float]) -> tuple[int, ...]:
+    """Bucket -> variant position (0 is control) for these weights: what a phase serves."""
+    positions = [str(i) for i in range(len(weights))]
+    return tuple(int(p) for p in _layout(positions, _bucket_counts(weights)))
 
 
 def _bad_unit(unit_id: object) -> InvalidInputError:
@@ -238,6 +258,15 @@ class Assigner:
     def shares(self) -> tuple[float, ...]:
         """The share of covered units per variant after rounding weights to buckets."""
         return tuple(c / BUCKETS for c in self.counts)
+
+    def bucket(self, unit_id: str) -> int:
+        """The unit's bucket, 0..9999, whether or not it is inside the coverage."""
+        return self._slot_of(unit_id) % BUCKETS
+
+    def draw(self) -> str:
+        """A variant drawn at random with the weights: what a unit-less exposure saw when
+        its sender did not say (it is in the experiment, so coverage plays no part)."""
+        return self._table[_random.randrange(BUCKETS)]
 
     def variant_for_bucket(self, bucket: int) -> str:
         """The variant that owns ``bucket`` (0..9999) for a unit inside the coverage."""

@@ -31,7 +31,6 @@ the same batch counts. A unit's outcomes count for the variant of its first expo
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -141,7 +140,8 @@ def _apply(
             if claimed is not None and claimed not in drawable:
                 rejected[(name, "variant_mismatch")] += 1
                 continue
-            variant: str | None = claimed or random.choice(drawable)
+            # Drawn with the weights, as vault.get and the SDK draw unit-less requests.
+            variant: str | None = claimed or assigner.draw()
         else:
             variant = assigner.variant(unit)
             if claimed is not None and claimed != variant:
@@ -163,7 +163,7 @@ def _apply(
         _add(stats, (exp_id, pos, "$random" if unit is None else "$exposures", day), 0.0)
         if unit is not None and unit not in known:
             known[unit] = pos
-            units.append((exp_id, unit, pos, exp.epoch, at))
+            units.append((exp_id, unit, pos, exp.epoch, assigner.bucket(unit), at))
             _add(stats, (exp_id, pos, "$units", day), 0.0)
             _add(stats, (exp_id, pos, epoch_metric, day), 0.0)
         done += 1

@@ -10,6 +10,7 @@ from promptvault.experiments.analysis import MetricData, analyse
 from promptvault.experiments.distributions import norm_ppf
 from promptvault.experiments.guard import Totals, summary
 from promptvault.experiments.models import Experiment, ExperimentReport
+from promptvault.experiments.phases import PhaseData
 
 __all__ = ["build_report", "timeline"]
 
@@ -71,23 +72,57 @@ def build_report(
     *,
     mode: Literal["fixed", "sequential"] = "sequential",
     alpha: float = 0.05,
+    phases: PhaseData | None = None,
+    history_note: str | None = None,
 ) -> ExperimentReport:
-    """The full report; the split check uses the units of the current weight epoch."""
+    """The full report; the split check uses the units of the current weight epoch.
+
+    With ``phases`` (an experiment whose weights changed) every comparison is the by-phase
+    estimate of :mod:`.phases`, over the units it keeps.
+    """
     names = [v.name for v in exp.variants]
     positions = range(len(names))
-    metrics = [
-        MetricData(
-            m.name,
-            m.kind,
-            {names[i]: summary(totals, i, m.name) for i in positions},
-            m.direction,
-        )
-        for m in exp.all_metrics()
-    ]
+    if phases is None:
+        metrics = [
+            MetricData(
+                m.name,
+                m.kind,
+                {names[i]: summary(totals, i, m.name) for i in positions},
+                m.direction,
+            )
+            for m in exp.all_metrics()
+        ]
+    else:
+        metrics = [
+            MetricData(
+                m.name,
+                m.kind,
+                dict(zip(names, phases.pooled(m.name), strict=True)),
+                m.direction,
+                phases.metrics[m.name],
+            )
+            for m in exp.all_metrics()
+        ]
     epoch_units = [summary(totals, i, f"$units@{exp.epoch}").n for i in positions]
     analysis = analyse(
         names, epoch_units, list(exp.assigner().shares), metrics, mode=mode, alpha=alpha
-    )
+    ).to_dict()
+    notes = list(analysis["notes"])
+    if phases is not None:
+        kept = sum(sum(row) for row in phases.units)
+        notes.append(
+            f"weights changed {len(phases.units) - 1} time(s): each phase is compared on its "
+            f"own and the phases are combined ({analysis['method']}); {kept} units counted, "
+            f"{phases.left_out} left out because a later phase serves their bucket another "
+            f"variant"
+        )
+        analysis["phases"] = [
+            {"epoch": e, "units": dict(zip(names, row, strict=True))}
+            for e, row in enumerate(phases.units)
+        ]
+    if history_note:
+        notes.append(history_note)
+    analysis["notes"] = notes
     return ExperimentReport(
         experiment=exp,
         mode=mode,
@@ -95,7 +130,7 @@ def build_report(
         exposures={names[i]: summary(totals, i, "$exposures").n for i in positions},
         random_exposures={names[i]: summary(totals, i, "$random").n for i in positions},
         rejected=dict(rejected),
-        analysis=analysis.to_dict(),
+        analysis=analysis,
         timeline={
             m.name: timeline(exp, m.kind, days.get(m.name, ()), confidence=1 - alpha)
             for m in exp.all_metrics()

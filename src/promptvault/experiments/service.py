@@ -203,6 +203,14 @@ class ExperimentService(EventsMixin):
                 created_by=actor,
                 **spec,
             )
+            work.experiments.insert_phase(
+                exp_id,
+                epoch=0,
+                weights=[float(v["weight"]) for v in resolved],
+                at=utcnow(),
+                actor=actor,
+                reason="create",
+            )
             audited = {k: spec[k] for k in ("label", "coverage", "unit_type", "guardrails")}
             work.audit(
                 actor=actor,
@@ -284,7 +292,16 @@ class ExperimentService(EventsMixin):
         def change(work: UnitOfWork, stored: Stored) -> None:
             ensure_status(stored.experiment, "ramp", ("draft", "running"))
             work.experiments.replace_weights(stored.id, new)
-            work.experiments.update(stored.id, epoch=stored.experiment.epoch + 1)
+            epoch = stored.experiment.epoch + 1
+            work.experiments.update(stored.id, epoch=epoch)
+            work.experiments.insert_phase(
+                stored.id,
+                epoch=epoch,
+                weights=[new[n] for n in names],
+                at=utcnow(),
+                actor=actor,
+                reason="ramp",
+            )
             work.audit(
                 actor=actor,
                 action="experiment.ramp",
@@ -431,7 +448,8 @@ class ExperimentService(EventsMixin):
         alpha: float = 0.05,
     ) -> ExperimentReport:
         """The analysis of the stored sufficient statistics (sequential by default)."""
-        from promptvault.experiments.report_assembly import build_report  # numpy: only here
+        from promptvault.experiments.phases import phase_data  # numpy: only here
+        from promptvault.experiments.report_assembly import build_report
 
         self.flush()
         with self.db.read_work() as work:
@@ -445,7 +463,29 @@ class ExperimentService(EventsMixin):
             totals = work.experiments.stat_totals(exp_id)
             days = {m.name: work.experiments.stat_days(exp_id, m.name) for m in exp.all_metrics()}
             rejected = work.experiments.rejections(name)
-        return build_report(exp, totals, days, rejected, mode=mode, alpha=alpha)
+            history = work.experiments.phases(exp_id)
+            grouped = work.experiments.phase_stats(exp_id) if exp.epoch > 0 else None
+        by_phase, note = None, None
+        if grouped is not None:
+            weights = [p["weights"] for p in history]
+            if [p["epoch"] for p in history] == list(range(exp.epoch + 1)):
+                metrics = [m.name for m in exp.all_metrics()]
+                by_phase = phase_data(weights, grouped[0], grouped[1], metrics)
+            else:
+                note = (
+                    "the weight history before the current phase is incomplete, so the "
+                    "phases could not be analysed apart: the comparisons pool every unit"
+                )
+        return build_report(
+            exp,
+            totals,
+            days,
+            rejected,
+            mode=mode,
+            alpha=alpha,
+            phases=by_phase,
+            history_note=note,
+        )
 
     def recompute(self, name: str) -> dict[tuple[str, str], tuple[int, float, float]]:
         """Totals recomputed from raw events, ``{(variant, metric): (n, sum, sum_sq)}``.

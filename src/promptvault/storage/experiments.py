@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from promptvault.storage.tables import (
     EventBatchRow,
+    ExperimentPhaseRow,
     ExperimentRow,
     ExperimentUnitRow,
     ExperimentVariantRow,
@@ -41,10 +42,13 @@ __all__ = [
     "insert_experiment",
     "insert_exposures",
     "insert_outcomes",
+    "insert_phase",
     "insert_units",
     "known_units",
     "list_experiments",
     "load_experiment",
+    "load_phases",
+    "phase_stats",
     "recompute_stats",
     "rejections",
     "replace_weights",
@@ -220,6 +224,50 @@ def replace_weights(session: Session, experiment_id: int, weights: Mapping[str, 
         )
 
 
+def insert_phase(
+    session: Session,
+    experiment_id: int,
+    *,
+    epoch: int,
+    weights: Sequence[float],
+    at: datetime,
+    actor: str,
+    reason: str,
+) -> None:
+    """Record the weights in force from ``at`` on (weight epoch ``epoch``)."""
+    session.execute(
+        insert(ExperimentPhaseRow.__table__),  # type: ignore[arg-type]
+        {
+            "experiment_id": experiment_id,
+            "epoch": epoch,
+            "weights": [float(w) for w in weights],
+            "started_at": at,
+            "actor": actor[:200],
+            "reason": reason,
+        },
+    )
+
+
+def load_phases(session: Session, experiment_id: int) -> list[dict[str, Any]]:
+    """Every recorded phase, oldest first: ``{"epoch", "weights", "started_at", "actor",
+    "reason"}``."""
+    rows = session.execute(
+        select(ExperimentPhaseRow)
+        .where(ExperimentPhaseRow.experiment_id == experiment_id)
+        .order_by(ExperimentPhaseRow.epoch)
+    ).scalars()
+    return [
+        {
+            "epoch": r.epoch,
+            "weights": [float(w) for w in r.weights],
+            "started_at": r.started_at,
+            "actor": r.actor,
+            "reason": r.reason,
+        }
+        for r in rows
+    ]
+
+
 # --- event batches -----------------------------------------------------------------------
 
 
@@ -293,7 +341,7 @@ def _copy_value(value: Any) -> str:
     return str(value)
 
 
-UNIT_COLUMNS = ("experiment_id", "unit_id", "variant", "epoch", "first_at")
+UNIT_COLUMNS = ("experiment_id", "unit_id", "variant", "epoch", "bucket", "first_at")
 EXPOSURE_COLUMNS = ("experiment_id", "variant", "unit_id", "random", "at")
 OUTCOME_COLUMNS = ("experiment_id", "variant", "unit_id", "metric", "value", "at")
 
@@ -449,6 +497,51 @@ def recompute_stats(
     ):
         out[(v, "$units")] = (int(n), 0.0, 0.0)
     return out
+
+
+PhaseUnits = list[tuple[int, int, int, int]]
+PhaseOutcomes = list[tuple[int, int, int, str, int, float, float]]
+
+
+def phase_stats(session: Session, experiment_id: int) -> tuple[PhaseUnits, PhaseOutcomes]:
+    """Units and outcomes grouped by the units' first epoch, first variant and bucket.
+
+    ``([(epoch, variant, bucket, units)], [(epoch, variant, bucket, metric, n, sum,
+    sum_sq)])``: at most one row per bucket and phase, whatever the number of units, so a
+    report can leave out the buckets a later weight change moved without reading units.
+    """
+    u = ExperimentUnitRow
+    units = [
+        (int(e), int(v), int(b or 0), int(n))
+        for e, v, b, n in session.execute(
+            select(u.epoch, u.variant, u.bucket, func.count())
+            .where(u.experiment_id == experiment_id, u.bucket.is_not(None))
+            .group_by(u.epoch, u.variant, u.bucket)
+        )
+    ]
+    o = outcomes_table.c
+    joined = outcomes_table.join(
+        u.__table__,
+        (u.experiment_id == o.experiment_id) & (u.unit_id == o.unit_id),
+    )
+    outcomes = [
+        (int(e), int(v), int(b), str(m), int(n), float(s or 0.0), float(sq or 0.0))
+        for e, v, b, m, n, s, sq in session.execute(
+            select(
+                u.epoch,
+                u.variant,
+                u.bucket,
+                o.metric,
+                func.count(),
+                func.sum(o.value),
+                func.sum(o.value * o.value),
+            )
+            .select_from(joined)
+            .where(o.experiment_id == experiment_id, u.bucket.is_not(None))
+            .group_by(u.epoch, u.variant, u.bucket, o.metric)
+        )
+    ]
+    return units, outcomes
 
 
 def rejections(session: Session, experiment: str) -> dict[str, int]:

@@ -47,6 +47,7 @@ __all__ = [
     "EvalRunRow",
     "EventBatchRow",
     "ExampleRow",
+    "ExperimentPhaseRow",
     "ExperimentRow",
     "ExperimentUnitRow",
     "ExperimentVariantRow",
@@ -299,6 +300,9 @@ class ExperimentUnitRow(Base):
     variant: Mapped[int] = mapped_column(Integer)
     epoch: Mapped[int] = mapped_column(Integer)
     first_at: Mapped[datetime]
+    # 0011_experiment_phases: the unit's bucket (0..9999), so that a report can tell, in
+    # SQL, which units a later weight change moved to another variant.
+    bucket: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 # Raw events: plain tables without a key, index or foreign key. They are written on the
@@ -618,3 +622,25 @@ class ChangeEventRow(Base):
     actor: Mapped[str] = mapped_column(String(200), default="")
     prompt: Mapped[str | None] = mapped_column(String(200), nullable=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# --- 0011_experiment_phases --------------------------------------------------------------
+
+
+class ExperimentPhaseRow(Base):
+    """The weights an experiment used from ``started_at`` on: one row per weight epoch.
+
+    ``weights`` are in variant order (control first); ``reason`` says what set them
+    (``create``, ``ramp``, ``bandit``).
+    """
+
+    __tablename__ = "experiment_phases"
+
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    epoch: Mapped[int] = mapped_column(Integer, primary_key=True)
+    weights: Mapped[list[float]] = mapped_column(JSON)
+    started_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(String(32))

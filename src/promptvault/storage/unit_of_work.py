@@ -94,6 +94,32 @@ class ExperimentRepository:
         store.replace_weights(self._session, experiment_id, weights)
 
     # event batches
+    def insert_phase(
+        self,
+        experiment_id: int,
+        *,
+        epoch: int,
+        weights: Sequence[float],
+        at: datetime,
+        actor: str,
+        reason: str,
+    ) -> None:
+        store.insert_phase(
+            self._session,
+            experiment_id,
+            epoch=epoch,
+            weights=weights,
+            at=at,
+            actor=actor,
+            reason=reason,
+        )
+
+    def phases(self, experiment_id: int) -> list[dict[str, Any]]:
+        return store.load_phases(self._session, experiment_id)
+
+    def phase_stats(self, experiment_id: int) -> tuple[store.PhaseUnits, store.PhaseOutcomes]:
+        return store.phase_stats(self._session, experiment_id)
+
     def batch_result(self, key: str) -> dict[str, Any] | None:
         return store.batch_result(self._session, key)
 
