@@ -58,6 +58,7 @@ PAGES = [
     Shown("rollback", "/rollback/layout/chat?label=production"),
     Shown("audit", "/audit"),
     Shown("experiments", "/experiments"),
+    Shown("experiment-new", "/experiments/+new?prompt=layout/exp"),
     Shown("experiment", "/experiments/layout-tone"),
     Shown("experiment-stop", "/experiments/layout-tone/stop"),
     Shown("experiment-conclude", "/experiments/layout-tone/conclude?winner=friendly"),

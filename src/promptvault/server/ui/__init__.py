@@ -13,7 +13,7 @@ static files to the FastAPI app:
 ``/promote/...``,           label moves with a confirmation showing what will change
 ``/rollback/...``
 ``/audit``                  the audit log, filters, chain verification
-``/experiments[/{name}]``   experiments: list, report with charts, stop and conclude
+``/experiments[/{name}]``   experiments: create, start, ramp, report with charts, stop, conclude
 ``/examples[/{name}]``      few-shot collections: browse, search by meaning or text
 ``/examples/...`` (POST)    writers: create collections, add, edit, delete, import a file,
                             switch the embedder
@@ -42,6 +42,7 @@ from promptvault.server.ui import (
     editor,
     example_edit,
     examples,
+    experiment_edit,
     experiments,
     key_admin,
     playground,
@@ -82,6 +83,7 @@ def mount(app: FastAPI) -> None:
         editor,
         playground,
         audit,
+        experiment_edit,  # before experiments: /experiments/+new is not an experiment
         experiments,
         examples,
         example_edit,

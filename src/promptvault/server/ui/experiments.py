@@ -182,6 +182,8 @@ def experiment_page(
             "suggested": suggested,
             "can_stop": may_stop(user, exp, settings.protected_labels),
             "can_conclude": may_conclude(user, exp, settings.protected_labels),
+            "can_start": exp.status in ("draft", "stopped")
+            and _may_change(user, exp, settings.protected_labels),
             "protected": set(settings.protected_labels),
             "experiment_url": experiment_url,
         },
