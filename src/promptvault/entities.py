@@ -34,6 +34,7 @@ __all__ = [
     "Role",
     "Syntax",
     "JSON_MAX_BYTES",
+    "as_syntax",
     "JSON_MAX_DEPTH",
     "MAX_INT",
     "canonical_json",
@@ -45,8 +46,17 @@ __all__ = [
 ]
 
 PromptType = Literal["text", "chat"]
-Syntax = Literal["mustache", "jinja"]
+Syntax = Literal["mustache", "jinja", "langfuse"]
 Role = Literal["runtime", "viewer", "editor", "admin"]
+
+
+def as_syntax(value: str) -> Syntax:
+    """A stored syntax name as the literal type (anything unknown reads as Mustache)."""
+    if value == "jinja":
+        return "jinja"
+    if value == "langfuse":
+        return "langfuse"
+    return "mustache"
 
 
 def canonical_json(value: Any) -> str:

@@ -422,6 +422,12 @@ class Vault:
         """Point ``label`` at ``version``."""
         return self.registry.set_label(name, label, version, actor=actor)
 
+    def set_labels(
+        self, name: str, labels: Sequence[str], version: int, *, actor: str = ""
+    ) -> list[LabelEvent]:
+        """Point several labels at ``version`` in one transaction (all move or none)."""
+        return self.registry.set_labels(name, labels, version, actor=actor)
+
     def rollback(self, name: str, *, label: str = "production", actor: str = "") -> LabelEvent:
         """Move ``label`` back to where it pointed before its last move."""
         return self.registry.rollback(name, label=label, actor=actor)

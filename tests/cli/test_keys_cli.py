@@ -42,3 +42,20 @@ def test_bad_spans_name_the_option(cli: Any) -> None:
     cli("keys", "create", "ci")
     bad = cli("keys", "rotate", "ci", "--grace", "1 fortnight")
     assert bad.exit_code == 1 and "--grace" in bad.stderr
+
+
+def test_create_for_the_langfuse_sdk(cli: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("PROMPTVAULT_PORT", "8765")
+    created = cli("keys", "create", "app", "--role", "runtime", "--langfuse")
+    assert created.exit_code == 0, created.output
+    lines = dict(line.split("=", 1) for line in created.stdout.splitlines())
+    assert set(lines) == {"LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "LANGFUSE_HOST"}
+    assert lines["LANGFUSE_PUBLIC_KEY"].startswith("pk-lf-")
+    assert lines["LANGFUSE_HOST"] == "http://127.0.0.1:8765"
+    key_id = lines["LANGFUSE_PUBLIC_KEY"].removeprefix("pk-lf-")
+    secret = lines["LANGFUSE_SECRET_KEY"].removeprefix("sk-lf-")
+    with Vault.open() as vault:
+        record = KeyService(vault.db).authenticate(f"pv_{key_id}_{secret}")
+        assert (record.name, record.role) == ("app", "runtime")
+    as_json = json.loads(cli("keys", "create", "app2", "--langfuse", "--json").stdout)
+    assert as_json["langfuse"]["public_key"] == "pk-lf-" + as_json["api_key"]["id"]

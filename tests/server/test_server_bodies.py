@@ -36,6 +36,11 @@ def test_every_json_operation_answers_invalid_utf8_with_a_documented_422(
         answer = admin.request(
             method, path, content=body, headers={"Content-Type": "application/json"}
         )
+        if path.startswith("/api/public/"):  # Langfuse's routes answer as Langfuse does
+            assert answer.status_code == 400, (method, path, answer.text)
+            assert answer.json()["error"] == "InvalidRequestError"
+            assert "line 2, column 18" in answer.json()["message"]
+            continue
         assert answer.status_code == 422, (method, path, answer.text)
         error = answer.json()["error"]
         assert error["code"] == "invalid_input"

@@ -81,26 +81,55 @@ def create(
         str, typer.Option("--role", "-r", help="runtime | viewer | editor | admin")
     ] = "runtime",
     expires: ExpiresOption = None,
+    langfuse: Annotated[
+        bool,
+        typer.Option(
+            "--langfuse",
+            help="Print the key as the LANGFUSE_* variables the Langfuse SDK reads.",
+        ),
+    ] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a key and print it once (only a salted digest is stored).
+
+    With --langfuse the same key is printed as a Langfuse public/secret key pair, with
+    LANGFUSE_HOST set to this server (PROMPTVAULT_URL, else the serve address).
 
     \b
     Examples:
       promptvault keys create checkout-service --role runtime
       promptvault keys create ci --role editor --expires 30d
+      promptvault keys create app --role runtime --langfuse >> .env
     """
+    from promptvault.registry.keys import langfuse_pair
+
     expires_at = parse_expiry(expires) if expires else None
     with _keys() as service:
         plaintext, record = service.create(name, role, actor=ctx.actor(), expires_at=expires_at)
+    pair = langfuse_pair(plaintext) if langfuse else None
     if ctx.want_json(json_):
-        output.print_json({"key": plaintext, "api_key": record.model_dump(mode="json")})
+        body: dict[str, object] = {"key": plaintext, "api_key": record.model_dump(mode="json")}
+        if pair is not None:
+            body["langfuse"] = {"public_key": pair[0], "secret_key": pair[1], "host": _host()}
+        output.print_json(body)
         return
-    typer.echo(plaintext)
+    if pair is not None:
+        typer.echo(f"LANGFUSE_PUBLIC_KEY={pair[0]}")
+        typer.echo(f"LANGFUSE_SECRET_KEY={pair[1]}")
+        typer.echo(f"LANGFUSE_HOST={_host()}")
+    else:
+        typer.echo(plaintext)
     until = f", expires {_when(record.expires_at)}" if record.expires_at else ""
     output.note(
         f"key {record.name!r} ({record.role}{until}) created; store it now, it is not shown again"
     )
+
+
+def _host() -> str:
+    settings = ctx.settings()
+    if settings.url:
+        return settings.url.rstrip("/")
+    return f"http://{settings.host}:{settings.port}"
 
 
 def _row(r: ApiKey) -> tuple[str, str, str, str, str, str]:

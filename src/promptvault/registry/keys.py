@@ -41,7 +41,17 @@ from promptvault.storage.database import Database
 from promptvault.storage.sessions import revoke_for_key as revoke_sessions_of_key
 from promptvault.storage.tables import ApiKeyRow, utcnow
 
-__all__ = ["KEY_PREFIX", "LAST_USED_INTERVAL", "ROLES", "KeyService", "parse_key"]
+__all__ = [
+    "KEY_PREFIX",
+    "LANGFUSE_PUBLIC_PREFIX",
+    "LANGFUSE_SECRET_PREFIX",
+    "LAST_USED_INTERVAL",
+    "ROLES",
+    "KeyService",
+    "from_langfuse_pair",
+    "langfuse_pair",
+    "parse_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +75,35 @@ def parse_key(plaintext: str) -> tuple[str, str] | None:
     if any(c not in "0123456789abcdef" for c in key_id):
         return None
     return key_id, secret
+
+
+# The Langfuse SDK authenticates with a public/secret pair. A promptvault key is already a
+# public id and a secret, so the pair is the same key written in two halves: nothing more is
+# stored, and the secret stays known only as its salted digest.
+LANGFUSE_PUBLIC_PREFIX = "pk-lf-"
+LANGFUSE_SECRET_PREFIX = "sk-lf-"  # noqa: S105 - a prefix, not a secret
+
+
+def langfuse_pair(plaintext: str) -> tuple[str, str]:
+    """``(public key, secret key)`` for the Langfuse SDK, from a ``pv_<id>_<secret>`` key."""
+    parsed = parse_key(plaintext)
+    if parsed is None:
+        raise InvalidInputError("malformed API key", details={"field": "key"})
+    key_id, secret = parsed
+    return f"{LANGFUSE_PUBLIC_PREFIX}{key_id}", f"{LANGFUSE_SECRET_PREFIX}{secret}"
+
+
+def from_langfuse_pair(public: str, secret: str) -> str | None:
+    """The ``pv_`` key a Langfuse public/secret pair stands for (None if not one of ours)."""
+    if not public.startswith(LANGFUSE_PUBLIC_PREFIX) or not secret.startswith(
+        LANGFUSE_SECRET_PREFIX
+    ):
+        return None
+    plaintext = (
+        f"{KEY_PREFIX}{public[len(LANGFUSE_PUBLIC_PREFIX) :]}_"
+        f"{secret[len(LANGFUSE_SECRET_PREFIX) :]}"
+    )
+    return plaintext if parse_key(plaintext) is not None else None
 
 
 def _digest(salt: str, secret: str) -> str:

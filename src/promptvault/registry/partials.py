@@ -53,6 +53,8 @@ class Include:
 def includes(template: str | list[dict[str, Any]], syntax: str) -> list[Include]:
     """Every literal reference to another prompt in a (text or chat) template."""
     found: list[Include] = []
+    if syntax == "langfuse":
+        return found  # plain replacement: no way to include another prompt
     for field, source in _sources(template):
         if syntax == "jinja":
             for match in _JINJA_INCLUDE.finditer(source):

@@ -27,7 +27,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from promptvault.config import Settings
-from promptvault.entities import LabelEvent, PromptSummary, PromptVersion, PushResult, check_text
+from promptvault.entities import (
+    LabelEvent,
+    PromptSummary,
+    PromptVersion,
+    PushResult,
+    as_syntax,
+    check_text,
+)
 from promptvault.errors import (
     ConflictError,
     ExperimentStateError,
@@ -383,7 +390,7 @@ class Registry(RegistryReads):
                 name=name,
                 version=number,
                 type="chat" if checked.type == "chat" else "text",
-                syntax="jinja" if checked.syntax == "jinja" else "mustache",
+                syntax=as_syntax(checked.syntax),
                 template=checked.template,
                 config=checked.config,
                 variables_schema=checked.variables_schema,
@@ -439,6 +446,53 @@ class Registry(RegistryReads):
         event = self.db.write(work, serial=False)
         self._after_write(name)
         return event
+
+    def set_labels(
+        self, name: str, labels: Sequence[str], version: int, *, actor: str = ""
+    ) -> list[LabelEvent]:
+        """Point every one of ``labels`` at ``version`` in one transaction (all or none).
+
+        Each label behaves as in :meth:`set_label`: one already there records nothing.
+        """
+        check_name(name)
+        check_version(version)
+        wanted = list(dict.fromkeys(check_label(lab, field="labels") for lab in labels))
+        actor = _text(actor, "actor", 200) or self.actor
+        for label in wanted:
+            check_move_includes(self.resolver, name, label, version)
+
+        def work(session: Session) -> list[LabelEvent]:
+            prompt = self._prompt(session, name)
+            target = self._version_row(session, prompt, version)
+            current = repo.labels_of(session, prompt.id)
+            events = []
+            for label in wanted:
+                if current.get(label) == target.version:
+                    events.append(
+                        self._unchanged(
+                            session, prompt.id, name, label=label, version=version, actor=actor
+                        )
+                    )
+                    continue
+                self._refuse_experiment_label(session, prompt.id, name, label)
+                events.append(
+                    self._move(
+                        session,
+                        prompt_id=prompt.id,
+                        name=name,
+                        label=label,
+                        version_id=target.id,
+                        version=target.version,
+                        actor=actor,
+                        action="set",
+                        current=current.get(label),
+                    )
+                )
+            return events
+
+        events: list[LabelEvent] = self.db.write(work, serial=False)
+        self._after_write(name)
+        return events
 
     def rollback(self, name: str, *, label: str = DEFAULT_LABEL, actor: str = "") -> LabelEvent:
         """Move ``label`` back to where it pointed before its last (not undone) move."""

@@ -33,7 +33,7 @@ __all__ = [
     "content_hash",
 ]
 
-_SYNTAXES = ("mustache", "jinja")
+_SYNTAXES = ("mustache", "jinja", "langfuse")
 _TYPES = ("text", "chat")
 _TAG_MAX = 100
 
@@ -168,7 +168,7 @@ def check_push(
     """Validate and normalise a push; raise the precise error for the first problem found."""
     if syntax not in _SYNTAXES:
         raise InvalidInputError(
-            f"unknown template syntax {syntax!r}: use 'mustache' or 'jinja'",
+            f"unknown template syntax {syntax!r}: use 'mustache', 'jinja' or 'langfuse'",
             details={"field": "syntax", "value": repr(syntax)},
         )
     if type is None:

@@ -3,10 +3,16 @@
 Every error answer has the same body: ``{"error": {"code", "message", "details"}}``. A code
 not in the table takes the status of its nearest ancestor class that is (a new
 ``NotFoundError`` subclass is a 404 without touching this file).
+
+The Langfuse-compatible routes (``/api/public/``) answer in Langfuse's own error shape,
+``{"message", "error"}`` with Langfuse's error name, and with 400 where promptvault says
+422, so the Langfuse SDK raises the exception its users already catch.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -29,7 +35,9 @@ __all__ = [
     "STATUS_BY_CODE",
     "ErrorBody",
     "ErrorEnvelope",
+    "LANGFUSE_PREFIX",
     "error_response",
+    "langfuse_error_response",
     "install_error_handlers",
     "promptvault_error_response",
     "status_for",
@@ -225,9 +233,57 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+LANGFUSE_PREFIX = "/api/public/"
+
+# Langfuse's names for its error classes, by status (its SDK maps them to exceptions).
+_LANGFUSE_ERRORS = {
+    400: "InvalidRequestError",
+    401: "UnauthorizedError",
+    403: "ForbiddenError",
+    404: "LangfuseNotFoundError",
+    405: "MethodNotAllowedError",
+    409: "LangfuseConflictError",
+    413: "InvalidRequestError",
+    429: "TooManyRequestsError",
+    503: "ServiceUnavailableError",
+}
+
+
+def langfuse_error_response(
+    status: int, message: str, *, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """An error in Langfuse's shape; promptvault's 422 (bad input) is Langfuse's 400."""
+    status = 400 if status == 422 else status
+    body = {"message": message, "error": _LANGFUSE_ERRORS.get(status, "InternalServerError")}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+_Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
+
+
+def _dialect(handler: _Handler) -> _Handler:
+    """``handler``, answering in Langfuse's error shape on the Langfuse-compatible routes."""
+
+    async def answer(request: Request, exc: Exception) -> JSONResponse:
+        response = await handler(request, exc)
+        if not request.url.path.startswith(LANGFUSE_PREFIX):
+            return response
+        message = json.loads(bytes(response.body))["error"]["message"]
+        headers = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() not in {"content-length", "content-type", "www-authenticate"}
+        }
+        if response.status_code == 401:
+            headers["WWW-Authenticate"] = 'Basic realm="promptvault"'
+        return langfuse_error_response(response.status_code, message, headers=headers)
+
+    return answer
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every failure into the one error shape."""
-    app.add_exception_handler(PromptVaultError, _on_promptvault_error)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(Exception, _on_unexpected)
+    app.add_exception_handler(PromptVaultError, _dialect(_on_promptvault_error))
+    app.add_exception_handler(RequestValidationError, _dialect(_on_validation_error))
+    app.add_exception_handler(StarletteHTTPException, _dialect(_on_http_error))
+    app.add_exception_handler(Exception, _dialect(_on_unexpected))

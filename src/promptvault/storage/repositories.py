@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from promptvault.entities import LabelEvent, PromptSummary, PromptVersion, clamp_json
+from promptvault.entities import LabelEvent, PromptSummary, PromptVersion, as_syntax, clamp_json
 from promptvault.storage.database import ACTOR_INFO_KEY, lock_prompt
 from promptvault.storage.tables import LabelEventRow, LabelRow, PromptRow, TagRow, VersionRow
 
@@ -325,7 +325,7 @@ def to_version(
         name=name,
         version=row.version,
         type="chat" if row.type == "chat" else "text",
-        syntax="jinja" if row.syntax == "jinja" else "mustache",
+        syntax=as_syntax(row.syntax),
         # Clamped: a row stored before JSON bounds existed (or by hand) still reads.
         template=clamp_json(row.template),
         config=dict(clamp_json(row.config or {})),

@@ -124,7 +124,11 @@ def _compile(
         from promptvault.templating.jinja import JinjaTemplate
 
         return JinjaTemplate(source, partials=partials, escape=escape, limits=limits)
+    if syntax == "langfuse":
+        from promptvault.templating.langfuse import LangfuseTemplate
+
+        return LangfuseTemplate(source, limits=limits)
     raise InvalidInputError(
-        f"unknown template syntax {syntax!r}: use 'mustache' or 'jinja'",
+        f"unknown template syntax {syntax!r}: use 'mustache', 'jinja' or 'langfuse'",
         details={"field": "syntax", "value": syntax},
     )

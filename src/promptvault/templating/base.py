@@ -19,7 +19,7 @@ __all__ = [
     "limits_from_settings",
 ]
 
-TemplateSyntaxName = Literal["mustache", "jinja"]
+TemplateSyntaxName = Literal["mustache", "jinja", "langfuse"]
 Escape = Literal["none", "html"]
 # Partials are looked up by name: a mapping, or a callable returning None when unknown
 # (the registry resolves ``{{> other@label}}`` to another prompt's template this way).

@@ -154,9 +154,9 @@ def compile_chat(
             "a chat template must be a list of messages",
             details={"field": "messages"},
         )
-    if syntax not in ("mustache", "jinja"):
+    if syntax not in ("mustache", "jinja", "langfuse"):
         raise InvalidInputError(
-            f"unknown template syntax {syntax!r}: use 'mustache' or 'jinja'",
+            f"unknown template syntax {syntax!r}: use 'mustache', 'jinja' or 'langfuse'",
             details={"field": "syntax", "value": repr(syntax)},
         )
     if not spec:

@@ -19,6 +19,7 @@ from promptvault.server.api import (
     health,
     keys,
     labels,
+    langfuse,
     prompts,
     render,
     versions,
@@ -40,5 +41,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     collections.build_router,
     collections.router,
     datasets.router,
+    langfuse.router,
     prompts.router,  # last: GET/DELETE /v1/prompts/{name:path} match any suffix
 )
