@@ -68,6 +68,17 @@ class Settings(BaseSettings):
         ge=1,
         description="Open connections per server process; beyond it requests get 503.",
     )
+    stream_heartbeat: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds between comment heartbeats on an idle /v1/stream connection.",
+    )
+    stream_poll_interval: float | None = Field(
+        default=None,
+        gt=0,
+        description="Seconds between outbox checks of the stream broadcaster (default: 0.2 "
+        "on SQLite; 1 on PostgreSQL, where LISTEN/NOTIFY wakes it at once).",
+    )
     max_header_bytes: int = Field(
         default=16384,
         ge=1024,

@@ -93,6 +93,7 @@ ENDPOINTS = [
     Endpoint("diff", "GET", _const(f"/v1/prompts/{NAME}/diff?from=1&to=2"), Permission.READ),
     Endpoint("audit", "GET", _const("/v1/audit"), Permission.READ),
     Endpoint("events-changes", "GET", _const("/v1/events/changes?after=0"), Permission.RESOLVE),
+    Endpoint("stream", "GET", _const("/v1/stream?duration=0"), Permission.RESOLVE),
     Endpoint(
         "create",
         "POST",

@@ -10,8 +10,9 @@ from promptvault.entities import MAX_INT, ChangeEvent, ChangePage
 from promptvault.errors import InvalidInputError
 from promptvault.storage import change_events
 from promptvault.storage.database import Database
+from promptvault.storage.listen import ChangeListener
 
-__all__ = ["EVENT_TYPES", "MAX_PAGE", "ChangeFeed", "check_cursor"]
+__all__ = ["EVENT_TYPES", "MAX_PAGE", "ChangeFeed", "ChangeListener", "check_cursor"]
 
 EVENT_TYPES = change_events.EVENT_TYPES
 MAX_PAGE = 1000
@@ -55,6 +56,11 @@ class ChangeFeed:
         check_cursor(after, limit, prefix)
         with self.db.read() as s:
             return change_events.page(s.connection(), after=after, limit=limit, prefix=prefix)
+
+    def listener(self) -> ChangeListener | None:
+        """A wake-up for readers on PostgreSQL (``LISTEN``); None on SQLite, whose readers
+        poll :meth:`last_id` (a cheap indexed read)."""
+        return ChangeListener(self.db) if self.db.is_postgres else None
 
     def last_id(self) -> int:
         """The newest event's id (0 before the first change)."""

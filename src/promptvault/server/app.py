@@ -39,6 +39,7 @@ from promptvault.server.limits import BodyLimitMiddleware
 from promptvault.server.metrics import Metrics, MetricsMiddleware
 from promptvault.server.protocol import HttpSemanticsMiddleware
 from promptvault.server.ratelimit import AuthGuard
+from promptvault.server.stream import close_app_streams
 from promptvault.vault import Vault
 
 __all__ = ["ADMIN_KEY_FILE", "create_app", "create_app_from_env", "ensure_admin_key"]
@@ -74,6 +75,7 @@ def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = T
         audit_failures = asyncio.create_task(_audit_auth_failures(app.state.auth_guard))
         yield
         audit_failures.cancel()
+        await close_app_streams(app)
         try:
             app.state.auth_guard.flush(force=True)  # the last, partial window
         except Exception:  # shutting down: the database may already be gone

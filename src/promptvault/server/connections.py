@@ -8,6 +8,10 @@ two rules) closes that gap:
 * **Header timeout**: a request head must arrive complete within ``header_timeout`` seconds
   of the connection opening, or of the first byte after the previous response. Otherwise
   the connection is closed. Bodies and responses are not limited by it.
+* **Streams**: a ``/v1/stream`` response is a request being answered, so neither the
+  header timeout nor the keep-alive timeout applies to it once its head is in; it does
+  count against the connection bound (raise ``--max-connections`` for many streams). On
+  shutdown the streams are ended at once (:func:`~promptvault.server.stream.close_streams`).
 * **Connection bound**: beyond ``max_connections`` open connections in this process, a new
   connection's request is answered ``503 unavailable`` with ``Connection: close`` and
   ``Retry-After``, so it is freed at once instead of queueing; the bound is lowered to fit
@@ -37,6 +41,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from promptvault.config import Settings
 from promptvault.server.metrics import Receive, Scope, Send
+from promptvault.server.stream import close_streams
 
 __all__ = [
     "PROTOCOL",
@@ -178,6 +183,12 @@ class GuardedH11Protocol(H11Protocol):
         super().data_received(data)
         if self.cycle is not before:  # a complete request head was parsed
             self._cancel_header_timer()
+
+    def shutdown(self) -> None:
+        """End the change streams first: an open stream is a response in progress, which
+        uvicorn would otherwise wait for until its graceful-shutdown timeout."""
+        close_streams()
+        super().shutdown()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Forget the clock with the connection."""

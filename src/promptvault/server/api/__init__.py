@@ -22,6 +22,7 @@ from promptvault.server.api import (
     langfuse,
     prompts,
     render,
+    stream,
     versions,
 )
 
@@ -35,6 +36,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     diff.router,
     audit.router,
     events.router,
+    stream.router,
     keys.router,
     experiments.router,
     experiments.events_router,

@@ -50,7 +50,7 @@ from promptvault.server.ui import (
     signin,
 )
 from promptvault.server.ui.session import SessionCodec, load_secret
-from promptvault.server.ui.views import UIState
+from promptvault.server.ui.views import UIState, session_key
 
 __all__ = ["mount"]
 
@@ -76,6 +76,7 @@ def mount(app: FastAPI) -> None:
         app.state.vault.db, max_age=settings.session_max_age, cache_ttl=settings.label_ttl
     )
     app.state.ui = UIState(codec, keys, sessions, key_ttl=settings.label_ttl)
+    app.state.cookie_auth = session_key  # /v1/stream: live pages through the session
     for module in (
         signin,
         prompts,

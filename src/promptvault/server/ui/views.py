@@ -48,6 +48,7 @@ __all__ = [
     "prompt_url",
     "redirect",
     "require_permission",
+    "session_key",
     "ui_state",
 ]
 
@@ -255,6 +256,16 @@ async def current_user(request: Request) -> User:
     request.state.ui_user = user
     request.state.api_key = key
     return user
+
+
+async def session_key(request: Request) -> ApiKey | None:
+    """The key of the request's signed-in session, or None (no or an ended session)."""
+    if SESSION_COOKIE not in request.cookies:
+        return None
+    try:
+        return (await current_user(request)).key
+    except LoginRequired:
+        return None
 
 
 def require_permission(user: User, permission: Permission) -> None:
