@@ -188,3 +188,78 @@ def test_sync_client_over_loopback(live: str, keys: dict[str, str], vault: Vault
         assert pv.render("support@staging", {"name": "Ada"}) == "Hi Ada"
         with pytest.raises(LabelProtectedError):
             pv.rollback("support", label="production")
+
+
+def _experiment(vault: Vault) -> None:
+    vault.push("support", template="Hello {{name}}", author="seed")
+    vault.push("support", template="Hi {{name}}", author="seed")
+    vault.experiments.create(
+        "tone",
+        prompt="support",
+        variants=[{"name": "control", "version": 1}, {"name": "friendly", "version": 2}],
+        primary_metric={"name": "resolved", "kind": "binary"},
+        start=True,
+    )
+    vault.experiments.check_every = 10**9  # the checks are not what this measures
+
+
+@pytest.fixture
+def sqlite_live(sqlite_url: str) -> Iterator[tuple[str, str, Vault]]:
+    """A Vault on SQLite served on loopback, with a runtime key."""
+    vault = Vault(Settings(database_url=sqlite_url))
+    app = create_app(vault)
+    key = app.state.keys.create("runtime-key", "runtime")[0]
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, what="uvicorn to start")
+    yield f"http://127.0.0.1:{port}", key, vault
+    server.should_exit = True
+    thread.join(10)
+    vault.close()
+
+
+def test_a_batch_job_recording_fast_loses_no_outcome(
+    sqlite_live: tuple[str, str, Vault],
+) -> None:
+    live, key, vault = sqlite_live
+    _experiment(vault)
+    units = [f"u{i}" for i in range(500)]
+    # A small buffer, so the loop outruns the sender many times over.
+    with PromptVaultClient(live, key, timeout=60, event_buffer=2000) as pv:
+        for unit in units:
+            assert pv.record_exposure("tone", unit)
+        pv.flush()
+        for i in range(50_000):
+            assert pv.record_outcome("tone", units[i % 500], "resolved", i % 3 == 0)
+        result = pv.flush()
+        assert (result.lost, result.waiting, pv.dropped) == (0, 0, 0)
+        assert result.sent == 50_000
+    report = vault.experiments.report("tone")
+    (resolved,) = report.analysis["metrics"]
+    assert sum(v["n"] for v in resolved["variants"]) == 50_000
+
+
+def test_drops_are_counted_returned_and_reported_to_the_server(
+    live: str, keys: dict[str, str], vault: Vault
+) -> None:
+    _experiment(vault)
+    # Nothing listens on this port: every send fails and is kept for a retry.
+    down = f"http://127.0.0.1:{_free_port()}"
+    pv = PromptVaultClient(
+        down, keys["runtime"], timeout=5, event_buffer=10, event_block_timeout=0.01
+    )
+    results = [pv.record_exposure("tone", f"u{i}") for i in range(15)]
+    # At least the 5 past the buffer (a batch in flight frees its room until it fails).
+    dropped = results.count(False)
+    assert dropped >= 1 and pv.dropped == dropped
+    waiting = pv.flush()
+    assert (waiting.sent, waiting.lost, waiting.waiting) == (0, dropped, 15 - dropped)
+    # The same queue pointed at the server again (as when it comes back).
+    pv._http.base_url = httpx.URL(live)
+    result = pv.flush()
+    assert (result.sent, result.lost, result.waiting) == (15 - dropped, 0, 0)
+    metrics = httpx.get(f"{live}/metrics", timeout=30).text
+    assert f"promptvault_sdk_events_dropped_total {dropped}" in metrics.splitlines()
+    pv.close()

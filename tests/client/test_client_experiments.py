@@ -115,7 +115,7 @@ def test_get_assigns_locally_and_events_reach_the_report(
     assert pv.render("support", {"name": "Ada"}, unit_id=friendly) == "Hi Ada"
     for unit in units:
         assert pv.record_outcome("tone", unit, "resolved", unit.endswith(("1", "2")))
-    assert pv.flush() == 0
+    assert pv.flush().waiting == 0
     report = vault.experiments.report("tone")
     assert sum(report.units.values()) == 30
     assert sum(report.exposures.values()) == 30 * 3 + 1
@@ -138,8 +138,8 @@ def test_a_retried_batch_keeps_its_key_and_counts_once(
     for unit in _units_in(vault, "control", 5):
         pv.record_exposure("tone", unit, variant="control")
     transport.lose_event_answers = 1
-    assert pv.flush() == 5  # the answer was lost: the batch waits for a retry
-    assert pv.flush() == 0
+    assert pv.flush().waiting == 5  # the answer was lost: the batch waits for a retry
+    assert pv.flush().waiting == 0
     assert len(transport.event_keys) == 2 and transport.event_keys[0] == transport.event_keys[1]
     totals = vault.experiments.stored_totals("tone")
     assert totals[("control", "$units")][0] == 5  # stored once although sent twice
@@ -178,9 +178,9 @@ def test_experiments_never_break_a_request(
     pv.experiments._running.clear()  # as if the retry pause had passed
     routed = pv.get("support", unit_id="u1")
     assert routed.experiment == "tone"
-    assert pv.flush() == 1  # the exposure waits for the server, with its key
+    assert pv.flush().waiting == 1  # the exposure waits for the server, with its key
     transport.down = set()
-    assert pv.flush() == 0
+    assert pv.flush().waiting == 0
     assert vault.experiments.stored_totals("tone")[(str(routed.variant), "$units")][0] == 1
     pv.close()
 
@@ -255,14 +255,47 @@ def test_a_full_buffer_sends_whole_batches_only() -> None:
     queue.close()
 
 
-def test_overflow_drops_and_counts() -> None:
-    sent: list[tuple[str, list[dict[str, Any]]]] = []
-    queue = EventQueue(lambda k, e: sent.append((k, e)), batch_size=100, interval=60, max_buffer=5)
-    results = [queue.add({"n": i}) for i in range(8)]
+def test_overflow_without_waiting_drops_counts_and_reports() -> None:
+    sent: list[tuple[str, list[dict[str, Any]], int]] = []
+    queue = EventQueue(
+        lambda k, e, dropped=0: sent.append((k, e, dropped)),
+        batch_size=100,
+        interval=60,
+        max_buffer=5,
+        block_timeout=0,
+    )
+    with queue._cond:  # the sender cannot make room while the eight are recorded
+        results = [queue.add({"n": i}) for i in range(8)]
     assert results == [True] * 5 + [False] * 3
-    assert queue.dropped == 3 and len(queue) == 5
-    assert queue.flush() == 0
+    assert queue.dropped == 3
+    assert tuple(queue.settle()) == (5, 3, 0)
     assert [e["n"] for e in sent[0][1]] == [0, 1, 2, 3, 4]
+    assert sum(d for _, _, d in sent) == 3  # the drops travel with the next batch, once
+    assert tuple(queue.settle()) == (0, 0, 0)
+    queue.close()
+
+
+def test_a_full_buffer_waits_for_the_sender_instead_of_dropping() -> None:
+    sent: list[int] = []
+    gate = threading.Event()
+
+    def slow(key: str, events: list[dict[str, Any]]) -> None:
+        gate.wait(10)  # the first batch is held until the producer has waited for room
+        sent.extend(e["n"] for e in events)
+
+    queue = EventQueue(slow, batch_size=4, interval=60, max_buffer=5, block_timeout=30)
+    accepted: list[bool] = []
+    producer = threading.Thread(
+        target=lambda: accepted.extend(queue.add({"n": i}) for i in range(40))
+    )
+    producer.start()
+    wait_until(lambda: len(queue) >= 5, what="a full buffer")  # the producer now waits
+    gate.set()
+    producer.join(30)
+    assert accepted == [True] * 40
+    result = queue.settle()
+    assert (result.lost, result.waiting, queue.dropped) == (0, 0, 0)
+    assert sorted(sent) == list(range(40))
     queue.close()
 
 

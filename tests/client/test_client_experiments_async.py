@@ -88,8 +88,8 @@ def test_async_get_routes_and_events_arrive(vault: Vault, setup: Any) -> None:
             assert pv.record_outcome("tone", unit, "resolved", i % 2)
         assert (await pv.get("support")).experiment is None
         transport.lose_event_answers = 1
-        assert await pv.flush() == 60  # the answer was lost: kept with its key
-        assert await pv.flush() == 0
+        assert (await pv.flush()).waiting == 60  # the answer was lost: kept with its key
+        assert (await pv.flush()).waiting == 0
         assert transport.event_keys[0] == transport.event_keys[1]
         pv.record_exposure("tone", "late", variant="control")
         await pv.aclose()  # sends what is left
@@ -103,10 +103,12 @@ def test_async_get_routes_and_events_arrive(vault: Vault, setup: Any) -> None:
 
 def test_async_queue_bounds_and_retries() -> None:
     attempts: list[tuple[str, int]] = []
+    reported: list[int] = []
     outcomes = iter([SendFailed("down", retry=True), None])
 
-    async def send(key: str, events: list[dict[str, Any]]) -> None:
+    async def send(key: str, events: list[dict[str, Any]], dropped: int = 0) -> None:
         attempts.append((key, len(events)))
+        reported.append(dropped)
         failure = next(outcomes)
         if failure is not None:
             raise failure
@@ -118,6 +120,8 @@ def test_async_queue_bounds_and_retries() -> None:
         assert await queue.flush() == 4
         assert await queue.flush() == 0
         assert attempts[0] == attempts[1] == (attempts[0][0], 4)
+        assert reported == [2, 2]  # the retry reports the same drops under the same key
+        assert tuple(await queue.settle()) == (4, 2, 0)
         await queue.aclose()
         assert not queue.add({"n": 9})
 

@@ -36,6 +36,7 @@ from promptvault.client._core import (
     uses_partials,
 )
 from promptvault.client.cache import CacheKey
+from promptvault.client.events import FlushResult
 from promptvault.client.experiments_async import AsyncClientExperiments
 from promptvault.entities import PromptVersion
 from promptvault.errors import NotFoundError, PromptUnavailable, PromptVaultError
@@ -362,6 +363,12 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
         """Queue an exposure by hand (``get(..., unit_id=...)`` records its own)."""
         return self.experiments.record_exposure(experiment, unit_id, variant=variant)
 
-    async def flush(self) -> int:
-        """Send queued experiment events now; returns how many are still waiting."""
+    @property
+    def dropped(self) -> int:
+        """Experiment events lost so far (reported to the server's ``/metrics`` too)."""
+        return self.experiments.dropped
+
+    async def flush(self) -> FlushResult:
+        """Send queued experiment events now; returns ``(sent, lost, waiting)`` since the
+        previous flush."""
         return await self.experiments.flush()

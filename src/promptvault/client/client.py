@@ -41,6 +41,7 @@ from promptvault.client._core import (
     transport_reason,
 )
 from promptvault.client.cache import CacheKey
+from promptvault.client.events import FlushResult
 from promptvault.client.experiments import ClientExperiments
 from promptvault.client.fewshot import LocalBuilds
 from promptvault.entities import PromptVersion
@@ -72,9 +73,11 @@ class PromptVaultClient(StoreCalls):
         event_batch_size: int = 500,
         event_interval: float = 1.0,
         event_buffer: int = 10_000,
+        event_block_timeout: float = 5.0,
     ) -> None:
         """``event_*`` tune the experiment event buffer: batch size, seconds between sends,
-        and how many events may wait before new ones are dropped (and counted)."""
+        how many events may wait, and how long recording waits for room in a full buffer
+        before the event is dropped (and counted in :attr:`dropped`)."""
         self._core = ClientCore(
             base_url, cache_ttl=cache_ttl, fallback_dir=fallback_dir, clock=clock
         )
@@ -93,7 +96,11 @@ class PromptVaultClient(StoreCalls):
         )
         self._threads: set[threading.Thread] = set()
         self.experiments = ClientExperiments(
-            self, batch_size=event_batch_size, interval=event_interval, max_buffer=event_buffer
+            self,
+            batch_size=event_batch_size,
+            interval=event_interval,
+            max_buffer=event_buffer,
+            block_timeout=event_block_timeout,
         )
         self.audit = ClientAudit(self._call)
         self.events = ClientChanges(self._call)
@@ -374,7 +381,8 @@ class PromptVaultClient(StoreCalls):
     # --- experiment events -------------------------------------------------------------------
 
     def record_outcome(self, experiment: str, unit_id: str, metric: str, value: float) -> bool:
-        """Queue an outcome (sent in the background); False when the buffer was full."""
+        """Queue an outcome (sent in the background). A full buffer makes this wait for room
+        (``event_block_timeout``); False when none came and the event was dropped."""
         return self.experiments.record_outcome(experiment, unit_id, metric, value)
 
     def record_exposure(
@@ -383,8 +391,14 @@ class PromptVaultClient(StoreCalls):
         """Queue an exposure by hand (``get(..., unit_id=...)`` records its own)."""
         return self.experiments.record_exposure(experiment, unit_id, variant=variant)
 
-    def flush(self) -> int:
-        """Send queued experiment events now; returns how many are still waiting."""
+    @property
+    def dropped(self) -> int:
+        """Experiment events lost so far (reported to the server's ``/metrics`` too)."""
+        return self.experiments.dropped
+
+    def flush(self) -> FlushResult:
+        """Send queued experiment events now; returns ``(sent, lost, waiting)`` since the
+        previous flush (``waiting``: kept for a retry while the server is unreachable)."""
         return self.experiments.flush()
 
     # --- listings answered from the cache -------------------------------------------------

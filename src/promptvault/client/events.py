@@ -4,13 +4,20 @@ Recording an event is a list append under a lock; it never waits for the network
 thread sends whole batches as soon as ``batch_size`` events are waiting, and whatever is
 waiting every ``interval`` seconds, to ``POST /v1/events``. Rules:
 
-* **Bounded**: at most ``max_buffer`` events wait. Past that new events are dropped and
-  counted in :attr:`EventQueue.dropped` (never blocking or growing without limit while the
-  server is down).
+* **Bounded, blocking**: at most ``max_buffer`` events wait. A full buffer makes
+  :meth:`EventQueue.add` wait (up to ``block_timeout`` seconds, 5 by default) for the
+  sender to make room, so a batch job recording faster than the server ingests slows down
+  to its pace instead of losing events. Only an event that still finds no room in time
+  (the server down for longer than that) is dropped: ``add`` returns False and it is
+  counted in :attr:`EventQueue.dropped`, which the next batch reports to the server
+  (``promptvault_sdk_events_dropped_total`` in its ``/metrics``).
 * **Idempotent retries**: each batch gets its key (a random UUID) when it is cut. A batch
   that fails on the network or with a 5xx/429 is retried later *with the same key and the
   same events*, so the server counts it once even when the first attempt did arrive. A
   batch the server refuses (4xx) is dropped and counted in :attr:`EventQueue.failed`.
+* **Accounted**: :meth:`EventQueue.settle` (the clients' ``flush()``) sends what waits and
+  returns a :class:`FlushResult`: events sent and lost since the last one, and any still
+  waiting for a retry.
 * **Flushed on exit**: :meth:`EventQueue.close` (called by the client's ``close()``) and an
   ``atexit`` hook send what is left, within ``timeout`` seconds.
 """
@@ -25,9 +32,9 @@ import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["Batch", "EventQueue", "SendFailed"]
+__all__ = ["Batch", "EventQueue", "FlushResult", "SendFailed"]
 
 log = logging.getLogger("promptvault.client")
 
@@ -40,15 +47,40 @@ class SendFailed(Exception):
         self.retry = retry
 
 
+class FlushResult(NamedTuple):
+    """What a client's ``flush()`` saw since the previous one.
+
+    ``sent``: events the server took (in the background or by this flush); ``lost``: events
+    dropped (no room in time, or recorded after close) or refused by the server (4xx);
+    ``waiting``: events still queued, in batches waiting to be retried.
+    """
+
+    sent: int
+    lost: int
+    waiting: int
+
+
 @dataclass
 class Batch:
-    """A cut batch: its idempotency key, its events and how often sending it failed."""
+    """A cut batch: its idempotency key, its events and how often sending it failed.
+
+    ``dropped`` is how many events the client had dropped, not yet reported, when the batch
+    was cut: the server adds them to its metrics (a retry carries the same number, and the
+    key makes the server count it once)."""
 
     key: str
     events: list[dict[str, Any]]
     attempts: int = 0
     not_before: float = 0.0
     results: list[Any] = field(default_factory=list)
+    dropped: int = 0
+
+
+def send_batch(send: Callable[..., Any], batch: Batch) -> Any:
+    """``send(key, events)``, with ``dropped=`` when the batch reports drops."""
+    if batch.dropped:
+        return send(batch.key, batch.events, dropped=batch.dropped)
+    return send(batch.key, batch.events)
 
 
 def _flush_at_exit(ref: weakref.ReferenceType[EventQueue]) -> None:
@@ -62,17 +94,23 @@ class EventQueue:
 
     def __init__(
         self,
-        send: Callable[[str, list[dict[str, Any]]], Any],
+        send: Callable[..., Any],
         *,
         batch_size: int = 500,
         interval: float = 1.0,
         max_buffer: int = 10_000,
         timeout: float = 5.0,
+        block_timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if batch_size < 1 or max_buffer < 1 or interval <= 0:
-            raise ValueError("batch_size and max_buffer must be >= 1, interval > 0")
+        if batch_size < 1 or max_buffer < 1 or interval <= 0 or block_timeout < 0:
+            raise ValueError(
+                "batch_size and max_buffer must be >= 1, interval > 0, block_timeout >= 0"
+            )
         self._send = send
+        self.block_timeout = block_timeout
+        self._reported = 0  # drops already reported to the server in a batch
+        self._settled = (0, 0)  # (sent, lost) at the previous settle()
         self.batch_size = batch_size
         self.interval = interval
         self.max_buffer = max_buffer
@@ -94,8 +132,13 @@ class EventQueue:
         return len(self._events) + sum(len(b.events) for b in self._retry)
 
     def add(self, event: dict[str, Any]) -> bool:
-        """Queue one event; False (and counted in ``dropped``) when the buffer is full."""
+        """Queue one event, waiting up to ``block_timeout`` for room in a full buffer.
+
+        False (and counted in ``dropped``) when no room came in time or the queue is closed.
+        """
         with self._cond:
+            if not self._closed and len(self) >= self.max_buffer:
+                self._wait_for_room()
             if self._closed or len(self) >= self.max_buffer:
                 self.dropped += 1
                 return False
@@ -109,6 +152,21 @@ class EventQueue:
                 self._cond.notify()
         return True
 
+    def _wait_for_room(self) -> None:
+        """Wait (holding the condition) until the sender makes room, or time runs out."""
+        deadline = time.monotonic() + self.block_timeout
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="promptvault-events", daemon=True
+            )
+            self._thread.start()
+        while not self._closed and len(self) >= self.max_buffer:
+            self._cond.notify_all()  # the sender: the buffer is full, send now
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._cond.wait(remaining)
+
     def _cut(self, *, full_only: bool = False) -> list[Batch]:
         """Batches due now: retries whose pause is over, then fresh ones (under the lock).
 
@@ -119,13 +177,17 @@ class EventQueue:
         least = self.batch_size if full_only else 1
         while len(self._events) >= least:
             chunk, self._events = self._events[: self.batch_size], self._events[self.batch_size :]
-            due.append(Batch(str(uuid.uuid4()), chunk))
+            due.append(Batch(str(uuid.uuid4()), chunk, dropped=self._unreported()))
         return due
+
+    def _unreported(self) -> int:
+        n, self._reported = self.dropped - self._reported, self.dropped
+        return n
 
     def _deliver(self, batches: list[Batch]) -> None:
         for batch in batches:
             try:
-                batch.results.append(self._send(batch.key, batch.events))
+                batch.results.append(send_batch(self._send, batch))
             except SendFailed as exc:
                 batch.attempts += 1
                 if exc.retry:
@@ -138,6 +200,8 @@ class EventQueue:
                     log.warning("promptvault refused %d events: %s", len(batch.events), exc)
             else:
                 self.sent += len(batch.events)
+            with self._cond:  # room was made: wake producers waiting in add()
+                self._cond.notify_all()
 
     def flush(self, *, retry_now: bool = True, full_only: bool = False) -> int:
         """Send everything waiting now (failed batches too, keeping their keys).
@@ -154,6 +218,19 @@ class EventQueue:
             self._deliver(batches)
         return len(self)
 
+    def settle(self) -> FlushResult:
+        """Send everything waiting now; what was sent and lost since the last settle."""
+        with self._cond:
+            if self.dropped > self._reported and not self._events and not self._closed:
+                # Nothing to carry the drops: an empty batch reports them.
+                self._retry.append(Batch(str(uuid.uuid4()), [], dropped=self._unreported()))
+        waiting = self.flush()
+        with self._cond:
+            sent, lost = self.sent, self.dropped + self.failed
+            before_sent, before_lost = self._settled
+            self._settled = (sent, lost)
+        return FlushResult(sent - before_sent, lost - before_lost, waiting)
+
     def _run(self) -> None:
         while True:
             with self._cond:
@@ -164,6 +241,9 @@ class EventQueue:
                     full = self._cond.wait(self.interval)
                 if self._closed:
                     return
+                # A producer waits for room: send what is there, whole batch or not.
+                if len(self) >= self.max_buffer:
+                    full = False
             try:
                 self.flush(retry_now=False, full_only=full)
             except Exception:  # the sender must never kill the thread
@@ -180,6 +260,10 @@ class EventQueue:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(self.timeout)
+        with self._cond:
+            if self.dropped > self._reported:  # report the last drops, if the server listens
+                self._retry.append(Batch(str(uuid.uuid4()), [], dropped=self._unreported()))
+        self.flush()
         while len(self) and self._clock() < deadline:
             if self.flush() and self._clock() < deadline:
                 time.sleep(min(0.05, max(0.0, deadline - self._clock())))

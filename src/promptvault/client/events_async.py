@@ -1,9 +1,13 @@
 """The async SDK's event buffer: the rules of :mod:`promptvault.client.events` on asyncio.
 
-Bounded (drops and counts past ``max_buffer``), batched (``batch_size`` or every
-``interval`` seconds, from a task on the client's event loop), idempotent retries (a batch
-keeps its key and events), and :meth:`AsyncEventQueue.aclose` sends what is left. Use it
-from the loop that owns the client.
+Batched (``batch_size`` or every ``interval`` seconds, from a task on the client's event
+loop), idempotent retries (a batch keeps its key and events), drops reported to the server
+with the next batch, :meth:`AsyncEventQueue.settle` returning what was sent and lost, and
+:meth:`AsyncEventQueue.aclose` sends what is left. Bounded: past ``max_buffer`` events
+``add`` drops and counts -- it is called from sync code on the loop's thread, so it cannot
+wait for the sender as the sync queue does; a tight recording loop awaits
+:meth:`AsyncEventQueue.room` (``await pv.experiments.events.room()``) first. Use it from the
+loop that owns the client.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from promptvault.client.events import Batch, SendFailed
+from promptvault.client.events import Batch, FlushResult, SendFailed
 
 __all__ = ["AsyncEventQueue"]
 
@@ -28,7 +32,7 @@ class AsyncEventQueue:
 
     def __init__(
         self,
-        send: Callable[[str, list[dict[str, Any]]], Awaitable[Any]],
+        send: Callable[..., Awaitable[Any]],
         *,
         batch_size: int = 500,
         interval: float = 1.0,
@@ -53,6 +57,8 @@ class AsyncEventQueue:
         self._lock = asyncio.Lock()
         self._closed = False
         self._task: asyncio.Task[None] | None = None
+        self._reported = 0
+        self._settled = (0, 0)
 
     def __len__(self) -> int:
         """Events waiting, including those of batches waiting for a retry."""
@@ -85,10 +91,14 @@ class AsyncEventQueue:
             while len(self._events) >= least:
                 chunk = self._events[: self.batch_size]
                 self._events = self._events[self.batch_size :]
-                due.append(Batch(str(uuid.uuid4()), chunk))
+                due.append(Batch(str(uuid.uuid4()), chunk, dropped=self._unreported()))
             for batch in due:
                 try:
-                    batch.results.append(await self._send(batch.key, batch.events))
+                    if batch.dropped:
+                        sent = await self._send(batch.key, batch.events, dropped=batch.dropped)
+                    else:
+                        sent = await self._send(batch.key, batch.events)
+                    batch.results.append(sent)
                 except SendFailed as exc:
                     batch.attempts += 1
                     if exc.retry:
@@ -101,6 +111,30 @@ class AsyncEventQueue:
                 else:
                     self.sent += len(batch.events)
         return len(self)
+
+    def _unreported(self) -> int:
+        n, self._reported = self.dropped - self._reported, self.dropped
+        return n
+
+    async def room(self, timeout: float = 5.0) -> bool:
+        """Wait until the buffer has room (sending what waits); False if none came in time."""
+        deadline = self._clock() + timeout
+        while len(self) >= self.max_buffer and not self._closed:
+            await self.flush(retry_now=False)
+            if len(self) < self.max_buffer or self._clock() >= deadline:
+                break
+            await asyncio.sleep(0.05)
+        return len(self) < self.max_buffer and not self._closed
+
+    async def settle(self) -> FlushResult:
+        """Send everything waiting now; what was sent and lost since the last settle."""
+        if self.dropped > self._reported and not self._events and not self._closed:
+            self._retry.append(Batch(str(uuid.uuid4()), [], dropped=self._unreported()))
+        waiting = await self.flush()
+        sent, lost = self.sent, self.dropped + self.failed
+        before_sent, before_lost = self._settled
+        self._settled = (sent, lost)
+        return FlushResult(sent - before_sent, lost - before_lost, waiting)
 
     async def _run(self) -> None:
         while not self._closed:

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from promptvault.client._api import Call
-from promptvault.client.events import EventQueue, SendFailed
+from promptvault.client.events import EventQueue, FlushResult, SendFailed
 from promptvault.entities import PromptVersion
 from promptvault.errors import InvalidInputError, PromptVaultError
 from promptvault.experiments.models import (
@@ -77,13 +77,17 @@ def outcome_event(experiment: str, unit_id: str, metric: str, value: float) -> d
     }
 
 
-def batch_call(key: str, events: list[dict[str, Any]]) -> Call[IngestResult]:
-    """``POST /v1/events`` of one buffered batch."""
+def batch_call(key: str, events: list[dict[str, Any]], dropped: int = 0) -> Call[IngestResult]:
+    """``POST /v1/events`` of one buffered batch (``dropped``: events the client lost since
+    its last report, for the server's metrics)."""
+    body: dict[str, Any] = {"events": events, "key": key}
+    if dropped:
+        body["dropped"] = dropped
     return Call(
         "POST",
         "/v1/events",
         IngestResult.model_validate,
-        json={"events": events, "key": key},
+        json=body,
         idempotent=True,  # the key makes a repeat harmless
     )
 
@@ -132,6 +136,7 @@ class ClientExperiments:
         batch_size: int = 500,
         interval: float = 1.0,
         max_buffer: int = 10_000,
+        block_timeout: float = 5.0,
     ) -> None:
         self._client = client
         self._core = client._core
@@ -140,6 +145,7 @@ class ClientExperiments:
             batch_size=batch_size,
             interval=interval,
             max_buffer=max_buffer,
+            block_timeout=block_timeout,
             timeout=max(1.0, float(client.timeout)),
         )
         self._running: dict[tuple[str, str], RunningEntry] = {}
@@ -215,25 +221,30 @@ class ClientExperiments:
     def record_exposure(
         self, experiment: str, unit_id: str | None, *, variant: str | None = None
     ) -> bool:
-        """Queue an exposure; False when the buffer was full and it was dropped."""
+        """Queue an exposure (waiting for room in a full buffer); False when it was dropped."""
         return self.events.add(exposure_event(experiment, unit_id, variant))
 
     def record_outcome(self, experiment: str, unit_id: str, metric: str, value: float) -> bool:
         """Queue an outcome (0/1 for binary metrics); False when it was dropped."""
         return self.events.add(outcome_event(experiment, unit_id, metric, value))
 
-    def flush(self) -> int:
-        """Send queued events now; returns how many are still waiting (0: all sent)."""
-        return self.events.flush()
+    @property
+    def dropped(self) -> int:
+        """Events lost so far: no room in time, or recorded after close."""
+        return self.events.dropped
+
+    def flush(self) -> FlushResult:
+        """Send queued events now: events sent and lost since the last flush, and waiting."""
+        return self.events.settle()
 
     def close(self) -> None:
         """Send what is left and stop the sender thread."""
         self.events.close()
 
-    def _send_batch(self, key: str, events: list[dict[str, Any]]) -> Any:
+    def _send_batch(self, key: str, events: list[dict[str, Any]], dropped: int = 0) -> Any:
         from promptvault.client._core import ClientCore, Unavailable
 
-        call = batch_call(key, events)
+        call = batch_call(key, events, dropped)
         try:
             return ClientCore.decode(call, self._client._send(call))
         except (Unavailable, PromptVaultError) as exc:

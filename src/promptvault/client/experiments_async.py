@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from promptvault.client.events import FlushResult
 from promptvault.client.events_async import AsyncEventQueue
 from promptvault.client.experiments import (
     RETRY_AFTER,
@@ -123,9 +124,14 @@ class AsyncClientExperiments:
         """Queue an outcome (0/1 for binary metrics); False when it was dropped."""
         return self.events.add(outcome_event(experiment, unit_id, metric, value))
 
-    async def flush(self) -> int:
-        """Send queued events now; returns how many are still waiting (0: all sent)."""
-        return await self.events.flush()
+    @property
+    def dropped(self) -> int:
+        """Events lost so far: the buffer was full, or recorded after close."""
+        return self.events.dropped
+
+    async def flush(self) -> FlushResult:
+        """Send queued events now: events sent and lost since the last flush, and waiting."""
+        return await self.events.settle()
 
     async def aclose(self) -> None:
         """Send what is left and stop the background task."""
@@ -133,10 +139,10 @@ class AsyncClientExperiments:
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def _send_batch(self, key: str, events: list[dict[str, Any]]) -> Any:
+    async def _send_batch(self, key: str, events: list[dict[str, Any]], dropped: int = 0) -> Any:
         from promptvault.client._core import ClientCore, Unavailable
 
-        call = batch_call(key, events)
+        call = batch_call(key, events, dropped)
         try:
             return ClientCore.decode(call, await self._client._send(call))
         except (Unavailable, PromptVaultError) as exc:

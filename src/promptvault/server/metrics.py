@@ -87,6 +87,7 @@ class Metrics:
         self._latency: dict[tuple[str, str], _Histogram] = {}
         self._cache: dict[str, int] = {"hit": 0, "miss": 0, "not_modified": 0}
         self._rejected: dict[str, int] = {}
+        self._client_dropped = 0
         self.started = time.time()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -110,6 +111,10 @@ class Metrics:
         """
         for reason, n in counts.items():
             self._rejected[reason] = self._rejected.get(reason, 0) + n
+
+    def client_dropped(self, n: int) -> None:
+        """Count experiment events SDK clients report they lost (their buffer stayed full)."""
+        self._client_dropped += n
 
     def render(self) -> str:
         """The whole exposition text."""
@@ -143,6 +148,12 @@ class Metrics:
         for reason, n in sorted(self._rejected.items()):
             labels = _labels((("reason", reason),))
             out.append(f"promptvault_experiment_events_rejected_total{labels} {n}")
+        out.append(
+            "# HELP promptvault_sdk_events_dropped_total Experiment events SDK clients "
+            "reported lost before sending (no room in their buffer in time)."
+        )
+        out.append("# TYPE promptvault_sdk_events_dropped_total counter")
+        out.append(f"promptvault_sdk_events_dropped_total {self._client_dropped}")
         out.append("# HELP promptvault_process_start_time_seconds Start time of the process.")
         out.append("# TYPE promptvault_process_start_time_seconds gauge")
         out.append(f"promptvault_process_start_time_seconds {self.started!r}")

@@ -104,6 +104,8 @@ class EventsBody(_Body):
 
     events: list[Event] = Field(max_length=MAX_EVENTS)
     key: str | None = Field(default=None, min_length=1, max_length=200)
+    dropped: int = Field(default=0, ge=0, le=1_000_000_000)
+    """Events the sending SDK lost since its last report (added to ``/metrics``)."""
 
 
 def _may_change(key: ApiKey, exp: Experiment, settings: Settings) -> None:
@@ -253,4 +255,5 @@ async def ingest_events(
     result: IngestResult = await run_in_threadpool(vault.experiments.ingest, body.events, key=key)
     if not result.duplicate:
         metrics.events_rejected(result.rejected)
+        metrics.client_dropped(body.dropped)
     return result
