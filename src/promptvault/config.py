@@ -10,6 +10,7 @@ import getpass
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -146,6 +147,28 @@ class Settings(BaseSettings):
         ge=0,
         description="Collections with at least this many examples also get an approximate "
         "(HNSW) index when usearch is installed (promptvault[ann]); 0 turns it off.",
+    )
+
+    # evaluations
+    secret_key: str | None = Field(
+        default=None,
+        description="Key that encrypts model provider secrets at rest (a Fernet key, or any "
+        "text, from which one is derived); without it no provider secret can be stored.",
+    )
+    eval_providers: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Model providers from settings, by name: {kind: openai|anthropic, "
+        "base_url, api_key, model, timeout, max_retries}; providers stored through the API "
+        "take precedence.",
+    )
+    eval_prices: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Price per million tokens by model: {model: {input: ..., output: ...}}.",
+    )
+    eval_concurrency: int = Field(default=8, ge=1, le=256, description="Model calls at once.")
+    eval_timeout: float = Field(default=60.0, gt=0, description="Seconds per model call.")
+    eval_max_retries: int = Field(
+        default=4, ge=0, le=20, description="Retries of a model call on 429, 5xx or timeout."
     )
 
     def resolved_actor(self) -> str:

@@ -30,7 +30,7 @@ from promptvault.entities import (
     PromptVersion,
     PushResult,
 )
-from promptvault.errors import PromptUnavailable
+from promptvault.errors import EvalGateError, PromptUnavailable
 from promptvault.registry.audit import AuditLog
 from promptvault.registry.diff import diff_versions
 from promptvault.registry.events import ChangeFeed
@@ -418,8 +418,31 @@ class Vault:
         """``{label: version}`` (``latest`` is implicit and not listed)."""
         return self.registry.labels(name)
 
-    def set_label(self, name: str, label: str, version: int, *, actor: str = "") -> LabelEvent:
-        """Point ``label`` at ``version``."""
+    def set_label(
+        self,
+        name: str,
+        label: str,
+        version: int,
+        *,
+        actor: str = "",
+        override_gate: bool = False,
+    ) -> LabelEvent:
+        """Point ``label`` at ``version``.
+
+        A label with an eval gate (``vault.evals.set_gate``) moves only to a version with a
+        passing run and no significant regression; otherwise ``EvalGateError`` (code
+        ``eval_gate_failed``) carries the gate's reasons. ``override_gate=True`` moves it
+        anyway and records the failed gate in the audit log.
+        """
+        gate = self.evals.check_gate(name, label, version)
+        if gate is not None and not gate.passed:
+            if not override_gate:
+                raise EvalGateError(
+                    f"{name}@{label} is gated on dataset {gate.dataset!r}: "
+                    + "; ".join(gate.reasons),
+                    details={"field": "version", **gate.model_dump(mode="json")},
+                )
+            self.evals.record_override(gate, actor=actor)
         return self.registry.set_label(name, label, version, actor=actor)
 
     def set_labels(

@@ -225,4 +225,7 @@ def build_app() -> typer.Typer:
     from promptvault.cli.datasets import datasets_app
 
     app.add_typer(datasets_app, name="datasets")
+    from promptvault.cli.evals import eval_app
+
+    app.add_typer(eval_app, name="eval")
     return app

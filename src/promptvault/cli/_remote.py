@@ -175,9 +175,11 @@ class RemoteBackend:
         """Where each label points."""
         return self.store.labels(name)
 
-    def set_label(self, name: str, label: str, version: int, *, actor: str = "") -> LabelEvent:
+    def set_label(
+        self, name: str, label: str, version: int, *, actor: str = "", override_gate: bool = False
+    ) -> LabelEvent:
         """Move a label."""
-        return self.store.set_label(name, label, version)
+        return self.store.set_label(name, label, version, override_gate=override_gate)
 
     def rollback(self, name: str, *, label: str = "production", actor: str = "") -> LabelEvent:
         """Move a label back."""

@@ -16,6 +16,17 @@ label_app = typer.Typer(
 )
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+OverrideGate = Annotated[
+    bool,
+    typer.Option("--override-gate", help="Promote past a failing eval gate (audited)."),
+]
+
+
+def _set(name: str, label: str, version: int, override_gate: bool) -> Any:
+    backend = ctx.backend()
+    if override_gate:
+        return backend.set_label(name, label, version, actor=ctx.actor(), override_gate=True)
+    return backend.set_label(name, label, version, actor=ctx.actor())
 
 
 def _moved(event: Any, json_: bool) -> None:
@@ -34,6 +45,7 @@ def set_label(
     name: Annotated[str, typer.Argument(help="Prompt name.")],
     label: Annotated[str, typer.Argument(help="Label ([a-z][a-z0-9_-]*).")],
     version: Annotated[int, typer.Argument(help="Version number.", min=1)],
+    override_gate: OverrideGate = False,
     json_: JsonFlag = False,
 ) -> None:
     """Point LABEL at VERSION.
@@ -42,7 +54,7 @@ def set_label(
     Example:
       promptvault label set customer_support staging 3
     """
-    _moved(ctx.backend().set_label(name, label, version, actor=ctx.actor()), json_)
+    _moved(_set(name, label, version, override_gate), json_)
 
 
 @label_app.command("list")
@@ -99,15 +111,19 @@ def promote(
     name: Annotated[str, typer.Argument(help="Prompt name.")],
     version: Annotated[int, typer.Argument(help="Version to promote.", min=1)],
     to: Annotated[str, typer.Option("--to", metavar="LABEL", help="Label to move.")] = "production",
+    override_gate: OverrideGate = False,
     json_: JsonFlag = False,
 ) -> None:
     """Move a label (production by default) to VERSION.
+
+    A label with an eval gate moves only to a version with a passing run; the refusal says
+    why. ``--override-gate`` promotes anyway (admin; recorded in the audit log).
 
     \b
     Example:
       promptvault promote customer_support 2
     """
-    _moved(ctx.backend().set_label(name, to, version, actor=ctx.actor()), json_)
+    _moved(_set(name, to, version, override_gate), json_)
 
 
 def rollback(

@@ -104,9 +104,14 @@ def _event(data: Any) -> LabelEvent:
     return LabelEvent.model_validate(data)
 
 
-def set_label(name: str, label: str, version: int) -> Call[LabelEvent]:
+def set_label(
+    name: str, label: str, version: int, *, override_gate: bool = False
+) -> Call[LabelEvent]:
     """PUT a label on a version (repeating it changes nothing)."""
-    return Call("PUT", prompt_path(name, "labels", label), _event, json={"version": version})
+    body: dict[str, Any] = {"version": version}
+    if override_gate:  # only when asked: older servers refuse unknown fields
+        body["override_gate"] = True
+    return Call("PUT", prompt_path(name, "labels", label), _event, json=body)
 
 
 def delete_label(name: str, label: str) -> Call[LabelEvent]:

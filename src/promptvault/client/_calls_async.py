@@ -68,9 +68,12 @@ class AsyncStoreCalls:
             core.invalidate(CacheKey(core.server, name, label, None))
         return result
 
-    async def set_label(self, name: str, label: str, version: int) -> LabelEvent:
-        """Point ``label`` at ``version``."""
-        result = await self._call(_api.set_label(name, label, version))
+    async def set_label(
+        self, name: str, label: str, version: int, *, override_gate: bool = False
+    ) -> LabelEvent:
+        """Point ``label`` at ``version`` (``override_gate``: past a failing eval gate, with
+        an admin key)."""
+        result = await self._call(_api.set_label(name, label, version, override_gate=override_gate))
         self._core.invalidate(CacheKey(self._core.server, name, label, None))
         return result
 

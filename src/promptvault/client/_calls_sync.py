@@ -70,9 +70,12 @@ class StoreCalls:
             core.invalidate(CacheKey(core.server, name, label, None))
         return result
 
-    def set_label(self, name: str, label: str, version: int) -> LabelEvent:
-        """Point ``label`` at ``version``."""
-        result = self._call(_api.set_label(name, label, version))
+    def set_label(
+        self, name: str, label: str, version: int, *, override_gate: bool = False
+    ) -> LabelEvent:
+        """Point ``label`` at ``version`` (``override_gate``: past a failing eval gate, with
+        an admin key)."""
+        result = self._call(_api.set_label(name, label, version, override_gate=override_gate))
         self._core.invalidate(CacheKey(self._core.server, name, label, None))
         return result
 

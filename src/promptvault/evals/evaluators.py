@@ -31,7 +31,7 @@ import math
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from promptvault.errors import InvalidInputError
 from promptvault.evals.models import Case, Score
@@ -63,8 +63,7 @@ _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n(.*?)\n?```\s*$", re.DOTALL)
 EvaluatorFn = Callable[[str, Case], Any]
 
 
-class EmbedFn(Protocol):
-    def __call__(self, embedder: str, texts: list[str]) -> list[list[float]]: ...
+EmbedFn = Callable[[str, list[str]], list[list[float]]]
 
 
 @dataclass(frozen=True)

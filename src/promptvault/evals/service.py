@@ -17,11 +17,16 @@ embedders by name). Who may do what is the caller's concern: the server checks r
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from promptvault.config import Settings
 from promptvault.evals.datasets import DatasetsMixin
+from promptvault.evals.gates import GatesMixin
+from promptvault.evals.provider_store import ProvidersMixin
+from promptvault.evals.providers import Sleep
+from promptvault.evals.runs import RunsMixin
 
 if TYPE_CHECKING:
     from promptvault.builder.builder import BuiltRequest
@@ -35,7 +40,7 @@ ResolveFn = Callable[[str], "PromptVersion"]
 EmbedFn = Callable[[str, list[str]], list[list[float]]]
 
 
-class EvalService(DatasetsMixin):
+class EvalService(DatasetsMixin, ProvidersMixin, RunsMixin, GatesMixin):
     """Datasets, providers, runs, comparisons and gates over one database."""
 
     def __init__(
@@ -46,9 +51,12 @@ class EvalService(DatasetsMixin):
         build: BuildFn,
         resolve: ResolveFn,
         embed: EmbedFn | None = None,
+        sleep: Sleep | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self._build = build
         self._resolve = resolve
         self._embed = embed
+        # How retries wait; tests hand in one that records the wait instead of sleeping.
+        self._sleep: Sleep = sleep or asyncio.sleep

@@ -335,7 +335,9 @@ _RESULT = (
 
 def results_of(session: Session, run_id: str) -> list[dict[str, Any]]:
     """Every committed result of a run."""
-    rows = session.execute(select(EvalResultRow).where(EvalResultRow.run_id == run_id)).scalars()
+    rows = session.execute(
+        select(EvalResultRow).where(EvalResultRow.run_id == run_id).order_by(EvalResultRow.case_key)
+    ).scalars()
     return [_fields(r, _RESULT) for r in rows]
 
 

@@ -14,6 +14,7 @@ from promptvault.server.api import (
     collections,
     datasets,
     diff,
+    evals,
     events,
     experiments,
     health,
@@ -43,6 +44,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     collections.build_router,
     collections.router,
     datasets.router,
+    evals.router,
     langfuse.router,
     prompts.router,  # last: GET/DELETE /v1/prompts/{name:path} match any suffix
 )

@@ -89,6 +89,10 @@ class LabelBody(_Body):
     """Where to point a label."""
 
     version: int = Field(ge=1, le=MAX_INT)
+    override_gate: bool = Field(
+        default=False,
+        description="Promote past a failing eval gate (admin only; recorded in the audit log).",
+    )
 
 
 class Labels(BaseModel):

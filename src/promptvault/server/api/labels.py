@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from promptvault.entities import LabelEvent
+from promptvault.errors import ForbiddenError
 from promptvault.server.api._models import LabelBody, Labels, Page
-from promptvault.server.auth import Reader, Writer, check_labels
+from promptvault.server.auth import Permission, Reader, Writer, check_labels, has
 from promptvault.server.deps import SettingsDep, VaultDep
 from promptvault.server.errors import ERROR_RESPONSES
 
@@ -46,9 +47,17 @@ def set_label(
     settings: SettingsDep,
     key: Writer,
 ) -> LabelEvent:
-    """Point a label at a version (protected labels need an admin key)."""
+    """Point a label at a version (protected labels need an admin key). A label with an eval
+    gate refuses a version without a passing run (409 ``eval_gate_failed``, the gate's
+    reasons in ``details``); ``override_gate`` promotes anyway and needs an admin key."""
     check_labels(key, [label], settings.protected_labels)
-    return vault.set_label(name, label, body.version, actor=key.name)
+    if body.override_gate and not has(key, Permission.ADMIN):
+        raise ForbiddenError(
+            "overriding an eval gate needs an admin key", details={"field": "override_gate"}
+        )
+    return vault.set_label(
+        name, label, body.version, actor=key.name, override_gate=body.override_gate
+    )
 
 
 @router.delete("/{name:path}/labels/{label}", response_model=LabelEvent)

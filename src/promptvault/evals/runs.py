@@ -1,0 +1,446 @@
+"""Runs: start (or resume) a run of a prompt version over a dataset, and read runs back."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from promptvault.errors import (
+    EvalRunNotFound,
+    InvalidInputError,
+    PromptVaultError,
+)
+from promptvault.evals.datasets import load_dataset
+from promptvault.evals.evaluators import (
+    Evaluator,
+    EvaluatorDeps,
+    EvaluatorFn,
+    build_evaluators,
+)
+from promptvault.evals.models import Case, CaseResult, Run, RunSummary, Score
+from promptvault.evals.providers import (
+    ModelClient,
+    ProviderConfig,
+    Sleep,
+    call_with_retries,
+    make_client,
+)
+from promptvault.evals.runner import Job, Progress, ResultWriter, execute, request_key
+from promptvault.evals.summary import summarize
+from promptvault.storage.unit_of_work import utcnow
+
+if TYPE_CHECKING:
+    from promptvault.builder.builder import BuiltRequest
+    from promptvault.config import Settings
+    from promptvault.entities import PromptVersion
+    from promptvault.storage.database import Database
+    from promptvault.storage.unit_of_work import UnitOfWork
+
+__all__ = ["RunsMixin"]
+
+EvaluatorItem = Mapping[str, Any] | EvaluatorFn
+
+
+class RunsMixin:
+    """The runs half of :class:`~promptvault.evals.service.EvalService`."""
+
+    _db: Database
+    _settings: Settings
+    _build: Callable[[str, Mapping[str, Any]], BuiltRequest]
+    _resolve: Callable[[str], PromptVersion]
+    _embed: Callable[[str, list[str]], list[list[float]]] | None
+    _sleep: Sleep
+
+    provider_config: Callable[[str | None], ProviderConfig]
+
+    # --- reads --------------------------------------------------------------------------
+
+    def get_run(self, run_id: str, *, results: bool = True) -> Run:
+        """A run, with its per-case results unless ``results=False``."""
+        with self._db.read_work() as work:
+            row = work.evals.run(run_id)
+            if row is None:
+                raise EvalRunNotFound(
+                    f"no evaluation run {run_id!r}", details={"field": "run", "run": run_id}
+                )
+            stored = work.evals.results(run_id) if results else None
+        return _run_entity(row, stored)
+
+    def runs(
+        self,
+        *,
+        dataset: str | None = None,
+        prompt: str | None = None,
+        version: int | None = None,
+        limit: int = 100,
+    ) -> list[Run]:
+        """Runs newest first (without their results)."""
+        with self._db.read_work() as work:
+            dataset_id = None if dataset is None else load_dataset(work, dataset)["id"]
+            rows = work.evals.runs(
+                dataset_id=dataset_id, prompt=prompt, version=version, limit=limit
+            )
+        return [_run_entity(r, None) for r in rows]
+
+    # --- running ------------------------------------------------------------------------
+
+    def run(
+        self,
+        dataset: str,
+        ref: str | None = None,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        evaluators: Sequence[EvaluatorItem] | None = None,
+        concurrency: int | None = None,
+        resume: str | None = None,
+        cache: bool = True,
+        progress: Progress | None = None,
+        actor: str = "",
+    ) -> Run:
+        """Run ``ref`` (``name@label``, ``name@7``) over ``dataset``; see :meth:`arun`."""
+        coro = self.arun(
+            dataset,
+            ref,
+            provider=provider,
+            model=model,
+            evaluators=evaluators,
+            concurrency=concurrency,
+            resume=resume,
+            cache=cache,
+            progress=progress,
+            actor=actor,
+        )
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(coro)
+        # Called from inside an event loop (a notebook): run on a loop of its own.
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["run"] = asyncio.run(coro)
+            except BaseException as exc:
+                box["error"] = exc
+
+        thread = threading.Thread(target=target, name="promptvault-eval-run")
+        thread.start()
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["run"]  # type: ignore[no-any-return]
+
+    async def arun(
+        self,
+        dataset: str,
+        ref: str | None = None,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        evaluators: Sequence[EvaluatorItem] | None = None,
+        concurrency: int | None = None,
+        resume: str | None = None,
+        cache: bool = True,
+        progress: Progress | None = None,
+        actor: str = "",
+    ) -> Run:
+        """Run a prompt version over a dataset against a model, and return the finished run.
+
+        Each case is built exactly as ``vault.build(ref, case.variables)`` builds it (its
+        variables checked against the version's schema: one bad case refuses the run before
+        any call), sent with at most ``concurrency`` calls at once, answered from the
+        response cache when the identical request was answered before (``cache=False`` to
+        always call), and scored by ``evaluators`` (default: the dataset's). The model is the
+        version config's unless ``model`` overrides it (else the provider's default).
+        ``resume`` names an earlier run: its finished cases are skipped and the rest run
+        with its prompt version, dataset version, provider and model.
+        """
+        actor = actor or self._db.default_actor
+        limit = concurrency or self._settings.eval_concurrency
+        if limit < 1:
+            raise InvalidInputError(
+                "concurrency must be at least 1", details={"field": "concurrency"}
+            )
+        if resume is not None:
+            row, cases, done = self._resumable(resume)
+            config = self.provider_config(row["provider"])
+            specs: Sequence[EvaluatorItem] = (
+                evaluators
+                if evaluators is not None
+                else [e for e in row["evaluators"] if e.get("type") != "python"]
+            )
+            run_id, target, model = resume, f"{row['prompt']}@{row['version']}", row["model"]
+            pending = [c for c in cases if c.key not in done]
+        else:
+            if ref is None:
+                raise InvalidInputError("name the prompt to run", details={"field": "prompt"})
+            config = self.provider_config(provider)
+            version = self._resolve(ref)
+            with self._db.read_work() as work:
+                stored = load_dataset(work, dataset)
+                cases = [Case(**c) for c in work.evals.cases_at(stored["id"], stored["version"])]
+            specs = evaluators if evaluators is not None else list(stored["evaluators"])
+            run_id, target = secrets.token_hex(8), f"{version.name}@{version.version}"
+            pending = cases
+        deps = EvaluatorDeps(embed=self._embed, judge=self._judge_fn(config))
+        built_evaluators = build_evaluators(specs, deps)
+        jobs, model_used = self._jobs(target, pending, config, model)
+        if resume is None:
+            self._start(
+                run_id,
+                dataset=stored,
+                version=version,
+                ref=ref or target,
+                config=config,
+                model=model_used,
+                specs=specs,
+                total=len(cases),
+                actor=actor,
+            )
+        return await self._execute(
+            run_id,
+            jobs=jobs,
+            config=config,
+            evaluators=built_evaluators,
+            concurrency=limit,
+            use_cache=cache,
+            progress=progress,
+            actor=actor,
+        )
+
+    # --- steps --------------------------------------------------------------------------
+
+    def _resumable(self, run_id: str) -> tuple[dict[str, Any], list[Case], set[str]]:
+        with self._db.read_work() as work:
+            row = work.evals.run(run_id)
+            if row is None:
+                raise EvalRunNotFound(
+                    f"no evaluation run {run_id!r} to resume", details={"field": "resume"}
+                )
+            cases = [
+                Case(**c) for c in work.evals.cases_at(row["dataset_id"], row["dataset_version"])
+            ]
+            done = work.evals.result_keys(run_id, with_errors=False)
+        return row, cases, done
+
+    def _jobs(
+        self, target: str, cases: Sequence[Case], config: ProviderConfig, model: str | None
+    ) -> tuple[list[Job], str | None]:
+        jobs: list[Job] = []
+        problems: list[dict[str, Any]] = []
+        chosen: str | None = model
+        for case in cases:
+            try:
+                built = self._build(target, case.variables)
+                use = model or built.model or config.model
+                built = built._replace(model=use)
+                chosen = use
+                request = built.to_anthropic() if config.kind == "anthropic" else built.to_openai()
+            except PromptVaultError as exc:
+                field = str(exc.details.get("field", ""))
+                problems.append({"key": case.key, "field": field, "message": exc.message})
+                continue
+            jobs.append(Job(case, request, request_key(config, request)))
+        if problems:
+            first = problems[0]
+            raise InvalidInputError(
+                f"case {first['key']!r}: {first['message']}"
+                + (f" (and {len(problems) - 1} more cases)" if len(problems) > 1 else ""),
+                details={
+                    "field": f"cases.{first['key']}.{first['field']}".rstrip("."),
+                    "problems": problems[:100],
+                },
+            )
+        return jobs, chosen
+
+    def _start(
+        self,
+        run_id: str,
+        *,
+        dataset: Mapping[str, Any],
+        version: PromptVersion,
+        ref: str,
+        config: ProviderConfig,
+        model: str | None,
+        specs: Sequence[EvaluatorItem],
+        total: int,
+        actor: str,
+    ) -> None:
+        stored_specs = [
+            dict(s) if isinstance(s, Mapping) else {"type": "python", "name": _fn_name(s)}
+            for s in specs
+        ]
+
+        def change(work: UnitOfWork) -> None:
+            work.evals.insert_run(
+                id=run_id,
+                dataset_id=dataset["id"],
+                dataset_version=dataset["version"],
+                prompt=version.name,
+                version=version.version,
+                ref=ref,
+                provider=config.name,
+                model=model,
+                evaluators=stored_specs,
+                status="running",
+                total=total,
+                summary=None,
+                created_at=utcnow(),
+                created_by=actor,
+                finished_at=None,
+            )
+            work.audit(
+                actor=actor,
+                action="eval.run",
+                target=f"dataset:{dataset['name']}",
+                details={
+                    "run": run_id,
+                    "prompt": version.name,
+                    "version": version.version,
+                    "dataset_version": dataset["version"],
+                    "provider": config.name,
+                    "model": model,
+                },
+            )
+
+        self._db.write_work(change)
+
+    async def _execute(
+        self,
+        run_id: str,
+        *,
+        jobs: list[Job],
+        config: ProviderConfig,
+        evaluators: list[Evaluator],
+        concurrency: int,
+        use_cache: bool,
+        progress: Progress | None,
+        actor: str,
+    ) -> Run:
+        cached: dict[str, dict[str, Any]] = {}
+        if use_cache and jobs:
+            with self._db.read_work() as work:
+                cached = work.evals.cached([j.key for j in jobs])
+
+        def save(results: list[dict[str, Any]], entries: dict[str, dict[str, Any]]) -> None:
+            now = utcnow()
+            rows = [{k: v for k, v in r.items() if k != "cache_key"} | {"at": now} for r in results]
+
+            def write(work: UnitOfWork) -> None:
+                work.evals.save_results(run_id, rows)
+                if entries:
+                    work.evals.cache(entries, now)
+
+            self._db.write_work(write, serial=False)
+
+        writer = ResultWriter(save)
+        client = make_client(config)
+        status = "interrupted"
+        try:
+            await execute(
+                jobs,
+                provider=config,
+                client=client,
+                cached=cached,
+                evaluators=evaluators,
+                writer=writer,
+                concurrency=concurrency,
+                prices=self._settings.eval_prices,
+                progress=progress,
+                sleep=self._sleep,
+            )
+            status = "finished"
+        finally:
+            await client.aclose()
+            await asyncio.to_thread(self._finish, run_id, status, actor)
+        return self.get_run(run_id)
+
+    def _finish(self, run_id: str, status: str, actor: str) -> None:
+        def change(work: UnitOfWork) -> None:
+            row = work.evals.run(run_id)
+            assert row is not None
+            summary = summarize(row["total"], work.evals.results(run_id))
+            work.evals.update_run(
+                run_id,
+                status=status,
+                summary=summary.model_dump(mode="json"),
+                finished_at=utcnow() if status == "finished" else None,
+            )
+            work.audit(
+                actor=actor,
+                action="eval.finish" if status == "finished" else "eval.interrupt",
+                target=f"dataset:{row['dataset']}",
+                details={"run": run_id, "finished": summary.finished, "errors": summary.errors},
+            )
+
+        self._db.write_work(change)
+
+    def _judge_fn(
+        self, default: ProviderConfig
+    ) -> Callable[[Mapping[str, Any], Mapping[str, Any]], Any]:
+        clients: dict[str, tuple[ProviderConfig, ModelClient]] = {}
+
+        async def judge(spec: Mapping[str, Any], variables: Mapping[str, Any]) -> str:
+            name = spec.get("provider") or default.name
+            if name not in clients:
+                config = default if name == default.name else self.provider_config(name)
+                clients[name] = (config, make_client(config))
+            config, client = clients[name]
+            built = self._build(str(spec["prompt"]), variables)
+            built = built._replace(model=spec.get("model") or built.model or config.model)
+            request = built.to_anthropic() if config.kind == "anthropic" else built.to_openai()
+            answer = await call_with_retries(
+                lambda: client.complete(request),
+                max_retries=config.max_retries,
+                provider=config.name,
+                sleep=self._sleep,
+            )
+            return answer.text
+
+        return judge
+
+
+def _fn_name(fn: Any) -> str:
+    return str(getattr(fn, "__name__", "custom"))
+
+
+def _run_entity(row: Mapping[str, Any], results: list[dict[str, Any]] | None) -> Run:
+    summary = RunSummary(**row["summary"]) if row.get("summary") else None
+    items = None
+    if results is not None:
+        items = [
+            CaseResult(
+                key=r["case_key"],
+                output=r["output"],
+                latency_ms=r["latency_ms"],
+                input_tokens=r["input_tokens"],
+                output_tokens=r["output_tokens"],
+                cost=r["cost"],
+                cached=r["cached"],
+                error=r["error"],
+                scores=[Score(**s) for s in r["scores"] or []],
+            )
+            for r in results
+        ]
+    return Run(
+        id=row["id"],
+        dataset=row["dataset"],
+        dataset_version=row["dataset_version"],
+        prompt=row["prompt"],
+        version=row["version"],
+        ref=row["ref"],
+        provider=row["provider"],
+        model=row["model"],
+        evaluators=list(row["evaluators"] or []),
+        status=row["status"],
+        total=row["total"],
+        summary=summary,
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+        finished_at=row["finished_at"],
+        results=items,
+    )
