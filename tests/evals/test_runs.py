@@ -71,9 +71,7 @@ def test_anthropic_run_through_the_anthropic_client(
     assert run.summary is not None and run.summary.evaluators["exact"].mean == 1.0
 
 
-def test_429_waits_what_retry_after_asks(
-    evals: EvalService, stub: ModelStub, waits: Waits
-) -> None:
+def test_429_waits_what_retry_after_asks(evals: EvalService, stub: ModelStub, waits: Waits) -> None:
     stub.fail(429, retry_after="7")
     stub.fail(503)
     run = evals.run("d", "qa@production", concurrency=1)
@@ -99,7 +97,10 @@ def test_timeouts_are_retried_then_reported(
     evals: EvalService, stub: ModelStub, waits: Waits
 ) -> None:
     evals.set_provider(
-        "slow", kind="openai", base_url=stub.url, api_key="k",
+        "slow",
+        kind="openai",
+        base_url=stub.url,
+        api_key="k",
         options={"timeout": 0.3, "max_retries": 1},
     )
     stub.hang(times=1)
