@@ -203,6 +203,7 @@ class RunsMixin:
             )
         return await self._execute(
             run_id,
+            resumed=resume is not None,
             jobs=jobs,
             config=config,
             evaluators=built_evaluators,
@@ -313,6 +314,7 @@ class RunsMixin:
         self,
         run_id: str,
         *,
+        resumed: bool,
         jobs: list[Job],
         config: ProviderConfig,
         evaluators: list[Evaluator],
@@ -331,7 +333,7 @@ class RunsMixin:
             rows = [{k: v for k, v in r.items() if k != "cache_key"} | {"at": now} for r in results]
 
             def write(work: UnitOfWork) -> None:
-                work.evals.save_results(run_id, rows)
+                work.evals.save_results(run_id, rows, replace=resumed)
                 if entries:
                     work.evals.cache(entries, now)
 

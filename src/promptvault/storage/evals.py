@@ -349,11 +349,14 @@ def result_keys(session: Session, run_id: str, *, with_errors: bool) -> set[str]
     return set(session.execute(query).scalars())
 
 
-def save_results(session: Session, run_id: str, results: Sequence[Mapping[str, Any]]) -> None:
-    """Store results, replacing earlier ones of the same cases (a retried error)."""
+def save_results(
+    session: Session, run_id: str, results: Sequence[Mapping[str, Any]], *, replace: bool
+) -> None:
+    """Store results; ``replace`` first drops earlier results of the same cases (a resumed
+    run retrying its errors), which a fresh run has none of."""
     if not results:
         return
-    keys = [r["case_key"] for r in results]
+    keys = [r["case_key"] for r in results] if replace else []
     for chunk in _chunks(keys):
         session.execute(
             delete(EvalResultRow).where(

@@ -228,8 +228,10 @@ class EvalRepository:
     def result_keys(self, run_id: str, *, with_errors: bool) -> set[str]:
         return eval_store.result_keys(self._session, run_id, with_errors=with_errors)
 
-    def save_results(self, run_id: str, results: Sequence[Mapping[str, Any]]) -> None:
-        eval_store.save_results(self._session, run_id, results)
+    def save_results(
+        self, run_id: str, results: Sequence[Mapping[str, Any]], *, replace: bool
+    ) -> None:
+        eval_store.save_results(self._session, run_id, results, replace=replace)
 
     # response cache
     def cached(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,172 @@
+"""Evaluation runs against a loopback model that answers in 50 ms.
+
+Figures, each beside its peer (the raw ``openai`` client making the same calls with the
+same concurrency) and its floor (the ideal: concurrency x 20 answers/s):
+
+* cases/s at concurrency 1, 8 and 32 over a 1,000-case dataset (concurrency 1 over its
+  first 200 cases: 1,000 would take 50 s alone). Target: >= 80% of the ideal.
+* overhead per case over the raw client call: both sequential against a model that
+  answers at once, so what is left is build, cache key, evaluators and result writes.
+  Target: < 2 ms.
+* a full re-run answered from the response cache. Target: < 5 s.
+
+Rounds are interleaved (promptvault, raw client, promptvault, ...) and medians reported;
+the machine's load average is printed first. ``--quick`` runs a small smoke version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the loopback model server the tests use
+
+from evals.model_stub import ModelStub  # noqa: E402
+from promptvault import Vault  # noqa: E402
+from promptvault.config import Settings  # noqa: E402
+
+ANSWER_S = 0.05
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+
+
+def _vault(home: Path, stub: ModelStub, cases: int) -> Vault:
+    vault = Vault(Settings(database_url=f"sqlite:///{home / 'bench.db'}", home=home))
+    vault.push(
+        "bench",
+        template=[
+            {"role": "system", "content": "You answer support questions briefly."},
+            {"role": "user", "content": "Question {{id}}: {{question}}"},
+        ],
+        config={"model": "gpt-4o-mini", "temperature": 0},
+    )
+    vault.evals.create_dataset(
+        "bench",
+        cases=[
+            {
+                "key": f"case-{i:05d}",
+                "variables": {"id": str(i), "question": f"where is parcel {i}?"},
+                "expected": f"Question {i}: where is parcel {i}?",
+            }
+            for i in range(cases)
+        ],
+        evaluators=[{"type": "exact"}, {"type": "contains", "value": "parcel"}],
+    )
+    vault.evals.set_provider("stub", kind="openai", base_url=stub.url)
+    return vault
+
+
+async def _raw(stub: ModelStub, requests: list[dict[str, object]], concurrency: int) -> float:
+    """Seconds the bare openai client takes for ``requests`` at ``concurrency``."""
+    import openai
+
+    client = openai.AsyncOpenAI(api_key="x", base_url=stub.url, max_retries=0)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(request: dict[str, object]) -> None:
+        async with gate:
+            await client.chat.completions.create(**request)  # type: ignore[call-overload]
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(r) for r in requests))
+    elapsed = time.perf_counter() - started
+    await client.close()
+    return elapsed
+
+
+def _requests(vault: Vault, count: int) -> list[dict[str, object]]:
+    cases = vault.evals.cases("bench")[:count]
+    return [vault.build("bench@production", c.variables).to_openai() for c in cases]
+
+
+def _ours(vault: Vault, dataset: str, concurrency: int) -> float:
+    started = time.perf_counter()
+    vault.evals.run(dataset, "bench@production", concurrency=concurrency, cache=False)
+    return time.perf_counter() - started
+
+
+def _subset(vault: Vault, name: str, count: int) -> str:
+    """A dataset of the first ``count`` cases of ``bench``."""
+    try:
+        vault.evals.dataset(name)
+    except Exception:
+        vault.evals.create_dataset(
+            name,
+            cases=vault.evals.cases("bench")[:count],
+            evaluators=vault.evals.dataset("bench").evaluators,
+        )
+    return name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small smoke run")
+    args = parser.parse_args()
+    cases = 40 if args.quick else 1000
+    rounds = 1 if args.quick else 3
+    seq_cases = 10 if args.quick else 200
+    overhead_cases = 40 if args.quick else 500
+    print(_load())
+    with tempfile.TemporaryDirectory() as tmp, ModelStub(delay=ANSWER_S, record=False) as stub:
+        vault = _vault(Path(tmp), stub, cases)
+        sequential = _subset(vault, "bench-seq", seq_cases)
+        fast = _subset(vault, "bench-overhead", overhead_cases)
+        all_requests = _requests(vault, cases)
+        print(f"{cases} cases, model answers in {ANSWER_S * 1000:.0f} ms; {rounds} rounds, medians")
+
+        for concurrency in (1, 8, 32):
+            dataset, count = (sequential, seq_cases) if concurrency == 1 else ("bench", cases)
+            ours, raw = [], []
+            for _ in range(rounds):
+                ours.append(count / _ours(vault, dataset, concurrency))
+                raw.append(count / asyncio.run(_raw(stub, all_requests[:count], concurrency)))
+            ideal = concurrency / ANSWER_S
+            mine = statistics.median(ours)
+            print(
+                f"concurrency {concurrency:>2}: promptvault {mine:7.1f} cases/s | "
+                f"raw openai client {statistics.median(raw):7.1f} cases/s | "
+                f"ideal {ideal:6.1f} cases/s | {mine / ideal:.0%} of ideal (target >= 80%)"
+            )
+
+        stub.delay = 0.0
+        overhead, raw_call = [], []
+        for _ in range(rounds):
+            raw_s = asyncio.run(_raw(stub, all_requests[:overhead_cases], 1)) / overhead_cases
+            ours_s = _ours(vault, fast, 1) / overhead_cases
+            raw_call.append(raw_s * 1000)
+            overhead.append((ours_s - raw_s) * 1000)
+        print(
+            f"overhead per case: {statistics.median(overhead):.2f} ms over the raw openai call "
+            f"of {statistics.median(raw_call):.2f} ms (target < 2 ms; {overhead_cases} cases, "
+            "sequential, instant model)"
+        )
+
+        stub.delay = ANSWER_S
+        vault.evals.run("bench", "bench@production", concurrency=32)  # fills the cache
+        served = stub.served
+        started = time.perf_counter()
+        rerun = vault.evals.run("bench", "bench@production", concurrency=32)
+        elapsed = time.perf_counter() - started
+        assert stub.served == served, "a cached re-run called the model"
+        assert rerun.summary is not None and rerun.summary.cached == cases
+        print(
+            f"re-run of {cases} cases from the cache: {elapsed:.2f} s, 0 model calls "
+            f"(first run at concurrency 32 would take >= {cases * ANSWER_S / 32:.2f} s; "
+            "target < 5 s)"
+        )
+        vault.close()
+    print(_load())
+
+
+if __name__ == "__main__":
+    main()
