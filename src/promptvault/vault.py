@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from promptvault.evals.service import EvalService
     from promptvault.experiments.service import ExperimentService
     from promptvault.fewshot.service import ExampleService
+    from promptvault.registry.importers import ImportReport
     from promptvault.storage.backup import BackupResult, RestoreResult
     from promptvault.storage.unit_of_work import UnitOfWork
 
@@ -528,6 +529,36 @@ class Vault:
         count = import_registry(self.db, Path(path), actor=actor or self.registry.actor)
         self.registry.resolver.invalidate()
         return count
+
+    def import_from(
+        self,
+        format: str,
+        source: str | Path | None = None,
+        *,
+        actor: str = "",
+        host: str | None = None,
+        public_key: str | None = None,
+        secret_key: str | None = None,
+    ) -> ImportReport:
+        """Import prompts from another tool: ``langfuse`` (a running Langfuse at ``host``
+        with its key pair), ``humanloop`` (``.prompt`` files), ``langchain`` (serialized
+        prompt JSON) or ``seed-json`` (the single-JSON-file registry).
+
+        All or nothing, and idempotent: prompts already here with the same versions are
+        left alone (a second import creates nothing); one with different content is a
+        conflict and nothing is written. Authors, times, commit messages, labels and tags
+        are kept where the format has them; the report lists what could not be carried.
+        """
+        from promptvault.registry.importers import apply_import, read_source
+
+        actor = actor or self.registry.actor
+        read = read_source(
+            format, source, host=host, public_key=public_key, secret_key=secret_key, actor=actor
+        )
+        origin = str(host or source)
+        report = apply_import(self.db, read, format=format, actor=actor, origin=origin)
+        self.registry.resolver.invalidate()
+        return report
 
     def import_seed_registry(self, path: str | Path, *, actor: str = "") -> int:
         """Import the single-JSON-file registry format; ``active_version`` -> production."""

@@ -127,16 +127,93 @@ def export(
 
 
 def import_(
-    file: Annotated[Path, typer.Argument(help="A file written by export.", exists=True)],
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="A file written by export, or the file/folder to import --from."),
+    ] = None,
+    *,
+    from_: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="FORMAT",
+            help="Import from another tool: langfuse, humanloop, langchain or seed-json.",
+        ),
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", envvar="LANGFUSE_HOST", help="Langfuse server address."),
+    ] = None,
+    public_key: Annotated[
+        str | None,
+        typer.Option("--public-key", envvar="LANGFUSE_PUBLIC_KEY", help="Langfuse public key."),
+    ] = None,
+    secret_key: Annotated[
+        str | None,
+        typer.Option(
+            "--secret-key",
+            envvar="LANGFUSE_SECRET_KEY",
+            help="Langfuse secret key.",
+            show_default=False,
+        ),
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Add the prompts of a file written by export (all or nothing; names must be new).
+    """Add the prompts of a file written by export (all or nothing; names must be new),
+    or import from another tool with --from (all or nothing; a second run creates nothing).
 
     \b
-    Example:
+    Examples:
       promptvault --db sqlite:///other.db import prompts.json
+      promptvault import --from humanloop prompts/
+      promptvault import --from langchain hub/rag-prompt.json
+      promptvault import --from seed-json prompts.json
+      promptvault import --from langfuse --host https://cloud.langfuse.com
     """
+    if from_ is not None:
+        _import_from(from_, file, host, public_key, secret_key, json_=json_)
+        return
+    if file is None or not file.exists():
+        from promptvault.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"no export file at {file}" if file else "name the file to import",
+            details={"field": "file"},
+        )
     count = ctx.backend().import_(file, actor=ctx.actor())
     output.out(f"imported {count} prompt{'s' if count != 1 else ''} from {file}")
+
+
+def _import_from(
+    format: str,
+    file: Path | None,
+    host: str | None,
+    public_key: str | None,
+    secret_key: str | None,
+    *,
+    json_: bool,
+) -> None:
+    _local("import --from")
+    report = ctx.backend().import_from(
+        format,
+        file,
+        actor=ctx.actor(),
+        host=host,
+        public_key=public_key,
+        secret_key=secret_key,
+    )
+    if ctx.want_json(json_):
+        from dataclasses import asdict
+
+        output.print_json(asdict(report))
+        return
+    made = len(report.created)
+    output.out(
+        f"imported {made} prompt{'s' if made != 1 else ''} ({report.versions} versions) "
+        f"from {format}; {len(report.unchanged)} already here, unchanged"
+    )
+    for line in report.not_carried:
+        output.note(f"not carried over: {line}")
 
 
 def import_seed(

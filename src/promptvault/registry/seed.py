@@ -7,11 +7,16 @@ That format is one JSON object keyed by prompt name::
                     "model": "gpt-4o", "temperature": 0.7, "max_tokens": 500,
                     "created_at": "2024-05-01T10:00:00", "created_by": "alice", "hash": "..."}]}}
 
-Templates there use Python ``str.format`` fields; each ``{var}`` naming a declared variable
-becomes ``{{var}}`` (Mustache). Declared variables become a variables schema that requires
-them. Version numbers, authors and times are kept; ``active_version`` becomes ``production``
-(the newest version when it is missing). The file's own hashes are not ours (they hash other
-fields), so each version records the original in its commit message.
+A version's declared ``variables`` are its only placeholders, written ``{{var}}`` or, in
+files made for ``str.format``, ``{var}`` (whichever form the declared names appear in).
+Everything else in the text is literal and renders exactly as written: single braces in a
+``{{var}}`` file, and any placeholder the file does not declare, so a stray ``{{note}}``
+does not make every render fail. The stored Mustache keeps the text as it is whenever it
+holds no other ``{{`` (see :mod:`promptvault.registry.importers._text`). Declared variables
+become a variables schema that requires them. Version numbers, authors and times are
+kept; ``active_version`` becomes ``production`` (the newest version when it is missing).
+The file's own hashes are not ours (they hash other fields), so each version records the
+original in its commit message.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from promptvault.errors import InvalidInputError, PromptVaultError
+from promptvault.registry.importers._text import Piece, to_mustache
 from promptvault.registry.refs import check_name
 from promptvault.registry.service import Registry
 from promptvault.registry.transfer import FORMAT, load_registry, read_json_file
@@ -28,20 +34,24 @@ from promptvault.registry.validation import check_push
 
 __all__ = ["convert_seed", "import_seed", "seed_template_to_mustache"]
 
-_FIELD = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
+_DOUBLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_SINGLE = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 
 
 def seed_template_to_mustache(template: str, variables: list[str]) -> str:
-    """``{name}`` -> ``{{name}}`` for declared variables (all fields when none declared)."""
+    """Mustache rendering ``template`` as the JSON-file registry did (module docstring)."""
     declared = set(variables)
-
-    def swap(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if declared and name not in declared:
-            return match.group(0)
-        return "{{" + name + "}}"
-
-    return _FIELD.sub(swap, template)
+    double = any(m.group(1) in declared for m in _DOUBLE.finditer(template))
+    pattern = _DOUBLE if double else _SINGLE
+    pieces: list[Piece] = []
+    at = 0
+    for match in pattern.finditer(template):
+        if match.group(1) not in declared:
+            continue
+        pieces.extend([template[at : match.start()], ("var", match.group(1))])
+        at = match.end()
+    pieces.append(template[at:])
+    return to_mustache([p for p in pieces if p != ""])
 
 
 def _seed_version(raw: Any, where: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ __all__ = [
     "dump_registry",
     "export_registry",
     "import_registry",
+    "insert_prompt",
     "load_registry",
     "read_json_file",
 ]
@@ -123,7 +124,9 @@ def export_registry(db: Database, path: Path) -> int:
     return len(data["prompts"])
 
 
-def _insert_prompt(session: Session, item: dict[str, Any], index: int) -> int:
+def insert_prompt(session: Session, item: dict[str, Any], index: int) -> int:
+    """Insert one exported prompt (``prompts[index]``) with its versions, labels and
+    history; the name must be new. Returns the number of versions."""
     where = f"prompts[{index}]"
     name = check_name(item.get("name"), field=f"{where}.name")
     if repo.get_prompt(session, name) is not None:
@@ -220,7 +223,7 @@ def load_registry(
     versions = 0
     for index, item in enumerate(items):
         try:
-            versions += _insert_prompt(session, item, index)
+            versions += insert_prompt(session, item, index)
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(
                 f"prompts[{index}] is malformed: {exc!r}", details={"field": f"prompts[{index}]"}
