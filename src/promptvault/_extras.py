@@ -28,6 +28,8 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "openai": ("evals", "the openai client (evaluation runs)"),
     "anthropic": ("evals", "the anthropic client (evaluation runs)"),
     "cryptography": ("evals", "cryptography (provider secrets encrypted at rest)"),
+    "langchain_core": ("langchain", "langchain-core (LangChain prompt templates)"),
+    "opentelemetry": ("otel", "the OpenTelemetry API (spans)"),
 }
 
 
