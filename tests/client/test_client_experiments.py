@@ -289,7 +289,7 @@ def test_a_full_buffer_waits_for_the_sender_instead_of_dropping() -> None:
         target=lambda: accepted.extend(queue.add({"n": i}) for i in range(40))
     )
     producer.start()
-    wait_until(lambda: len(queue) >= 5, what="a full buffer")  # the producer now waits
+    wait_until(lambda: queue._held() >= 5, what="a full buffer")  # the producer now waits
     gate.set()
     producer.join(30)
     assert accepted == [True] * 40

@@ -110,6 +110,7 @@ class EventQueue:
         self._send = send
         self.block_timeout = block_timeout
         self._reported = 0  # drops already reported to the server in a batch
+        self._in_flight = 0  # events of batches being sent: they still hold their room
         self._settled = (0, 0)  # (sent, lost) at the previous settle()
         self.batch_size = batch_size
         self.interval = interval
@@ -137,9 +138,9 @@ class EventQueue:
         False (and counted in ``dropped``) when no room came in time or the queue is closed.
         """
         with self._cond:
-            if not self._closed and len(self) >= self.max_buffer:
+            if not self._closed and self._held() >= self.max_buffer:
                 self._wait_for_room()
-            if self._closed or len(self) >= self.max_buffer:
+            if self._closed or self._held() >= self.max_buffer:
                 self.dropped += 1
                 return False
             self._events.append(event)
@@ -152,6 +153,10 @@ class EventQueue:
                 self._cond.notify()
         return True
 
+    def _held(self) -> int:
+        """Events in memory: waiting, waiting for a retry, or being sent."""
+        return len(self) + self._in_flight
+
     def _wait_for_room(self) -> None:
         """Wait (holding the condition) until the sender makes room, or time runs out."""
         deadline = time.monotonic() + self.block_timeout
@@ -160,7 +165,7 @@ class EventQueue:
                 target=self._run, name="promptvault-events", daemon=True
             )
             self._thread.start()
-        while not self._closed and len(self) >= self.max_buffer:
+        while not self._closed and self._held() >= self.max_buffer:
             self._cond.notify_all()  # the sender: the buffer is full, send now
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -187,21 +192,27 @@ class EventQueue:
     def _deliver(self, batches: list[Batch]) -> None:
         for batch in batches:
             try:
-                batch.results.append(send_batch(self._send, batch))
-            except SendFailed as exc:
-                batch.attempts += 1
-                if exc.retry:
-                    pause = min(30.0, 0.5 * 2 ** min(batch.attempts, 6))
-                    batch.not_before = self._clock() + pause
-                    with self._cond:
-                        self._retry.append(batch)
-                else:
-                    self.failed += len(batch.events)
-                    log.warning("promptvault refused %d events: %s", len(batch.events), exc)
+                self._deliver_one(batch)
+            finally:
+                with self._cond:  # room was made: wake producers waiting in add()
+                    self._in_flight -= len(batch.events)
+                    self._cond.notify_all()
+
+    def _deliver_one(self, batch: Batch) -> None:
+        try:
+            batch.results.append(send_batch(self._send, batch))
+        except SendFailed as exc:
+            batch.attempts += 1
+            if exc.retry:
+                pause = min(30.0, 0.5 * 2 ** min(batch.attempts, 6))
+                batch.not_before = self._clock() + pause
+                with self._cond:
+                    self._retry.append(batch)
             else:
-                self.sent += len(batch.events)
-            with self._cond:  # room was made: wake producers waiting in add()
-                self._cond.notify_all()
+                self.failed += len(batch.events)
+                log.warning("promptvault refused %d events: %s", len(batch.events), exc)
+        else:
+            self.sent += len(batch.events)
 
     def flush(self, *, retry_now: bool = True, full_only: bool = False) -> int:
         """Send everything waiting now (failed batches too, keeping their keys).
@@ -215,6 +226,7 @@ class EventQueue:
                     for batch in self._retry:
                         batch.not_before = 0.0
                 batches = self._cut(full_only=full_only)
+                self._in_flight += sum(len(b.events) for b in batches)
             self._deliver(batches)
         return len(self)
 
@@ -242,7 +254,7 @@ class EventQueue:
                 if self._closed:
                     return
                 # A producer waits for room: send what is there, whole batch or not.
-                if len(self) >= self.max_buffer:
+                if self._held() >= self.max_buffer:
                     full = False
             try:
                 self.flush(retry_now=False, full_only=full)
