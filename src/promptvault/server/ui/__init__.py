@@ -17,6 +17,8 @@ static files to the FastAPI app:
 ``/examples[/{name}]``      few-shot collections: browse, search by meaning or text
 ``/examples/...`` (POST)    writers: create collections, add, edit, delete, import a file,
                             switch the embedder
+``/evals[/...]``             evaluation datasets, runs (per-case table, failures filter)
+                            and comparisons of two runs
 ``/keys``                   API keys (admins): create (secret shown once), rotate, revoke
 ``/archive/{name}``         archive a prompt, or undo it
 ==========================  ==========================================================
@@ -40,6 +42,7 @@ from promptvault.server.ui import (
     audit,
     compare,
     editor,
+    evals,
     example_edit,
     examples,
     experiment_edit,
@@ -88,6 +91,7 @@ def mount(app: FastAPI) -> None:
         experiments,
         examples,
         example_edit,
+        evals,
         key_admin,
     ):
         app.include_router(module.router)
