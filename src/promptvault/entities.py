@@ -281,6 +281,9 @@ class PromptSummary(_Value):
     type: PromptType = "text"
     tags: tuple[str, ...] = ()
     latest_version: int | None = None
+    # The content hash of the latest version: enough for ``push`` to tell an unchanged
+    # file without reading the version (None from a server that does not send it).
+    latest_hash: str | None = None
     labels: dict[str, int] = Field(default_factory=dict)
     archived: bool = False
     created_at: datetime

@@ -281,6 +281,23 @@ class Vault:
             default_label=default_label,
         )
 
+    def push_many(self, pushes: Sequence[Mapping[str, Any]]) -> list[PushResult]:
+        """Push several prompts in one transaction: every one of them, or none.
+
+        Each mapping holds :meth:`push`'s keyword arguments plus ``name``; they are checked
+        in order, so a partial may name a prompt pushed earlier in the list. A failure (or
+        an interruption) writes nothing; the error names the failing prompt in
+        ``details["name"]``. ``promptvault push`` of a folder goes through here.
+        """
+        plain = []
+        for item in pushes:
+            options = dict(item)
+            template = options.get("template")
+            if template is not None and not isinstance(template, str):
+                options["template"] = _plain_messages(template)
+            plain.append(options)
+        return self.registry.push_many(plain)
+
     def get(
         self,
         ref: str,

@@ -224,3 +224,15 @@ def test_validate_data_requires_a_mapping() -> None:
     with pytest.raises(InvalidInputError) as err:
         tv.validate_data(SCHEMA, ["x"])  # type: ignore[arg-type]
     assert err.value.details["field"] == "variables"
+
+
+def test_a_schema_checked_once_is_remembered_by_its_exact_value() -> None:
+    listed = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+    assert tv.validate_variables_schema(listed) == listed
+    assert tv.validate_variables_schema(listed) == listed  # from the memo
+    # The same text with a tuple is another value, and the metaschema refuses it.
+    with pytest.raises(InvalidInputError) as refused:
+        tv.validate_variables_schema({**listed, "required": ("a",)})
+    assert refused.value.details["path"] == "required"
+    with pytest.raises(InvalidInputError):
+        tv.validate_variables_schema({**listed, "required": "a"})

@@ -113,7 +113,8 @@ def push_command(
     """Push prompt files (a file or a folder, recursively) as new versions.
 
     Unchanged files create no version. Every file is checked first; nothing is pushed if
-    any file has an error.
+    any file has an error. On a local database the changed files are written in one
+    transaction: if one fails (or the command is interrupted), none is pushed.
 
     \b
     Examples:
@@ -123,6 +124,7 @@ def push_command(
     """
     from promptvault.cli._sync import all_prompts, same_content
     from promptvault.errors import PromptNotFound
+    from promptvault.registry.validation import content_hash
 
     files, problems, _count = _load(paths, known_partials=False)
     if _report(problems):
@@ -133,9 +135,15 @@ def push_command(
     who = ctx.actor()
     labels = list(label or [])
     rows: list[dict[str, Any]] = []
-    # One listing tells which files can be unchanged; those are compared with their latest
-    # version by a read instead of a push (a write transaction each): an unchanged folder
-    # is then cheap to push, as CI does on every commit.
+    # A local registry writes the files that changed in one transaction: a failure or an
+    # interruption pushes none of them. Through a server they are pushed one by one (in
+    # dependency order; pushing again completes an interrupted run).
+    batch = None if dry_run else getattr(vault, "push_many", None)
+    queued: list[tuple[int, Any]] = []
+    # One listing tells which files are unchanged: it carries each latest version's content
+    # hash, so an unchanged folder (what CI pushes on every commit) costs that listing and
+    # no write transaction. A file whose hash differs is compared with its latest version
+    # (a different spelling of the same content is still no new version).
     summaries = {s.name: s for s in all_prompts(vault, include_archived=True)}
     for pf in files:
         summary = summaries.get(pf.name)
@@ -145,6 +153,11 @@ def push_command(
             and summary.latest_version
             and _same_meta(pf, summary)
         ):
+            if summary.latest_hash is not None and content_hash(**pf.content()) == (
+                summary.latest_hash
+            ):
+                rows.append(_row(pf, "unchanged", summary.latest_version, labels))
+                continue
             latest = vault.get(f"{pf.name}@{summary.latest_version}")
             if same_content(pf, latest):
                 rows.append(_row(pf, "unchanged", latest.version, labels))
@@ -160,6 +173,10 @@ def push_command(
             else:
                 rows.append(_row(pf, "would create", latest.version + 1, labels))
             continue
+        if batch is not None:
+            queued.append((len(rows), pf))
+            rows.append({})  # filled in once the batch is written
+            continue
         try:
             result = vault.push(
                 pf.name, **pf.push_kwargs(), message=message, author=who, labels=labels or None
@@ -169,6 +186,29 @@ def push_command(
             raise
         status = "created" if result.created else "unchanged"
         rows.append(_row(pf, status, result.version.version, labels))
+    if queued:
+        assert batch is not None
+        pushes = [
+            {
+                "name": pf.name,
+                **pf.push_kwargs(),
+                "message": message,
+                "author": who,
+                "labels": labels or None,
+            }
+            for _, pf in queued
+        ]
+        try:
+            results = batch(pushes)
+        except Exception as exc:
+            failed = getattr(exc, "details", {}).get("name")
+            for _, pf in queued:
+                if pf.name == failed:
+                    _locate(exc, pf)
+            raise
+        for (index, pf), result in zip(queued, results, strict=True):
+            status = "created" if result.created else "unchanged"
+            rows[index] = _row(pf, status, result.version.version, labels)
     if ctx.want_json(json_):
         output.print_json(rows)
         return

@@ -14,7 +14,7 @@ new number is the new version itself.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +32,14 @@ from promptvault.storage import repositories as repo
 from promptvault.storage.database import Database
 from promptvault.templating.mustache_parser import Block, Parent, Partial, Section, parse
 
-__all__ = ["Include", "check_includes", "check_move_includes", "check_push_includes", "includes"]
+__all__ = [
+    "Include",
+    "PendingVersion",
+    "check_includes",
+    "check_move_includes",
+    "check_push_includes",
+    "includes",
+]
 
 _JINJA_INCLUDE = re.compile(r"\{%-?\s*(?:include|import|extends|from)\s+[\"']([^\"']+)[\"']")
 # How far the check follows partials of partials (the render-time depth limit is lower).
@@ -178,38 +185,68 @@ def _at(top: Include, message: str) -> TemplateSyntaxError:
     )
 
 
+@dataclass(frozen=True)
+class PendingVersion:
+    """The version a push will create (or keep): what references to it will point at."""
+
+    name: str
+    version: int
+    template: Any
+    syntax: str
+    moving: frozenset[str]  # labels the push points at it
+
+    def answers(self, ref: Ref) -> bool:
+        """Whether ``ref`` will point at this version once the push is written."""
+        if ref.name != self.name:
+            return False
+        if ref.version is not None:
+            return ref.version == self.version
+        label = ref.label or DEFAULT_LABEL
+        return label in self.moving or label == LATEST
+
+
 def check_push_includes(
-    db: Database, resolver: Resolver, name: str, checked: CheckedPush, *, allow_missing: bool
-) -> None:
-    """:func:`check_includes` for a push of ``checked`` to ``name``, as the registry stands."""
-    if not includes(checked.template, checked.syntax):
-        return
+    db: Database,
+    resolver: Resolver,
+    name: str,
+    checked: CheckedPush,
+    *,
+    allow_missing: bool,
+    pending: Mapping[str, PendingVersion] | None = None,
+) -> PendingVersion | None:
+    """:func:`check_includes` for a push of ``checked`` to ``name``, as the registry stands.
+
+    ``pending`` are versions pushed earlier in the same batch (not written yet): a partial
+    naming one of them sees it, so a folder pushed in one transaction is checked as if
+    pushed file by file. Returns this push's :class:`PendingVersion` when ``pending`` is
+    given (None otherwise, and without reading the registry when nothing is included).
+    """
+    if pending is None and not includes(checked.template, checked.syntax):
+        return None
     with db.read() as s:
         head = repo.push_head(s, name)
     latest = int(head.latest_version) if head is not None else 0
     unchanged = head is not None and head.newest_hash == checked.hash
     number = latest if unchanged else latest + 1
     moving = set(checked.labels) | ({DEFAULT_LABEL} if number == 1 else set())
-
-    def is_new(ref: Ref) -> bool:
-        if ref.name != name:
-            return False
-        if ref.version is not None:
-            return ref.version == number
-        label = ref.label or DEFAULT_LABEL
-        return label in moving or label == LATEST
+    me = PendingVersion(name, number, checked.template, checked.syntax, frozenset(moving))
 
     def resolve(ref: Ref) -> Any:
+        ahead = pending.get(ref.name) if pending else None
+        if ahead is not None and ahead.answers(ref):
+            return ahead
         return resolver.get(ref.name, label=ref.label, version=ref.version)
 
-    check_includes(
-        name,
-        checked.template,
-        checked.syntax,
-        resolve=resolve,
-        is_new=is_new,
-        allow_missing=allow_missing,
-    )
+    if includes(checked.template, checked.syntax):
+        check_includes(
+            name,
+            checked.template,
+            checked.syntax,
+            resolve=resolve,
+            is_new=me.answers,
+            allow_missing=allow_missing,
+        )
+    return me if pending is not None else None
 
 
 def check_move_includes(resolver: Resolver, name: str, label: str, version: int) -> None:

@@ -22,6 +22,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -38,11 +39,17 @@ from promptvault.entities import (
 from promptvault.errors import (
     ConflictError,
     ExperimentStateError,
+    InvalidInputError,
     LabelNotFound,
+    PromptVaultError,
     VersionNotFound,
     suggest,
 )
-from promptvault.registry.partials import check_move_includes, check_push_includes
+from promptvault.registry.partials import (
+    PendingVersion,
+    check_move_includes,
+    check_push_includes,
+)
 from promptvault.registry.reads import RegistryReads
 from promptvault.registry.refs import (
     DEFAULT_LABEL,
@@ -51,7 +58,7 @@ from promptvault.registry.refs import (
     check_version,
 )
 from promptvault.registry.resolver import Resolver, not_found_prompt
-from promptvault.registry.validation import check_push
+from promptvault.registry.validation import CheckedPush, check_push
 from promptvault.storage import experiments as experiment_store
 from promptvault.storage import repositories as repo
 from promptvault.storage.audit import append
@@ -73,6 +80,18 @@ def _text(value: object, field: str, limit: int | None = None) -> str:
 
 def _target(name: str) -> str:
     return f"prompt:{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Push:
+    """A push that passed every check needing no database, ready to write."""
+
+    name: str
+    checked: CheckedPush
+    message: str
+    author: str
+    description: str | None
+    default: bool
 
 
 class Registry(RegistryReads):
@@ -267,6 +286,104 @@ class Registry(RegistryReads):
         (``allow_missing_partials=True`` accepts a deliberate forward reference) and must not
         lead back to the version being pushed.
         """
+        push = self._prepare(
+            name,
+            template=template,
+            syntax=syntax,
+            type=type,
+            config=config,
+            variables_schema=variables_schema,
+            message=message,
+            author=author,
+            tags=tags,
+            labels=labels,
+            description=description,
+            default_label=default_label,
+        )
+        check_push_includes(
+            self.db,
+            self.resolver,
+            name,
+            push.checked,
+            allow_missing=bool(allow_missing_partials),
+        )
+        version, created = self.db.write(lambda session: self._write(session, push), serial=False)
+        self._after_write(name)
+        self.resolver.remember(version)
+        return PushResult(version=version, created=created)
+
+    def push_many(self, pushes: Sequence[Mapping[str, Any]]) -> list[PushResult]:
+        """Push several prompts in one write transaction: all of them, or none.
+
+        Each mapping holds :meth:`push`'s arguments (``name`` included). They are checked
+        in order as if pushed one by one: a partial may name a prompt pushed earlier in
+        the list. Any failure, or an interruption, leaves the registry as it was. A failing
+        item's error names it (``details["name"]``).
+        """
+        prepared: list[_Push] = []
+        pending: dict[str, PendingVersion] = {}
+        for item in pushes:
+            options = dict(item)
+            name = options.pop("name", None)
+            allow_missing = bool(options.pop("allow_missing_partials", False))
+            try:
+                if not isinstance(name, str):
+                    raise InvalidInputError(
+                        "every push names its prompt", details={"field": "name"}
+                    )
+                if name in pending:
+                    raise InvalidInputError(
+                        f"prompt {name!r} appears twice in one batch", details={"field": "name"}
+                    )
+                push = self._prepare(name, **options)
+                found = check_push_includes(
+                    self.db,
+                    self.resolver,
+                    name,
+                    push.checked,
+                    allow_missing=allow_missing,
+                    pending=pending,
+                )
+            except PromptVaultError as err:
+                err.details.setdefault("name", name)
+                raise
+            assert found is not None
+            pending[name] = found
+            prepared.append(push)
+
+        def work(session: Session) -> list[tuple[PromptVersion, bool]]:
+            out = []
+            for push in prepared:
+                try:
+                    out.append(self._write(session, push))
+                except PromptVaultError as err:
+                    err.details.setdefault("name", push.name)
+                    raise
+            return out
+
+        written = self.db.write(work, serial=False) if prepared else []
+        for version, _ in written:
+            self._after_write(version.name)
+            self.resolver.remember(version)
+        return [PushResult(version=v, created=c) for v, c in written]
+
+    def _prepare(
+        self,
+        name: str,
+        *,
+        template: str | list[dict[str, Any]],
+        syntax: str = "mustache",
+        type: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        variables_schema: Mapping[str, Any] | None = None,
+        message: str = "",
+        author: str = "",
+        tags: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
+        description: str | None = None,
+        default_label: bool = True,
+    ) -> _Push:
+        """Every check of a push that needs no database; the values it will write."""
         check_name(name)
         message = _text(message, "message")
         author = _text(author, "author", 200) or self.actor
@@ -282,115 +399,42 @@ class Registry(RegistryReads):
             partials=_no_partials,
             limits=self.limits,
         )
-        check_push_includes(
-            self.db,
-            self.resolver,
-            name,
-            checked,
-            allow_missing=bool(allow_missing_partials),
-        )
+        return _Push(name, checked, message, author, new_description, default_label)
 
-        def work(session: Session) -> tuple[PromptVersion, bool]:
-            now = utcnow()
-            head = repo.push_head(session, name)
-            if head is None:
-                prompt_id = repo.create_prompt(
-                    session,
-                    name=name,
-                    type=checked.type,
-                    description=new_description or "",
-                    actor=author,
-                    at=now,
-                ).id
-                latest, newest_id, newest_hash, description_now = 0, None, None, new_description
-            elif head.archived:
-                raise ConflictError(
-                    f"prompt {name!r} is archived; unarchive it before pushing",
-                    details={"name": name, "field": "name"},
-                )
-            else:
-                prompt_id, latest = head.id, head.latest_version
-                newest_id, newest_hash = head.newest_id, head.newest_hash
-                description_now = head.description
-            created = newest_hash != checked.hash
-            if created:
-                number = latest + 1
-                version_id = repo.insert_version(
-                    session,
-                    prompt_id,
-                    number,
-                    type=checked.type,
-                    syntax=checked.syntax,
-                    template=checked.template,
-                    config=checked.config,
-                    variables_schema=checked.variables_schema,
-                    message=message,
-                    author=author,
-                    created_at=now,
-                    hash=checked.hash,
-                )
-                repo.touch_prompt(
-                    session,
-                    prompt_id,
-                    at=now,
-                    actor=author,
-                    latest_version=number,
-                    type=checked.type,
-                )
-                append(
-                    session,
-                    actor=author,
-                    action="prompt.push",
-                    target=_target(name),
-                    details={"version": number, "hash": checked.hash, "message": message},
-                    at=now,
-                )
-            else:
-                assert newest_id is not None
-                number, version_id = latest, int(newest_id)
-            wanted = list(checked.labels)
-            if created and number == 1 and default_label and DEFAULT_LABEL not in wanted:
-                wanted.insert(0, DEFAULT_LABEL)
-            # A brand-new version has no labels but the ones this push moves onto it.
-            current = repo.labels_of(session, prompt_id) if (wanted or not created) else {}
-            for label in wanted:
-                if current.get(label) != number:
-                    self._refuse_experiment_label(session, prompt_id, name, label)
-                    self._move(
-                        session,
-                        prompt_id=prompt_id,
-                        name=name,
-                        label=label,
-                        version_id=version_id,
-                        version=number,
-                        actor=author,
-                        action="set",
-                        current=current.get(label),
-                    )
-                    current[label] = number
-            added = repo.add_tags(session, prompt_id, checked.tags) if checked.tags else []
-            changed_description = new_description is not None and new_description != description_now
-            if added or changed_description:
-                extra = {"description": new_description} if changed_description else {}
-                repo.touch_prompt(session, prompt_id, at=now, actor=author, **extra)
-                append(
-                    session,
-                    actor=author,
-                    action="prompt.update",
-                    target=_target(name),
-                    details={"tags_added": added, "description": changed_description},
-                    at=now,
-                )
-            labels_here = tuple(sorted(lab for lab, v in current.items() if v == number))
-            if not created:
-                row = repo.version_row(session, prompt_id, number)
-                assert row is not None
-                return repo.to_version(name, row, labels_here), False
-            version = PromptVersion(
+    def _write(self, session: Session, push: _Push) -> tuple[PromptVersion, bool]:
+        """Write one prepared push in ``session``: (the version, whether it is new)."""
+        name, checked, message = push.name, push.checked, push.message
+        author, new_description, default_label = push.author, push.description, push.default
+        now = utcnow()
+        head = repo.push_head(session, name)
+        if head is None:
+            prompt_id = repo.create_prompt(
+                session,
                 name=name,
-                version=number,
-                type="chat" if checked.type == "chat" else "text",
-                syntax=as_syntax(checked.syntax),
+                type=checked.type,
+                description=new_description or "",
+                actor=author,
+                at=now,
+            ).id
+            latest, newest_id, newest_hash, description_now = 0, None, None, new_description
+        elif head.archived:
+            raise ConflictError(
+                f"prompt {name!r} is archived; unarchive it before pushing",
+                details={"name": name, "field": "name"},
+            )
+        else:
+            prompt_id, latest = head.id, head.latest_version
+            newest_id, newest_hash = head.newest_id, head.newest_hash
+            description_now = head.description
+        created = newest_hash != checked.hash
+        if created:
+            number = latest + 1
+            version_id = repo.insert_version(
+                session,
+                prompt_id,
+                number,
+                type=checked.type,
+                syntax=checked.syntax,
                 template=checked.template,
                 config=checked.config,
                 variables_schema=checked.variables_schema,
@@ -398,14 +442,79 @@ class Registry(RegistryReads):
                 author=author,
                 created_at=now,
                 hash=checked.hash,
-                labels=labels_here,
             )
-            return version, True
-
-        version, created = self.db.write(work, serial=False)
-        self._after_write(name)
-        self.resolver.remember(version)
-        return PushResult(version=version, created=created)
+            repo.touch_prompt(
+                session,
+                prompt_id,
+                at=now,
+                actor=author,
+                latest_version=number,
+                type=checked.type,
+            )
+            append(
+                session,
+                actor=author,
+                action="prompt.push",
+                target=_target(name),
+                details={"version": number, "hash": checked.hash, "message": message},
+                at=now,
+            )
+        else:
+            assert newest_id is not None
+            number, version_id = latest, int(newest_id)
+        wanted = list(checked.labels)
+        if created and number == 1 and default_label and DEFAULT_LABEL not in wanted:
+            wanted.insert(0, DEFAULT_LABEL)
+        # A brand-new version has no labels but the ones this push moves onto it.
+        current = repo.labels_of(session, prompt_id) if (wanted or not created) else {}
+        for label in wanted:
+            if current.get(label) != number:
+                self._refuse_experiment_label(session, prompt_id, name, label)
+                self._move(
+                    session,
+                    prompt_id=prompt_id,
+                    name=name,
+                    label=label,
+                    version_id=version_id,
+                    version=number,
+                    actor=author,
+                    action="set",
+                    current=current.get(label),
+                )
+                current[label] = number
+        added = repo.add_tags(session, prompt_id, checked.tags) if checked.tags else []
+        changed_description = new_description is not None and new_description != description_now
+        if added or changed_description:
+            extra = {"description": new_description} if changed_description else {}
+            repo.touch_prompt(session, prompt_id, at=now, actor=author, **extra)
+            append(
+                session,
+                actor=author,
+                action="prompt.update",
+                target=_target(name),
+                details={"tags_added": added, "description": changed_description},
+                at=now,
+            )
+        labels_here = tuple(sorted(lab for lab, v in current.items() if v == number))
+        if not created:
+            row = repo.version_row(session, prompt_id, number)
+            assert row is not None
+            return repo.to_version(name, row, labels_here), False
+        version = PromptVersion(
+            name=name,
+            version=number,
+            type="chat" if checked.type == "chat" else "text",
+            syntax=as_syntax(checked.syntax),
+            template=checked.template,
+            config=checked.config,
+            variables_schema=checked.variables_schema,
+            message=message,
+            author=author,
+            created_at=now,
+            hash=checked.hash,
+            labels=labels_here,
+        )
+        return version, True
 
     # --- labels -----------------------------------------------------------------------
 

@@ -262,7 +262,28 @@ def labels_by_prompt(session: Session, prompt_ids: Sequence[int]) -> dict[int, d
     return out
 
 
-def prompt_summary(row: PromptRow, tags: tuple[str, ...], labels: dict[str, int]) -> PromptSummary:
+def latest_hashes(session: Session, prompt_ids: Sequence[int]) -> dict[int, str]:
+    """``{prompt_id: content hash of its latest version}`` (prompts with a version)."""
+    if not prompt_ids:
+        return {}
+    rows = session.execute(
+        select(VersionRow.prompt_id, VersionRow.hash)
+        .join(
+            PromptRow,
+            (PromptRow.id == VersionRow.prompt_id)
+            & (PromptRow.latest_version == VersionRow.version),
+        )
+        .where(VersionRow.prompt_id.in_(prompt_ids))
+    )
+    return {pid: digest for pid, digest in rows}
+
+
+def prompt_summary(
+    row: PromptRow,
+    tags: tuple[str, ...],
+    labels: dict[str, int],
+    latest_hash: str | None = None,
+) -> PromptSummary:
     """The listing entity of one prompt."""
     return PromptSummary(
         name=row.name,
@@ -270,6 +291,7 @@ def prompt_summary(row: PromptRow, tags: tuple[str, ...], labels: dict[str, int]
         type="chat" if row.type == "chat" else "text",
         tags=tags,
         latest_version=row.latest_version or None,
+        latest_hash=latest_hash,
         labels=labels,
         archived=row.archived,
         created_at=row.created_at,
@@ -279,11 +301,12 @@ def prompt_summary(row: PromptRow, tags: tuple[str, ...], labels: dict[str, int]
 
 
 def summaries(session: Session, rows: Sequence[PromptRow]) -> list[PromptSummary]:
-    """Listing entities for ``rows`` (two batched queries for tags and labels)."""
+    """Listing entities for ``rows`` (batched queries for tags, labels and hashes)."""
     ids = [row.id for row in rows]
     tags = tags_by_prompt(session, ids)
     labels = labels_by_prompt(session, ids)
-    return [prompt_summary(row, tags[row.id], labels[row.id]) for row in rows]
+    hashes = latest_hashes(session, ids)
+    return [prompt_summary(row, tags[row.id], labels[row.id], hashes.get(row.id)) for row in rows]
 
 
 # --- versions --------------------------------------------------------------------------
