@@ -53,6 +53,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
             "team/jinja", template="{% for i in range(n) %}{{ i }},{% endfor %}", syntax="jinja"
         )
         vault.push("chat", template=[{"role": "user", "content": "Hello {{name}}"}])
+        vault.push("lf", template="Hi {{name}}", syntax="langfuse")
         vault.push("base", template="base {{x}}")
         vault.push("outer", template="outer {{> base}}")
     yield folder
@@ -101,6 +102,7 @@ UNCOVERED = [
     ["render", "support@qa", "--var", "company=Acme"],  # no such label
     ["render", "support@9", "--var", "company=Acme"],  # no such version
     ["render", "chat", "--var", "name=Ada"],  # chat prompts
+    ["render", "lf", "--var", "name=Ada"],  # another template engine
     ["render", "outer", "--var", "x=1"],  # partials
     ["render", "Support@Prod"],  # not a reference
     ["render", "support", "--vars-file", "missing.json"],  # other options

@@ -91,6 +91,8 @@ def _read(
     if row is None:
         return None
     kind, syntax, template, config, schema = row
+    if syntax not in ("mustache", "jinja"):
+        return None  # other engines (langfuse) render through the full path
     texts = [t for t in (template, config, schema) if t is not None]
     if not all(isinstance(t, str) for t in texts) or any(
         t.count("[") + t.count("{") > _JSON_MAX_DEPTH for t in texts
@@ -104,7 +106,7 @@ def _read(
         name=name,
         version=number,
         type="chat" if kind == "chat" else "text",
-        syntax="jinja" if syntax == "jinja" else "mustache",
+        syntax=syntax,
         template=json.loads(template) if template is not None else None,
         config=loaded_config or {},
         variables_schema=loaded_schema,
