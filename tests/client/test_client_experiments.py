@@ -320,3 +320,28 @@ def test_retry_keeps_key_and_events_and_refused_batches_are_counted() -> None:
     assert queue.failed == 1 and queue.sent == 3
     queue.close()
     assert not queue.add({"n": 10}) and queue.dropped == 1  # closed queues take nothing
+
+
+def test_the_sdk_backdates_a_start_and_the_server_refuses_the_future(
+    vault: Vault, transport: AppTransport, runtime_key: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from promptvault.errors import InvalidInputError
+
+    app = transport.client.app
+    admin = str(app.state.keys.create("ops", "admin", actor="setup")[0])  # type: ignore[attr-defined]
+    pv = _client(transport, admin)
+    vault.experiments.stop("tone")
+    pv.experiments.create(
+        "later",
+        prompt="support",
+        variants=[{"name": "control", "version": 1}, {"name": "b", "version": 2}],
+        primary_metric={"name": "resolved"},
+    )
+    with pytest.raises(InvalidInputError):
+        pv.experiments.start("later", at=datetime.now(UTC) + timedelta(days=1))
+    week_ago = datetime(2026, 1, 1, tzinfo=UTC)
+    started = pv.experiments.start("later", at=week_ago)
+    assert started.status == "running" and started.started_at == week_ago
+    pv.close()

@@ -315,9 +315,9 @@ class ClientExperiments:
         """Running experiments of a prompt."""
         return self._call(self.running_call(prompt, label))  # type: ignore[no-any-return]
 
-    def start(self, name: str, *, actor: str = "") -> Experiment:
-        """Start routing."""
-        return self._post(name, "start")
+    def start(self, name: str, *, actor: str = "", at: datetime | None = None) -> Experiment:
+        """Start routing (``at`` backdates the first start, as in the library)."""
+        return self._post(name, "start", {"at": at.isoformat()} if at is not None else None)
 
     def ramp(
         self, name: str, weights: Mapping[str, float] | Sequence[float], *, actor: str = ""

@@ -1,5 +1,9 @@
 """The demo experiment: ``customer_support`` v1 against v2 at 90/10, with a week of outcomes.
 
+The week is consistent with the clock: the experiment's start is backdated to when its
+simulated traffic begins (UTC midnight six days ago, so a daily chart shows seven dates),
+and no event is dated after the moment the demo is loaded.
+
 :func:`load_experiment_demo` takes anything with an ``experiments`` attribute offering
 ``get``, ``create``, ``start`` and ``ingest`` (a :class:`~promptvault.Vault` or the SDK
 client), so the CLI and the server load the same demo without this package importing
@@ -17,7 +21,7 @@ from typing import Any
 from promptvault.errors import ExperimentNotFound, NotFoundError
 from promptvault.experiments.assignment import Assigner
 
-__all__ = ["DEMO_EXPERIMENT", "load_experiment_demo"]
+__all__ = ["DEMO_EXPERIMENT", "load_experiment_demo", "window"]
 
 DEMO_EXPERIMENT = "support-tone"
 PROMPT = "customer_support"
@@ -29,22 +33,31 @@ _TRUTH = {
 }
 
 
-def _events(units: int, days: int, seed: int, end: datetime) -> list[dict[str, Any]]:
+def window(days: int, end: datetime) -> datetime:
+    """When the simulated traffic starts: UTC midnight ``days - 1`` days before ``end``, so
+    the daily chart shows exactly ``days`` dates, the last one today."""
+    today = end.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=days - 1)
+
+
+def _events(units: int, start: datetime, seed: int, end: datetime) -> list[dict[str, Any]]:
+    """Exposures between ``start`` and ``end``, each unit's outcomes after its exposure and
+    never after ``end`` (nothing is dated in the future)."""
     rng = random.Random(seed)
     assigner = Assigner(DEMO_EXPERIMENT, ["control", "friendly"], [90, 10])
-    start = end - timedelta(days=days)
+    span = (end - start).total_seconds()
     events: list[dict[str, Any]] = []
     for i in range(units):
         unit = f"demo-user-{i:05d}"
         variant = assigner.variant(unit)
         assert variant is not None
         resolved, escalated, rating = _TRUTH[variant]
-        at = start + timedelta(seconds=rng.uniform(0, days * 86400))
+        at = start + timedelta(seconds=rng.uniform(0, span))
         events.append(
             {"type": "exposure", "experiment": DEMO_EXPERIMENT, "unit_id": unit,
              "variant": variant, "at": at}
         )  # fmt: skip
-        later = at + timedelta(minutes=rng.uniform(1, 90))
+        later = min(end, at + timedelta(minutes=rng.uniform(1, 90)))
         for metric, value in (
             ("resolved", int(rng.random() < resolved)),
             ("escalated", int(rng.random() < escalated)),
@@ -98,8 +111,11 @@ def load_experiment_demo(
         )
     except NotFoundError:
         return "experiment skipped: load the demo prompts first"
-    experiments.start(DEMO_EXPERIMENT, actor=actor)
-    events = _events(units, days, seed, now or datetime.now(UTC))
-    for start in range(0, len(events), 5000):
-        experiments.ingest(events[start : start + 5000], key=f"demo-{seed}-{start}")
+    end = now or datetime.now(UTC)
+    start = window(days, end)
+    # Started when its simulated traffic began, so "started" and the events agree.
+    experiments.start(DEMO_EXPERIMENT, actor=actor, at=start)
+    events = _events(units, start, seed, end)
+    for first in range(0, len(events), 5000):
+        experiments.ingest(events[first : first + 5000], key=f"demo-{seed}-{first}")
     return f"experiment running at 90/10, {units} simulated users over {days} days"

@@ -23,6 +23,7 @@ Each function takes the transaction's unit of work and the experiment as stored
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from promptvault.errors import ExperimentStateError, PromptNotFound
@@ -71,8 +72,11 @@ def _prompt_id(work: UnitOfWork, exp: Experiment) -> int:
     return prompt.id
 
 
-def start(work: UnitOfWork, stored: Stored, *, actor: str) -> None:
-    """Start routing (a draft, or a stopped experiment again); see the module notes."""
+def start(work: UnitOfWork, stored: Stored, *, actor: str, at: datetime | None = None) -> None:
+    """Start routing (a draft, or a stopped experiment again); see the module notes.
+
+    ``at`` backdates the first start (history recorded elsewhere, the demo's simulated
+    week); a restart keeps the first start's time."""
     exp = stored.experiment
     ensure_status(exp, "start", ("draft", "stopped"))
     prompt_id = _prompt_id(work, exp)
@@ -110,7 +114,7 @@ def start(work: UnitOfWork, stored: Stored, *, actor: str) -> None:
         status="running",
         running_slot=work.experiments.running_slot(prompt_id, exp.label),
         stopped_at=None,
-        started_at=exp.started_at or now,
+        started_at=exp.started_at or at or now,
         started_by=actor,
         label_version=serving,
     )
@@ -118,7 +122,11 @@ def start(work: UnitOfWork, stored: Stored, *, actor: str) -> None:
         actor=actor,
         action="experiment.start",
         target=target(exp.name),
-        details={"label": exp.label, "label_version": serving},
+        details={
+            "label": exp.label,
+            "label_version": serving,
+            **({"started_at": at.isoformat()} if at and not exp.started_at else {}),
+        },
         at=now,
     )
 

@@ -33,6 +33,7 @@ import builtins
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from promptvault.config import Settings
@@ -254,13 +255,23 @@ class ExperimentService(EventsMixin):
         self.router.invalidate()
         return result
 
-    def start(self, name: str, *, actor: str = "") -> Experiment:
+    def start(self, name: str, *, actor: str = "", at: datetime | None = None) -> Experiment:
         """Start routing traffic (a draft, or a stopped experiment again).
 
         Refused (``experiment_state``) unless control's version is the one the label
-        serves now; that version is remembered, and an automatic stop restores it.
+        serves now; that version is remembered, and an automatic stop restores it. ``at``
+        backdates the first start (events recorded elsewhere since then are ingested
+        afterwards); it may not lie in the future (naive values are UTC).
         """
-        return self._changed(name, lambda work, stored: lifecycle.start(work, stored, actor=actor))
+        if at is not None:
+            if not isinstance(at, datetime):
+                raise InvalidInputError("at must be a datetime", details={"field": "at"})
+            at = at if at.tzinfo else at.replace(tzinfo=UTC)
+            if at > utcnow():
+                raise InvalidInputError("a start cannot lie in the future", details={"field": "at"})
+        return self._changed(
+            name, lambda work, stored: lifecycle.start(work, stored, actor=actor, at=at)
+        )
 
     def ramp(
         self, name: str, weights: Mapping[str, float] | Sequence[float], *, actor: str = ""

@@ -11,9 +11,10 @@ send events); ``GET /v1/experiments/running`` is what the SDK polls to assign lo
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Body, Depends, Header, Query
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
@@ -85,6 +86,12 @@ class RampBody(_Body):
     """New weights by variant name (variants left out keep theirs)."""
 
     weights: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]]
+
+
+class StartBody(_Body):
+    """Optional: ``at`` backdates the first start (history recorded elsewhere)."""
+
+    at: datetime | None = None
 
 
 class StopBody(_Body):
@@ -175,12 +182,16 @@ def get_experiment(name: NamePath, vault: VaultDep, _key: Reader) -> Experiment:
 
 @router.post("/{name}/start", response_model=Experiment)
 def start_experiment(
-    name: NamePath, vault: VaultDep, settings: SettingsDep, key: Writer
+    name: NamePath,
+    vault: VaultDep,
+    settings: SettingsDep,
+    key: Writer,
+    body: Annotated[StartBody | None, Body()] = None,
 ) -> Experiment:
     """Start routing (409 when another experiment runs on the same prompt and label, or
     when control is not the version the label serves)."""
     _changeable(name, vault, settings, key)
-    return vault.experiments.start(name, actor=key.name)
+    return vault.experiments.start(name, actor=key.name, at=body.at if body else None)
 
 
 @router.post("/{name}/ramp", response_model=Experiment)
