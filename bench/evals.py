@@ -10,8 +10,10 @@ same concurrency) and its floor (the ideal: concurrency x 20 answers/s):
   Target: < 2 ms.
 * a full re-run answered from the response cache. Target: < 5 s.
 
-Rounds are interleaved (promptvault, raw client, promptvault, ...) and medians reported;
-the machine's load average is printed first. ``--quick`` runs a small smoke version.
+The model server runs in a process of its own, so it does not share the interpreter lock
+with the client under test. Rounds are interleaved (promptvault, raw client, promptvault,
+...) and medians reported; the machine's load average is printed first and last.
+``--quick`` runs a small smoke version.
 """
 
 from __future__ import annotations
@@ -20,19 +22,69 @@ import argparse
 import asyncio
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the loopback model server the tests use
 
-from evals.model_stub import ModelStub  # noqa: E402
 from promptvault import Vault  # noqa: E402
 from promptvault.config import Settings  # noqa: E402
 
 ANSWER_S = 0.05
+_SERVE = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from evals.model_stub import ModelStub
+with ModelStub(delay=float(sys.argv[2]), record=False) as stub:
+    print(stub.port, flush=True)
+    sys.stdin.read()
+"""
+
+
+class RemoteStub:
+    """The loopback model in a child process; ``restart(delay)`` changes its answer time."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[str] | None = None
+        self.port = 0
+
+    def start(self, delay: float) -> None:
+        self.stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _SERVE, str(ROOT / "tests"), str(delay)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.port = int(self.proc.stdout.readline())
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+            self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+
+@contextmanager
+def remote_stub(delay: float) -> Iterator[RemoteStub]:
+    stub = RemoteStub()
+    stub.start(delay)
+    try:
+        yield stub
+    finally:
+        stub.stop()
 
 
 def _load() -> str:
@@ -40,7 +92,7 @@ def _load() -> str:
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
 
 
-def _vault(home: Path, stub: ModelStub, cases: int) -> Vault:
+def _vault(home: Path, stub: RemoteStub, cases: int) -> Vault:
     vault = Vault(Settings(database_url=f"sqlite:///{home / 'bench.db'}", home=home))
     vault.push(
         "bench",
@@ -66,7 +118,7 @@ def _vault(home: Path, stub: ModelStub, cases: int) -> Vault:
     return vault
 
 
-async def _raw(stub: ModelStub, requests: list[dict[str, object]], concurrency: int) -> float:
+async def _raw(stub: RemoteStub, requests: list[dict[str, object]], concurrency: int) -> float:
     """Seconds the bare openai client takes for ``requests`` at ``concurrency``."""
     import openai
 
@@ -117,11 +169,14 @@ def main() -> None:
     seq_cases = 10 if args.quick else 200
     overhead_cases = 40 if args.quick else 500
     print(_load())
-    with tempfile.TemporaryDirectory() as tmp, ModelStub(delay=ANSWER_S, record=False) as stub:
+    with tempfile.TemporaryDirectory() as tmp, remote_stub(ANSWER_S) as stub:
         vault = _vault(Path(tmp), stub, cases)
         sequential = _subset(vault, "bench-seq", seq_cases)
         fast = _subset(vault, "bench-overhead", overhead_cases)
         all_requests = _requests(vault, cases)
+        # Warm up both sides (imports, connection pools) before anything is timed.
+        _ours(vault, sequential, 8)
+        asyncio.run(_raw(stub, all_requests[:seq_cases], 8))
         print(f"{cases} cases, model answers in {ANSWER_S * 1000:.0f} ms; {rounds} rounds, medians")
 
         for concurrency in (1, 8, 32):
@@ -138,7 +193,8 @@ def main() -> None:
                 f"ideal {ideal:6.1f} cases/s | {mine / ideal:.0%} of ideal (target >= 80%)"
             )
 
-        stub.delay = 0.0
+        stub.start(0.0)
+        vault.evals.set_provider("stub", kind="openai", base_url=stub.url)
         overhead, raw_call = [], []
         for _ in range(rounds):
             raw_s = asyncio.run(_raw(stub, all_requests[:overhead_cases], 1)) / overhead_cases
@@ -151,14 +207,15 @@ def main() -> None:
             "sequential, instant model)"
         )
 
-        stub.delay = ANSWER_S
+        stub.start(ANSWER_S)
+        vault.evals.set_provider("stub", kind="openai", base_url=stub.url)
         vault.evals.run("bench", "bench@production", concurrency=32)  # fills the cache
-        served = stub.served
+        stub.stop()  # a re-run that called the model would now fail every case
         started = time.perf_counter()
         rerun = vault.evals.run("bench", "bench@production", concurrency=32)
         elapsed = time.perf_counter() - started
-        assert stub.served == served, "a cached re-run called the model"
-        assert rerun.summary is not None and rerun.summary.cached == cases
+        assert rerun.summary is not None
+        assert (rerun.summary.cached, rerun.summary.errors) == (cases, 0)
         print(
             f"re-run of {cases} cases from the cache: {elapsed:.2f} s, 0 model calls "
             f"(first run at concurrency 32 would take >= {cases * ANSWER_S / 32:.2f} s; "

@@ -73,3 +73,33 @@ def test_eval_pages(vault: Vault, as_role: AsRole) -> None:
     flipped = viewer.get(f"/evals/compare?a={a}&b={b}&flipped=1").text
     assert flipped.count('<td class="mono">c') == 3
     assert viewer.get("/evals/datasets/nope").status_code == 404
+
+
+def test_playground_run_calls_the_model(vault: Vault, as_role: AsRole) -> None:
+    vault.push(
+        "greet",
+        template=[{"role": "user", "content": "Hello {{name}}"}],
+        config={"model": "gpt-4o-mini"},
+    )
+    viewer = as_role("viewer")
+    assert 'id="run-model"' not in viewer.get("/play/greet").text  # no provider yet
+    with ModelStub(reply=lambda body: "Hi <b>Ada</b>!") as stub:
+        vault.evals.set_provider("stub", kind="openai", base_url=stub.url)
+        assert 'id="run-model"' not in viewer.get("/play/greet").text  # readers cannot
+        editor = as_role("editor")
+        page = editor.get("/play/greet")
+        assert 'id="run-model"' in page.text
+        token = page.text.split('name="csrf" value="')[1].split('"')[0]
+        ran = editor.post(
+            "/play/greet",
+            data={"csrf": token, "v": "1", "var_name": "Ada", "action": "run", "provider": "stub"},
+        )
+        assert ran.status_code == 200
+        assert "<code>Hi &lt;b&gt;Ada&lt;/b&gt;!</code>" in ran.text
+        assert "stub/gpt-4o-mini · 2 + 2 tokens · " in ran.text
+        assert stub.requests == [vault.build("greet", {"name": "Ada"}).to_openai()]
+        denied = viewer.post(
+            "/play/greet",
+            data={"csrf": token, "v": "1", "var_name": "Ada", "action": "run"},
+        )
+        assert denied.status_code == 403 and len(stub.requests) == 1

@@ -21,6 +21,7 @@ __all__ = [
     "Gate",
     "GateResult",
     "ImportProblem",
+    "ModelAnswer",
     "Provider",
     "ProviderKind",
     "Run",
@@ -96,6 +97,18 @@ class Provider(_Value):
     source: Literal["database", "settings"] = "database"
     updated_at: datetime | None = None
     updated_by: str = ""
+
+
+class ModelAnswer(_Value):
+    """One model call outside a run (the playground's Run): the answer and what it cost."""
+
+    provider: str
+    model: str | None
+    text: str
+    input_tokens: int
+    output_tokens: int
+    latency_ms: float
+    cost: float | None = None
 
 
 class Score(_Value):

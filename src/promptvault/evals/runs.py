@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from promptvault.errors import (
     EvalRunNotFound,
@@ -20,7 +21,7 @@ from promptvault.evals.evaluators import (
     EvaluatorFn,
     build_evaluators,
 )
-from promptvault.evals.models import Case, CaseResult, Run, RunSummary, Score
+from promptvault.evals.models import Case, CaseResult, ModelAnswer, Run, RunSummary, Score
 from promptvault.evals.providers import (
     ModelClient,
     ProviderConfig,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["RunsMixin"]
 
 EvaluatorItem = Mapping[str, Any] | EvaluatorFn
+T = TypeVar("T")
 
 
 class RunsMixin:
@@ -85,6 +87,49 @@ class RunsMixin:
             )
         return [_run_entity(r, None) for r in rows]
 
+    # --- one call -----------------------------------------------------------------------
+
+    def complete(
+        self, built: BuiltRequest, *, provider: str | None = None, model: str | None = None
+    ) -> ModelAnswer:
+        """Send one built request to a provider (retries as in a run, no cache): what the
+        playground's Run button shows."""
+        config = self.provider_config(provider)
+        chosen = model or built.model or config.model
+        built = built._replace(model=chosen)
+        request = built.to_anthropic() if config.kind == "anthropic" else built.to_openai()
+
+        async def call() -> ModelAnswer:
+            client = make_client(config)
+            started = time.perf_counter()
+            try:
+                answer = await call_with_retries(
+                    lambda: client.complete(request),
+                    max_retries=config.max_retries,
+                    provider=config.name,
+                    sleep=self._sleep,
+                )
+            finally:
+                await client.aclose()
+            price = self._settings.eval_prices.get(str(request.get("model", "")))
+            cost = None
+            if price:
+                cost = (
+                    answer.input_tokens * float(price.get("input", 0.0))
+                    + answer.output_tokens * float(price.get("output", 0.0))
+                ) / 1e6
+            return ModelAnswer(
+                provider=config.name,
+                model=str(request.get("model")) if request.get("model") else None,
+                text=answer.text,
+                input_tokens=answer.input_tokens,
+                output_tokens=answer.output_tokens,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                cost=cost,
+            )
+
+        return _run_sync(call())
+
     # --- running ------------------------------------------------------------------------
 
     def run(
@@ -114,25 +159,7 @@ class RunsMixin:
             progress=progress,
             actor=actor,
         )
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(coro)
-        # Called from inside an event loop (a notebook): run on a loop of its own.
-        box: dict[str, Any] = {}
-
-        def target() -> None:
-            try:
-                box["run"] = asyncio.run(coro)
-            except BaseException as exc:
-                box["error"] = exc
-
-        thread = threading.Thread(target=target, name="promptvault-eval-run")
-        thread.start()
-        thread.join()
-        if "error" in box:
-            raise box["error"]
-        return box["run"]  # type: ignore[no-any-return]
+        return _run_sync(coro)
 
     async def arun(
         self,
@@ -404,6 +431,29 @@ class RunsMixin:
             return answer.text
 
         return judge
+
+
+def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion from synchronous code, even inside a running event loop
+    (a notebook): there it gets a loop of its own in a thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="promptvault-eval")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
 
 
 def _fn_name(fn: Any) -> str:

@@ -24,8 +24,16 @@ from promptvault.entities import PromptVersion
 from promptvault.errors import InvalidInputError, MissingVariablesError, PromptVaultError
 from promptvault.fewshot.models import parse_examples_spec
 from promptvault.registry.refs import parse_int
+from promptvault.server.auth import Permission
 from promptvault.server.deps import VaultDep
-from promptvault.server.ui.views import UIRoute, User, check_csrf, current_user, page
+from promptvault.server.ui.views import (
+    UIRoute,
+    User,
+    check_csrf,
+    current_user,
+    page,
+    require_permission,
+)
 from promptvault.templating.builtins import BUILTIN_NAMES
 from promptvault.vault import Vault
 
@@ -370,6 +378,9 @@ def _page(
     **extra: Any,
 ) -> Response:
     summary = vault.get_prompt(name)
+    user = getattr(request.state, "ui_user", None)
+    # Calling a model costs money: the Run button is for writers, when a provider exists.
+    providers = [p.name for p in vault.evals.providers()] if user and user.can_write else []
     return page(
         request,
         "playground.html",
@@ -384,6 +395,10 @@ def _page(
             "openai": None,
             "anthropic": None,
             "error": None,
+            "providers": providers,
+            "provider": None,
+            "answer": None,
+            "run_error": None,
             **extra,
         },
         status=422 if extra.get("error") else 200,
@@ -468,6 +483,15 @@ async def play(request: Request, name: str, vault: VaultDep, user: UserDep) -> R
         return _page(request, vault, name, loaded, fields, collection=collection, error=error)
     openai_json, openai_error = _adapter(built.to_openai)
     anthropic_json, anthropic_error = _adapter(built.to_anthropic)
+    answer = run_error = provider = None
+    if form.get("action") == "run":
+        require_permission(user, Permission.WRITE)
+        raw = form.get("provider")
+        provider = raw if isinstance(raw, str) and raw else None
+        try:
+            answer = await run_in_threadpool(vault.evals.complete, built, provider=provider)
+        except PromptVaultError as error:
+            run_error = error
     return _page(
         request,
         vault,
@@ -480,4 +504,7 @@ async def play(request: Request, name: str, vault: VaultDep, user: UserDep) -> R
         openai_error=openai_error,
         anthropic=anthropic_json,
         anthropic_error=anthropic_error,
+        answer=answer,
+        run_error=run_error,
+        provider=provider,
     )
