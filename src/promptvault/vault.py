@@ -31,6 +31,7 @@ from promptvault.entities import (
     PushResult,
 )
 from promptvault.errors import EvalGateError, PromptUnavailable
+from promptvault.integrations.otel import instrument
 from promptvault.registry.audit import AuditLog
 from promptvault.registry.diff import diff_versions
 from promptvault.registry.events import ChangeFeed
@@ -129,6 +130,7 @@ class Vault:
         self._clock = clock
         self.registry = Registry(self.db, self.settings, clock=clock)
         self.builder = PromptBuilder(timezone=self.settings.timezone, limits=self.registry.limits)
+        instrument(self)  # spans for get/render/build, only with OpenTelemetry installed
 
     # The experiment and few-shot services (and numpy behind them) load on first use, so a
     # process that only resolves and renders prompts, like a CLI command, starts quickly.

@@ -93,6 +93,22 @@ class BuildMetadata(NamedTuple):
     collection: str | None = None
     strategy: str | None = None
 
+    def otel_attributes(self) -> dict[str, Any]:
+        """OpenTelemetry span attributes naming what produced this request, for an
+        application's own LLM span (GenAI ``gen_ai.prompt.name``, then ``promptvault.*``)."""
+        out: dict[str, Any] = {
+            "gen_ai.prompt.name": self.prompt,
+            "promptvault.prompt.version": self.version,
+            "promptvault.prompt.hash": self.hash,
+        }
+        if self.label:
+            out["promptvault.prompt.label"] = self.label
+        if self.experiment:
+            out["promptvault.experiment"] = self.experiment
+        if self.variant:
+            out["promptvault.variant"] = self.variant
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
         out = self._asdict()

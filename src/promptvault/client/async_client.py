@@ -40,6 +40,7 @@ from promptvault.client.events import FlushResult
 from promptvault.client.experiments_async import AsyncClientExperiments
 from promptvault.entities import PromptVersion
 from promptvault.errors import NotFoundError, PromptUnavailable, PromptVaultError
+from promptvault.integrations.otel import instrument
 
 __all__ = ["AsyncPromptVaultClient"]
 
@@ -88,6 +89,7 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
         )
         self.audit = AsyncClientAudit(self._call)
         self.events = AsyncClientChanges(self._call)
+        instrument(self, is_async=True)  # spans, only with OpenTelemetry installed
 
     def _partial_source(self, ref: str) -> str:
         # Rendering is synchronous, so a partial comes from the cache; a missing one is

@@ -46,6 +46,7 @@ from promptvault.client.experiments import ClientExperiments
 from promptvault.client.fewshot import LocalBuilds
 from promptvault.entities import PromptVersion
 from promptvault.errors import NotFoundError, PromptUnavailable, PromptVaultError
+from promptvault.integrations.otel import instrument
 
 __all__ = ["PromptVaultClient"]
 
@@ -106,6 +107,7 @@ class PromptVaultClient(StoreCalls):
         self.events = ClientChanges(self._call)
         self._core.partials = self._partial_source
         self._builds = LocalBuilds(self, self._core)
+        instrument(self)  # spans for get/render/build, only with OpenTelemetry installed
 
     def _partial_source(self, ref: str) -> str:
         # Partials are other prompts: resolved through this client's cache and fallbacks.

@@ -124,6 +124,8 @@ def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = T
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(HttpSemanticsMiddleware, routes=app.router.routes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    # HTTP server spans come from FastAPI's own OpenTelemetry support, on whenever the API
+    # is installed; they wrap every middleware here, so fast-path resolves are traced too.
     return app
 
 

@@ -1,0 +1,157 @@
+"""OpenTelemetry spans for resolve, render and build (extra ``otel``).
+
+With ``opentelemetry-api`` installed, a ``Vault`` and the SDK clients emit one span per
+``get`` (``promptvault.resolve``), ``render`` (``promptvault.render``) and ``build``
+(``promptvault.build``); the server's HTTP spans are FastAPI's own (it traces every request
+when the API is installed), with the Vault's spans inside them. Spans go to whatever tracer
+provider the application set up (its OTLP exporter, sampling, resource); promptvault only
+uses the API. Without the package nothing is imported and the methods are the plain ones:
+:func:`instrument` replaces them on the instance only when tracing is possible, so an
+application without OpenTelemetry pays nothing, not even a flag check per call.
+
+Spans are made only inside a trace the application is recording (a request span, its own
+LLM call's span): a resolve outside any trace is not worth a root span of its own, and the
+check is one context lookup, so an untraced hot path stays within a fraction of a
+microsecond of the plain one.
+
+Attributes follow the OpenTelemetry GenAI conventions where they name the thing
+(``gen_ai.prompt.name``, ``gen_ai.request.model``); the rest are ``promptvault.*``:
+``promptvault.prompt.version``, ``.label``, ``.hash``, ``promptvault.experiment`` and
+``promptvault.variant``. ``BuiltRequest.metadata.otel_attributes()`` gives the same
+attributes for an application's own LLM span.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+from promptvault.entities import PromptVersion
+
+__all__ = ["instrument", "tracer", "version_attributes"]
+
+_UNSET: Any = object()
+_tracer: Any = _UNSET
+_current_span: Any = None  # opentelemetry.trace.get_current_span, bound on first lookup
+
+
+def tracer() -> Any | None:
+    """promptvault's tracer, or None when OpenTelemetry is not installed (looked up once)."""
+    global _tracer  # noqa: PLW0603 - one lookup per process
+    if _tracer is _UNSET:
+        if importlib.util.find_spec("opentelemetry") is None:
+            _tracer = None
+        else:
+            from opentelemetry import trace
+
+            global _current_span  # noqa: PLW0603
+            _current_span = trace.get_current_span
+            _tracer = trace.get_tracer("promptvault")
+    return _tracer
+
+
+def version_attributes(version: PromptVersion) -> dict[str, Any]:
+    """The span attributes of a resolved version."""
+    out: dict[str, Any] = {
+        "gen_ai.prompt.name": version.name,
+        "promptvault.prompt.version": version.version,
+        "promptvault.prompt.hash": version.hash,
+    }
+    if version.resolved_label:
+        out["promptvault.prompt.label"] = version.resolved_label
+    if version.experiment:
+        out["promptvault.experiment"] = version.experiment
+    if version.variant:
+        out["promptvault.variant"] = version.variant
+    model = version.config.get("model") if isinstance(version.config, dict) else None
+    if isinstance(model, str):
+        out["gen_ai.request.model"] = model
+    return out
+
+
+def _ref_attributes(ref: Any) -> dict[str, Any]:
+    if not isinstance(ref, str):
+        return {}
+    name, _, pin = ref.partition("@")
+    out: dict[str, Any] = {"gen_ai.prompt.name": name}
+    if pin.isdigit():
+        out["promptvault.prompt.version"] = int(pin)
+    elif pin:
+        out["promptvault.prompt.label"] = pin
+    return out
+
+
+def _result_attributes(operation: str, result: Any) -> dict[str, Any]:
+    if operation == "resolve" and isinstance(result, PromptVersion):
+        return version_attributes(result)
+    metadata = getattr(result, "metadata", None)
+    if operation == "build" and metadata is not None:
+        out: dict[str, Any] = metadata.otel_attributes()
+        model = getattr(result, "model", None)
+        if isinstance(model, str):
+            out["gen_ai.request.model"] = model
+        return out
+    return {}
+
+
+def _wrap(trace_to: Any, operation: str, call: Callable[..., Any]) -> Callable[..., Any]:
+    name = f"promptvault.{operation}"
+    current = _current_span
+
+    @functools.wraps(call)
+    def traced(ref: Any, *args: Any, **kwargs: Any) -> Any:
+        if not current().is_recording():
+            return call(ref, *args, **kwargs)
+        span = trace_to.start_span(name, attributes=_ref_attributes(ref))
+        try:
+            result = call(ref, *args, **kwargs)
+        except BaseException as exc:
+            span.record_exception(exc)
+            span.set_attribute("error.type", type(exc).__name__)
+            span.end()
+            raise
+        if span.is_recording():
+            span.set_attributes(_result_attributes(operation, result))
+        span.end()
+        return result
+
+    return traced
+
+
+def _wrap_async(trace_to: Any, operation: str, call: Callable[..., Any]) -> Callable[..., Any]:
+    name = f"promptvault.{operation}"
+    current = _current_span
+
+    @functools.wraps(call)
+    async def traced(ref: Any, *args: Any, **kwargs: Any) -> Any:
+        if not current().is_recording():
+            return await call(ref, *args, **kwargs)
+        span = trace_to.start_span(name, attributes=_ref_attributes(ref))
+        try:
+            result = await call(ref, *args, **kwargs)
+        except BaseException as exc:
+            span.record_exception(exc)
+            span.set_attribute("error.type", type(exc).__name__)
+            span.end()
+            raise
+        if span.is_recording():
+            span.set_attributes(_result_attributes(operation, result))
+        span.end()
+        return result
+
+    return traced
+
+
+_OPERATIONS = (("get", "resolve"), ("render", "render"), ("build", "build"))
+
+
+def instrument(obj: Any, *, is_async: bool = False) -> None:
+    """Trace ``obj.get``, ``obj.render`` and ``obj.build`` when OpenTelemetry is installed."""
+    trace_to = tracer()
+    if trace_to is None:
+        return
+    wrap = _wrap_async if is_async else _wrap
+    for method, operation in _OPERATIONS:
+        setattr(obj, method, wrap(trace_to, operation, getattr(obj, method)))
