@@ -95,6 +95,7 @@ def main() -> None:
             ("promptvault --version", [PV, "--version"], None),
             ("promptvault render (read path)", [PV, *render], None),
             ("promptvault --debug render (full command)", [PV, "--debug", *render], None),
+            ("promptvault show (read path)", [PV, "show", "customer_support"], None),
             (f"promptvault push ({files} files, unchanged)", [PV, "push", str(folder)], None),
             (
                 f"promptvault push ({files} files, all changed)",

@@ -15,7 +15,7 @@ import pytest
 from promptvault import Vault
 from promptvault.cli import main
 from promptvault.cli._app import build_app
-from promptvault.cli._fastread import render_fast
+from promptvault.cli._fastread import render_fast, show_fast
 from promptvault.config import Settings
 from promptvault.storage.migrate import head_revision as alembic_side_head
 from promptvault.storage.revisions import cached_head
@@ -160,13 +160,52 @@ sys.stderr.write(json.dumps({{"code": code, "modules": sorted(sys.modules)}}))
 """
 
 
-def test_a_covered_render_loads_no_database_layer_typer_or_pydantic(home: Path) -> None:
-    args = ["render", "support", "--var", "company=Acme"]
+@pytest.mark.parametrize(
+    ("args", "starts"),
+    [
+        (["render", "support", "--var", "company=Acme"], "Hi Acme, tone friendly."),
+        (["show", "support@1"], "support v1  (production)"),
+    ],
+)
+def test_a_covered_read_loads_no_database_layer_typer_or_pydantic(
+    home: Path, args: list[str], starts: str
+) -> None:
     done = subprocess.run(
         [sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True, check=False
     )
     report = json.loads(done.stderr.strip().splitlines()[-1])
     assert report["code"] == 0
-    assert done.stdout.startswith("Hi Acme, tone friendly.")
+    assert done.stdout.startswith(starts)
     heavy = ("sqlalchemy", "alembic", "typer", "click", "pydantic", "jsonschema", "jinja2")
     assert [m for m in report["modules"] if m.split(".")[0] in heavy] == []
+
+
+SHOWN = [
+    ["show", "support"],
+    ["show", "support@1"],
+    ["show", "support@staging"],
+    ["show", "support@latest"],
+    ["show", "team/jinja"],
+    ["show", "chat"],
+]
+
+
+@pytest.mark.parametrize("args", SHOWN, ids=lambda a: a[1])
+def test_show_prints_what_the_full_command_prints(
+    home: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    assert show_fast(args[1:]) is True
+    capsys.readouterr()
+    fast = run(args, capsys, fast=True)
+    assert fast == run(args, capsys, fast=False)
+    assert fast[0] == 0 and fast[1].startswith(args[1].split("@")[0])
+
+
+@pytest.mark.parametrize(
+    "args", [["show", "nope"], ["show", "support", "--json"], ["show", "support@9"]]
+)
+def test_show_leaves_other_cases_to_the_full_command(
+    home: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    assert show_fast(args[1:]) is False
+    assert run(args, capsys, fast=True) == run(args, capsys, fast=False)

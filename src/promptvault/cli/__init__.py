@@ -30,11 +30,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.stdout.write(f"promptvault {__version__}\n")
         sys.stdout.flush()
         raise SystemExit(0)
-    if args[:1] == ["render"]:
+    if args[:1] in (["render"], ["show"]):
         # Reading one local prompt needs neither Typer nor the database layer.
-        from promptvault.cli._fastread import render_fast
+        from promptvault.cli._fastread import render_fast, show_fast
 
-        if render_fast(args[1:]):
+        if (render_fast if args[0] == "render" else show_fast)(args[1:]):
             raise SystemExit(0)
     from promptvault.cli._app import build_app
 

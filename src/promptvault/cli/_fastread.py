@@ -1,6 +1,7 @@
-"""``promptvault render`` of a local SQLite prompt without Typer, pydantic or SQLAlchemy.
+"""``promptvault render`` and ``show`` of a local SQLite prompt without Typer, pydantic or
+SQLAlchemy.
 
-A render reads one row; the full path imports a few hundred milliseconds of libraries first.
+A render or show reads one row; the full path imports a few hundred milliseconds of libraries first.
 :func:`render_fast` answers the common case with the standard library's ``sqlite3``
 (:mod:`promptvault.storage.sqlite_reads`) and the template engine, and says False for
 anything it does not cover: other arguments or options, remote mode, settings that change
@@ -15,7 +16,7 @@ import os
 import re
 from typing import Any
 
-__all__ = ["render_fast"]
+__all__ = ["render_fast", "show_fast"]
 
 # A conservative subset of registry.refs.parse_ref (which needs pydantic): a name of
 # '/'-separated segments, then a label or an ASCII version. Anything else: full path.
@@ -97,8 +98,8 @@ def _refuse_partial(ref: str) -> str:
     raise _FullPath
 
 
-def _render(ref: str, pairs: list[str]) -> tuple[Any, Any]:
-    """(the stored version, the rendered text) or _FullPath."""
+def _lookup(ref: str) -> Any:
+    """The stored version ``ref`` points at, or _FullPath."""
     match = _REF.fullmatch(ref)
     if match is None or len(match["name"]) > _NAME_MAX:
         raise _FullPath
@@ -106,7 +107,15 @@ def _render(ref: str, pairs: list[str]) -> tuple[Any, Any]:
     from promptvault.storage.sqlite_reads import read_version
 
     found = read_version(_database_path(), match["name"], match["label"], version)
-    if found is None or found.type != "text" or not isinstance(found.template, str):
+    if found is None:
+        raise _FullPath
+    return found
+
+
+def _render(ref: str, pairs: list[str]) -> tuple[Any, Any]:
+    """(the stored version, the rendered text) or _FullPath."""
+    found = _lookup(ref)
+    if found.type != "text" or not isinstance(found.template, str):
         raise _FullPath
     from promptvault.cli._show import parse_vars
     from promptvault.templating import compile_template
@@ -152,4 +161,24 @@ def render_fast(args: list[str]) -> bool:
         )
     else:
         print_rendered(rendered)
+    return True
+
+
+def show_fast(args: list[str]) -> bool:
+    """Run ``promptvault show REF`` here (text output); False for the full command."""
+    try:
+        if len(args) != 1 or args[0].startswith("-"):
+            raise _FullPath
+        found = _lookup(args[0])
+        from datetime import UTC, datetime
+
+        # Stored naive UTC, read back aware as the full path's column type does.
+        created = datetime.fromisoformat(found.created_at).replace(tzinfo=UTC)
+    except Exception:  # anything uncovered or failing: the full path answers
+        return False
+    from types import SimpleNamespace
+
+    from promptvault.cli._show import print_version
+
+    print_version(SimpleNamespace(**{**found.__dict__, "created_at": created}))
     return True

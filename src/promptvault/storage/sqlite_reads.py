@@ -1,11 +1,11 @@
 """One version read straight from a SQLite file with the standard library.
 
-The CLI's read path: ``promptvault render`` on a local SQLite home reads one prompt, and the
-full path (SQLAlchemy, pydantic, Alembic's revision check) costs several hundred
-milliseconds of imports for it. This module answers only the common case, a current schema
-and a reference that resolves; anything else returns None and the caller takes the full
-path, which also words every error. The queries mirror ``repositories.resolve_state`` and
-``repositories.version_row``; ``tests/cli/test_cli_fast_read.py`` compares the answers.
+The CLI's read path: ``promptvault render`` or ``show`` on a local SQLite home reads one
+prompt, and the full path (SQLAlchemy, pydantic, Alembic's revision check) costs several
+hundred milliseconds of imports for it. This module answers only the common case, a current
+schema and a reference that resolves; anything else returns None and the caller takes the
+full path, which also words every error. The queries mirror ``repositories.resolve_state``
+and ``repositories.version_row``; ``tests/cli/test_cli_fast_read.py`` compares the answers.
 """
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ class StoredVersion:
     template: Any
     config: dict[str, Any]
     variables_schema: dict[str, Any] | None
+    labels: tuple[str, ...] = ()  # every label pointing at it, sorted
+    message: str = ""
+    author: str = ""
+    created_at: str = ""  # as stored: naive UTC, "YYYY-MM-DD HH:MM:SS[.ffffff]"
+    hash: str = ""
 
 
 def read_version(
@@ -84,13 +89,13 @@ def _read(
     if not number:
         return None
     row = conn.execute(
-        "SELECT type, syntax, template, config, variables_schema FROM prompt_versions"
-        " WHERE prompt_id = ? AND version = ?",
+        "SELECT type, syntax, template, config, variables_schema, message, author,"
+        " created_at, hash FROM prompt_versions WHERE prompt_id = ? AND version = ?",
         (prompt_id, number),
     ).fetchone()
     if row is None:
         return None
-    kind, syntax, template, config, schema = row
+    kind, syntax, template, config, schema, message, author, created_at, digest = row
     if syntax not in ("mustache", "jinja"):
         return None  # other engines (langfuse) render through the full path
     texts = [t for t in (template, config, schema) if t is not None]
@@ -98,6 +103,13 @@ def _read(
         t.count("[") + t.count("{") > _JSON_MAX_DEPTH for t in texts
     ):
         return None
+    if not all(isinstance(v, str) for v in (message, author, created_at, digest)):
+        return None
+    labels = conn.execute(
+        "SELECT l.label FROM labels l JOIN prompt_versions v ON v.id = l.version_id"
+        " WHERE l.prompt_id = ? AND v.version = ? ORDER BY l.label",
+        (prompt_id, number),
+    ).fetchall()
     loaded_config = json.loads(config) if config is not None else None
     loaded_schema = json.loads(schema) if schema is not None else None
     if not isinstance(loaded_config, dict | None) or not isinstance(loaded_schema, dict | None):
@@ -110,4 +122,9 @@ def _read(
         template=json.loads(template) if template is not None else None,
         config=loaded_config or {},
         variables_schema=loaded_schema,
+        labels=tuple(sorted(label for (label,) in labels)),
+        message=message,
+        author=author,
+        created_at=created_at,
+        hash=digest,
     )
