@@ -134,7 +134,7 @@ def _render(ref: str, pairs: list[str]) -> tuple[Any, Any]:
         data = defaults(data)
     template = compile_template(
         found.template,
-        syntax=found.syntax,  # type: ignore[arg-type]
+        syntax=found.syntax,
         partials=_refuse_partial,
     )
     return found, template.render(data, strict=True)
