@@ -169,6 +169,35 @@ class Settings(BaseSettings):
     eval_timeout: float = Field(default=60.0, gt=0, description="Seconds per model call.")
     eval_max_retries: int = Field(
         default=4, ge=0, le=20, description="Retries of a model call on 429, 5xx or timeout."
+
+    # webhooks
+    webhook_dispatcher: bool = Field(
+        default=True,
+        description="Run the webhook dispatcher inside the server (one is active per database "
+        "at a time, whatever the number of servers and workers).",
+    )
+    webhook_allow_networks: list[str] = Field(
+        default_factory=list,
+        description="Networks (CIDR, e.g. 127.0.0.0/8) webhooks may reach although they are "
+        "not public; by default private, loopback, link-local, multicast and reserved "
+        "addresses are refused.",
+    )
+    webhook_retry_schedule: list[float] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+        description="Seconds before each retry of a failed delivery (each with +-20% jitter); "
+        "the default retries for about 27.6 hours.",
+    )
+    webhook_disable_after: int = Field(
+        default=8,
+        ge=1,
+        description="Consecutive failed attempts after which an endpoint is disabled.",
+    )
+    webhook_timeout: float = Field(default=10.0, gt=0, description="Seconds per delivery.")
+    webhook_lease_seconds: float = Field(
+        default=30.0, gt=0, description="How long a dispatcher's lease lasts unrenewed."
+    )
+    webhook_poll_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between two looks for new change events."
     )
 
     def resolved_actor(self) -> str:

@@ -33,6 +33,9 @@ __all__ = [
     "PushResult",
     "Role",
     "Syntax",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookFormat",
     "JSON_MAX_BYTES",
     "as_syntax",
     "JSON_MAX_DEPTH",
@@ -48,6 +51,7 @@ __all__ = [
 PromptType = Literal["text", "chat"]
 Syntax = Literal["mustache", "jinja", "langfuse"]
 Role = Literal["runtime", "viewer", "editor", "admin"]
+WebhookFormat = Literal["standard", "slack"]
 
 
 def as_syntax(value: str) -> Syntax:
@@ -432,6 +436,50 @@ class ApiKey(_Value):
         if self.expired:
             return "expired"
         return "rotating" if self.replaced_by else "active"
+
+
+class Webhook(_Value):
+    """A webhook subscription (its secret is shown once, at creation).
+
+    ``event_types`` empty means every type (an entry ending in ``.*`` matches a prefix);
+    ``prompt_prefix`` keeps only events of prompts whose name starts with it. ``cursor`` is
+    the last change event done with (delivered, given up on or filtered out).
+    """
+
+    id: str
+    url: str
+    event_types: list[str]
+    prompt_prefix: str | None = None
+    format: WebhookFormat = "standard"
+    description: str = ""
+    enabled: bool = True
+    disabled_reason: str | None = None
+    created_at: datetime
+    created_by: str = ""
+    cursor: int = 0
+    consecutive_failures: int = 0
+    next_attempt_at: datetime | None = None
+
+
+class WebhookDelivery(_Value):
+    """One attempt to deliver one message to one endpoint.
+
+    ``trigger`` is ``dispatch`` (the dispatcher), ``redeliver`` (by hand) or ``test``;
+    ``ok`` means the endpoint answered 2xx.
+    """
+
+    id: int
+    webhook_id: str
+    event_id: int | None
+    message_id: str
+    event_type: str
+    attempt: int
+    trigger: str
+    at: datetime
+    ok: bool
+    status_code: int | None = None
+    duration_ms: float | None = None
+    error: str | None = None
 
 
 class ConfigChange(_Value):

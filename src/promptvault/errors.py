@@ -39,8 +39,10 @@ __all__ = [
     "TemplateSecurityError",
     "TemplateSyntaxError",
     "UnauthenticatedError",
+    "UrlRefusedError",
     "VersionConflictError",
     "VersionNotFound",
+    "WebhookNotFound",
     "caret_excerpt",
     "did_you_mean",
     "error_class_for",
@@ -97,6 +99,13 @@ class InvalidInputError(PromptVaultError):
     """A request or argument is malformed; ``details['field']`` names the culprit."""
 
     code = "invalid_input"
+
+
+class UrlRefusedError(InvalidInputError):
+    """A webhook URL is not http(s), or names or resolves to an address that is not public
+    (private, loopback, link-local, multicast, reserved) and no setting allows it."""
+
+    code = "url_refused"
 
 
 class LabelInvalidError(InvalidInputError):
@@ -230,6 +239,12 @@ class CollectionNotFound(NotFoundError):
     """No few-shot example collection with that name."""
 
     code = "collection_not_found"
+
+
+class WebhookNotFound(NotFoundError):
+    """No webhook subscription (or delivery) with that id."""
+
+    code = "webhook_not_found"
 
 
 class ExperimentNotFound(NotFoundError):

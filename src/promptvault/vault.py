@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from promptvault.registry.importers import ImportReport
     from promptvault.storage.backup import BackupResult, RestoreResult
     from promptvault.storage.unit_of_work import UnitOfWork
+    from promptvault.webhooks.service import WebhookService
 
 __all__ = ["SchemaState", "Vault", "schema_state", "upgrade_schema"]
 
@@ -179,6 +180,15 @@ class Vault:
 
         vectors = get_embedder(embedder, self.settings).embed(texts)
         return [[float(x) for x in row] for row in vectors]
+
+    @cached_property
+    def webhooks(self) -> WebhookService:
+        """Webhook subscriptions (admin work): create, list, enable/disable, remove, the
+        delivery log, test and redelivery. Delivery runs in the server's dispatcher."""
+        from promptvault.webhooks.feed import AuditFeed
+        from promptvault.webhooks.service import WebhookService
+
+        return WebhookService(self.db, self.settings, AuditFeed(self.db))
 
     @classmethod
     def open(cls, url: str | None = None, *, settings: Settings | None = None) -> Vault:

@@ -21,6 +21,7 @@ import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -41,6 +42,9 @@ from promptvault.server.protocol import HttpSemanticsMiddleware
 from promptvault.server.ratelimit import AuthGuard
 from promptvault.server.stream import close_app_streams
 from promptvault.vault import Vault
+
+if TYPE_CHECKING:
+    from promptvault.webhooks.dispatcher import Dispatcher
 
 __all__ = ["ADMIN_KEY_FILE", "create_app", "create_app_from_env", "ensure_admin_key"]
 
@@ -73,9 +77,12 @@ def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = T
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         audit_failures = asyncio.create_task(_audit_auth_failures(app.state.auth_guard))
+        dispatcher = _start_dispatcher(vault) if settings.webhook_dispatcher else None
         yield
         audit_failures.cancel()
         await close_app_streams(app)
+        if dispatcher is not None:
+            await run_in_threadpool(dispatcher.stop)
         try:
             app.state.auth_guard.flush(force=True)  # the last, partial window
         except Exception:  # shutting down: the database may already be gone
@@ -139,6 +146,16 @@ async def _audit_auth_failures(guard: AuthGuard) -> None:
                 await run_in_threadpool(guard.flush)
             except Exception:  # the database may be briefly away; the next window retries
                 logger.exception("could not audit failed authentications")
+
+
+def _start_dispatcher(vault: Vault) -> Dispatcher:
+    """The webhook dispatcher of this process: it delivers only while it holds the
+    database's lease, so any number of servers and workers may each run one."""
+    from promptvault.webhooks.dispatcher import Dispatcher
+
+    dispatcher = Dispatcher(vault.webhooks)
+    dispatcher.start()
+    return dispatcher
 
 
 def _mount_ui(app: FastAPI) -> None:

@@ -59,6 +59,9 @@ __all__ = [
     "UTCDateTime",
     "VariantStatRow",
     "VersionRow",
+    "WebhookDeliveryRow",
+    "WebhookLeaseRow",
+    "WebhookRow",
     "exposures_table",
     "outcomes_table",
     "utcnow",
@@ -644,3 +647,66 @@ class ExperimentPhaseRow(Base):
     started_at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(200), default="")
     reason: Mapped[str] = mapped_column(String(32))
+
+
+# --- 0010_webhooks -----------------------------------------------------------------------
+
+
+class WebhookRow(Base):
+    """A webhook subscription and where its delivery stands.
+
+    ``secret`` (``whsec_`` + base64) is kept as is: it must sign every delivery, so a
+    digest would not do, and no encryption key setting exists to encrypt it with; the
+    database is private to the server (mode 0600 for SQLite). ``cursor`` is the id of the
+    last change event this endpoint is done with; ``attempt`` counts failed attempts at
+    the next one, retried at ``next_attempt_at``.
+    """
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    prompt_prefix: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    format: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    secret: Mapped[str] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    disabled_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    cursor: Mapped[int] = mapped_column(BigInteger)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class WebhookDeliveryRow(Base):
+    """The delivery log: one row per attempt (status, response time, error)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    message_id: Mapped[str] = mapped_column(String(100))
+    event_type: Mapped[str] = mapped_column(String(100))
+    attempt: Mapped[int] = mapped_column(Integer)
+    trigger: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+    ok: Mapped[bool] = mapped_column(Boolean)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class WebhookLeaseRow(Base):
+    """Which dispatcher may deliver, until when: one row, so one dispatcher per database."""
+
+    __tablename__ = "webhook_lease"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime]

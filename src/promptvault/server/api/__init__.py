@@ -25,6 +25,7 @@ from promptvault.server.api import (
     render,
     stream,
     versions,
+    webhooks,
 )
 
 __all__ = ["ROUTERS"]
@@ -39,6 +40,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     events.router,
     stream.router,
     keys.router,
+    webhooks.router,
     experiments.router,
     experiments.events_router,
     collections.build_router,
