@@ -68,6 +68,25 @@ def _rotatable_key(w: World) -> str:
     return f"/v1/keys/{record.id}/rotate"
 
 
+def _webhook(w: World) -> str:
+    _, hook = w.vault.webhooks.create("http://127.0.0.1:9/hook", actor="setup")
+    return str(hook.id)
+
+
+def _webhook_path(suffix: str = "") -> Callable[[World], str]:
+    return lambda w: f"/v1/webhooks/{_webhook(w)}{suffix}"
+
+
+def _redeliver_path(w: World) -> str:
+    from promptvault.webhooks.dispatcher import Dispatcher
+
+    hook = _webhook(w)
+    w.vault.set_label(NAME, f"hook-{uuid.uuid4().hex[:8]}", 1, actor="setup")
+    Dispatcher(w.vault.webhooks, holder="matrix").run_once()  # logs one failed attempt
+    delivery = w.vault.webhooks.deliveries(hook)[0]
+    return f"/v1/webhooks/{hook}/deliveries/{delivery.id}/redeliver"
+
+
 def _const(path: str) -> Callable[[World], str]:
     return lambda w: path
 
@@ -136,6 +155,21 @@ ENDPOINTS = [
     Endpoint("keys-revoke", "DELETE", _revocable_key, Permission.ADMIN),
     Endpoint("keys-rotate", "POST", _rotatable_key, Permission.ADMIN, lambda w: {"grace": 60}),
     Endpoint("audit-verify", "POST", _const("/v1/audit/verify"), Permission.ADMIN),
+    Endpoint("webhooks-list", "GET", _const("/v1/webhooks"), Permission.ADMIN),
+    Endpoint(
+        "webhooks-create",
+        "POST",
+        _const("/v1/webhooks"),
+        Permission.ADMIN,
+        lambda w: {"url": "http://127.0.0.1:9/hook", "event_types": ["label.*"]},
+    ),
+    Endpoint("webhooks-get", "GET", _webhook_path(), Permission.ADMIN),
+    Endpoint("webhooks-remove", "DELETE", _webhook_path(), Permission.ADMIN),
+    Endpoint("webhooks-disable", "POST", _webhook_path("/disable"), Permission.ADMIN),
+    Endpoint("webhooks-enable", "POST", _webhook_path("/enable"), Permission.ADMIN),
+    Endpoint("webhooks-test", "POST", _webhook_path("/test"), Permission.ADMIN),
+    Endpoint("webhooks-deliveries", "GET", _webhook_path("/deliveries"), Permission.ADMIN),
+    Endpoint("webhooks-redeliver", "POST", _redeliver_path, Permission.ADMIN),
     *(Endpoint(*spec) for spec in EXPERIMENT_ENDPOINTS),
     *fewshot_endpoints(Endpoint, NAME),
     *eval_endpoints(Endpoint),
@@ -148,7 +182,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     path: Path = tmp_path_factory.mktemp("auth") / "vault.db"
     # Hundreds of deliberate 401s from one client: raise the failure rate limit (tested in
     # test_server_ratelimit.py) so the matrix sees the answers it checks.
-    vault = Vault(Settings(database_url=f"sqlite:///{path}", auth_failure_burst=100_000))
+    vault = Vault(
+        Settings(
+            database_url=f"sqlite:///{path}",
+            auth_failure_burst=100_000,
+            # Webhooks point at a closed loopback port; the matrix sends by hand only.
+            webhook_allow_networks=["127.0.0.0/8"],
+            webhook_dispatcher=False,
+        )
+    )
     vault.push(NAME, template="Hello {{name}}", author="setup")
     vault.push(NAME, template="Hi {{name}}", author="setup", labels=["staging"])
     app = create_app(vault)

@@ -228,4 +228,7 @@ def build_app() -> typer.Typer:
     from promptvault.cli.evals import eval_app
 
     app.add_typer(eval_app, name="eval")
+    from promptvault.cli.webhooks import webhooks_app
+
+    app.add_typer(webhooks_app, name="webhooks")
     return app
