@@ -33,8 +33,10 @@ from promptvault.errors import (
     TemplateSecurityError,
     TemplateSyntaxError,
     UnauthenticatedError,
+    UrlRefusedError,
     VersionConflictError,
     VersionNotFound,
+    WebhookNotFound,
 )
 
 if TYPE_CHECKING:
@@ -106,9 +108,11 @@ __all__ = [
     "TemplateSecurityError",
     "TemplateSyntaxError",
     "UnauthenticatedError",
+    "UrlRefusedError",
     "Vault",
     "VersionConflictError",
     "VersionNotFound",
+    "WebhookNotFound",
     "__version__",
     "compile_chat",
     "compile_template",

@@ -48,9 +48,7 @@ def server(sqlite_url: str, home: Path) -> Iterator[tuple[str, str, Vault]]:
         vault.close()
 
 
-def test_api_subscribe_deliver_and_manage(
-    server: tuple[str, str, Vault], sink: Receiver
-) -> None:
+def test_api_subscribe_deliver_and_manage(server: tuple[str, str, Vault], sink: Receiver) -> None:
     base, key, vault = server
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"})
     refused = api.post("/v1/webhooks", json={"url": "http://169.254.169.254/latest"})

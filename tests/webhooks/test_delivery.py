@@ -34,7 +34,9 @@ def running(vault: Vault, **kwargs: object) -> Iterator[Dispatcher]:
 def _moves(vault: Vault, count: int) -> None:
     """``count`` pushes, each moving ``staging`` to its new version."""
     for _ in range(count):
-        vault.push(NAME, template=f"{uuid.uuid4()} {{{{name}}}}", author="alice", labels=["staging"])
+        vault.push(
+            NAME, template=f"{uuid.uuid4()} {{{{name}}}}", author="alice", labels=["staging"]
+        )
 
 
 def test_signed_in_order_and_verified_by_standardwebhooks(vault: Vault, sink: Receiver) -> None:
@@ -79,7 +81,13 @@ def test_retries_after_500s_then_succeeds_in_order(vault: Vault, sink: Receiver)
     # The first event is retried with the same webhook-id until it succeeds; then the next.
     assert [r.id for r in sink.requests] == [first] * 4 + [second]
     log = list(reversed(vault.webhooks.deliveries(hook.id)))
-    assert [(d.attempt, d.status_code) for d in log] == [(1, 500), (2, 500), (3, 500), (4, 200), (1, 200)]
+    assert [(d.attempt, d.status_code) for d in log] == [
+        (1, 500),
+        (2, 500),
+        (3, 500),
+        (4, 200),
+        (1, 200),
+    ]
     assert log[0].error and "500" in log[0].error
     assert vault.webhooks.get(hook.id).consecutive_failures == 0
 

@@ -59,7 +59,9 @@ def _headline(event: ChangeEvent) -> str:
             f"`{label}` now serves {_v(d.get('version'))} (by {by})"
         )
     if kind == "experiment.auto_stopped":
-        reasons = d.get("reasons") or d.get("reason") or ""
+        reasons = d.get("reason") or d.get("reasons") or ""
+        if isinstance(reasons, list):
+            reasons = ", ".join(str(r) for r in reasons)
         why = f": {_esc(reasons)}" if reasons else ""
         return f"Experiment *{exp}* stopped automatically{why}"
     if kind == "experiment.stopped":

@@ -21,6 +21,7 @@ static files to the FastAPI app:
                             and comparisons of two runs
 ``/keys``                   API keys (admins): create (secret shown once), rotate, revoke
 ``/archive/{name}``         archive a prompt, or undo it
+``/webhooks[/{id}]``        webhooks (admins): add, disable/enable, delivery log
 ==========================  ==========================================================
 
 Pages are Jinja2 templates with autoescaping; the only scripts are the package's own static
@@ -51,6 +52,7 @@ from promptvault.server.ui import (
     playground,
     prompts,
     signin,
+    webhooks,
 )
 from promptvault.server.ui.session import SessionCodec, load_secret
 from promptvault.server.ui.views import UIState, session_key
@@ -93,6 +95,7 @@ def mount(app: FastAPI) -> None:
         example_edit,
         evals,
         key_admin,
+        webhooks,
     ):
         app.include_router(module.router)
     folder = resources.files("promptvault.server.ui") / "static"
