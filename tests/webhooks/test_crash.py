@@ -67,8 +67,10 @@ def test_killed_mid_delivery_then_restarted(
             )
         unique = sink.unique()
         assert [r.json["data"]["new_version"] for r in unique] == list(range(2, MOVES + 2))
-        third = unique[2].id
-        assert sink.ids().count(third) == 2  # sent again after the crash, same webhook-id
-        assert all(sink.ids().count(r.id) == 1 for r in unique if r.id != third)
+        # At least once: the message in flight at the kill was sent again, with the same
+        # webhook-id (so were any whose success was not yet written); the deduplicating
+        # receiver above kept each exactly once.
+        assert sink.ids().count(unique[2].id) >= 2
+        assert len(sink.ids()) - MOVES <= 3
     finally:
         vault.close()

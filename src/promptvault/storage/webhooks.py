@@ -20,6 +20,7 @@ __all__ = [
     "deliveries",
     "delivery",
     "enabled_webhooks",
+    "insert_deliveries",
     "insert_delivery",
     "insert_webhook",
     "load_webhook",
@@ -90,6 +91,12 @@ def insert_delivery(session: Session, **fields: Any) -> int:
     """Log one delivery attempt; returns its id."""
     result: Any = session.execute(insert(WebhookDeliveryRow).values(**fields))
     return int(result.inserted_primary_key[0])
+
+
+def insert_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Log many delivery attempts in one statement."""
+    if rows:
+        session.execute(insert(WebhookDeliveryRow), rows)
 
 
 def deliveries(

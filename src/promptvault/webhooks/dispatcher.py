@@ -18,7 +18,11 @@ without the endpoint being disabled is logged as given up and passed.
 
 Sending never happens in a writer's transaction: a push or label move only commits its
 event, and the dispatcher, polling every ``webhook_poll_interval`` seconds (or woken by
-:meth:`Dispatcher.wake`), picks it up in the background.
+:meth:`Dispatcher.wake`), picks it up in the background. Endpoints are served side by side
+in a thread pool; what each send did (log entry, cursor) is queued and written by one
+recorder thread, many outcomes per transaction, so ten subscriptions cost the database a
+commit or two per event rather than ten. A subscription is not served again until its
+outcomes are written.
 """
 
 from __future__ import annotations
@@ -38,8 +42,9 @@ from typing import Any
 from promptvault.storage import webhooks as store
 from promptvault.storage.audit import append
 from promptvault.storage.tables import utcnow
-from promptvault.webhooks.feed import ChangeEvent, event_matches
+from promptvault.webhooks.feed import ChangeEvent, FeedPage, event_matches
 from promptvault.webhooks.service import WebhookService
+from promptvault.webhooks.transport import Response
 
 __all__ = ["LEASE_NAME", "Dispatcher"]
 
@@ -58,7 +63,7 @@ class Dispatcher:
         service: WebhookService,
         *,
         holder: str | None = None,
-        workers: int = 8,
+        workers: int = 4,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self.service = service
@@ -79,6 +84,11 @@ class Dispatcher:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._recorder: threading.Thread | None = None
+        self._records_due = threading.Event()
+        self._lock = threading.Lock()
+        self._outcomes: list[_Outcome] = []
+        self._unrecorded: dict[int, int] = {}  # subscription id -> outcomes not yet written
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -89,6 +99,10 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="promptvault-webhook")
         self._thread = threading.Thread(target=self._run, name="promptvault-webhooks", daemon=True)
         self._thread.start()
+        self._recorder = threading.Thread(
+            target=self._record_loop, name="promptvault-webhook-log", daemon=True
+        )
+        self._recorder.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the deliveries under way, then give the lease up for the next one."""
@@ -100,6 +114,11 @@ class Dispatcher:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        self._records_due.set()
+        if self._recorder is not None:
+            self._recorder.join(timeout)
+            self._recorder = None
+        self.record()  # anything left
         if self._lease_until:
             try:
                 self.db.write(
@@ -149,101 +168,90 @@ class Dispatcher:
         return held
 
     def run_once(self, *, wait: bool = True) -> bool:
-        """Start a round of deliveries for every subscription with work due (in the pool,
-        or in this thread when no pool runs); returns whether any was started."""
+        """Start a round: every subscription with work due gets the events of one page of
+        the feed (read once for all of them), delivered in the pool, or in this thread
+        with ``wait`` (then recorded before returning). Returns whether any was started."""
         with self.db.read() as session:
             subscriptions = store.enabled_webhooks(session)
         if not subscriptions:
             return False
         head = self.feed.last_id()
         now = utcnow()
+        with self._lock:
+            busy = set(self._unrecorded)
+        busy |= {key for key, f in self._inflight.items() if not f.done()}
         due = [
             s
             for s in subscriptions
             if int(s["cursor"]) < head
+            and s["id"] not in busy
             and (s["next_attempt_at"] is None or s["next_attempt_at"] <= now)
         ]
         if not due or not self._hold_lease():
             return False
-        started = False
+        # Subscriptions usually stand at the same cursor: read each distinct page once.
+        pages = {c: self.feed.read(c, _BATCH) for c in {int(s["cursor"]) for s in due}}
         for fields in due:
-            running = self._inflight.get(fields["id"])
-            if running is not None and not running.done():
-                continue
-            started = True
+            page = pages[int(fields["cursor"])]
             if self._pool is None or wait:
-                self.serve(fields)
+                self.serve(fields, page)
                 continue
-            future = self._pool.submit(self.serve, fields)
+            future = self._pool.submit(self.serve, fields, page)
             self._inflight[fields["id"]] = future
             future.add_done_callback(self._finished)
-        return started
+        if self._pool is None or wait:
+            self.record()
+        return True
 
     def _finished(self, _future: Future[None]) -> None:
-        self._wake.set()  # the round may have left work due: look again now
+        self._records_due.set()
 
     # --- one subscription ----------------------------------------------------------------
 
-    def serve(self, fields: dict[str, Any]) -> None:
-        """Deliver one subscription's pending events in order until it is caught up, an
-        attempt fails, or this dispatcher must stop or re-check its lease."""
+    def serve(self, fields: dict[str, Any], page: FeedPage) -> None:
+        """Deliver one subscription's events of ``page`` in order, until one fails or this
+        dispatcher must stop. Outcomes are queued for :meth:`record`."""
         try:
-            self._serve(dict(fields))
+            self._serve(dict(fields), page)
         except Exception:
             log.warning("delivery to webhook %s failed", fields.get("uid"), exc_info=True)
 
-    def _serve(self, fields: dict[str, Any]) -> None:
-        deadline = time.monotonic() + self.lease_seconds / 3
+    def _serve(self, fields: dict[str, Any], page: FeedPage) -> None:
         cursor = int(fields["cursor"])
-        while not self._stop.is_set() and self.active and time.monotonic() < deadline:
-            page = self.feed.read(cursor, _BATCH)
-            for event in page.events:
-                if not event_matches(event, fields["event_types"], fields["prompt_prefix"]):
-                    continue
-                outcome = self._attempt(fields, cursor, event)
-                if outcome is None:
-                    return  # failed (retry later), disabled, or changed under us
-                cursor = fields["cursor"] = outcome
-                if self._stop.is_set() or not self.active:
-                    return
-            if page.last > cursor:  # the rest of the page was filtered out
-                if not self._move(fields, cursor, page.last):
-                    return
-                cursor = fields["cursor"] = page.last
-            if (
-                len(page.events) < _BATCH
-                and page.last == cursor
-                and page.last >= self.feed.last_id()
-            ):
+        for event in page.events:
+            if event.id <= cursor:
+                continue
+            if self._stop.is_set() or not self.active:
                 return
+            if not event_matches(event, fields["event_types"], fields["prompt_prefix"]):
+                continue
+            if not self._attempt(fields, cursor, event):
+                return  # failed: retried later, or the endpoint was disabled
+            cursor = event.id
+        if page.last > cursor:  # the rest of the page was filtered out
+            self._queue(_Outcome(fields, cursor, {"cursor": page.last}))
 
-    def _move(self, fields: dict[str, Any], cursor: int, to: int) -> bool:
-        def work(session: Any) -> bool:
-            return store.update_webhook(
-                session, fields["id"], cursor_was=cursor, enabled_only=True, cursor=to
-            )
-
-        return self.db.write(work, serial=False)
-
-    def _attempt(self, fields: dict[str, Any], cursor: int, event: ChangeEvent) -> int | None:
-        """Send ``event``; record it. Returns the new cursor, or None to stop for now."""
+    def _attempt(self, fields: dict[str, Any], cursor: int, event: ChangeEvent) -> bool:
+        """Send ``event`` and queue what happened; True when the cursor moves past it."""
         msg_id, response = self.service.send(fields, event)
         attempt = int(fields["attempt"]) + 1
         failures = 0 if response.ok else int(fields["consecutive_failures"]) + 1
-        changes: dict[str, Any]
         disable = not response.ok and failures >= self.disable_after
         give_up = not response.ok and not disable and attempt > len(self.schedule)
+        changes: dict[str, Any]
         if response.ok or give_up:
-            changes = {"cursor": event.id, "attempt": 0, "next_attempt_at": None}
-            if not disable:
-                changes["consecutive_failures"] = failures
+            changes = {
+                "cursor": event.id,
+                "attempt": 0,
+                "next_attempt_at": None,
+                "consecutive_failures": failures,
+            }
         elif disable:
-            reason = f"disabled after {failures} consecutive failed deliveries"
             changes = {
                 "attempt": attempt,
                 "consecutive_failures": failures,
                 "enabled": False,
-                "disabled_reason": reason,
+                "disabled_reason": f"disabled after {failures} consecutive failed deliveries",
                 "next_attempt_at": None,
             }
         else:
@@ -252,32 +260,108 @@ class Dispatcher:
                 "consecutive_failures": failures,
                 "next_attempt_at": self._next_attempt(attempt),
             }
-
-        def work(session: Any) -> bool:
-            self.service._log(
-                session, fields, event, msg_id, response, attempt=attempt, trigger="dispatch"
-            )
-            moved = store.update_webhook(
-                session, fields["id"], cursor_was=cursor, enabled_only=True, **changes
-            )
-            if moved and disable:
-                append(
-                    session,
-                    actor=_ACTOR,
-                    action="webhook.disable",
-                    target=f"webhook:{fields['uid']}",
-                    details={"reason": changes["disabled_reason"], "event_id": event.id},
-                )
-            return moved
-
-        moved = self.db.write(work, serial=disable)
-        if not moved:
-            return None
+        log_entry = (event, msg_id, response, attempt)
+        self._queue(_Outcome(dict(fields), cursor, changes, log_entry, disable))
         fields.update(changes)
-        if response.ok or give_up:
-            return event.id
-        return None
+        return response.ok or give_up
 
     def _next_attempt(self, attempt: int) -> datetime:
         base = self.schedule[min(attempt, len(self.schedule)) - 1]
         return utcnow() + timedelta(seconds=base * (0.8 + 0.4 * self._jitter()))
+
+    # --- recording -----------------------------------------------------------------------
+
+    def _queue(self, outcome: _Outcome) -> None:
+        with self._lock:
+            self._outcomes.append(outcome)
+            self._unrecorded[outcome.fields["id"]] = (
+                self._unrecorded.get(outcome.fields["id"], 0) + 1
+            )
+        self._records_due.set()
+
+    def record(self) -> int:
+        """Write every queued outcome (log entries and cursor moves) in one transaction:
+        one commit for many deliveries, so delivering costs writers little. A cursor moves
+        only from where the outcome expects it (``cursor_was``), so a stale outcome
+        changes nothing. Returns how many outcomes were written."""
+        with self._lock:
+            batch, self._outcomes = self._outcomes, []
+        if not batch:
+            return 0
+
+        # One UPDATE per subscription: from where its first outcome started to where its
+        # last one ended (each outcome starts where the one before it ended).
+        logs: list[dict[str, Any]] = []
+        final: dict[int, tuple[_Outcome, dict[str, Any], bool]] = {}
+        for o in batch:
+            if o.log is not None:
+                event, msg_id, response, attempt = o.log
+                logs.append(
+                    self.service.log_entry(
+                        o.fields, event, msg_id, response, attempt=attempt, trigger="dispatch"
+                    )
+                )
+            first, changes, disable = final.get(o.fields["id"], (o, {}, False))
+            final[o.fields["id"]] = (first, {**changes, **o.changes}, disable or o.disable)
+
+        def work(session: Any) -> None:
+            store.insert_deliveries(session, logs)
+            for first, changes, disable in final.values():
+                moved = store.update_webhook(
+                    session, first.fields["id"], cursor_was=first.cursor, enabled_only=True,
+                    **changes,
+                )  # fmt: skip
+                if moved and disable:
+                    append(
+                        session,
+                        actor=_ACTOR,
+                        action="webhook.disable",
+                        target=f"webhook:{first.fields['uid']}",
+                        details={"reason": changes["disabled_reason"]},
+                    )
+
+        try:
+            self.db.write(work, serial=any(o.disable for o in batch))
+        except Exception:  # not recorded: those events are sent again (same webhook-id)
+            log.warning("could not record %d webhook deliveries", len(batch), exc_info=True)
+        finally:
+            with self._lock:
+                for o in batch:
+                    key = o.fields["id"]
+                    self._unrecorded[key] -= 1
+                    if not self._unrecorded[key]:
+                        del self._unrecorded[key]
+            self._wake.set()  # recorded subscriptions may have more due
+        return len(batch)
+
+    def _record_loop(self) -> None:
+        while True:
+            self._records_due.wait(self.poll_interval)
+            self._records_due.clear()
+            try:
+                self.record()
+            except Exception:
+                log.warning("webhook recording failed", exc_info=True)
+            if self._stop.is_set() and not self._outcomes:
+                return
+
+
+class _Outcome:
+    """What one send (or a filtered-out stretch) changes: the subscription's fields from
+    ``cursor``, and the log entry to write."""
+
+    __slots__ = ("changes", "cursor", "disable", "fields", "log")
+
+    def __init__(
+        self,
+        fields: dict[str, Any],
+        cursor: int,
+        changes: dict[str, Any],
+        log: tuple[ChangeEvent, str, Response, int] | None = None,
+        disable: bool = False,
+    ) -> None:
+        self.fields = fields
+        self.cursor = cursor
+        self.changes = changes
+        self.log = log
+        self.disable = disable

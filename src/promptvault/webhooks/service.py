@@ -266,9 +266,8 @@ class WebhookService:
             target, address, payload, headers, timeout=self.settings.webhook_timeout
         )
 
-    def _log(
-        self,
-        session: Any,
+    @staticmethod
+    def log_entry(
         fields: dict[str, Any],
         event: ChangeEvent,
         msg_id: str,
@@ -277,7 +276,8 @@ class WebhookService:
         attempt: int,
         trigger: str,
     ) -> dict[str, Any]:
-        record = {
+        """The delivery-log row of one attempt."""
+        return {
             "webhook_id": fields["id"],
             "event_id": event.id if trigger != "test" else None,
             "message_id": msg_id,
@@ -288,10 +288,8 @@ class WebhookService:
             "ok": response.ok,
             "status_code": response.status_code,
             "duration_ms": round(response.duration_ms, 3),
-            "error": (response.error or None) and str(response.error)[:500],
+            "error": str(response.error)[:500] if response.error else None,
         }
-        record["id"] = store.insert_delivery(session, **record)
-        return record
 
     def _send_now(
         self, uid: str, event: ChangeEvent, *, actor: str, trigger: str, msg_id: str | None = None
@@ -303,9 +301,8 @@ class WebhookService:
 
         def work(session: Any) -> dict[str, Any]:
             current = self._load(session, uid)
-            record = self._log(
-                session, current, event, msg_id, response, attempt=1, trigger=trigger
-            )
+            record = self.log_entry(current, event, msg_id, response, attempt=1, trigger=trigger)
+            record["id"] = store.insert_delivery(session, **record)
             append(
                 session,
                 actor=who,
