@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from tests.webhooks.receiver import Receiver, receiver
 
 from promptvault import Vault
 from promptvault.config import Settings
 from promptvault.server.app import create_app
-from tests.webhooks.receiver import Receiver, receiver
 
 from .conftest import csrf_of
 

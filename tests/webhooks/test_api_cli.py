@@ -14,11 +14,11 @@ import httpx
 import pytest
 import uvicorn
 from standardwebhooks import Webhook as Verifier
+from tests.waiting import wait_until
 from typer.testing import CliRunner
 
 from promptvault import Vault
 from promptvault.server.app import create_app
-from tests.waiting import wait_until
 
 from .conftest import FAST, fast_settings
 from .receiver import Receiver

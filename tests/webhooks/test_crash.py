@@ -10,11 +10,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from tests.server.live import live_server
+from tests.waiting import wait_until
 
 from promptvault import Vault
 from promptvault.config import Settings
-from tests.server.live import live_server
-from tests.waiting import wait_until
 
 from .receiver import Received, Receiver
 

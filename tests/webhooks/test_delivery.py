@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from standardwebhooks import Webhook as Verifier
+from tests.waiting import wait_until
 
 from promptvault import Vault
 from promptvault.webhooks.dispatcher import Dispatcher
-from tests.waiting import wait_until
 
 from .conftest import fast_settings
 from .receiver import Receiver
@@ -182,7 +182,7 @@ def test_test_message_and_filters(vault: Vault, sink: Receiver) -> None:
 
 def test_a_new_subscription_gets_only_later_events(vault: Vault, sink: Receiver) -> None:
     _moves(vault, 2)
-    _, hook = vault.webhooks.create(sink.url, event_types=["label.moved"], actor="admin")
+    _, _hook = vault.webhooks.create(sink.url, event_types=["label.moved"], actor="admin")
     with running(vault):
         _moves(vault, 1)
         wait_until(lambda: len(sink.requests) == 1, what="the later move")
@@ -196,7 +196,7 @@ def test_lease_one_dispatcher_delivers_never_both(
     second = Vault(fast_settings(sqlite_url, home))
     try:
         first.push(NAME, template="v1", author="setup")
-        _, hook = first.webhooks.create(sink.url, event_types=["label.moved"], actor="admin")
+        _, _hook = first.webhooks.create(sink.url, event_types=["label.moved"], actor="admin")
         with running(first, holder="one") as a, running(second, holder="two") as b:
             _moves(first, 10)
             wait_until(lambda: len(sink.requests) >= 10, what="ten deliveries")
@@ -220,7 +220,7 @@ def test_lease_taken_over_when_the_holder_stops_renewing(
         other = Dispatcher(vault.webhooks, holder="other")
         _moves(vault, 1)
         assert not other.run_once()  # the lease is still the stale holder's
-        wait_until(lambda: other.run_once(), what="the lease to lapse and move over")
+        wait_until(other.run_once, what="the lease to lapse and move over")
         assert len(sink.ids()) == len(set(sink.ids())) == 2
     finally:
         vault.close()
