@@ -1,7 +1,7 @@
 """Webhook subscriptions, their delivery log, and the dispatcher's lease.
 
 Revision ID: 0010_webhooks
-Revises: 0008_experiment_start
+Revises: 0009_evals
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 from promptvault.storage.tables import UTCDateTime
 
 revision = "0010_webhooks"
-down_revision: str | None = "0008_experiment_start"
+down_revision: str | None = "0009_evals"
 branch_labels = None
 depends_on = None
 
