@@ -171,15 +171,20 @@ class Dispatcher:
         """Start a round: every subscription with work due gets the events of one page of
         the feed (read once for all of them), delivered in the pool, or in this thread
         with ``wait`` (then recorded before returning). Returns whether any was started."""
+        # Who is busy is taken before reading the cursors: a subscription whose outcomes
+        # are written after this point is skipped this round rather than served from a
+        # cursor read before they landed (which would send those events again).
+        # In-flight first: a send that ends after this look has queued its outcomes before
+        # the look at what is unwritten.
+        busy = {key for key, f in self._inflight.items() if not f.done()}
+        with self._lock:
+            busy |= set(self._unrecorded)
         with self.db.read() as session:
             subscriptions = store.enabled_webhooks(session)
         if not subscriptions:
             return False
         head = self.feed.last_id()
         now = utcnow()
-        with self._lock:
-            busy = set(self._unrecorded)
-        busy |= {key for key, f in self._inflight.items() if not f.done()}
         due = [
             s
             for s in subscriptions
