@@ -190,10 +190,11 @@ def test_a_new_subscription_gets_only_later_events(vault: Vault, sink: Receiver)
 
 
 def test_lease_one_dispatcher_delivers_never_both(
-    sqlite_url: str, home: Path, sink: Receiver
+    database_url: str, home: Path, sink: Receiver
 ) -> None:
-    first = Vault(fast_settings(sqlite_url, home))
-    second = Vault(fast_settings(sqlite_url, home))
+    """Two dispatchers (two servers) on one database, SQLite and PostgreSQL."""
+    first = Vault(fast_settings(database_url, home))
+    second = Vault(fast_settings(database_url, home))
     try:
         first.push(NAME, template="v1", author="setup")
         _, _hook = first.webhooks.create(sink.url, event_types=["label.moved"], actor="admin")
