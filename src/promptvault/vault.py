@@ -185,10 +185,10 @@ class Vault:
     def webhooks(self) -> WebhookService:
         """Webhook subscriptions (admin work): create, list, enable/disable, remove, the
         delivery log, test and redelivery. Delivery runs in the server's dispatcher."""
-        from promptvault.webhooks.feed import AuditFeed
+        from promptvault.webhooks.feed import OutboxFeed
         from promptvault.webhooks.service import WebhookService
 
-        return WebhookService(self.db, self.settings, AuditFeed(self.db))
+        return WebhookService(self.db, self.settings, OutboxFeed(self.db))
 
     @classmethod
     def open(cls, url: str | None = None, *, settings: Settings | None = None) -> Vault:

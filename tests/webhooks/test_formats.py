@@ -36,7 +36,7 @@ def test_slack_subscription_gets_label_moves_as_messages(vault: Vault, sink: Rec
 
 
 def _event(kind: str, **data: object) -> ChangeEvent:
-    return ChangeEvent(id=7, type=kind, at=AT, actor="carol", prompt="checkout", data=dict(data))
+    return ChangeEvent(id=7, type=kind, at=AT, actor="carol", prompt="checkout", payload=dict(data))
 
 
 def test_experiment_decisions_read_as_sentences() -> None:

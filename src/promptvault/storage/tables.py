@@ -649,7 +649,7 @@ class ExperimentPhaseRow(Base):
     reason: Mapped[str] = mapped_column(String(32))
 
 
-# --- 0010_webhooks -----------------------------------------------------------------------
+# --- 0012_webhooks -----------------------------------------------------------------------
 
 
 class WebhookRow(Base):

@@ -1,34 +1,21 @@
-"""Where the dispatcher reads change events from: any :class:`ChangeFeed`.
+"""Where the dispatcher reads change events from: the outbox (``change_events``).
 
-A feed hands out events in increasing ``id`` order, each written in the same transaction
-as the change it describes, so what the dispatcher reads is exactly what committed.
-:class:`AuditFeed` derives them from the audit log, whose ``seq`` grows by one per
-committed entry in commit order (appends are serialised under the write lock).
+Each event is written in the same transaction as the change it describes and ids become
+visible in increasing order (docs/events.md), so a subscription's cursor, the id of the
+last event it is done with, never skips one. :class:`ChangeFeed` is what the dispatcher
+needs of a source; :class:`OutboxFeed` is the database's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
-from promptvault.entities import AuditEntry
-from promptvault.storage import audit as audit_store
+from promptvault.entities import ChangeEvent
+from promptvault.storage import change_events
 from promptvault.storage.database import Database
 
-__all__ = ["AuditFeed", "ChangeEvent", "ChangeFeed", "FeedPage", "event_matches"]
-
-
-@dataclass(frozen=True)
-class ChangeEvent:
-    """One change: its id in the feed, type, time, who made it, the prompt (if any), data."""
-
-    id: int
-    type: str
-    at: datetime
-    actor: str
-    prompt: str | None
-    data: dict[str, Any] = field(default_factory=dict)
+__all__ = ["ChangeEvent", "ChangeFeed", "FeedPage", "OutboxFeed", "event_matches"]
 
 
 @dataclass(frozen=True)
@@ -72,82 +59,22 @@ def event_matches(event: ChangeEvent, types: list[str], prompt_prefix: str | Non
     return True
 
 
-# Audit actions that are change events, and the event type each becomes.
-_AUDIT_TYPES = {
-    "prompt.push": "version.pushed",
-    "label.set": "label.moved",
-    "label.rollback": "label.moved",
-    "label.delete": "label.removed",
-    "prompt.archive": "prompt.archived",
-    "prompt.unarchive": "prompt.unarchived",
-    "experiment.start": "experiment.started",
-    "experiment.ramp": "experiment.ramped",
-    "experiment.stop": "experiment.stopped",
-    "experiment.auto_stop": "experiment.auto_stopped",
-    "experiment.conclude": "experiment.concluded",
-    "collection.create": "collection.changed",
-    "collection.delete": "collection.changed",
-    "example.import": "collection.changed",
-}
-
-
-def _from_audit(entry: AuditEntry) -> ChangeEvent | None:
-    seq, at, actor, action = entry.seq, entry.at, entry.actor, entry.action
-    target, details = entry.target, entry.details
-    kind = _AUDIT_TYPES.get(action)
-    if kind is None:
-        return None
-    noun, _, name = target.partition(":")
-    data: dict[str, Any] = dict(details or {})
-    prompt = name if noun == "prompt" else data.get("prompt")
-    if noun == "prompt":
-        data["prompt"] = name
-    elif noun == "experiment":
-        data["experiment"] = name
-    elif noun == "collection":
-        data["collection"] = name
-    if kind == "label.moved":
-        data["old_version"] = data.pop("from_version", None)
-        data["new_version"] = data.pop("to_version", None)
-        data["rollback"] = action == "label.rollback"
-    elif kind == "label.removed":
-        data["old_version"] = data.pop("from_version", None)
-        data.pop("to_version", None)
-    return ChangeEvent(
-        id=seq,
-        type=kind,
-        at=at,
-        actor=actor,
-        prompt=prompt if isinstance(prompt, str) else None,
-        data=data,
-    )
-
-
-class AuditFeed:
-    """Change events read from the audit log."""
+class OutboxFeed:
+    """Change events read from the outbox table."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
     def read(self, after: int, limit: int) -> FeedPage:
         with self.db.read() as session:
-            entries = audit_store.entries(session, after_seq=after, limit=limit)
-        events = []
-        for e in entries:
-            event = _from_audit(e)
-            if event is not None:
-                events.append(event)
-        return FeedPage(events, entries[-1].seq if entries else after)
+            found = change_events.page(session.connection(), after=after, limit=limit)
+        return FeedPage(list(found.items), found.cursor)
 
     def last_id(self) -> int:
         with self.db.read() as session:
-            found = audit_store.head(session)
-        return found[0] if found else 0
+            return change_events.last_id(session.connection())
 
     def get(self, event_id: int) -> ChangeEvent | None:
         with self.db.read() as session:
-            entries = audit_store.entries(session, after_seq=event_id - 1, limit=1)
-        if not entries or entries[0].seq != event_id:
-            return None
-        e = entries[0]
-        return _from_audit(e)
+            found = change_events.changes(session.connection(), after=event_id - 1, limit=1)
+        return found[0] if found and found[0].id == event_id else None

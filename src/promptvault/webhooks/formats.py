@@ -25,7 +25,7 @@ def _iso(event: ChangeEvent) -> str:
 
 def standard_payload(event: ChangeEvent) -> dict[str, Any]:
     """The Standard Webhooks JSON payload of one event."""
-    data = {"id": event.id, "actor": event.actor, "prompt": event.prompt, **event.data}
+    data = {"id": event.id, "actor": event.actor, "prompt": event.prompt, **event.payload}
     return {"type": event.type, "timestamp": _iso(event), "data": data}
 
 
@@ -39,7 +39,7 @@ def _v(value: Any) -> str:
 
 
 def _headline(event: ChangeEvent) -> str:
-    d = event.data
+    d = event.payload
     prompt = _esc(event.prompt or d.get("prompt") or "?")
     label = _esc(d.get("label", "?"))
     exp = _esc(d.get("experiment", "?"))

@@ -323,7 +323,7 @@ class WebhookService:
             at=datetime.now(UTC),
             actor=who,
             prompt=None,
-            data={"message": "a test message from promptvault"},
+            payload={"message": "a test message from promptvault"},
         )
         # Each test message has its own id: receivers must not drop a second as a duplicate.
         msg_id = f"msg_{uid.removeprefix(_UID_PREFIX)}_test_{secrets.token_hex(4)}"

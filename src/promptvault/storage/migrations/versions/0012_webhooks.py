@@ -1,7 +1,7 @@
 """Webhook subscriptions, their delivery log, and the dispatcher's lease.
 
-Revision ID: 0010_webhooks
-Revises: 0009_evals
+Revision ID: 0012_webhooks
+Revises: 0011_experiment_phases
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 from promptvault.storage.tables import UTCDateTime
 
-revision = "0010_webhooks"
-down_revision: str | None = "0009_evals"
+revision = "0012_webhooks"
+down_revision: str | None = "0011_experiment_phases"
 branch_labels = None
 depends_on = None
 
