@@ -144,7 +144,7 @@ def main() -> None:
     parser.add_argument("--moves", type=int, default=40)
     args = parser.parse_args()
     if args.quick:
-        args.events, args.rounds, args.moves = 60, 3, 10
+        args.events, args.rounds, args.moves = 40, 2, 8
     kind = "postgres" if args.postgres else "sqlite"
     if kind == "postgres" and not postgres_available():
         raise SystemExit("PostgreSQL is not reachable (PROMPTVAULT_TEST_POSTGRES_URL)")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from promptvault import Vault
+from promptvault.errors import InvalidInputError
 from promptvault.webhooks.dispatcher import Dispatcher
 from promptvault.webhooks.feed import ChangeEvent
 from promptvault.webhooks.formats import slack_message, standard_payload
@@ -65,3 +68,17 @@ def test_standard_payload_shape() -> None:
         "data": {"id": 7, "actor": "carol", "prompt": "checkout", "label": "production",
                  "new_version": 2},
     }  # fmt: skip
+
+
+def test_unknown_event_types_refused_with_a_suggestion(vault: Vault, sink: Receiver) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        vault.webhooks.create(sink.url, event_types=["label.moved", "label.move"], actor="a")
+    assert info.value.details == {
+        "field": "event_types",
+        "index": 1,
+        "value": "label.move",
+        "suggestions": ["label.moved", "label.removed"],
+    }
+    with pytest.raises(InvalidInputError, match=r"no event type 'labels\.\*'"):
+        vault.webhooks.create(sink.url, event_types=["labels.*"], actor="a")
+    assert vault.webhooks.list() == []

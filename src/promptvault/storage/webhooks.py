@@ -94,9 +94,15 @@ def insert_delivery(session: Session, **fields: Any) -> int:
 
 
 def insert_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Log many delivery attempts in one statement."""
-    if rows:
-        session.execute(insert(WebhookDeliveryRow), rows)
+    """Log many delivery attempts in one statement (skipping those of subscriptions removed
+    meanwhile: their log went with them)."""
+    ids = {r["webhook_id"] for r in rows}
+    if not ids:
+        return
+    present = set(session.execute(select(WebhookRow.id).where(WebhookRow.id.in_(ids))).scalars())
+    kept = [r for r in rows if r["webhook_id"] in present]
+    if kept:
+        session.execute(insert(WebhookDeliveryRow), kept)
 
 
 def deliveries(

@@ -18,9 +18,10 @@ from typing import Any
 
 from promptvault.config import Settings
 from promptvault.entities import Webhook, WebhookDelivery
-from promptvault.errors import InvalidInputError, WebhookNotFound
+from promptvault.errors import InvalidInputError, WebhookNotFound, did_you_mean, suggest
 from promptvault.storage import webhooks as store
 from promptvault.storage.audit import append
+from promptvault.storage.change_events import EVENT_TYPES
 from promptvault.storage.database import Database
 from promptvault.storage.tables import utcnow
 from promptvault.webhooks import formats, signing
@@ -87,6 +88,15 @@ def _types(event_types: Sequence[str] | None, fmt: str) -> list[str]:
             raise InvalidInputError(
                 f"event type {kind!r} must look like label.moved or label.*",
                 details={"field": "event_types", "index": i, "value": str(kind)[:100]},
+            )
+        known = EVENT_TYPES if not kind.endswith(".*") else [
+            t for t in EVENT_TYPES if t.startswith(kind[:-1])
+        ]  # fmt: skip
+        if kind not in EVENT_TYPES and not (kind.endswith(".*") and known):
+            near = suggest(kind, EVENT_TYPES)
+            raise InvalidInputError(
+                f"no event type {kind!r}{did_you_mean(near)} (see docs/events.md)",
+                details={"field": "event_types", "index": i, "value": kind, "suggestions": near},
             )
         if kind not in out:
             out.append(kind)
