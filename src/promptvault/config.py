@@ -169,6 +169,7 @@ class Settings(BaseSettings):
     eval_timeout: float = Field(default=60.0, gt=0, description="Seconds per model call.")
     eval_max_retries: int = Field(
         default=4, ge=0, le=20, description="Retries of a model call on 429, 5xx or timeout."
+    )
 
     # webhooks
     webhook_dispatcher: bool = Field(

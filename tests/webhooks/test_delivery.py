@@ -225,3 +225,31 @@ def test_lease_taken_over_when_the_holder_stops_renewing(
         assert len(sink.ids()) == len(set(sink.ids())) == 2
     finally:
         vault.close()
+
+
+def test_secret_encrypted_at_rest_when_a_key_is_set(
+    sqlite_url: str, home: Path, sink: Receiver
+) -> None:
+    from sqlalchemy import text
+
+    vault = Vault(fast_settings(sqlite_url, home, secret_key="a passphrase for tests"))
+    try:
+        vault.push(NAME, template="v1", author="setup")
+        secret, hook = vault.webhooks.create(sink.url, event_types=["label.moved"], actor="a")
+        with vault.db.read() as session:
+            stored = session.execute(text("SELECT secret FROM webhooks")).scalar_one()
+        assert stored.startswith("fernet:") and secret not in stored
+        _moves(vault, 1)
+        assert Dispatcher(vault.webhooks, holder="one").run_once()
+        assert Verifier(secret).verify(sink.requests[0].body, sink.requests[0].headers)
+        keyless = Vault(fast_settings(sqlite_url, home))
+        try:  # without the key the secret cannot be read: the attempt fails and says why
+            _moves(keyless, 1)
+            assert Dispatcher(keyless.webhooks, holder="one").run_once()
+            assert len(sink.requests) == 1
+            failed = keyless.webhooks.deliveries(hook.id)[0]
+            assert not failed.ok and "PROMPTVAULT_SECRET_KEY is not set" in (failed.error or "")
+        finally:
+            keyless.close()
+    finally:
+        vault.close()

@@ -655,9 +655,9 @@ class ExperimentPhaseRow(Base):
 class WebhookRow(Base):
     """A webhook subscription and where its delivery stands.
 
-    ``secret`` (``whsec_`` + base64) is kept as is: it must sign every delivery, so a
-    digest would not do, and no encryption key setting exists to encrypt it with; the
-    database is private to the server (mode 0600 for SQLite). ``cursor`` is the id of the
+    ``secret`` (``whsec_`` + base64) must sign every delivery, so it is kept, not a digest:
+    ``fernet:<token>`` when ``settings.secret_key`` is set, else as is
+    (``webhooks/secrets.py``). ``cursor`` is the id of the
     last change event this endpoint is done with; ``attempt`` counts failed attempts at
     the next one, retried at ``next_attempt_at``.
     """

@@ -27,6 +27,7 @@ from promptvault.storage.tables import utcnow
 from promptvault.webhooks import formats, signing
 from promptvault.webhooks.addresses import AddressPolicy, parse_url
 from promptvault.webhooks.feed import ChangeEvent, ChangeFeed
+from promptvault.webhooks.secrets import reveal, seal
 from promptvault.webhooks.transport import Response, post
 
 __all__ = ["FORMATS", "TEST_EVENT", "WebhookService", "message_id"]
@@ -143,7 +144,7 @@ class WebhookService:
             "prompt_prefix": prefix,
             "format": format,
             "description": _text(description, "description", 500),
-            "secret": signing.generate_secret(),
+            "secret": signing.generate_secret(),  # sealed below, returned in clear once
             "enabled": True,
             "disabled_reason": None,
             "created_at": utcnow(),
@@ -156,6 +157,8 @@ class WebhookService:
 
         # Start at the newest committed event: what commits later is sent, nothing older.
         fields["cursor"] = self.feed.last_id()
+        secret = str(fields["secret"])
+        fields["secret"] = seal(self.settings, secret)
 
         def work(session: Any) -> dict[str, Any]:
             stored = store.insert_webhook(session, **fields)
@@ -174,7 +177,7 @@ class WebhookService:
             return stored
 
         stored = self.db.write(work)
-        return str(fields["secret"]), to_entity(stored)
+        return secret, to_entity(stored)
 
     def list(self) -> list[Webhook]:
         """Every subscription, oldest first (secrets are never shown)."""
@@ -268,10 +271,11 @@ class WebhookService:
         try:
             target = parse_url(fields["url"])
             address = self.policy.resolve(target)
+            secret = reveal(self.settings, fields["secret"])
         except InvalidInputError as exc:
             return msg_id, Response(None, (time.perf_counter() - started) * 1000, exc.message)
         now = int(time.time())
-        headers = signing.headers(fields["secret"], msg_id, now, payload)
+        headers = signing.headers(secret, msg_id, now, payload)
         return msg_id, post(
             target, address, payload, headers, timeout=self.settings.webhook_timeout
         )
