@@ -117,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         f"python {sys.version.split()[0]}; {args.repeat} rounds x {args.number} calls; "
         f"thread CPU time; load {load_before:.1f} -> {os.getloadavg()[0]:.1f}"
     )
+    # With opentelemetry-api installed the client's get/render/build are wrapped in a
+    # tracing check (promptvault.integrations.otel): say which variant was measured.
+    traced = getattr(pv.render, "__wrapped__", None) is not None
+    print(f"OpenTelemetry wrapper on get/render/build: {'yes' if traced else 'no'}")
     print(f"{'case':<46}{'min ns':>10}{'median ns':>12}")
     for label, _ in rows:
         lo, med = results[label]
