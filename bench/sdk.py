@@ -12,6 +12,15 @@ Targets: warm get under 1 us; warm render within 1.3x of the compiled render alo
 of rounds). The
 ``[schema]`` case declares its variables (types, a default): the SDK checks the values with
 jsonschema and fills the default before rendering, as the server does.
+
+Then two peers against a real promptvault server on a loopback port (SQLite, in a thread):
+the Langfuse SDK's warm ``get_prompt`` + ``compile`` through promptvault's
+Langfuse-compatible API next to promptvault's warm ``pv.get`` + ``pv.render`` (target:
+promptvault at least 10x faster), and the server-side cost of that API: the median
+round trip of ``GET /api/public/v2/prompts/{name}`` next to ``GET /v1/prompts/{name}/resolve``
+(target: under 1 ms more). Last, OpenTelemetry on a warm ``pv.build()``: a tracer provider
+with no exporter, outside any trace and inside a recording one, next to an uninstrumented
+client (target: under 2 us added).
 """
 
 from __future__ import annotations
@@ -20,8 +29,11 @@ import argparse
 import os
 import statistics
 import sys
+import tempfile
+import threading
 import time
 import timeit
+from typing import Any
 
 import httpx
 
@@ -148,7 +160,175 @@ def main(argv: list[str] | None = None) -> int:
     typed_ratio = results["pv.render('typed', vars)    [schema]"][1] / alone
     print(f"warm render / compiled render, schema checked (median): {typed_ratio:.2f}x")
     pv.close()
+    peers(args.number // 10 or 1, args.repeat, quick=args.quick)
     return 0
+
+
+def _interleaved(rows: list[tuple[str, Any]], number: int, repeat: int) -> dict[str, float]:
+    """Median thread-CPU ns per call of each row, rounds interleaved."""
+    samples: dict[str, list[float]] = {label: [] for label, _ in rows}
+    for _ in range(repeat):
+        for label, stmt in rows:
+            timer = timeit.Timer(stmt, timer=time.thread_time)
+            samples[label].append(timer.timeit(number=number) / number * 1e9)
+    return {label: statistics.median(v) for label, v in samples.items()}
+
+
+def _serve(vault: Any) -> tuple[Any, threading.Thread, str, str]:
+    import uvicorn
+
+    from promptvault.server.app import create_app
+
+    app = create_app(vault)
+    key = app.state.keys.create("bench", "admin", actor="bench")[0]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise SystemExit("the benchmark server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return server, thread, f"http://127.0.0.1:{port}", key
+
+
+def peers(number: int, repeat: int, *, quick: bool) -> None:
+    """Langfuse SDK peer, the compatible API's server cost, and OpenTelemetry's cost."""
+    from langfuse import Langfuse
+
+    from promptvault import Vault
+    from promptvault.config import Settings
+    from promptvault.registry.keys import langfuse_pair
+
+    home = tempfile.mkdtemp(prefix="pv-bench-")
+    vault = Vault(Settings(database_url=f"sqlite:///{home}/bench.db"))
+    langfuse_text = TEMPLATE.replace("{{", "{{ ").replace("}}", " }}")
+    vault.push("lf/support", template=langfuse_text, syntax="langfuse", author="bench")
+    vault.push("pv/support", template=TEMPLATE, author="bench")  # the same text, Mustache
+    server, thread, base, key = _serve(vault)
+    public, secret = langfuse_pair(key)
+    lf = Langfuse(public_key=public, secret_key=secret, host=base, tracing_enabled=False)
+    pv = PromptVaultClient(base, key, cache_ttl=3600)
+    expected = lf.get_prompt("lf/support").compile(**VARIABLES)
+    assert pv.render("lf/support", VARIABLES) == expected
+    assert pv.render("pv/support", VARIABLES) == expected
+    get_prompt, pv_get, pv_render = lf.get_prompt, pv.get, pv.render
+
+    def langfuse_warm() -> object:
+        return get_prompt("lf/support").compile(**VARIABLES)
+
+    def promptvault_warm() -> object:
+        pv_get("lf/support")
+        return pv_render("lf/support", VARIABLES)
+
+    def promptvault_mustache() -> object:
+        pv_get("pv/support")
+        return pv_render("pv/support", VARIABLES)
+
+    rows = [
+        ("langfuse get_prompt + compile [warm]", langfuse_warm),
+        ("pv.get + pv.render   [warm, langfuse syntax]", promptvault_warm),
+        ("pv.get + pv.render   [warm, Mustache]", promptvault_mustache),
+    ]
+    load = os.getloadavg()[0]
+    warm = _interleaved(rows, number, repeat)
+    print()
+    print(f"peers on a loopback server; {repeat} rounds x {number} calls; load {load:.1f}")
+    for label, _ in rows:
+        print(f"{label:<46}{warm[label]:>22.0f} ns")
+    same = warm[rows[0][0]] / warm[rows[1][0]]
+    speedup = warm[rows[0][0]] / warm[rows[2][0]]
+    print(
+        f"warm get + render vs Langfuse SDK warm get + compile: {speedup:.1f}x faster "
+        f"(target >= 10x): {'OK' if speedup >= 10 else 'MISSED'}; "
+        f"{same:.1f}x with the langfuse syntax"
+    )
+
+    # Server side: the same prompt through both APIs, round trips interleaved.
+    calls = 20 if quick else 300
+    auth = {"Authorization": f"Bearer {key}"}
+    paths = {
+        "GET /api/public/v2/prompts/{name}": "/api/public/v2/prompts/lf%2Fsupport",
+        "GET /v1/prompts/{name}/resolve": "/v1/prompts/lf/support/resolve",
+    }
+    trips: dict[str, list[float]] = {label: [] for label in paths}
+    with httpx.Client(base_url=base, headers=auth) as http:
+        for path in paths.values():
+            http.get(path).raise_for_status()
+        for _ in range(calls):
+            for label, path in paths.items():
+                started = time.perf_counter()
+                http.get(path)
+                trips[label].append((time.perf_counter() - started) * 1e6)
+    medians = {label: statistics.median(v) for label, v in trips.items()}
+    for label in paths:
+        print(f"{label:<46}{medians[label]:>22.0f} us round trip")
+    added = medians["GET /api/public/v2/prompts/{name}"] - medians["GET /v1/prompts/{name}/resolve"]
+    print(
+        f"Langfuse-compatible endpoint adds {added:.0f} us per fetch (target < 1000 us): "
+        f"{'OK' if added < 1000 else 'MISSED'}"
+    )
+    lf.shutdown()
+    pv.close()
+    server.should_exit = True
+    thread.join(10)
+    vault.close()
+    otel_overhead(number, repeat)
+
+
+def otel_overhead(number: int, repeat: int) -> None:
+    """Warm ``pv.build()`` with OpenTelemetry on (no exporter) next to an untraced client."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    import promptvault.integrations.otel as otel
+
+    trace.set_tracer_provider(TracerProvider())  # tracing on, nothing exported
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=VERSION))
+    traced = PromptVaultClient("http://bench.invalid", "pv_x", transport=transport)
+    looked_up, otel._tracer = otel._tracer, None  # as if OpenTelemetry were not installed
+    plain = PromptVaultClient("http://bench.invalid", "pv_x", transport=transport)
+    otel._tracer = looked_up
+    for client in (traced, plain):
+        client.build("customer_support", VARIABLES)
+    app = trace.get_tracer("bench-app")
+    outer = app.start_span("request")
+    inside = trace.set_span_in_context(outer)
+
+    def in_trace() -> object:
+        token = attach(inside)
+        try:
+            return traced.build("customer_support", VARIABLES)
+        finally:
+            detach(token)
+
+    from opentelemetry.context import attach, detach
+
+    rows = [
+        ("pv.build [no OpenTelemetry]", lambda: plain.build("customer_support", VARIABLES)),
+        (
+            "pv.build [tracing on, outside a trace]",
+            lambda: traced.build("customer_support", VARIABLES),
+        ),
+        ("pv.build [tracing on, in a trace: span made]", in_trace),
+    ]
+    load = os.getloadavg()[0]
+    results = _interleaved(rows, number, repeat)
+    print()
+    print(f"OpenTelemetry on warm build; {repeat} rounds x {number} calls; load {load:.1f}")
+    for label, _ in rows:
+        print(f"{label:<46}{results[label]:>22.0f} ns")
+    base = results[rows[0][0]]
+    outside = results[rows[1][0]] - base
+    within = results[rows[2][0]] - base
+    print(
+        f"OpenTelemetry adds {outside / 1000:.2f} us outside a trace, {within / 1000:.2f} us "
+        f"with a span (target < 2 us): {'OK' if max(outside, 0) < 2000 else 'MISSED'}"
+    )
+    outer.end()
+    traced.close()
+    plain.close()
 
 
 if __name__ == "__main__":

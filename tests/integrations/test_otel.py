@@ -217,3 +217,28 @@ def test_async_sdk_spans(spans: InMemorySpanExporter) -> None:
     assert asyncio.run(main()) == "Hello Ada"
     (render,) = _named(spans, "promptvault.render")
     assert render.attributes["gen_ai.prompt.name"] == "support"
+
+
+UNCONFIGURED = textwrap.dedent(
+    """
+    import httpx
+    from promptvault.client import PromptVaultClient
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={version!r}))
+    pv = PromptVaultClient("http://pv.test", transport=transport)
+    print(pv.render("support", {{"name": "Ada"}}))
+    print(sorted(vars(pv).keys() & {{"get", "render", "build"}}))
+    """
+)
+
+
+def test_api_installed_but_no_provider_set_wraps_nothing() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", UNCONFIGURED.format(version=VERSION)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["Hello Ada", "[]"]

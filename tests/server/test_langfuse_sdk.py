@@ -31,7 +31,9 @@ class Served:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     path: Path = tmp_path_factory.mktemp("langfuse-sdk") / "vault.db"
-    vault = Vault(Settings(database_url=f"sqlite:///{path}"))
+    # label_ttl=0: a label moved in promptvault shows on the next fetch (by default within
+    # the label TTL, as for /v1 resolves).
+    vault = Vault(Settings(database_url=f"sqlite:///{path}", label_ttl=0))
     app = create_app(vault)
     key = app.state.keys.create("langfuse-app", "admin", actor="setup")[0]
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))

@@ -6,8 +6,9 @@ With ``opentelemetry-api`` installed, a ``Vault`` and the SDK clients emit one s
 when the API is installed), with the Vault's spans inside them. Spans go to whatever tracer
 provider the application set up (its OTLP exporter, sampling, resource); promptvault only
 uses the API. Without the package nothing is imported and the methods are the plain ones:
-:func:`instrument` replaces them on the instance only when tracing is possible, so an
-application without OpenTelemetry pays nothing, not even a flag check per call.
+:func:`instrument` replaces them on the instance only when the application has set a tracer
+provider before making the Vault or client, so an application that does not trace pays
+nothing, not even a flag check per call.
 
 Spans are made only inside a trace the application is recording (a request span, its own
 LLM call's span): a resolve outside any trace is not worth a root span of its own, and the
@@ -39,17 +40,30 @@ _current_span: Any = None  # opentelemetry.trace.get_current_span, bound on firs
 
 def tracer() -> Any | None:
     """promptvault's tracer, or None when OpenTelemetry is not installed (looked up once)."""
-    global _tracer  # noqa: PLW0603 - one lookup per process
+    global _tracer, _current_span  # noqa: PLW0603 - one lookup per process
     if _tracer is _UNSET:
         if importlib.util.find_spec("opentelemetry") is None:
             _tracer = None
         else:
             from opentelemetry import trace
 
-            global _current_span  # noqa: PLW0603
             _current_span = trace.get_current_span
             _tracer = trace.get_tracer("promptvault")
     return _tracer
+
+
+def tracing_configured() -> bool:
+    """Whether the application has set a tracer provider (not the API's default no-op).
+
+    The OpenTelemetry API is often installed as another package's dependency in processes
+    that never trace; wrapping their calls would cost a context lookup each for nothing.
+    """
+    if tracer() is None:
+        return False
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    return type(provider).__name__ not in {"ProxyTracerProvider", "NoOpTracerProvider"}
 
 
 def version_attributes(version: PromptVersion) -> dict[str, Any]:
@@ -148,10 +162,11 @@ _OPERATIONS = (("get", "resolve"), ("render", "render"), ("build", "build"))
 
 
 def instrument(obj: Any, *, is_async: bool = False) -> None:
-    """Trace ``obj.get``, ``obj.render`` and ``obj.build`` when OpenTelemetry is installed."""
-    trace_to = tracer()
-    if trace_to is None:
+    """Trace ``obj.get``, ``obj.render`` and ``obj.build`` when the application has set up
+    OpenTelemetry (a tracer provider) before making ``obj``."""
+    if not tracing_configured():
         return
+    trace_to = tracer()
     wrap = _wrap_async if is_async else _wrap
     for method, operation in _OPERATIONS:
         setattr(obj, method, wrap(trace_to, operation, getattr(obj, method)))

@@ -72,17 +72,20 @@ class LangfuseTemplate(Template):
     def render(self, data: Mapping[str, Any], *, strict: bool = True) -> str:
         """Replace every variable the data names; the others stay as written."""
         out: list[str] = []
+        append = out.append
         for piece in self._pieces:
             if isinstance(piece, str):
-                out.append(piece)
+                append(piece)
                 continue
             name, written = piece
             if name in data:
                 value = data[name]
-                out.append("" if value is None else str(value))
+                append(value if value.__class__ is str else "" if value is None else str(value))
             else:
-                out.append(written)
+                append(written)
         text = "".join(out)
+        if len(text) * 4 <= self.limits.max_output_bytes:  # UTF-8 is at most 4 bytes a char
+            return text
         size = len(text.encode("utf-8", "surrogatepass"))
         if size > self.limits.max_output_bytes:
             raise TemplateLimitError(

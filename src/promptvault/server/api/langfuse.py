@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import math
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from promptvault.entities import MAX_INT, ApiKey, PromptSummary, PromptVersion
 from promptvault.errors import InvalidInputError, LabelNotFound, PromptNotFound
@@ -86,10 +89,53 @@ Reader = Annotated[ApiKey, Depends(_require(Permission.READ))]
 Writer = Annotated[ApiKey, Depends(_require(Permission.WRITE))]
 
 
-def _answer(vault: Vault, name: str, number: int) -> dict[str, Any]:
-    # The summary is read fresh so labels and tags are current, not the resolver's copy.
-    summary = vault.get_prompt(name)
-    return langfuse_prompt(vault.get(name, version=number), summary)
+class _Summaries:
+    """Prompt summaries (labels, tags, newest version) for ``ttl`` seconds.
+
+    A Langfuse SDK fetches a prompt every time its own cache expires; answering from here
+    keeps that fetch off the database, as ``/v1`` resolves are. A label moved elsewhere
+    shows within ``ttl`` (the label TTL, the same bound ``/v1`` resolves have); writes
+    through this API show at once.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._items: dict[str, tuple[PromptSummary, float]] = {}
+
+    def get(self, vault: Vault, name: str) -> PromptSummary:
+        now = time.monotonic()
+        hit = self._items.get(name)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        summary = vault.get_prompt(name)
+        if len(self._items) > 10_000:  # bounded: many names cannot grow it without end
+            self._items.clear()
+        self._items[name] = (summary, now + self.ttl)
+        return summary
+
+    def fresh(self, name: str) -> bool:
+        """Whether :meth:`get` would answer from memory (no database read)."""
+        hit = self._items.get(name)
+        return hit is not None and hit[1] > time.monotonic()
+
+    def forget(self, name: str) -> None:
+        self._items.pop(name, None)
+
+
+async def _summaries(request: Request) -> _Summaries:
+    state = request.app.state
+    cache: _Summaries | None = getattr(state, "langfuse_summaries", None)
+    if cache is None:
+        cache = state.langfuse_summaries = _Summaries(state.settings.label_ttl)
+    return cache
+
+
+Summaries = Annotated[_Summaries, Depends(_summaries)]
+
+
+def _answer(vault: Vault, summaries: _Summaries, name: str, number: int) -> dict[str, Any]:
+    summaries.forget(name)  # just written: read labels and tags fresh
+    return langfuse_prompt(vault.get(name, version=number), summaries.get(vault, name))
 
 
 @router.get("")
@@ -156,10 +202,12 @@ def _aware(at: datetime) -> datetime:
     responses={200: {"description": "Identical to the newest version: nothing new"}},
 )
 def create_prompt(
+    *,
     body: CreateLangfusePrompt,
     response: Response,
     vault: VaultDep,
     settings: SettingsDep,
+    summaries: Summaries,
     key: Writer,
 ) -> dict[str, Any]:
     """A new version of the prompt ``name`` (the prompt is created by its first)."""
@@ -187,7 +235,7 @@ def create_prompt(
     )
     if not result.created:
         response.status_code = 200
-    return _answer(vault, body.name, result.version.version)
+    return _answer(vault, summaries, body.name, result.version.version)
 
 
 @router.patch("/{name:path}/versions/{version}")
@@ -198,29 +246,19 @@ def update_labels(
     body: UpdateLangfuseLabels,
     vault: VaultDep,
     settings: SettingsDep,
+    summaries: Summaries,
     key: Writer,
 ) -> dict[str, Any]:
     """Point ``newLabels`` at this version (moved from wherever they were), all at once."""
     check_labels(key, body.new_labels, settings.protected_labels)
     vault.set_labels(name, body.new_labels, version, actor=key.name)
-    return _answer(vault, name, version)
+    return _answer(vault, summaries, name, version)
 
 
-@router.get("/{name:path}")
-def get_prompt(
-    name: str,
-    vault: VaultDep,
-    _key: Resolver,
-    version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
-    label: str | None = None,
-    resolve: bool = True,  # accepted: there are no dependencies to resolve
-) -> dict[str, Any]:
-    """One version: by ``version``, by ``label``, else the ``production`` one."""
-    if version is not None and label is not None:
-        raise InvalidInputError(
-            "give either version or label, not both", details={"field": "label"}
-        )
-    summary = vault.get_prompt(name)
+def _one(
+    vault: Vault, summaries: _Summaries, name: str, version: int | None, label: str | None
+) -> bytes:
+    summary = summaries.get(vault, name)
     if version is None:
         wanted = label or DEFAULT_LABEL
         at = summary.latest_version if wanted == LATEST else summary.labels.get(wanted)
@@ -230,4 +268,33 @@ def get_prompt(
                 details={"name": name, "label": wanted},
             )
         version = at
-    return langfuse_prompt(vault.get(name, version=version), summary)
+    return json.dumps(langfuse_prompt(vault.get(name, version=version), summary)).encode()
+
+
+@router.get(
+    "/{name:path}",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}, "description": "The version"}},
+)
+async def get_prompt(
+    *,
+    name: str,
+    vault: VaultDep,
+    summaries: Summaries,
+    _key: Resolver,
+    version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
+    label: str | None = None,
+    resolve: bool = True,  # accepted: there are no dependencies to resolve
+) -> Response:
+    """One version: by ``version``, by ``label``, else the ``production`` one."""
+    if version is not None and label is not None:
+        raise InvalidInputError(
+            "give either version or label, not both", details={"field": "label"}
+        )
+    # Within the label TTL the summary is in memory and versions are cached for good:
+    # answer on the event loop, as /v1 resolves do. Otherwise read in a worker thread.
+    if summaries.fresh(name):
+        body = _one(vault, summaries, name, version, label)
+    else:
+        body = await run_in_threadpool(_one, vault, summaries, name, version, label)
+    return Response(body, media_type="application/json")
