@@ -200,6 +200,12 @@ class Settings(BaseSettings):
     webhook_poll_interval: float = Field(
         default=1.0, gt=0, description="Seconds between two looks for new change events."
     )
+    webhook_log_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="Days a delivery attempt stays in the log; the dispatcher deletes older "
+        "ones once an hour.",
+    )
 
     def resolved_actor(self) -> str:
         """The configured actor, else ``user@host``: never empty."""

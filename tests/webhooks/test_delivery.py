@@ -253,3 +253,19 @@ def test_secret_encrypted_at_rest_when_a_key_is_set(
             keyless.close()
     finally:
         vault.close()
+
+
+def test_old_delivery_log_entries_are_pruned(sqlite_url: str, home: Path, sink: Receiver) -> None:
+    vault = Vault(fast_settings(sqlite_url, home, webhook_log_days=1e-9))
+    try:
+        _, hook = vault.webhooks.create(sink.url, actor="admin")
+        vault.webhooks.test(hook.id, actor="admin")
+        keep = Dispatcher(Vault(fast_settings(sqlite_url, home)).webhooks)
+        assert keep.prune() == 0  # 30 days: nothing is that old
+        assert len(vault.webhooks.deliveries(hook.id)) == 1
+        dispatcher = Dispatcher(vault.webhooks)
+        wait_until(lambda: dispatcher.prune() == 1, what="the entry to age past the limit")
+        assert vault.webhooks.deliveries(hook.id) == []
+        keep.db.dispose()
+    finally:
+        vault.close()

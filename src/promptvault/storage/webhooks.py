@@ -24,6 +24,7 @@ __all__ = [
     "insert_delivery",
     "insert_webhook",
     "load_webhook",
+    "prune_deliveries",
     "release_lease",
     "update_webhook",
     "webhooks",
@@ -103,6 +104,12 @@ def insert_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:
     kept = [r for r in rows if r["webhook_id"] in present]
     if kept:
         session.execute(insert(WebhookDeliveryRow), kept)
+
+
+def prune_deliveries(session: Session, *, before: datetime) -> int:
+    """Delete logged attempts older than ``before``; returns how many."""
+    result: Any = session.execute(delete(WebhookDeliveryRow).where(WebhookDeliveryRow.at < before))
+    return int(result.rowcount)
 
 
 def deliveries(

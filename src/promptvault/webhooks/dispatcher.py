@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 LEASE_NAME = "dispatcher"
 _BATCH = 100
+_PRUNE_EVERY = 3600.0
 _ACTOR = "promptvault webhooks"
 
 
@@ -74,6 +75,8 @@ class Dispatcher:
         self.disable_after = settings.webhook_disable_after
         self.lease_seconds = settings.webhook_lease_seconds
         self.poll_interval = settings.webhook_poll_interval
+        self.log_days = settings.webhook_log_days
+        self._pruned_at = 0.0  # monotonic time of the last pruning of the delivery log
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._jitter = jitter
         self._workers = workers
@@ -194,6 +197,7 @@ class Dispatcher:
         ]
         if not due or not self._hold_lease():
             return False
+        self._prune()
         # Subscriptions usually stand at the same cursor: read each distinct page once.
         pages = {c: self.feed.read(c, _BATCH) for c in {int(s["cursor"]) for s in due}}
         for fields in due:
@@ -207,6 +211,22 @@ class Dispatcher:
         if self._pool is None or wait:
             self.record()
         return True
+
+    def prune(self) -> int:
+        """Delete delivery-log entries older than ``webhook_log_days``; returns how many."""
+        before = utcnow() - timedelta(days=self.log_days)
+        return self.db.write(lambda s: store.prune_deliveries(s, before=before), serial=False)
+
+    def _prune(self) -> None:
+        # Once an hour, by the lease holder only: the log must not grow without bound.
+        now = time.monotonic()
+        if self._pruned_at and now - self._pruned_at < _PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        try:
+            self.prune()
+        except Exception:  # a busy database: the next hour tries again
+            log.warning("could not prune the webhook delivery log", exc_info=True)
 
     def _finished(self, _future: Future[None]) -> None:
         self._records_due.set()
