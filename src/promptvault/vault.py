@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from promptvault.builder.builder import BuiltRequest, PromptBuilder
 from promptvault.config import Settings
 from promptvault.entities import (
+    ChangeEvent,
     LabelEvent,
     PromptDiff,
     PromptSummary,
@@ -189,6 +190,16 @@ class Vault:
         from promptvault.webhooks.service import WebhookService
 
         return WebhookService(self.db, self.settings, OutboxFeed(self.db))
+
+    def forget_changed(self, events: Sequence[ChangeEvent]) -> None:
+        """Changes committed (possibly by another process sharing the database): drop what
+        this Vault cached of them, so it answers them at once rather than after
+        ``label_ttl``. The stream broadcaster of each server calls it for every new event."""
+        for name in {e.prompt for e in events if e.prompt is not None}:
+            self.registry.resolver.invalidate(name)
+        routing = any(e.type.startswith("experiment.") for e in events)
+        if routing and "experiments" in self.__dict__:  # loaded: its routing is cached
+            self.experiments.router.invalidate()
 
     @classmethod
     def open(cls, url: str | None = None, *, settings: Settings | None = None) -> Vault:

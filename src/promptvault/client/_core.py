@@ -6,6 +6,7 @@ Nothing here does I/O on the network; the clients send the requests and hand the
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import re
 import threading
@@ -21,6 +22,8 @@ from promptvault.client.expiry import TIMER
 from promptvault.entities import PromptVersion
 from promptvault.errors import (
     InvalidInputError,
+    LabelNotFound,
+    PromptNotFound,
     PromptUnavailable,
     PromptVaultError,
     error_from_payload,
@@ -49,6 +52,8 @@ __all__ = [
     "partial_template",
     "render_fallback",
 ]
+
+log = logging.getLogger("promptvault.client")
 
 MISSING: Any = object()
 EMPTY: Mapping[str, Any] = {}
@@ -177,6 +182,15 @@ class ClientCore:
         self.lock = threading.Lock()
         # Set by the client: how a template's partials (other prompts) are looked up.
         self.partials: Callable[[str], str | None] | None = None
+        # Push (client/push.py): which keys a change event touched, and when (a value
+        # fetched before that is stale on arrival); labels removed and prompts archived
+        # (never answered from memory again); keys whose fallback was served, warned once.
+        self.generation = 0
+        self.changed: dict[CacheKey, int] = {}
+        self.gone: dict[CacheKey, float] = {}
+        self.archived: set[str] = set()
+        self.warned: set[CacheKey] = set()
+        self.forget_routing: Callable[[str, str], None] | None = None
 
     # --- keys and entries -------------------------------------------------------------
 
@@ -262,8 +276,17 @@ class ClientCore:
             self.live_epoch += 1
             self.live.clear()
 
-    def store(self, ref: str | None, key: CacheKey, value: PromptVersion) -> _Entry | None:
-        """Record a fresh answer: memory cache (when enabled), last good, and disk."""
+    def store(
+        self, ref: str | None, key: CacheKey, value: PromptVersion, *, since: int | None = None
+    ) -> _Entry | None:
+        """Record a fresh answer: memory cache (when enabled), last good, and disk.
+
+        ``since`` is :attr:`generation` when the fetch began: an answer fetched before a
+        change event touched ``key`` is dropped (the event's own fetch is newer).
+        """
+        if since is not None and (self.changed.get(key, 0) > since or key.name in self.archived):
+            return None
+        self.gone.pop(key, None)
         previous = self.last_good.get(key)
         self.last_good[key] = value
         if self.disk is not None and (previous is None or previous.hash != value.hash):
@@ -316,8 +339,72 @@ class ClientCore:
         for key in [k for k in self.entries if k.name == name]:
             self.invalidate(key)
 
+    # --- push: what change events did --------------------------------------------------
+
+    def changed_key(self, key: CacheKey) -> int:
+        """An event changed ``key``: answers fetched before now are stale."""
+        self.generation += 1
+        self.changed[key] = self.generation
+        self.gone.pop(key, None)
+        return self.generation
+
+    def knows(self, key: CacheKey) -> bool:
+        """Whether ``key`` is cached (fresh or as last known good)."""
+        return key in self.entries or key in self.last_good
+
+    def remove_key(self, key: CacheKey) -> None:
+        """The label was removed: evict it everywhere and refuse to serve it from memory."""
+        self.changed_key(key)
+        self.evict(key)
+        self.gone[key] = NEVER
+        if self.forget_routing is not None and key.label is not None:
+            self.forget_routing(key.name, key.label)
+
+    def archive_prompt(self, name: str) -> None:
+        """The prompt was archived: every key of it is evicted and refused from memory."""
+        self.archived.add(name)
+        for key in {k for k in (*self.entries, *self.last_good) if k.name == name}:
+            self.changed_key(key)
+            self.evict(key)
+
+    def gone_error(self, key: CacheKey) -> PromptVaultError | None:
+        """The error for a key a change event removed (None: not removed)."""
+        if key.name in self.archived:
+            return PromptNotFound(
+                f"prompt {key.name!r} was archived",
+                details={"name": key.name, "archived": True},
+            )
+        until = self.gone.get(key)
+        if until is None or until <= self.now():
+            return None
+        return LabelNotFound(
+            f"label {key.label!r} of {key.name!r} was removed",
+            details={"name": key.name, "label": key.label, "removed": True},
+        )
+
+    def serve_gone(self, key: CacheKey, fallback: Any, error: PromptVaultError) -> Any:
+        """The caller's explicit fallback for a removed key (warned once), else raise."""
+        if fallback is MISSING:
+            raise error
+        if key not in self.warned:
+            self.warned.add(key)
+            log.warning("%s: serving the caller's fallback", error.message)
+        return fallback
+
+    def not_found(self, key: CacheKey, error: PromptVaultError, fallback: Any) -> Any:
+        """The server says ``key`` does not exist: for a key known to be removed, the
+        caller's fallback (warned once), else the error. The answer is remembered for one
+        TTL so a removed label costs no request per call."""
+        if key in self.changed:  # an event this client saw touched it: it was removed
+            self.gone[key] = self.now() + self.cache_ttl
+            return self.serve_gone(key, fallback, error)
+        raise error
+
     def fallback(self, key: CacheKey, fallback: Any, reason: str) -> Any:
         """Last known good from memory, then disk, then the caller's value, else raise."""
+        removed = self.gone_error(key)
+        if removed is not None:  # never a copy of what a change event removed
+            return self.serve_gone(key, fallback, removed)
         value = self.last_good.get(key)
         if value is None and self.disk is not None:
             value = self.disk.load(key)

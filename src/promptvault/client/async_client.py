@@ -7,9 +7,11 @@ fallbacks and error rebuilding are shared with :class:`PromptVaultClient`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -35,9 +37,11 @@ from promptvault.client._core import (
     transport_reason,
     uses_partials,
 )
+from promptvault.client._push_async import AsyncPushStream
 from promptvault.client.cache import CacheKey
 from promptvault.client.events import FlushResult
 from promptvault.client.experiments_async import AsyncClientExperiments
+from promptvault.client.push import PushState
 from promptvault.entities import PromptVersion
 from promptvault.errors import NotFoundError, PromptUnavailable, PromptVaultError
 from promptvault.integrations.otel import instrument
@@ -65,8 +69,10 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
         event_batch_size: int = 500,
         event_interval: float = 1.0,
         event_buffer: int = 10_000,
+        push: bool | None = None,
     ) -> None:
-        """``event_*`` tune the experiment event buffer as in ``PromptVaultClient``."""
+        """``event_*`` tune the experiment event buffer and ``push`` the change stream as
+        in ``PromptVaultClient`` (the stream runs in a task of the first loop that reads)."""
         self._core = ClientCore(
             base_url, cache_ttl=cache_ttl, fallback_dir=fallback_dir, clock=clock
         )
@@ -89,6 +95,13 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
         )
         self.audit = AsyncClientAudit(self._call)
         self.events = AsyncClientChanges(self._call)
+        self._core.forget_routing = self.experiments.forget
+        wanted = push if push is not None else transport is None
+        self._push_args: tuple[str | None, httpx.AsyncBaseTransport | None] | None = (
+            (api_key, transport) if wanted and self._core.enabled else None
+        )
+        self._push: AsyncPushStream | None = None
+        self._push_task: asyncio.Task[None] | None = None
         instrument(self, is_async=True)  # spans, only with OpenTelemetry installed
 
     def _partial_source(self, ref: str) -> str:
@@ -107,6 +120,7 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
         """Send queued experiment events, wait for background refreshes, then close the
         connection pool."""
         await self.experiments.aclose()
+        await self._stop_push()
         await self.wait_idle()
         await self._http.aclose()
 
@@ -221,13 +235,19 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
         strict: bool,
         fallback: Any,
     ) -> Any:
+        core = self._core
         try:
             version = await self._get_slow(ref, MISSING)
         except PromptUnavailable:
             if fallback is MISSING:
                 raise
             return render_fallback(fallback, variables or EMPTY, placeholders)
-        core = self._core
+        except NotFoundError as exc:
+            key = core.key(ref)
+            if fallback is MISSING or key not in core.changed:
+                raise
+            core.serve_gone(key, fallback, exc)  # removed by a change event: warned once
+            return render_fallback(fallback, variables or EMPTY, placeholders)
         return ClientCore.render_entry(
             core.compiled_for(version),
             version.type == "chat",
@@ -238,6 +258,8 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
         )
 
     async def _get_slow(self, ref: str, fallback: Any) -> PromptVersion:
+        if self._push_args is not None:
+            self._start_push()
         core = self._core
         key = core.key(ref)
         entry = core.entries.get(key)
@@ -247,13 +269,68 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
             if entry.expires <= self._now():
                 self._refresh_in_background(key)
             return stale
+        removed = core.gone_error(key)
+        if removed is not None:
+            return core.serve_gone(key, fallback, removed)  # type: ignore[no-any-return]
+        since = core.generation
         try:
             value = await self._fetch(key)
         except Unavailable as exc:
             result = await self._off_loop(core.fallback, key, fallback, exc.reason)
             return result  # type: ignore[no-any-return]
-        await self._off_loop(core.store, ref, key, value)
+        except NotFoundError as exc:
+            return core.not_found(key, exc, fallback)  # type: ignore[no-any-return]
+        await self._off_loop(partial(core.store, since=since), ref, key, value)
         return value
+
+    # --- push -----------------------------------------------------------------------------
+
+    @property
+    def push_connected(self) -> bool:
+        """Whether the change stream is open now (False: off, or polling until back)."""
+        return self._push is not None and self._push.state.connected
+
+    def _start_push(self) -> None:
+        args, self._push_args = self._push_args, None
+        if args is None:
+            return
+        api_key, transport = args
+        http = httpx.AsyncClient(
+            base_url=self._core.server, headers=auth_headers(api_key), transport=transport
+        )
+        self._push = AsyncPushStream(
+            http, PushState(self._core), self._push_refresh, timeout=self.timeout
+        )
+        self._push_task = asyncio.get_running_loop().create_task(self._follow(self._push))
+
+    @staticmethod
+    async def _follow(stream: AsyncPushStream) -> None:
+        try:
+            await stream.run()
+        finally:
+            await stream.http.aclose()
+
+    async def _push_refresh(self, key: CacheKey, since: int) -> None:
+        """A change event touched ``key``: fetch it now (on failure the TTL takes over)."""
+        core = self._core
+        try:
+            value = await self._fetch(key)
+        except (Unavailable, PromptVaultError):
+            entry = core.entries.get(key)
+            if entry is not None:
+                entry.expires = 0.0  # stale: the next get refreshes it
+            return
+        await self._off_loop(partial(core.store, since=since), None, key, value)
+
+    async def _stop_push(self) -> None:
+        self._push_args = None
+        task, self._push_task = self._push_task, None
+        if self._push is not None:
+            self._push.state.stopped = True
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
         # Disk reads and fsyncs go to a worker thread; without a fallback_dir there are none.
@@ -290,6 +367,7 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
         core = self._core
         entry = core.entries.get(key)
         etag = entry.value.hash if entry is not None else None
+        since = core.generation
         try:
             value = await self._fetch(key, etag)
         except NotModified:
@@ -304,7 +382,7 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
         except (Unavailable, PromptVaultError):
             core.refresh_failed(key)
             return
-        await self._off_loop(core.store, None, key, value)
+        await self._off_loop(partial(core.store, since=since), None, key, value)
 
     # --- HTTP -----------------------------------------------------------------------------
 

@@ -9,10 +9,16 @@ when none exists do they raise :class:`~promptvault.errors.PromptUnavailable`.
 
 Errors the server reports are rebuilt as the same classes :class:`~promptvault.Vault`
 raises (``PromptNotFound``, ``MissingVariablesError``...), so code works against either.
+
+With ``push`` (on by default) a background thread follows the server's change stream
+(``GET /v1/stream``, see :mod:`promptvault.client.push`): a moved label is fetched again
+at once, a removed label or archived prompt is evicted and never served from memory again.
+The TTL still applies, so while the stream is down the client polls as without push.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -40,10 +46,12 @@ from promptvault.client._core import (
     render_fallback,
     transport_reason,
 )
+from promptvault.client._push_sync import PushStream
 from promptvault.client.cache import CacheKey
 from promptvault.client.events import FlushResult
 from promptvault.client.experiments import ClientExperiments
 from promptvault.client.fewshot import LocalBuilds
+from promptvault.client.push import PushState
 from promptvault.entities import PromptVersion
 from promptvault.errors import NotFoundError, PromptUnavailable, PromptVaultError
 from promptvault.integrations.otel import instrument
@@ -57,7 +65,9 @@ class PromptVaultClient(StoreCalls):
     """Synchronous SDK client; safe to share between threads.
 
     ``transport`` replaces the network (an ``httpx`` transport: tests, in-process apps);
-    ``clock`` replaces ``time.monotonic`` for the cache's notion of time.
+    ``clock`` replaces ``time.monotonic`` for the cache's notion of time. ``push`` follows
+    the server's change stream (default: on when caching is on and no ``transport`` is
+    given; off by itself against a server without ``/v1/stream``).
     """
 
     def __init__(
@@ -75,6 +85,7 @@ class PromptVaultClient(StoreCalls):
         event_interval: float = 1.0,
         event_buffer: int = 10_000,
         event_block_timeout: float = 5.0,
+        push: bool | None = None,
     ) -> None:
         """``event_*`` tune the experiment event buffer: batch size, seconds between sends,
         how many events may wait, and how long recording waits for room in a full buffer
@@ -105,6 +116,13 @@ class PromptVaultClient(StoreCalls):
         )
         self.audit = ClientAudit(self._call)
         self.events = ClientChanges(self._call)
+        self._core.forget_routing = self.experiments.forget
+        wanted = push if push is not None else transport is None
+        self._push_args: tuple[str | None, httpx.BaseTransport | None] | None = (
+            (api_key, transport) if wanted and self._core.enabled else None
+        )
+        self._push: PushStream | None = None
+        self._push_lock = threading.Lock()
         self._core.partials = self._partial_source
         self._builds = LocalBuilds(self, self._core)
         instrument(self)  # spans for get/render/build, only with OpenTelemetry installed
@@ -120,6 +138,7 @@ class PromptVaultClient(StoreCalls):
         """Send queued experiment events, wait briefly for background refreshes, then close
         the connection pool."""
         self.experiments.close()
+        self._stop_push()
         self.wait_idle(timeout=self.timeout)
         self._http.close()
 
@@ -248,6 +267,8 @@ class PromptVaultClient(StoreCalls):
         )
 
     def _get_slow(self, ref: str, fallback: Any) -> PromptVersion:
+        if self._push_args is not None:
+            self._start_push()
         core = self._core
         key = core.key(ref)
         entry = core.entries.get(key)
@@ -257,12 +278,18 @@ class PromptVaultClient(StoreCalls):
             if entry.expires <= self._now():
                 self._refresh_in_background(key)
             return stale
+        removed = core.gone_error(key)
+        if removed is not None:
+            return core.serve_gone(key, fallback, removed)  # type: ignore[no-any-return]
+        since = core.generation
         try:
             value = self._fetch(key)
         except Unavailable as exc:
             result = core.fallback(key, fallback, exc.reason)
             return result  # type: ignore[no-any-return]
-        core.store(ref, key, value)
+        except NotFoundError as exc:
+            return core.not_found(key, exc, fallback)  # type: ignore[no-any-return]
+        core.store(ref, key, value, since=since)
         return value
 
     def _render_slow(
@@ -273,13 +300,19 @@ class PromptVaultClient(StoreCalls):
         strict: bool,
         fallback: Any,
     ) -> Any:
+        core = self._core
         try:
             version = self._get_slow(ref, MISSING)
         except PromptUnavailable:
             if fallback is MISSING:
                 raise
             return render_fallback(fallback, variables, placeholders)
-        core = self._core
+        except NotFoundError as exc:
+            key = core.key(ref)
+            if fallback is MISSING or key not in core.changed:
+                raise
+            core.serve_gone(key, fallback, exc)  # removed by a change event: warned once
+            return render_fallback(fallback, variables, placeholders)
         return ClientCore.render_entry(
             core.compiled_for(version),
             version.type == "chat",
@@ -322,6 +355,7 @@ class PromptVaultClient(StoreCalls):
         core = self._core
         entry = core.entries.get(key)
         etag = entry.value.hash if entry is not None else None
+        since = core.generation
         try:
             value = self._fetch(key, etag)
         except NotModified:
@@ -336,7 +370,64 @@ class PromptVaultClient(StoreCalls):
         except (Unavailable, PromptVaultError):
             core.refresh_failed(key)
             return
-        core.store(None, key, value)
+        core.store(None, key, value, since=since)
+
+    # --- push -----------------------------------------------------------------------------
+
+    @property
+    def push_connected(self) -> bool:
+        """Whether the change stream is open now (False: off, or polling until back)."""
+        return self._push is not None and self._push.state.connected
+
+    def _start_push(self) -> None:
+        with self._push_lock:
+            args, self._push_args = self._push_args, None
+            if args is None:
+                return
+            api_key, transport = args
+            http = httpx.Client(
+                base_url=self._core.server, headers=auth_headers(api_key), transport=transport
+            )
+            self._push = PushStream(
+                http, PushState(self._core), self._push_refresh, timeout=self.timeout
+            )
+            thread = threading.Thread(target=self._follow, name="promptvault-push", daemon=True)
+            self._push_thread = thread
+            thread.start()
+
+    def _follow(self) -> None:
+        stream = self._push
+        assert stream is not None
+        try:
+            stream.run()
+        finally:
+            stream.http.close()
+
+    def _push_refresh(self, key: CacheKey, since: int) -> None:
+        """A change event touched ``key``: fetch it now (on failure the TTL takes over)."""
+        core = self._core
+        try:
+            value = self._fetch(key)
+        except (Unavailable, PromptVaultError):
+            entry = core.entries.get(key)
+            if entry is not None:
+                entry.expires = 0.0  # stale: the next get refreshes it
+            return
+        core.store(None, key, value, since=since)
+
+    def _stop_push(self) -> None:
+        with self._push_lock:
+            self._push_args = None
+            stream = self._push
+        if stream is None:
+            return
+        stream.state.stopped = True
+        stream.stop_event.set()
+        response = stream.response
+        if response is not None:
+            with contextlib.suppress(Exception):  # unblocks the thread's read
+                response.close()
+        self._push_thread.join(self.timeout)
 
     # --- HTTP -----------------------------------------------------------------------------
 

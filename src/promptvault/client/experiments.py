@@ -152,6 +152,10 @@ class ClientExperiments:
         self._refreshing: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
+    def forget(self, prompt: str, label: str) -> None:
+        """A change event touched this prompt's label: route afresh on the next call."""
+        self._running.pop((prompt, label), None)
+
     # --- runtime: routing and events -------------------------------------------------
 
     def _load(self, prompt: str, label: str) -> Experiment | None:

@@ -56,6 +56,10 @@ class AsyncClientExperiments:
         self._refreshing: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def forget(self, prompt: str, label: str) -> None:
+        """A change event touched this prompt's label: route afresh on the next call."""
+        self._running.pop((prompt, label), None)
+
     async def _load(self, prompt: str, label: str) -> Experiment | None:
         found = await self._client._call(ClientExperiments.running_call(prompt, label))
         return found[0] if found else None

@@ -144,6 +144,10 @@ class Broadcaster:
             page = await run_in_threadpool(
                 partial(self.vault.events.page, after=self.last_id, limit=_PAGE)
             )
+            if page.items:
+                # Before anyone hears of them: a client that fetches after an event must
+                # get the new state, not this process's cached pointer.
+                self.vault.forget_changed(page.items)
             for event in page.items:
                 self._ring.append(_Entry(event.id, event.prompt, frame(event)))
             while len(self._ring) > _RING:
