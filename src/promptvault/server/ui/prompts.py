@@ -130,6 +130,9 @@ def prompt_page(
     before: int | None = None,
 ) -> Response:
     """A prompt: its production (or chosen) version, config, labels and history."""
+    # Read first: the page's live banner follows changes after this id, so a change made
+    # while the page is being put together is announced, not lost.
+    seen_event = vault.events.last_id()
     summary = vault.get_prompt(name)
     if v is not None:
         shown = vault.get(name, version=v)
@@ -164,6 +167,7 @@ def prompt_page(
             "label_choices": label_choices,
             "variables": _variables_of(vault, shown),
             "experiments": vault.experiments.list(prompt=name)[:5],
+            "seen_event": seen_event,
         },
     )
 

@@ -54,6 +54,49 @@
     }
   }
 
+  // --- live changes on a prompt's page ---------------------------------------------------
+  // The change stream (/v1/stream, through the session cookie) says when a label of this
+  // prompt moves, so a page left open does not show a stale production version.
+  const live = document.getElementById("live-change");
+  if (live && window.EventSource) {
+    const name = live.getAttribute("data-live-prompt");
+    const after = live.getAttribute("data-live-after") || "0";
+    const source = new EventSource(
+      "/v1/stream?prefix=" + encodeURIComponent(name) + "&after=" + encodeURIComponent(after)
+    );
+    const describe = (type, e) => {
+      const p = e.payload || {};
+      if (type === "label.moved") return p.label + " moved to v" + p.new_version + " by " + e.actor;
+      if (type === "label.removed") return p.label + " removed by " + e.actor;
+      if (type === "version.pushed") return "v" + p.version + " pushed by " + e.actor;
+      if (type === "prompt.archived") return "archived by " + e.actor;
+      if (type === "prompt.unarchived") return "unarchived by " + e.actor;
+      return null;
+    };
+    const show = (type) => (message) => {
+      let event;
+      try {
+        event = JSON.parse(message.data);
+      } catch (_) {
+        return;
+      }
+      if (event.prompt !== name) return; // the prefix also matches longer names
+      const text = describe(type, event);
+      if (!text) return;
+      live.textContent = "";
+      live.appendChild(el("span", "live-text", text));
+      live.appendChild(document.createTextNode(" "));
+      const reload = el("a", "live-reload", "Reload");
+      reload.href = window.location.pathname + window.location.search;
+      live.appendChild(reload);
+      live.hidden = false;
+    };
+    for (const type of ["label.moved", "label.removed", "version.pushed", "prompt.archived", "prompt.unarchived"]) {
+      source.addEventListener(type, show(type));
+    }
+    window.addEventListener("pagehide", () => source.close());
+  }
+
   // --- editor -------------------------------------------------------------------------
   const form = document.getElementById("editor");
   if (!form) return;
