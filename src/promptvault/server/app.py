@@ -78,7 +78,11 @@ def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = T
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         audit_failures = asyncio.create_task(_audit_auth_failures(app.state.auth_guard))
         dispatcher = _start_dispatcher(vault) if settings.webhook_dispatcher else None
+        app.state.webhook_dispatcher = dispatcher
+        wake = asyncio.create_task(_wake_on_changes(vault, dispatcher)) if dispatcher else None
         yield
+        if wake is not None:
+            wake.cancel()
         audit_failures.cancel()
         await close_app_streams(app)
         if dispatcher is not None:
@@ -156,6 +160,21 @@ def _start_dispatcher(vault: Vault) -> Dispatcher:
     dispatcher = Dispatcher(vault.webhooks)
     dispatcher.start()
     return dispatcher
+
+
+async def _wake_on_changes(vault: Vault, dispatcher: Dispatcher) -> None:
+    """On PostgreSQL, wake the dispatcher when a change commits (``LISTEN``), so webhooks
+    leave within milliseconds instead of at the next poll; SQLite keeps polling."""
+    listener = vault.events.listener()
+    if listener is None:
+        return
+    listener.start()
+    try:
+        while True:
+            if await listener.wait(60.0):
+                dispatcher.wake()
+    finally:
+        await listener.close()
 
 
 def _mount_ui(app: FastAPI) -> None:

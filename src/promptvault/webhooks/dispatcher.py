@@ -84,6 +84,8 @@ class Dispatcher:
         self._inflight: dict[int, Future[None]] = {}
         self._lease_until = 0.0  # monotonic time our lease ends (0: not held)
         self._renew_at = 0.0
+        self.rounds = 0  # looks for work taken by the background thread
+        self._retry_at = 0.0  # monotonic time before which a lost lease is not asked again
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -147,6 +149,7 @@ class Dispatcher:
                 self.run_once(wait=False)
             except Exception:  # a database blip must not end delivery for good
                 log.warning("webhook dispatch failed; retrying", exc_info=True)
+            self.rounds += 1
             # Woken early by a finished round (more may be due) or by wake().
             self._wake.wait(self.poll_interval)
             self._wake.clear()
@@ -157,6 +160,8 @@ class Dispatcher:
         now = time.monotonic()
         if now < self._renew_at:
             return True
+        if now < self._retry_at:  # another holds it: ask again later, not at every wake-up
+            return False
         at = utcnow()
         until = at + timedelta(seconds=self.lease_seconds)
         held = self.db.write(
@@ -168,6 +173,7 @@ class Dispatcher:
             self._renew_at = now + self.lease_seconds / 3
         else:
             self._lease_until = self._renew_at = 0.0
+            self._retry_at = now + min(self.lease_seconds / 3, self.poll_interval * 5)
         return held
 
     def run_once(self, *, wait: bool = True) -> bool:

@@ -1,0 +1,34 @@
+"""On PostgreSQL a committed change wakes the server's dispatcher (LISTEN/NOTIFY): the
+webhook leaves long before the next poll."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.testclient import TestClient
+from tests.waiting import wait_until
+
+from promptvault import Vault
+from promptvault.server.app import create_app
+
+from .conftest import fast_settings
+from .receiver import Receiver
+
+
+def test_a_change_wakes_the_dispatcher_on_postgres(
+    postgres_url: str, home: Path, sink: Receiver
+) -> None:
+    # A poll far longer than the wait below: only the notification can deliver in time.
+    vault = Vault(fast_settings(postgres_url, home, webhook_poll_interval=300.0))
+    try:
+        vault.push("team/support", template="v1", author="setup")
+        vault.webhooks.create(sink.url, event_types=["label.moved"], actor="admin")
+        app = create_app(vault)
+        with TestClient(app):
+            dispatcher = app.state.webhook_dispatcher
+            wait_until(lambda: dispatcher.rounds >= 1, what="the dispatcher's first look")
+            vault.set_label("team/support", "canary", 1, actor="alice")
+            wait_until(lambda: len(sink.requests) == 1, what="the woken delivery", timeout=30)
+        assert sink.requests[0].json["data"]["label"] == "canary"
+    finally:
+        vault.close()
