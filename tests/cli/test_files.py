@@ -76,7 +76,7 @@ def test_every_shape_problem_is_listed_with_its_position() -> None:
             "unknown key 'colour' (known: name, description, type, syntax, tags, config, "
             "variables, template, messages, examples)",
         ),
-        (1, 9, "syntax must be mustache or jinja, not 'handlebars'"),
+        (1, 9, "syntax must be mustache, jinja or langfuse, not 'handlebars'"),
         (4, 16, "config.temperature must be a number from 0 to 2, got 3"),
         (5, 15, "config.max_tokens must be an integer >= 1, got 0"),
         (6, 7, "tags must be a list of strings"),

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from starlette.testclient import TestClient
 from tests.server.live import live_server
-from tests.ui.test_ui_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.ui.browser_kit import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def check_templates(pf: PromptFile) -> list[Problem]:
     from promptvault.templating import compile_template
 
     problems: list[Problem] = []
-    if pf.syntax not in ("mustache", "jinja"):
+    if pf.syntax not in ("mustache", "jinja", "langfuse"):
         return problems  # already reported by the shape check
     used: dict[str, tuple[str, str]] = {}
     for field, source in _template_fields(pf):

@@ -273,8 +273,12 @@ def _build(
             "name",
         )
     syntax = _string(doc, fields.get("syntax"), "syntax") or default_syntax
-    if syntax not in ("mustache", "jinja"):
-        doc.add(f"syntax must be mustache or jinja, not {syntax!r}", fields.get("syntax"), "syntax")
+    if syntax not in ("mustache", "jinja", "langfuse"):
+        doc.add(
+            f"syntax must be mustache, jinja or langfuse, not {syntax!r}",
+            fields.get("syntax"),
+            "syntax",
+        )
     template: Any = body
     if "template" in fields and "messages" in fields:
         doc.add("give either template or messages, not both", fields["messages"], "messages")

@@ -164,7 +164,7 @@ def parse_draft(form: Any) -> Draft:
         description=_text(form, "description"),
         tags=_text(form, "tags"),
         type="chat" if kind == "chat" else "text",
-        syntax="jinja" if syntax == "jinja" else "mustache",
+        syntax=syntax if syntax in ("jinja", "langfuse") else "mustache",
         template=_text(form, "template"),
         rows=rows,
         model=_text(form, "model"),
