@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     )
     timezone: str = Field(default="UTC", description="Zone for the built-in now/today.")
 
+    bandit_interval: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds between a server's reallocations of running bandit experiments "
+        "(0: only on request).",
+    )
+
     # templating limits
     max_source_bytes: int = Field(default=1 << 20, ge=1)
     max_output_bytes: int = Field(default=10 << 20, ge=1)

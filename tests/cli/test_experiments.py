@@ -176,3 +176,35 @@ def test_create_with_start_is_atomic_through_a_server(
     _prompt(cli)
     _create_start_twice(cli)
     assert vault.experiments.get("tone").started_by == "ci-key"
+
+
+def test_a_bandit_through_a_server_reallocates_and_shows_its_weights(
+    cli: Any, server: tuple[str, str, Vault], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, key, vault = server
+    monkeypatch.setenv("PROMPTVAULT_URL", url)
+    monkeypatch.setenv("PROMPTVAULT_API_KEY", key)
+    assert cli("demo").exit_code == 0
+    assert cli("experiment", "stop", "support-tone").exit_code == 0
+    made = cli(*CREATE, "--bandit", "--floor", "0.1", "--start", "--json")
+    assert made.exit_code == 0, made.stderr
+    assert json.loads(made.stdout)["allocation"] == "bandit"
+    units = [f"u{i}" for i in range(300)]
+    assigner = vault.experiments.get("tone").assigner()
+    vault.experiments.ingest(
+        [{"type": "exposure", "experiment": "tone", "unit_id": u} for u in units]
+        + [
+            {"type": "outcome", "experiment": "tone", "unit_id": u, "metric": "resolved",
+             "value": assigner.variant(u) == "friendly"}
+            for u in units
+        ]
+    )  # fmt: skip
+    moved = cli("experiment", "reallocate", "tone")
+    assert moved.exit_code == 0, moved.stderr
+    assert "friendly=0.9" in moved.stdout
+    shown = cli("experiment", "weights", "tone")
+    assert shown.exit_code == 0, shown.stderr
+    assert "bandit" in shown.stdout and "90.0%" in shown.stdout and "regret" in shown.stdout
+    data = json.loads(cli("experiment", "weights", "tone", "--json").stdout)
+    assert [p["reason"] for p in data["phases"]] == ["create", "bandit"]
+    assert data["regret"]["saved"] is not None

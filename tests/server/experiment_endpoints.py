@@ -17,7 +17,9 @@ from promptvault.server.auth import Permission
 Spec = tuple[str, str, Callable[[Any], str], Permission, Callable[[Any], Any]]
 
 
-def _fresh(w: Any, *, start: bool = False, label: str = "production") -> str:
+def _fresh(
+    w: Any, *, start: bool = False, label: str = "production", allocation: str = "fixed"
+) -> str:
     """A fresh prompt with an experiment of its own (running when ``start``)."""
     tag = uuid.uuid4().hex[:8]
     prompt = f"exp/{tag}"
@@ -30,6 +32,7 @@ def _fresh(w: Any, *, start: bool = False, label: str = "production") -> str:
         label=label,
         variants=[{"name": "a", "version": 1}, {"name": "b", "version": 2}],
         primary_metric={"name": "ok"},
+        allocation=allocation,
     )
     if start:
         w.vault.experiments.start(name)
@@ -90,6 +93,14 @@ EXPERIMENT_ENDPOINTS: list[Spec] = [
         Permission.PROTECTED,
         lambda w: {"winner": "b"},
     ),
+    (
+        "exp-reallocate",
+        "POST",
+        lambda w: f"/v1/experiments/{_fresh(w, start=True, allocation='bandit')}/reallocate",
+        Permission.PROTECTED,
+        _none,
+    ),
+    ("exp-phases", "GET", lambda w: f"/v1/experiments/{_fresh(w)}/phases", Permission.READ, _none),
     ("exp-report", "GET", lambda w: f"/v1/experiments/{_fresh(w)}/report", Permission.READ, _none),
     (
         "exp-check",

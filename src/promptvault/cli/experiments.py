@@ -116,6 +116,10 @@ def create(  # noqa: PLR0917 - Typer passes every option positionally
     seed: Annotated[str | None, typer.Option("--seed", help="Hash seed (default: name).")] = None,
     description: Annotated[str, typer.Option("--description", "-d")] = "",
     start: Annotated[bool, typer.Option("--start", help="Start it right away.")] = False,
+    bandit: Annotated[
+        bool, typer.Option("--bandit", help="Adaptive allocation (Thompson sampling).")
+    ] = False,
+    floor: Annotated[float, typer.Option("--floor", help="A bandit's least share per arm.")] = 0.05,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create an experiment (a draft unless --start).
@@ -141,6 +145,8 @@ def create(  # noqa: PLR0917 - Typer passes every option positionally
         description=description,
         actor=ctx.actor(),
         start=start,  # one transaction: a start that fails leaves no draft behind
+        allocation="bandit" if bandit else "fixed",
+        floor=floor,
     )
     if ctx.want_json(json_):
         output.print_json(_dump(exp))
@@ -218,6 +224,52 @@ def ramp(
     exp = ctx.backend().experiments.ramp(name, parsed, actor=ctx.actor())
     split = ", ".join(f"{v.name}={v.weight:g}" for v in exp.variants)
     output.out(f"{exp.name}: weights now {split}")
+
+
+@experiment_app.command("reallocate")
+def reallocate(name: Annotated[str, typer.Argument(help="Experiment name.")]) -> None:
+    """Recompute a running bandit's weights now (Thompson sampling, floor per arm)."""
+    exp = ctx.backend().experiments.reallocate(name, actor=ctx.actor())
+    split = ", ".join(f"{v.name}={v.weight:.4g}" for v in exp.variants)
+    output.out(f"{exp.name}: weights now {split}")
+
+
+@experiment_app.command("weights")
+def weights_(
+    name: Annotated[str, typer.Argument(help="Experiment name.")],
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The weights over time (one row per phase) and, for a bandit, the regret saved."""
+    backend = ctx.backend()
+    phases = backend.experiments.phases(name)
+    report = backend.experiments.report(name)
+    allocation = report.analysis.get("allocation")
+    if ctx.want_json(json_):
+        output.print_json({"phases": _dump(phases), "regret": (allocation or {}).get("regret")})
+        return
+    names = [v.name for v in report.experiment.variants]
+    rows = [
+        [
+            str(p["epoch"]),
+            str(p["started_at"])[:19],
+            p["reason"],
+            *(f"{_share(p['weights'], n):.1%}" for n in names),
+        ]
+        for p in phases
+    ]
+    output.table(["phase", "from", "why", *names], rows)
+    if allocation:
+        r = allocation["regret"]
+        output.out(
+            f"regret (outcomes lost against always serving the best arm, observed means): "
+            f"bandit {r['bandit']:.1f}, equal fixed split {r['fixed_split']:.1f}, "
+            f"saved {r['saved']:.1f}"
+        )
+
+
+def _share(weights: dict[str, float], name: str) -> float:
+    total = sum(weights.values()) or 1.0
+    return weights[name] / total
 
 
 @experiment_app.command("conclude")

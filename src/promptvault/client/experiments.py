@@ -323,6 +323,16 @@ class ClientExperiments:
         """Start routing (``at`` backdates the first start, as in the library)."""
         return self._post(name, "start", {"at": at.isoformat()} if at is not None else None)
 
+    def reallocate(self, name: str, *, actor: str = "") -> Experiment:
+        """Recompute a running bandit's weights now."""
+        return self._post(name, "reallocate")
+
+    def phases(self, name: str) -> builtins.list[dict[str, Any]]:
+        """The weights over time, one entry per phase."""
+        return self._call(  # type: ignore[no-any-return]
+            Call("GET", _path(name, "phases"), list)
+        )
+
     def ramp(
         self, name: str, weights: Mapping[str, float] | Sequence[float], *, actor: str = ""
     ) -> Experiment:

@@ -11,7 +11,14 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from promptvault.entities import PromptRef, parse_int
 from promptvault.errors import InvalidInputError, VersionNotFound
 from promptvault.experiments.assignment import Assigner
-from promptvault.experiments.models import EXPERIMENT_NAME, Event, Guardrail, Metric, Variant
+from promptvault.experiments.models import (
+    EXPERIMENT_NAME,
+    Event,
+    Guardrail,
+    Metric,
+    Variant,
+    check_floor,
+)
 from promptvault.storage.unit_of_work import PromptLookup
 
 __all__ = ["check_definition", "parse_events", "parse_value", "version_number"]
@@ -85,6 +92,8 @@ def check_definition(
     guardrails: Sequence[Any],
     metrics: Sequence[Any],
     description: Any,
+    allocation: Any = "fixed",
+    floor: Any = 0.05,
 ) -> dict[str, Any]:
     """The checked definition as column values (variant versions still unresolved)."""
     if not isinstance(name, str) or not EXPERIMENT_NAME.match(name):
@@ -133,7 +142,15 @@ def check_definition(
             "description must be a string of at most 2000 characters",
             details={"field": "description"},
         )
+    if allocation not in ("fixed", "bandit"):
+        raise InvalidInputError(
+            f"allocation must be fixed or bandit, not {allocation!r}",
+            details={"field": "allocation"},
+        )
+    floor = check_floor(floor, len(raw))
     return {
+        "allocation": allocation,
+        "floor": floor,
         "label": label,
         "unit_type": unit_type,
         "coverage": float(coverage),

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from promptvault.entities import check_text
+from promptvault.errors import InvalidInputError
 from promptvault.experiments.assignment import Assigner
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "Status",
     "UnitType",
     "Variant",
+    "check_floor",
 ]
 
 Status = Literal["draft", "running", "stopped", "concluded"]
@@ -70,6 +72,18 @@ class Variant(_Value):
     weight: float = Field(ge=0.0, allow_inf_nan=False)
 
 
+def check_floor(floor: object, arms: int) -> float:
+    """``floor`` as a float in ``[0, 1 / arms)``, or a clear error."""
+    if isinstance(floor, bool) or not isinstance(floor, int | float):
+        raise InvalidInputError("floor must be a number", details={"field": "floor"})
+    if not 0.0 <= floor < 1.0 / arms:
+        raise InvalidInputError(
+            f"floor must be at least 0 and below 1/{arms} (one share per arm)",
+            details={"field": "floor", "value": floor},
+        )
+    return float(floor)
+
+
 @lru_cache(maxsize=256)
 def _assigner(
     seed: str, names: tuple[str, ...], weights: tuple[float, ...], coverage: float
@@ -100,6 +114,10 @@ class Experiment(_Value):
     started_by: str = ""
     label_version: int | None = None
     decision: dict[str, Any] | None = None
+    allocation: Literal["fixed", "bandit"] = "fixed"
+    """``bandit``: weights recomputed on a schedule by Thompson sampling (:mod:`.bandit`)."""
+    floor: float = 0.05
+    """A bandit's least share of traffic per arm."""
 
     @property
     def control(self) -> Variant:

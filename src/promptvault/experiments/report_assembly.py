@@ -64,6 +64,36 @@ def timeline(
     return points
 
 
+def _allocation(
+    exp: Experiment, analysis: Mapping[str, Any], history: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """A bandit's weights over time and the regret saved against an equal fixed split."""
+    from promptvault.experiments.bandit import regret
+
+    names = [v.name for v in exp.variants]
+    primary = analysis["metrics"][0]
+    units = [v["n"] for v in primary["variants"]]
+    means = [v["mean"] for v in primary["variants"]]
+    return {
+        "method": "thompson sampling",
+        "floor": exp.floor,
+        "inference": (
+            "each phase has fixed weights, so arms are compared within phases and the phases "
+            f"combined ({analysis['method']}); sequential mode gives always-valid intervals"
+        ),
+        "weights": [
+            {
+                "epoch": p["epoch"],
+                "at": p["started_at"].isoformat() if p.get("started_at") else None,
+                "reason": p.get("reason", ""),
+                "weights": dict(zip(names, p["weights"], strict=True)),
+            }
+            for p in history
+        ],
+        "regret": regret(units, means, lower=exp.primary_metric.direction == "lower"),
+    }
+
+
 def build_report(
     exp: Experiment,
     totals: Totals,
@@ -74,6 +104,7 @@ def build_report(
     alpha: float = 0.05,
     phases: PhaseData | None = None,
     history_note: str | None = None,
+    history: Sequence[Mapping[str, Any]] = (),
 ) -> ExperimentReport:
     """The full report; the split check uses the units of the current weight epoch.
 
@@ -123,6 +154,8 @@ def build_report(
     if history_note:
         notes.append(history_note)
     analysis["notes"] = notes
+    if exp.allocation == "bandit":
+        analysis["allocation"] = _allocation(exp, analysis, history)
     return ExperimentReport(
         experiment=exp,
         mode=mode,

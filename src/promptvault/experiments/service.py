@@ -41,6 +41,7 @@ from promptvault.entities import PromptVersion
 from promptvault.errors import (
     ConflictError,
     ExperimentNotFound,
+    ExperimentStateError,
     InvalidInputError,
     PromptNotFound,
 )
@@ -49,6 +50,7 @@ from promptvault.experiments.assignment import Assigner
 from promptvault.experiments.buffer import EventBuffer
 from promptvault.experiments.definitions import check_definition, version_number
 from promptvault.experiments.events import EventsMixin
+from promptvault.experiments.guard import summary
 from promptvault.experiments.lifecycle import LabelMover, Stored, ensure_status, target
 from promptvault.experiments.models import (
     CheckResult,
@@ -62,11 +64,12 @@ from promptvault.experiments.routing import Router
 from promptvault.storage.database import Database
 from promptvault.storage.unit_of_work import UnitOfWork, utcnow
 
-__all__ = ["GUARDRAIL_ACTOR", "ExperimentService"]
+__all__ = ["BANDIT_ACTOR", "GUARDRAIL_ACTOR", "ExperimentService"]
 
 log = logging.getLogger("promptvault.experiments")
 
 GUARDRAIL_ACTOR = "promptvault guardrail"
+BANDIT_ACTOR = "promptvault bandit"
 
 
 def _experiment(data: dict[str, Any]) -> Experiment:
@@ -156,13 +159,16 @@ class ExperimentService(EventsMixin):
         description: str = "",
         actor: str = "",
         start: bool = False,
+        allocation: str = "fixed",
+        floor: float = 0.05,
     ) -> Experiment:
         """Create a draft experiment (and with ``start``, start it in the same transaction).
 
         Each variant is ``{"name", "version", "weight"}`` (control first); ``version`` is
         a number or a label of the prompt (``"staging"``, ``"latest"``), resolved now and
         stored as a number. ``seed`` defaults to the experiment name. With ``start``, a
-        start that fails leaves nothing behind (no draft).
+        start that fails leaves nothing behind (no draft). ``allocation="bandit"`` lets
+        :meth:`reallocate` move traffic to the better arms (at least ``floor`` each).
         """
         spec = check_definition(
             name,
@@ -175,6 +181,8 @@ class ExperimentService(EventsMixin):
             guardrails=guardrails,
             metrics=metrics,
             description=description,
+            allocation=allocation,
+            floor=floor,
         )
 
         def create_in(work: UnitOfWork) -> Experiment:
@@ -321,6 +329,89 @@ class ExperimentService(EventsMixin):
             )
 
         return self._changed(name, change)
+
+    def reallocate(self, name: str, *, actor: str = BANDIT_ACTOR) -> Experiment:
+        """Recompute a running bandit's weights by Thompson sampling (:mod:`.bandit`).
+
+        Reads the primary metric's sufficient statistics; when the weights change, stores
+        them as a new phase and audits ``experiment.reallocate`` (from, to, the posterior
+        probabilities). Refused (``experiment_state``) unless the experiment is a running
+        bandit. The server calls it every ``bandit_interval`` seconds.
+        """
+        from promptvault.experiments import bandit  # numpy: only here
+
+        self.flush()
+        exp, _, totals = self._totals(name)
+        if exp.allocation != "bandit":
+            raise ExperimentStateError(
+                f"experiment {name!r} has fixed weights: only a bandit is reallocated",
+                details={"field": "allocation", "allocation": exp.allocation},
+            )
+        ensure_status(exp, "reallocate", ("running",))
+        metric = exp.primary_metric
+        summaries = [summary(totals, i, metric.name) for i in range(len(exp.variants))]
+        weights = bandit.thompson_weights(
+            metric.kind,
+            summaries,
+            floor=exp.floor,
+            rng=bandit.generator(exp.seed, exp.epoch),
+            lower=metric.direction == "lower",
+        )
+        names = [v.name for v in exp.variants]
+        old = [v.weight for v in exp.variants]
+        total = sum(old) or 1.0
+        if all(abs(w - o / total) < 0.0005 for w, o in zip(weights, old, strict=True)):
+            return exp
+        new = dict(zip(names, weights, strict=True))
+
+        def change(work: UnitOfWork, stored: Stored) -> None:
+            ensure_status(stored.experiment, "reallocate", ("running",))
+            if stored.experiment.epoch != exp.epoch:
+                return  # reallocated meanwhile (another server): that one stands
+            work.experiments.replace_weights(stored.id, new)
+            epoch = exp.epoch + 1
+            work.experiments.update(stored.id, epoch=epoch)
+            work.experiments.insert_phase(
+                stored.id, epoch=epoch, weights=weights, at=utcnow(), actor=actor, reason="bandit"
+            )
+            work.audit(
+                actor=actor,
+                action="experiment.reallocate",
+                target=target(name),
+                details={
+                    "from": dict(zip(names, old, strict=True)),
+                    "to": new,
+                    "metric": metric.name,
+                    "units": {n: s.n for n, s in zip(names, summaries, strict=True)},
+                },
+            )
+
+        return self._changed(name, change)
+
+    def reallocate_all(self, *, actor: str = BANDIT_ACTOR) -> builtins.list[Experiment]:
+        """:meth:`reallocate` every running bandit; one failing does not stop the others."""
+        done = []
+        for exp in self.list(status="running"):
+            if exp.allocation != "bandit":
+                continue
+            try:
+                done.append(self.reallocate(exp.name, actor=actor))
+            except Exception:  # the next round retries; the others still get theirs
+                log.exception("reallocating %s failed", exp.name)
+        return done
+
+    def phases(self, name: str) -> builtins.list[dict[str, Any]]:
+        """The weights over time: ``{"epoch", "weights" (by variant), "started_at",
+        "actor", "reason"}`` per phase, oldest first."""
+        with self.db.read_work() as work:
+            data = work.experiments.load(name)
+            if data is None:
+                raise ExperimentNotFound(
+                    f"no experiment named {name!r}", details={"field": "name", "name": name}
+                )
+            history = work.experiments.phases(int(data["id"]))
+        names = [v["name"] for v in data["variants"]]
+        return [{**p, "weights": dict(zip(names, p["weights"], strict=True))} for p in history]
 
     def stop(self, name: str, *, actor: str = "", reason: str = "") -> Experiment:
         """Stop routing: the label's own version serves everyone again."""
@@ -496,6 +587,7 @@ class ExperimentService(EventsMixin):
             alpha=alpha,
             phases=by_phase,
             history_note=note,
+            history=history,
         )
 
     def recompute(self, name: str) -> dict[tuple[str, str], tuple[int, float, float]]:

@@ -80,10 +80,17 @@ def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = T
         dispatcher = _start_dispatcher(vault) if settings.webhook_dispatcher else None
         app.state.webhook_dispatcher = dispatcher
         wake = asyncio.create_task(_wake_on_changes(vault, dispatcher)) if dispatcher else None
+        bandits = (
+            asyncio.create_task(_reallocate_bandits(vault, settings.bandit_interval))
+            if settings.bandit_interval > 0
+            else None
+        )
         yield
         if wake is not None:
             wake.cancel()
         audit_failures.cancel()
+        if bandits is not None:
+            bandits.cancel()
         await close_app_streams(app)
         if dispatcher is not None:
             await run_in_threadpool(dispatcher.stop)
@@ -175,6 +182,16 @@ async def _wake_on_changes(vault: Vault, dispatcher: Dispatcher) -> None:
                 dispatcher.wake()
     finally:
         await listener.close()
+
+
+async def _reallocate_bandits(vault: Vault, interval: float) -> None:
+    """Recompute the weights of running bandit experiments every ``interval`` seconds."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(vault.experiments.reallocate_all)
+        except Exception:  # the database may be briefly away; the next round retries
+            logger.exception("could not reallocate bandit experiments")
 
 
 def _mount_ui(app: FastAPI) -> None:

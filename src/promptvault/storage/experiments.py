@@ -118,6 +118,8 @@ def _to_dict(row: ExperimentRow, prompt: str, variants: list[dict[str, Any]]) ->
         "started_by": row.started_by,
         "label_version": row.label_version,
         "decision": row.decision,
+        "allocation": row.allocation,
+        "floor": row.floor,
     }
 
 

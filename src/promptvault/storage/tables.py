@@ -275,6 +275,10 @@ class ExperimentRow(Base):
     # the label back there, never on a variant's version.
     started_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
     label_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # 0013_experiment_allocation: "fixed" weights, or "bandit" (Thompson sampling with at
+    # least ``floor`` of the traffic per arm).
+    allocation: Mapped[str] = mapped_column(String(16), default="fixed", server_default="fixed")
+    floor: Mapped[float] = mapped_column(Float, default=0.05, server_default="0.05")
 
 
 class ExperimentVariantRow(Base):

@@ -80,6 +80,8 @@ class CreateExperimentBody(_Body):
     start: bool = Field(
         default=False, description="Start it in the same transaction (nothing is left on failure)."
     )
+    allocation: Literal["fixed", "bandit"] = "fixed"
+    floor: float = Field(default=0.05, ge=0, lt=0.5, allow_inf_nan=False)
 
 
 class RampBody(_Body):
@@ -147,6 +149,8 @@ def create_experiment(
         description=body.description,
         actor=key.name,
         start=body.start,
+        allocation=body.allocation,
+        floor=body.floor,
     )
 
 
@@ -192,6 +196,21 @@ def start_experiment(
     when control is not the version the label serves)."""
     _changeable(name, vault, settings, key)
     return vault.experiments.start(name, actor=key.name, at=body.at if body else None)
+
+
+@router.post("/{name}/reallocate", response_model=Experiment)
+def reallocate_experiment(
+    name: NamePath, vault: VaultDep, settings: SettingsDep, key: Writer
+) -> Experiment:
+    """Recompute a running bandit's weights now (Thompson sampling; 409 unless it is one)."""
+    _changeable(name, vault, settings, key)
+    return vault.experiments.reallocate(name, actor=key.name)
+
+
+@router.get("/{name}/phases")
+def experiment_phases(name: NamePath, vault: VaultDep, _key: Reader) -> list[dict[str, Any]]:
+    """The weights over time: one entry per phase (create, ramp, bandit reallocation)."""
+    return vault.experiments.phases(name)
 
 
 @router.post("/{name}/ramp", response_model=Experiment)
