@@ -24,6 +24,7 @@ MARKERS = {
     "approximate.py": "recall@5",
     "build.py": "median",
     "fewshot.py": "semantic top-5",
+    "propagation.py": "push on",
     "sdk.py": "warm render",
 }
 BENCHES = sorted(p.name for p in BENCH.glob("*.py") if p.name not in HELPERS)
