@@ -382,3 +382,42 @@ def test_a_draft_without_data_says_what_is_undefined(vault: Vault, as_role: AsRo
     assert "Stop…" not in text and "Conclude…" not in text  # nothing to stop or conclude
     listing = admin.get("/experiments").text
     assert "not started" in listing
+
+
+def test_a_bandit_shows_its_weights_over_time_and_the_regret_saved(
+    vault: Vault, as_role: AsRole
+) -> None:
+    vault.push("support", template="Hello {{name}}.", message="first")
+    vault.push("support", template="Hi there {{name}}!", message="friendlier")
+    vault.set_label("support", "production", 1)
+    vault.experiments.create(
+        "tone",
+        prompt="support",
+        variants=[{"name": "control", "version": 1}, {"name": "friendly", "version": 2}],
+        primary_metric={"name": "resolved", "kind": "binary"},
+        allocation="bandit",
+        start=True,
+    )
+    assigner = vault.experiments.get("tone").assigner()
+    units = [f"u{i}" for i in range(300)]
+    vault.experiments.ingest(
+        [{"type": "exposure", "experiment": "tone", "unit_id": u} for u in units]
+        + [
+            {"type": "outcome", "experiment": "tone", "unit_id": u, "metric": "resolved",
+             "value": assigner.variant(u) == "friendly"}
+            for u in units
+        ]
+    )  # fmt: skip
+    vault.experiments.reallocate("tone")
+    text = as_role("viewer").get("/experiments/tone").text
+    assert "Bandit: weights over time" in text
+    assert "95.0%" in text and "bandit</td>" in text and "create</td>" in text
+    regret = vault.experiments.report("tone").analysis["allocation"]["regret"]
+    assert f"saved {regret['saved']:.1f}" in text
+    assert "Bandit: weights over time" not in _fixed_page(vault, as_role)
+
+
+def _fixed_page(vault: Vault, as_role: AsRole) -> str:
+    vault.experiments.stop("tone")
+    make_experiment(vault, units=100, days=1)
+    return str(as_role("viewer").get("/experiments/support-tone").text)
