@@ -103,3 +103,28 @@ def test_playground_run_calls_the_model(vault: Vault, as_role: AsRole) -> None:
             data={"csrf": token, "v": "1", "var_name": "Ada", "action": "run"},
         )
         assert denied.status_code == 403 and len(stub.requests) == 1
+
+
+def test_promote_page_shows_the_gate_and_admins_may_override(vault: Vault, as_role: AsRole) -> None:
+    _runs(vault)
+    vault.evals.set_gate("qa", "production", dataset="support-qa", thresholds={"exact": 0.9})
+    admin, editor = as_role("admin"), as_role("editor")
+    confirm = admin.get("/promote/qa?version=2&label=production")
+    assert confirm.status_code == 200
+    assert "Eval gate on dataset support-qa: not passed." in confirm.text
+    assert "exact: mean 0.500 is below 0.9" in confirm.text
+    assert 'id="override-gate"' in confirm.text
+    token = confirm.text.split('name="csrf" value="')[1].split('"')[0]
+    refused = admin.post("/promote/qa", data={"csrf": token, "label": "production", "version": "2"})
+    assert refused.status_code == 409 and "eval_gate_failed" in refused.text
+    assert vault.labels("qa")["production"] == 1
+    staging = editor.get("/promote/qa?version=2&label=staging").text
+    assert 'id="eval-gate"' not in staging  # not gated
+    forced = admin.post(
+        "/promote/qa",
+        data={"csrf": token, "label": "production", "version": "2", "override_gate": "1"},
+        follow_redirects=False,
+    )
+    assert forced.status_code == 303 and vault.labels("qa")["production"] == 2
+    rollback = admin.get("/rollback/qa?label=production")
+    assert rollback.status_code == 200 and 'id="eval-gate"' not in rollback.text

@@ -239,6 +239,7 @@ def promote_confirm(
             "target": target,
             "d": d,
             "experiment": _running_on(vault, name, chosen),
+            "gate": vault.evals.check_gate(name, chosen, target.version),
         },
     )
 
@@ -252,7 +253,12 @@ async def promote(
     label = _label_field(form.get("label"))
     _may_move(user, label, settings.protected_labels)
     version = _int_field(form.get("version"), "version")
-    event = await run_in_threadpool(vault.set_label, name, label, version, actor=user.key.name)
+    override = form.get("override_gate") == "1"
+    if override:
+        require_permission(user, Permission.ADMIN)
+    event = await run_in_threadpool(
+        lambda: vault.set_label(name, label, version, actor=user.key.name, override_gate=override)
+    )
     text = (
         f"{event.label} now points at version {event.to_version}"
         if event.changed
@@ -312,6 +318,7 @@ def rollback_confirm(
             "target": target,
             "d": diff_view(vault, current, target),
             "experiment": _running_on(vault, name, chosen),
+            "gate": None,  # rollbacks undo a bad promotion at once: never gated
         },
     )
 
