@@ -64,9 +64,13 @@ class ResultWriter:
         save: Callable[[list[dict[str, Any]], dict[str, dict[str, Any]]], None],
         *,
         batch: int = 64,
+        interval: float = 0.1,
     ) -> None:
         self._save = save
         self._batch = batch
+        # A transaction per finished case would cost more CPU than the case itself at high
+        # concurrency; results wait at most this long (or for a full batch) instead.
+        self._interval = interval
         self._results: list[dict[str, Any]] = []
         self._cache: dict[str, dict[str, Any]] = {}
         self._flushing: asyncio.Task[None] | None = None
@@ -79,6 +83,8 @@ class ResultWriter:
             self._flushing = asyncio.get_running_loop().create_task(self._flush())
 
     async def _flush(self) -> None:
+        if len(self._results) < self._batch and self._interval > 0:
+            await asyncio.sleep(self._interval)
         while self._results:
             results, self._results = self._results[: self._batch], self._results[self._batch :]
             keys = {r["cache_key"] for r in results if r.get("cache_key")}
@@ -86,7 +92,8 @@ class ResultWriter:
             await asyncio.to_thread(self._save, results, cache)
 
     async def close(self) -> None:
-        """Wait for every collected result to be committed."""
+        """Wait for every collected result to be committed (at once: no batching wait)."""
+        self._interval = 0
         while self._flushing is not None and not self._flushing.done():
             await asyncio.shield(self._flushing)
         if self._results:
