@@ -78,3 +78,15 @@ def test_a_significant_regression_blocks_and_override_is_audited(
     vault.set_label("qa", "staging", 1)
     vault.evals.delete_gate("qa", "production")
     vault.set_label("qa", "production", 1)
+
+
+def test_a_run_with_failed_calls_does_not_pass(
+    vault: Vault, evals: EvalService, stub: ModelStub
+) -> None:
+    vault.evals.set_gate("qa", "staging", dataset="d", thresholds={"exact": 0.5})
+    stub.fail(500, times=4)  # every attempt of the first case
+    run = evals.run("d", "qa@1", concurrency=1)
+    assert run.summary is not None and run.summary.errors == 1
+    with pytest.raises(EvalGateError) as refused:
+        vault.set_label("qa", "staging", 1)
+    assert refused.value.details["reasons"] == [f"run {run.id}: 1 cases ended in errors"]

@@ -157,6 +157,9 @@ class GatesMixin:
         run = self.get_run(candidate["id"])
         means = {n: s.mean for n, s in (run.summary.evaluators if run.summary else {}).items()}
         reasons = []
+        if run.summary is not None and run.summary.errors:
+            # Means cover the cases that answered; a run with failed calls proves less.
+            reasons.append(f"run {run.id}: {run.summary.errors} cases ended in errors")
         for name, minimum in gate.thresholds.items():
             if name not in means:
                 reasons.append(f"run {run.id} has no {name!r} scores")
