@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import Field
 
 from promptvault.entities import MAX_INT
@@ -158,15 +157,27 @@ def import_cases(name: NamePath, body: ImportBody, vault: VaultDep, key: Writer)
     )
 
 
-@router.get("/{name}/export", response_class=PlainTextResponse)
+@router.get(
+    "/{name}/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The cases, one JSON object per line, or CSV with a header row.",
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def export_cases(
     name: NamePath,
     vault: VaultDep,
     _key: Reader,
     format: Literal["jsonl", "csv"] = "jsonl",
     version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
-) -> PlainTextResponse:
+) -> Response:
     """The cases as JSONL or CSV."""
     text = vault.evals.export_cases(name, fmt=format, version=version)
     media = "text/csv" if format == "csv" else "application/x-ndjson"
-    return PlainTextResponse(text, media_type=media)
+    return Response(text, media_type=f"{media}; charset=utf-8")
