@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     )
     label_ttl: float = Field(default=2.0, ge=0, description="Seconds a label pointer is cached.")
     protected_labels: list[str] = Field(default_factory=lambda: ["production"])
+    approval_labels: list[str] = Field(
+        default_factory=list,
+        description="Labels whose moves need a second person's approval on the server: a "
+        "promote becomes a change request (four-eyes).",
+    )
     actor: str | None = Field(
         default=None,
         description="Who the library records as acting (audit log, label moves, authors) "

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 __all__ = [
+    "ApprovalRequiredError",
     "CollectionNotFound",
     "ConflictError",
     "DatasetNotFound",
@@ -33,7 +34,9 @@ __all__ = [
     "ProviderError",
     "ProviderNotFound",
     "RateLimitedError",
+    "RequestStateError",
     "SecretKeyMissingError",
+    "SelfApprovalError",
     "TemplateError",
     "TemplateLimitError",
     "TemplateSecurityError",
@@ -306,6 +309,12 @@ class ForbiddenError(PromptVaultError):
     code = "forbidden"
 
 
+class SelfApprovalError(ForbiddenError):
+    """A change request must be approved by someone other than the person who made it."""
+
+    code = "self_approval"
+
+
 class UnauthenticatedError(PromptVaultError):
     """No API key, or an unknown or revoked one."""
 
@@ -329,6 +338,18 @@ class VersionConflictError(ConflictError):
     """Two writers raced for the same version number and retries were exhausted."""
 
     code = "version_conflict"
+
+
+class ApprovalRequiredError(ConflictError):
+    """The label needs a second person's approval: request the move (``/v1/requests``)."""
+
+    code = "approval_required"
+
+
+class RequestStateError(ConflictError):
+    """The change request was already decided, or the label moved since it was made."""
+
+    code = "request_state"
 
 
 class ExperimentStateError(PromptVaultError):

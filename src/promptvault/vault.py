@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from promptvault.experiments.service import ExperimentService
     from promptvault.fewshot.service import ExampleService
     from promptvault.registry.importers import ImportReport
+    from promptvault.registry.approvals import Approvals
     from promptvault.storage.backup import BackupResult, RestoreResult
     from promptvault.storage.unit_of_work import UnitOfWork
     from promptvault.webhooks.service import WebhookService
@@ -161,6 +162,13 @@ class Vault:
         from promptvault.fewshot.service import ExampleService
 
         return ExampleService(self.db, self.settings, clock=self._clock)
+
+    @cached_property
+    def requests(self) -> Approvals:
+        """Four-eyes approval: change requests for label moves, and comments."""
+        from promptvault.registry.approvals import Approvals
+
+        return Approvals(self.registry)
 
     @cached_property
     def evals(self) -> EvalService:

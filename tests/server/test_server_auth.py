@@ -21,6 +21,7 @@ from .conftest import ROLES, bearer
 from .evals_matrix import eval_endpoints
 from .experiment_endpoints import EXPERIMENT_ENDPOINTS
 from .fewshot_matrix import fewshot_endpoints
+from .request_matrix import request_endpoints
 
 NAME = "team/support"
 
@@ -173,6 +174,7 @@ ENDPOINTS = [
     *(Endpoint(*spec) for spec in EXPERIMENT_ENDPOINTS),
     *fewshot_endpoints(Endpoint, NAME),
     *eval_endpoints(Endpoint),
+    *request_endpoints(Endpoint, NAME),
 ]
 
 

@@ -67,6 +67,8 @@ PAGES = [
     Shown("example-edit", "/examples/layout-shots/examples/1"),
     Shown("new-label", "/promote/layout/greeting?version=2&label=%2Bnew"),
     Shown("keys", "/keys"),
+    Shown("requests", "/requests"),
+    Shown("request", "/requests/1"),
     Shown("not-found", "/prompts/layout/nothing-here"),
 ]
 
@@ -115,6 +117,16 @@ def seeded(server: Server) -> Server:
         },
     )
     assert added.status_code == 201, added.text
+    asked = server.api.post(
+        "/v1/requests",
+        json={"prompt": "layout/greeting", "label": "production", "version": 2,
+              "comment": "warmer greeting, " + LONG},
+    )  # fmt: skip
+    assert asked.status_code == 201, asked.text
+    commented = server.api.post(
+        "/v1/comments", json={"prompt": "layout/greeting", "request": 1, "body": LONG}
+    )
+    assert commented.status_code == 201, commented.text
     return server
 
 

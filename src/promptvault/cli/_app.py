@@ -231,4 +231,7 @@ def build_app() -> typer.Typer:
     from promptvault.cli.webhooks import webhooks_app
 
     app.add_typer(webhooks_app, name="webhooks")
+    from promptvault.cli.requests import requests_app
+
+    app.add_typer(requests_app, name="requests")
     return app

@@ -7,7 +7,7 @@ runtime     resolve, render, build; ingest events
 viewer      every read (including resolve/render/build)
 editor      viewer + push, archive, non-protected label moves; ingest events
 admin       everything: protected labels (``settings.protected_labels``), keys,
-            audit verification
+            audit verification, approving change requests
 ==========  =====================================================================
 
 A key is sent as ``Authorization: Bearer pv_...`` or ``X-API-Key: pv_...``. The audit log
@@ -24,7 +24,12 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from promptvault.entities import ApiKey
-from promptvault.errors import ForbiddenError, LabelProtectedError, UnauthenticatedError
+from promptvault.errors import (
+    ApprovalRequiredError,
+    ForbiddenError,
+    LabelProtectedError,
+    UnauthenticatedError,
+)
 from promptvault.registry.keys import parse_key
 from promptvault.server.ratelimit import AuthGuard
 from promptvault.server.singleflight import SingleFlight
@@ -56,6 +61,7 @@ class Permission(StrEnum):
     WRITE = "write"  # push, archive, moves of non-protected labels
     PROTECTED = "protected"  # moves of protected labels
     ADMIN = "admin"  # API keys, audit verification
+    APPROVE = "approve"  # approve or reject change requests (four-eyes label moves)
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
@@ -160,6 +166,18 @@ Sender = Annotated[ApiKey, Depends(require(Permission.EVENTS))]
 Reader = Annotated[ApiKey, Depends(require(Permission.READ))]
 Writer = Annotated[ApiKey, Depends(require(Permission.WRITE))]
 Admin = Annotated[ApiKey, Depends(require(Permission.ADMIN))]
+Approver = Annotated[ApiKey, Depends(require(Permission.APPROVE))]
+
+
+def check_direct_move(labels: Iterable[str], approval: Iterable[str]) -> None:
+    """Refuse a direct move of a label that needs approval: it goes through a request."""
+    blocked = sorted(set(labels) & set(approval))
+    if blocked:
+        raise ApprovalRequiredError(
+            f"label {blocked[0]!r} needs a second person's approval: request the move "
+            "(POST /v1/requests, or Promote in the web UI) and have an approver approve it",
+            details={"field": "label", "label": blocked[0]},
+        )
 
 
 def check_labels(key: ApiKey, labels: Iterable[str], protected: Iterable[str]) -> None:

@@ -71,6 +71,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "conflict": 409,
     "version_conflict": 409,
     "experiment_state": 409,
+    "approval_required": 409,
+    "request_state": 409,
+    "self_approval": 403,
     "unavailable": 503,
     "rate_limited": 429,
     # Codes the HTTP layer itself produces (no exception class behind them).

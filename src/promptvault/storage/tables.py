@@ -714,3 +714,46 @@ class WebhookLeaseRow(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     holder: Mapped[str] = mapped_column(String(100))
     expires_at: Mapped[datetime]
+# --- 0014_change_requests ----------------------------------------------------------------
+
+
+class ChangeRequestRow(Base):
+    """A proposed label move waiting for a second person (four-eyes approval).
+
+    ``status`` is ``open`` until an approver approves it (the move is made in the same
+    transaction) or someone rejects it; ``from_version`` is where the label pointed when
+    the request was made (None: the label did not exist).
+    """
+
+    __tablename__ = "change_requests"
+    __table_args__ = (Index(None, "status", "id"), Index(None, "prompt_id", "id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(64))
+    from_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    to_version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    decision_comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class CommentRow(Base):
+    """A comment on a prompt version or on a change request."""
+
+    __tablename__ = "comments"
+    __table_args__ = (Index(None, "prompt_id", "version", "id"), Index(None, "request_id", "id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("change_requests.id", ondelete="CASCADE"), nullable=True
+    )
+    body: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]

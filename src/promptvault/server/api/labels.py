@@ -7,7 +7,14 @@ from fastapi import APIRouter
 from promptvault.entities import LabelEvent
 from promptvault.errors import ForbiddenError
 from promptvault.server.api._models import LabelBody, Labels, Page
-from promptvault.server.auth import Permission, Reader, Writer, check_labels, has
+from promptvault.server.auth import (
+    Permission,
+    Reader,
+    Writer,
+    check_direct_move,
+    check_labels,
+    has,
+)
 from promptvault.server.deps import SettingsDep, VaultDep
 from promptvault.server.errors import ERROR_RESPONSES
 
@@ -34,6 +41,7 @@ def rollback(
 ) -> LabelEvent:
     """Move the label back to where it pointed before its last move."""
     check_labels(key, [label], settings.protected_labels)
+    check_direct_move([label], settings.approval_labels)
     return vault.rollback(name, label=label, actor=key.name)
 
 
@@ -51,6 +59,7 @@ def set_label(
     gate refuses a version without a passing run (409 ``eval_gate_failed``, the gate's
     reasons in ``details``); ``override_gate`` promotes anyway and needs an admin key."""
     check_labels(key, [label], settings.protected_labels)
+    check_direct_move([label], settings.approval_labels)
     if body.override_gate and not has(key, Permission.ADMIN):
         raise ForbiddenError(
             "overriding an eval gate needs an admin key", details={"field": "override_gate"}
@@ -66,6 +75,7 @@ def delete_label(
 ) -> LabelEvent:
     """Remove a label (its history is kept)."""
     check_labels(key, [label], settings.protected_labels)
+    check_direct_move([label], settings.approval_labels)
     return vault.delete_label(name, label, actor=key.name)
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from promptvault.entities import MAX_INT, ApiKey, PromptVersion, PushResult
 from promptvault.server.api._models import Page, PushBody
-from promptvault.server.auth import Reader, Writer, check_labels
+from promptvault.server.auth import Reader, Writer, check_direct_move, check_labels
 from promptvault.server.deps import SettingsDep, VaultDep
 from promptvault.server.errors import ERROR_RESPONSES
 
@@ -45,6 +45,7 @@ def push_version(
 ) -> PushResult:
     """Push through the Vault with the key's name as author, refusing protected labels."""
     check_labels(key, body.labels or (), settings.protected_labels)
+    check_direct_move(body.labels or (), settings.approval_labels)
     return vault.push(
         name,
         template=body.template,

@@ -19,6 +19,8 @@ static files to the FastAPI app:
                             switch the embedder
 ``/evals[/...]``             evaluation datasets, runs (per-case table, failures filter)
                             and comparisons of two runs
+``/requests[/{id}]``        four-eyes approval: the queue, one request, approve / reject,
+                            comments (and ``/comments/{name}`` on a version)
 ``/keys``                   API keys (admins): create (secret shown once), rotate, revoke
 ``/archive/{name}``         archive a prompt, or undo it
 ``/webhooks[/{id}]``        webhooks (admins): add, disable/enable, delivery log
@@ -51,6 +53,7 @@ from promptvault.server.ui import (
     key_admin,
     playground,
     prompts,
+    requests,
     signin,
     webhooks,
 )
@@ -96,6 +99,7 @@ def mount(app: FastAPI) -> None:
         evals,
         key_admin,
         webhooks,
+        requests,
     ):
         app.include_router(module.router)
     folder = resources.files("promptvault.server.ui") / "static"

@@ -11,7 +11,7 @@ from promptvault.entities import LabelEvent, PromptVersion
 from promptvault.errors import ConflictError, InvalidInputError, PromptVaultError
 from promptvault.experiments.models import Experiment
 from promptvault.registry.refs import check_label, parse_int
-from promptvault.server.auth import Permission, check_labels
+from promptvault.server.auth import Permission, check_direct_move, check_labels
 from promptvault.server.deps import SettingsDep, VaultDep
 from promptvault.server.ui.compare import diff_view
 from promptvault.server.ui.views import (
@@ -151,8 +151,12 @@ def prompt_page(
     more = len(versions) > HISTORY_SIZE
     versions = versions[:HISTORY_SIZE]
     label_choices = sorted(set(summary.labels) | set(_SUGGESTED_LABELS))
-    if not user.can_protected:
-        label_choices = [lab for lab in label_choices if lab not in settings.protected_labels]
+    if not user.can_protected:  # labels needing approval stay: promoting asks for it
+        label_choices = [
+            lab
+            for lab in label_choices
+            if lab not in settings.protected_labels or lab in settings.approval_labels
+        ]
     return page(
         request,
         "prompt.html",
@@ -168,6 +172,8 @@ def prompt_page(
             "variables": _variables_of(vault, shown),
             "experiments": vault.experiments.list(prompt=name)[:5],
             "seen_event": seen_event,
+            "comments": vault.requests.comments(name, version=shown.version),
+            "open_requests": vault.requests.list(status="open", prompt=name, limit=5),
         },
     )
 
@@ -189,9 +195,12 @@ def _running_on(vault: Vault, name: str, label: str) -> Experiment | None:
     return running[0] if running else None
 
 
-def _may_move(user: User, label: str, protected: list[str]) -> None:
+def _may_move(
+    user: User, label: str, protected: list[str], approval: list[str] | None = None
+) -> None:
     require_permission(user, Permission.WRITE)
     check_labels(user.key, [label], protected)
+    check_direct_move([label], approval or ())
 
 
 NEW_LABEL = "+new"  # the promote dropdown's "New label…" (no label can start with "+")
@@ -223,7 +232,11 @@ def promote_confirm(
         )
     chosen = _label_field(new_label.strip() or label)
     check_label(chosen)
-    _may_move(user, chosen, settings.protected_labels)
+    needs_approval = chosen in settings.approval_labels
+    if needs_approval:  # the move becomes a request: asking needs write, approving more
+        require_permission(user, Permission.WRITE)
+    else:
+        _may_move(user, chosen, settings.protected_labels)
     target = vault.get(name, version=_int_field(version, "version"))
     labels = vault.labels(name)
     current = vault.get(name, version=labels[chosen]) if chosen in labels else None
@@ -240,6 +253,7 @@ def promote_confirm(
             "d": d,
             "experiment": _running_on(vault, name, chosen),
             "gate": vault.evals.check_gate(name, chosen, target.version),
+            "needs_approval": needs_approval,
         },
     )
 
@@ -251,8 +265,18 @@ async def promote(
     """Point a label at a version (the same checks as ``PUT /v1/.../labels/{label}``)."""
     form = await check_csrf(request, user)
     label = _label_field(form.get("label"))
-    _may_move(user, label, settings.protected_labels)
     version = _int_field(form.get("version"), "version")
+    if label in settings.approval_labels:
+        require_permission(user, Permission.WRITE)
+        comment = str(form.get("comment") or "")
+        made = await run_in_threadpool(
+            lambda: vault.requests.request(
+                name, label, version, actor=user.key.name, comment=comment
+            )
+        )
+        text = f"Change request #{made.id} made: an approver moves {label} to v{version}"
+        return flash(redirect(f"/requests/{made.id}"), text)
+    _may_move(user, label, settings.protected_labels)
     override = form.get("override_gate") == "1"
     if override:
         require_permission(user, Permission.ADMIN)
@@ -293,7 +317,7 @@ def rollback_confirm(
 ) -> Response:
     """Confirm a rollback: where the label points now, where it goes back to, the diff."""
     chosen = _label_field(label)
-    _may_move(user, chosen, settings.protected_labels)
+    _may_move(user, chosen, settings.protected_labels, settings.approval_labels)
     labels = vault.labels(name)
     if chosen not in labels:
         raise ConflictError(
@@ -330,7 +354,7 @@ async def rollback(
     """Move a label back to where it pointed before its last move."""
     form = await check_csrf(request, user)
     label = _label_field(form.get("label"))
-    _may_move(user, label, settings.protected_labels)
+    _may_move(user, label, settings.protected_labels, settings.approval_labels)
     event = await run_in_threadpool(vault.rollback, name, label=label, actor=user.key.name)
     text = f"{event.label} rolled back from version {event.from_version} to {event.to_version}"
     return flash(redirect(prompt_url(name)), text)

@@ -84,6 +84,11 @@ class User:
         return has(self.key, Permission.PROTECTED)
 
     @property
+    def can_approve(self) -> bool:
+        """Approve or reject change requests (never one's own)."""
+        return has(self.key, Permission.APPROVE)
+
+    @property
     def can_admin(self) -> bool:
         """Verify the audit chain, manage keys."""
         return has(self.key, Permission.ADMIN)
