@@ -42,6 +42,7 @@ from promptvault.server.api.langfuse_shapes import (
 from promptvault.server.auth import (
     Permission,
     authorize_key,
+    check_direct_move,
     check_labels,
     client_address,
     presented_key,
@@ -221,6 +222,7 @@ def create_prompt(
         raise InvalidInputError("config must be a JSON object", details={"field": "config"})
     labels = body.labels or []
     check_labels(key, labels, settings.protected_labels)
+    check_direct_move(labels, settings.approval_labels)
     template = body.prompt if isinstance(body.prompt, str) else langfuse_messages(body.prompt)
     result = vault.push(
         body.name,
@@ -251,6 +253,7 @@ def update_labels(
 ) -> dict[str, Any]:
     """Point ``newLabels`` at this version (moved from wherever they were), all at once."""
     check_labels(key, body.new_labels, settings.protected_labels)
+    check_direct_move(body.new_labels, settings.approval_labels)
     vault.set_labels(name, body.new_labels, version, actor=key.name)
     return _answer(vault, summaries, name, version)
 
