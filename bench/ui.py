@@ -8,8 +8,9 @@ next to two JSON API calls in the same run for scale.
     python bench/ui.py                          # 1,000 x 10, 30 repeats per page
     python bench/ui.py --prompts 100 --versions 3 --repeats 5   # a quick smoke run
 
-It also seeds a running experiment (20,000 units over 14 days, three metrics) and a
-collection of 1,000 few-shot examples, and times their pages.
+It also seeds a running experiment (20,000 units over 14 days, three metrics), a
+collection of 1,000 few-shot examples and 300 change requests with comments (four-eyes
+approval), and times their pages, the queue and the forms of the editing pages included.
 
 Target: every page under 50 ms (median); the list page paginates (50 rows per page).
 """
@@ -20,6 +21,7 @@ import argparse
 import asyncio
 import copy
 import json
+import os
 import random
 import re
 import statistics
@@ -159,6 +161,24 @@ def seed_insights(vault: Vault, prompt: str, *, units: int, examples: int) -> No
     )
 
 
+def seed_requests(vault: Vault, names: list[str], count: int) -> None:
+    """``count`` change requests over the first prompts (a third decided), two comments each."""
+    started = time.perf_counter()
+    for n in range(count):
+        name = names[n % len(names[:100])]
+        made = vault.requests.request(name, f"canary-{n % 7}", 2, actor=f"user{n % 5}")
+        vault.requests.comment(name, f"comment {n} on the request", request=made.id, actor="a")
+        vault.requests.comment(name, f"comment {n} on v2", version=2, actor="b")
+        if n % 3 == 0:
+            vault.requests.reject(made.id, actor="approver", comment="not now")
+    print(f"seeded {count} change requests in {time.perf_counter() - started:.1f} s")
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load {one:.2f} / {five:.2f} (1 / 5 min) on {os.cpu_count()} CPUs"
+
+
 async def sign_in(client: httpx.AsyncClient, key: str) -> str:
     """Sign in like a browser; returns the session's CSRF token."""
     page = await client.get("/login")
@@ -192,6 +212,8 @@ async def run(args: argparse.Namespace) -> None:
         vault = Vault(Settings(home=tmp, database_url=f"sqlite:///{tmp}/bench.db"))
         names = build(vault, tmp, args.prompts, args.versions)
         seed_insights(vault, "team01/prompt-0001", units=args.units, examples=args.examples)
+        seed_requests(vault, names, args.requests)
+        open_request = vault.requests.list(status="open", limit=1)[0].id
         app = create_app(vault)
         key, _ = app.state.keys.create("bench", "admin", actor="bench")
         text = "team01/prompt-0001"  # i % 3 != 0: a text prompt
@@ -252,12 +274,18 @@ async def run(args: argparse.Namespace) -> None:
                 ("collection page (first 50)", get("/examples/bench-examples", "Next page")),
                 ("collection search, meaning", get(f"{coll}?q=refund+order", "Similarity")),
                 ("collection search, text", get(f"{coll}?q=warranty&mode=text", "<mark>")),
+                ("example edit form", get(f"{coll}/examples/1", "Save example")),
+                ("new experiment form", get("/experiments/+new", "Create experiment")),
+                ("approval queue (open)", get("/requests", "/requests/")),
+                ("approval queue (all)", get("/requests?status=all", "rejected")),
+                ("change request page (diff)", get(f"/requests/{open_request}", "Discussion")),
+                ("API keys page", get("/keys", "Create key")),
                 ("peer: GET /v1/prompts?limit=50", api_list),
                 ("peer: GET /v1/.../resolve", api_resolve),
             ]
             print(
                 f"\n{args.prompts} prompts x {args.versions} versions, SQLite, "
-                f"{args.repeats} requests per row (ASGI in process)\n"
+                f"{args.repeats} requests per row (ASGI in process); {_load()}\n"
             )
             print(f"{'page':<34} {'median ms':>10} {'p95 ms':>8}  target")
             worst = 0.0
@@ -269,6 +297,7 @@ async def run(args: argparse.Namespace) -> None:
                 verdict = "" if peer else ("ok" if median < TARGET_MS else "SLOW")
                 print(f"{label:<34} {median:>10.2f} {p95:>8.2f}  {verdict}")
             print(f"\nslowest page median: {worst:.2f} ms (target < {TARGET_MS:.0f} ms)")
+            print(_load())
         vault.close()
 
 
@@ -279,11 +308,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--units", type=int, default=20_000, help="experiment units")
     parser.add_argument("--examples", type=int, default=1000, help="few-shot examples")
+    parser.add_argument("--requests", type=int, default=300, help="change requests")
     parser.add_argument("--quick", action="store_true", help="smoke run: small data, 3 repeats")
     args = parser.parse_args()
     if args.quick:
         # more than one page (50) of prompts and of examples, so "Next page" shows
         args.prompts, args.versions, args.repeats, args.units, args.examples = 120, 3, 3, 500, 120
+        args.requests = 60  # more than one page (50) of the queue
     asyncio.run(run(args))
 
 

@@ -50,8 +50,8 @@ if TYPE_CHECKING:
     from promptvault.evals.service import EvalService
     from promptvault.experiments.service import ExperimentService
     from promptvault.fewshot.service import ExampleService
+    from promptvault.registry.approvals import Approvals, ChangeRequest
     from promptvault.registry.importers import ImportReport
-    from promptvault.registry.approvals import Approvals
     from promptvault.storage.backup import BackupResult, RestoreResult
     from promptvault.storage.unit_of_work import UnitOfWork
     from promptvault.webhooks.service import WebhookService
@@ -493,6 +493,25 @@ class Vault:
                 )
             self.evals.record_override(gate, actor=actor)
         return self.registry.set_label(name, label, version, actor=actor)
+
+    def approve_request(
+        self, request_id: int, *, actor: str = "", comment: str = ""
+    ) -> ChangeRequest:
+        """Approve a change request (``vault.requests``) and make its move.
+
+        The label's eval gate applies as to any move: a version without a passing run is
+        refused (``EvalGateError``); the request stays open.
+        """
+        change = self.requests.get(request_id)
+        if change.status == "open":
+            gate = self.evals.check_gate(change.prompt, change.label, change.to_version)
+            if gate is not None and not gate.passed:
+                raise EvalGateError(
+                    f"{change.prompt}@{change.label} is gated on dataset {gate.dataset!r}: "
+                    + "; ".join(gate.reasons),
+                    details={"field": "id", **gate.model_dump(mode="json")},
+                )
+        return self.requests.approve(request_id, actor=actor, comment=comment)
 
     def set_labels(
         self, name: str, labels: Sequence[str], version: int, *, actor: str = ""

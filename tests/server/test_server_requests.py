@@ -122,3 +122,24 @@ def test_comments_on_versions_and_requests(world: tuple[Vault, dict[str, TestCli
     )
     assert both.status_code == 422
     assert "comment.add" in [e.action for e in vault.audit.entries(target="prompt:faq")]
+
+
+def test_an_eval_gate_applies_to_an_approved_move(
+    world: tuple[Vault, dict[str, TestClient]],
+) -> None:
+    vault, c = world
+    vault.evals.create_dataset(
+        "faq-cases",
+        evaluators=[{"name": "exact", "type": "exact"}],
+        cases=[{"variables": {"q": "hi"}, "expected": "one"}],
+    )
+    vault.evals.set_gate("faq", "production", dataset="faq-cases", thresholds={"exact": 0.9})
+    made = (
+        c["ed"]
+        .post("/v1/requests", json={"prompt": "faq", "label": "production", "version": 2})
+        .json()
+    )
+    gated = c["bob"].post(f"/v1/requests/{made['id']}/approve")
+    assert gated.status_code == 409 and gated.json()["error"]["code"] == "eval_gate_failed"
+    assert vault.requests.get(made["id"]).status == "open"  # still waiting: run the evals
+    assert vault.labels("faq")["production"] == 1

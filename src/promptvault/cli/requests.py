@@ -68,8 +68,8 @@ def _local_list(status: str | None, prompt: str | None) -> list[dict[str, Any]]:
 
 
 def _local_decide(request_id: int, how: str, comment: str) -> dict[str, Any]:
-    requests = ctx.backend().requests
-    decide = requests.approve if how == "approve" else requests.reject
+    vault = ctx.backend()
+    decide = vault.approve_request if how == "approve" else vault.requests.reject
     done = decide(request_id, actor=ctx.actor(), comment=comment)
     result: dict[str, Any] = done.model_dump(mode="json")
     return result

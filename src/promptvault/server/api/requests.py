@@ -94,7 +94,7 @@ def approve_request(
     """Approve and make the move (403 ``self_approval`` for the requester's own key name;
     409 when decided already or the label moved since)."""
     comment = body.comment if body else ""
-    return vault.requests.approve(request_id, actor=key.name, comment=comment)
+    return vault.approve_request(request_id, actor=key.name, comment=comment)
 
 
 @router.post("/{request_id}/reject", response_model=ChangeRequest)

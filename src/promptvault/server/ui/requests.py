@@ -98,6 +98,7 @@ def request_page(request: Request, request_id: str, vault: VaultDep, user: UserD
             "d": diff_view(vault, current, target) if current is not None else None,
             "comments": vault.requests.comments(change.prompt, request=change.id),
             "label_now": labels.get(change.label),
+            "gate": vault.evals.check_gate(change.prompt, change.label, change.to_version),
             "may_decide": change.status == "open" and user.can_approve,
             "is_mine": change.created_by == user.key.name,
         },
@@ -109,7 +110,7 @@ async def _decide(request: Request, request_id: str, vault: Any, user: User, how
     require_permission(user, Permission.APPROVE)
     number = _request_id(request_id)
     comment = str(form.get("comment") or "")
-    decide = vault.requests.approve if how == "approve" else vault.requests.reject
+    decide = vault.approve_request if how == "approve" else vault.requests.reject
     done = await run_in_threadpool(lambda: decide(number, actor=user.key.name, comment=comment))
     if how == "approve":
         text = f"Approved: {done.label} of {done.prompt} now points at version {done.to_version}"
