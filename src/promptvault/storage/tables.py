@@ -714,6 +714,8 @@ class WebhookLeaseRow(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     holder: Mapped[str] = mapped_column(String(100))
     expires_at: Mapped[datetime]
+
+
 # --- 0014_change_requests ----------------------------------------------------------------
 
 
