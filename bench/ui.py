@@ -140,7 +140,9 @@ def seed_insights(vault: Vault, prompt: str, *, units: int, examples: int) -> No
             batch = []
     if batch:
         vault.experiments.ingest(batch)
-    vault.examples.create("bench-examples", prompt=prompt, actor="bench")
+    vault.examples.create(
+        "bench-examples", prompt=prompt, query_template="{{question}}", actor="bench"
+    )
     topics = ("refund", "password", "delivery", "invoice", "account", "warranty")
     vault.examples.add_many(
         "bench-examples",
