@@ -74,7 +74,7 @@ def test_sign_in_create_edit_diff_promote_roll_back(
     expect(page.locator(".flash")).to_contain_text("production now points at version 2")
     assert server.labels("flow/welcome")["production"] == 2
 
-    page.get_by_role("link", name="Roll back production to version 1").click()
+    page.get_by_role("link", name="Roll back to v1: production").click()
     expect(page.get_by_role("heading", name="Roll back production?")).to_be_visible()
     page.get_by_role("button", name="Roll back production to v1").click()
     expect(page.locator(".flash")).to_contain_text("rolled back from version 2 to 1")

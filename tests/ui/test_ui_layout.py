@@ -1,15 +1,19 @@
-"""Every page at 1280 and 390 px: a screenshot of each, and no sideways scrolling on a phone.
+"""Every page at 1280 and 390 px: screenshots, no sideways scrolling, accessibility.
 
 One module server holds a text prompt, a chat prompt with long messages, an experiment, a
-collection and a long audit log; each page is loaded at both widths, photographed into
-``test-output/screenshots/layout-<page>-<width>.png`` and, at 390 px, checked for
-``document.documentElement.scrollWidth <= innerWidth``.
+collection, a change request and a long audit log; each page is loaded at both widths,
+photographed into ``test-output/screenshots/layout-<page>-<width>.png``, checked for
+``document.documentElement.scrollWidth <= innerWidth`` and, at 1280 px, audited with
+axe-core (vendored in ``tests/ui/vendor/``: no serious or critical violation) and walked
+with the Tab key (every control reachable, each with a visible focus indicator).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -17,6 +21,38 @@ from playwright.sync_api import Browser, Page, expect
 from .browser_kit import LAPTOP, PHONE, SHOTS, UNLABELLED, Server, demo_experiment, sign_in
 
 pytestmark = pytest.mark.browser
+
+AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text(encoding="utf-8")
+MAX_TABS = 60  # Tab presses per page; pages with more controls are checked that far
+
+# Serious and critical violations of the WCAG A/AA rules and best practices, as
+# "rule: target" lines (axe runs in the page; nothing leaves the machine).
+_AXE_RUN = """async () => {
+  const result = await axe.run(document, {resultTypes: ['violations']});
+  return result.violations
+    .filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '));
+}"""
+
+# The focused element, whether it is in view, and whether anything shows the focus.
+_FOCUS = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const s = getComputedStyle(el);
+  const ring = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0)
+    || (s.boxShadow && s.boxShadow !== 'none');
+  const seen = document.querySelectorAll('[data-pv-tab]').length;
+  if (!el.dataset.pvTab) el.dataset.pvTab = String(seen);
+  return {id: el.dataset.pvTab, html: el.outerHTML.slice(0, 80), visible: ring};
+}"""
+
+# Controls a keyboard user should reach: visible, enabled, not inside a closed disclosure.
+_CONTROLS = """() => Array.from(document.querySelectorAll(
+    'a[href], button, input:not([type=hidden]), select, textarea, summary'))
+  .filter(el => !el.disabled && el.offsetParent !== null && el.tabIndex >= 0)
+  .filter(el => { const d = el.closest('details'); return !d || d.open || el.closest('summary'); })
+  .filter((el, i, all) => el.type !== 'radio'  // Tab enters a radio group once
+    || all.findIndex(o => o.type === 'radio' && o.name === el.name) === i).length"""
 
 LONG = "A customer message that goes on and on about an order that did not arrive. " * 4
 
@@ -137,7 +173,10 @@ def tabs(browser: Browser, seeded: Server) -> Iterator[dict[str, dict[str, Page]
     tabs: dict[str, dict[str, Page]] = {}
     for device, viewport in (("1280", LAPTOP), ("390", PHONE)):
         for who in ("in", "out"):
-            context = browser.new_context(viewport=viewport, base_url=seeded.base)  # type: ignore[arg-type]
+            # bypass_csp: axe is injected as an inline script (the pages allow none)
+            context = browser.new_context(  # type: ignore[arg-type]
+                viewport=viewport, base_url=seeded.base, bypass_csp=True
+            )
             context.set_default_timeout(10_000)
             contexts.append(context)
             tab = context.new_page()
@@ -163,7 +202,26 @@ def test_page_fits_a_phone_and_is_photographed(
         widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert widths[0] <= widths[1], f"{shown.label} scrolls sideways at {device} px: {widths}"
         assert page.evaluate(UNLABELLED) == [], shown.label
+        if device == "1280":
+            _accessible(page, shown.label)
     assert (SHOTS / f"layout-{shown.label}-390.png").stat().st_size > 0
+
+
+def _accessible(page: Page, label: str) -> None:
+    """No serious or critical axe violation; Tab reaches controls, each visibly focused."""
+    page.add_script_tag(content=AXE)
+    violations = page.evaluate(_AXE_RUN)
+    assert violations == [], f"{label}: {json.dumps(violations, indent=1)}"
+    controls = min(page.evaluate(_CONTROLS), MAX_TABS)
+    seen: set[str] = set()
+    for _ in range(controls + 3):  # from wherever focus starts, around past the end
+        page.keyboard.press("Tab")
+        focused = page.evaluate(_FOCUS)
+        if focused is None:
+            continue
+        seen.add(focused["id"])
+        assert focused["visible"], f"{label}: no visible focus on {focused['html']}"
+    assert len(seen) >= controls - 1, f"{label}: Tab reached {len(seen)} of {controls}"
 
 
 def test_diff_is_inline_on_a_phone_and_side_by_side_on_a_laptop(
