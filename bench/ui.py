@@ -99,6 +99,8 @@ def seed_insights(vault: Vault, prompt: str, *, units: int, examples: int) -> No
     """A running 90/10 experiment on ``prompt`` with outcomes over 14 days (a primary
     metric and two guardrails), and a collection of ``examples`` few-shot examples."""
     started = time.perf_counter()
+    # Control must be what the label serves when the experiment starts.
+    vault.set_label(prompt, "production", 1, actor="bench")
     vault.experiments.create(
         "bench-tone",
         prompt=prompt,
