@@ -28,9 +28,11 @@ def check_cursor(after: int, limit: int, prefix: str | None) -> None:
         raise InvalidInputError(
             f"limit must be between 1 and {MAX_PAGE} (got {limit!r})", details={"field": "limit"}
         )
-    if prefix is not None and (not isinstance(prefix, str) or len(prefix) > 200):
+    if prefix is not None and (
+        not isinstance(prefix, str) or len(prefix) > 200 or "\x00" in prefix
+    ):
         raise InvalidInputError(
-            "prefix must be a prompt-name prefix of at most 200 characters",
+            "prefix must be a prompt-name prefix of at most 200 characters, without NUL",
             details={"field": "prefix"},
         )
 

@@ -72,6 +72,10 @@ async def stream(
     """Change events as they commit: ``id:`` is the event id, ``event:`` its type,
     ``data:`` the event as JSON; a ``: heartbeat`` comment on idle. Reconnect with
     ``Last-Event-ID`` to resume without loss."""
+    if prefix is not None and "\x00" in prefix:  # no prompt name holds one
+        raise InvalidInputError(
+            "prefix must be a prompt-name prefix, without NUL", details={"field": "prefix"}
+        )
     start = _resume_from(after, last_event_id)
     body = broadcaster_for(request.app).stream(after=start, prefix=prefix, duration=duration)
     return StreamingResponse(
