@@ -242,3 +242,11 @@ def test_api_installed_but_no_provider_set_wraps_nothing() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["Hello Ada", "[]"]
+
+
+def test_odd_references_still_answer_inside_a_trace(vault: Vault) -> None:
+    with APP.start_as_current_span("handle-request"):
+        for ref in ("support@\u00b2", "support@99999999999999999999999"):
+            with pytest.raises(Exception) as err:
+                vault.get(ref)
+            assert not isinstance(err.value, ValueError)

@@ -90,7 +90,7 @@ def _ref_attributes(ref: Any) -> dict[str, Any]:
         return {}
     name, _, pin = ref.partition("@")
     out: dict[str, Any] = {"gen_ai.prompt.name": name}
-    if pin.isdigit():
+    if pin.isascii() and pin.isdigit() and len(pin) <= 18:  # "²" is a digit, not a number
         out["promptvault.prompt.version"] = int(pin)
     elif pin:
         out["promptvault.prompt.label"] = pin
