@@ -22,6 +22,8 @@ from promptvault import Vault
 from promptvault.config import Settings
 from promptvault.server.app import create_app
 
+NEWER_GROUPS = r"^/v1/(datasets|evals|webhooks|requests|comments|stream|events/changes)"
+
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -63,7 +65,11 @@ def api_schema(database_url: str) -> Iterator[Any]:
     vault.push("chat/bot", template=[{"role": "system", "content": "Be {{tone}}."}])
     app = create_app(vault)
     key = app.state.keys.create("stateful-admin", "admin", actor="seed")[0]
-    yield schemathesis.openapi.from_asgi("/openapi.json", app, config=_config(key))
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=_config(key))
+    # The prompt, label, key, experiment and collection API. The newer groups are left out:
+    # their POSTs also create a ``name``, which turns link inference away from the prompts
+    # (6 links walked instead of 20+), and ``/v1/stream`` never ends by itself.
+    yield schema.exclude(path_regex=NEWER_GROUPS)
     vault.close()
 
 
