@@ -143,3 +143,28 @@ def test_an_eval_gate_applies_to_an_approved_move(
     assert gated.status_code == 409 and gated.json()["error"]["code"] == "eval_gate_failed"
     assert vault.requests.get(made["id"]).status == "open"  # still waiting: run the evals
     assert vault.labels("faq")["production"] == 1
+
+
+def test_concluding_an_experiment_does_not_bypass_approval(
+    world: tuple[Vault, dict[str, TestClient]],
+) -> None:
+    vault, c = world
+    body = {
+        "name": "tone",
+        "prompt": "faq",
+        "variants": [
+            {"name": "control", "version": 1, "weight": 50},
+            {"name": "two", "version": 2, "weight": 50},
+        ],
+        "primary_metric": {"name": "resolved", "kind": "binary"},
+        "start": True,
+    }
+    assert c["alice"].post("/v1/experiments", json=body).status_code == 201
+    moved = c["alice"].post("/v1/experiments/tone/conclude", json={"winner": "two"})
+    assert moved.status_code == 409 and moved.json()["error"]["code"] == "approval_required"
+    assert vault.labels("faq")["production"] == 1
+    assert vault.experiments.get("tone").status == "running"
+    # Concluding for the version the label already serves moves nothing: allowed.
+    kept = c["alice"].post("/v1/experiments/tone/conclude", json={"winner": "control"})
+    assert kept.status_code == 200, kept.text
+    assert vault.labels("faq")["production"] == 1

@@ -180,6 +180,19 @@ def check_direct_move(labels: Iterable[str], approval: Iterable[str]) -> None:
         )
 
 
+def check_conclusion(
+    label: str, held: int | None, winner_version: int, approval: Iterable[str]
+) -> None:
+    """Refuse concluding an experiment that would move an approval label.
+
+    Concluding moves the label to the winner's version: on a label that needs approval that
+    is a direct move, so it goes through a request too (stop the experiment, then request
+    the move). Concluding for the version the label already holds moves nothing.
+    """
+    if winner_version != held:
+        check_direct_move([label], approval)
+
+
 def check_labels(key: ApiKey, labels: Iterable[str], protected: Iterable[str]) -> None:
     """Refuse moves of protected labels unless ``key`` may move them."""
     if has(key, Permission.PROTECTED):

@@ -33,7 +33,7 @@ from promptvault.experiments.models import (
 )
 from promptvault.server.api._body import RequestBody
 from promptvault.server.api._models import Page
-from promptvault.server.auth import Permission, check_labels, require
+from promptvault.server.auth import Permission, check_conclusion, check_labels, require
 from promptvault.server.deps import MetricsDep, SettingsDep, VaultDep
 from promptvault.server.errors import ERROR_RESPONSES
 from promptvault.vault import Vault
@@ -242,7 +242,11 @@ def conclude_experiment(
 ) -> Experiment:
     """Move the label to the winner's version and end the experiment (admin when the label
     is protected)."""
-    _changeable(name, vault, settings, key)
+    exp = _changeable(name, vault, settings, key)
+    winner = exp.variant(body.winner)
+    if winner is not None:
+        held = exp.label_version if exp.label_version is not None else exp.control.version
+        check_conclusion(exp.label, held, winner.version, settings.approval_labels)
     return vault.experiments.conclude(name, body.winner, actor=key.name)
 
 

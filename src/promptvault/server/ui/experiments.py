@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from promptvault.errors import InvalidInputError, PromptVaultError
 from promptvault.experiments.models import Experiment
-from promptvault.server.auth import Permission, check_labels
+from promptvault.server.auth import Permission, check_conclusion, check_labels
 from promptvault.server.deps import SettingsDep, VaultDep
 from promptvault.server.ui.experiment_view import MODES, report_view, weight_shares
 from promptvault.server.ui.views import (
@@ -266,6 +266,8 @@ async def conclude(
     exp = await run_in_threadpool(vault.experiments.get, name)
     _check_change(user, exp, settings.protected_labels)
     winner = _winner(exp, form.get("winner"))
+    held = exp.label_version if exp.label_version is not None else exp.control.version
+    check_conclusion(exp.label, held, exp.variant(winner).version, settings.approval_labels)  # type: ignore[union-attr]
     done = await run_in_threadpool(vault.experiments.conclude, name, winner, actor=user.key.name)
     version = exp.variant(winner).version  # type: ignore[union-attr]
     text = f"Experiment {done.name} concluded: {exp.label} now serves {winner} (v{version})"
