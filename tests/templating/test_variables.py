@@ -236,3 +236,22 @@ def test_a_schema_checked_once_is_remembered_by_its_exact_value() -> None:
     assert refused.value.details["path"] == "required"
     with pytest.raises(InvalidInputError):
         tv.validate_variables_schema({**listed, "required": "a"})
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"name": 10**5000}, "variables.name"),
+        ({"name": [1, {"x": -(10**5000)}]}, "variables.name.1.x"),
+    ],
+)
+def test_an_integer_too_long_to_quote_is_named_not_raised(data: dict[str, Any], field: str) -> None:
+    # jsonschema quotes the bad value with repr(), which refuses more than 4,300 digits.
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}}
+    checker = tv.data_checker(schema)
+    assert checker is not None
+    for check in (lambda: tv.validate_data(schema, data), lambda: checker(data)):
+        with pytest.raises(InvalidInputError) as caught:
+            check()
+        assert caught.value.details["field"] == field
+        assert "4300" in caught.value.details["errors"][0]["message"]

@@ -358,7 +358,11 @@ def data_checker(schema: Mapping[str, Any] | None) -> DataChecker | None:
         if not validators:
             validators.append(_validator(checked))
         validator = validators[0]
-        if not validator.is_valid(data):
+        try:
+            valid = validator.is_valid(data)
+        except ValueError:  # an integer jsonschema cannot quote: _problems names it
+            valid = False
+        if not valid:
             _raise_problems(_problems(validator, data))
 
     return check
@@ -403,8 +407,17 @@ def _field(path: Iterable[Any]) -> str:
 
 
 def _problems(validator: Any, data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    try:
+        errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path)))
+    except ValueError:
+        # jsonschema words its messages with repr(value), and repr of an integer of more
+        # than 4,300 digits raises: name that integer instead.
+        path = _huge_int_path(data, [])
+        if path is None:
+            raise
+        return [(_field(path), "the integer has too many digits (at most 4300)")]
     problems: list[tuple[str, str]] = []
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
+    for error in errors:
         path = list(error.path)
         if error.validator == "required":
             # "'x' is a required property": name the missing property, not its parent
@@ -413,6 +426,35 @@ def _problems(validator: Any, data: Mapping[str, Any]) -> list[tuple[str, str]]:
                 path.append(match.group(1))
         problems.append((_field(path), _bounded(error.message)))
     return problems
+
+
+def _huge_int_path(value: Any, path: list[Any]) -> list[Any] | None:
+    """The path to the first integer ``str()`` refuses (over 4,300 digits), or None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return path if value.bit_length() > _STR_INT_BITS and _refuses_str(value) else None
+    if isinstance(value, Mapping):
+        items: Iterable[tuple[Any, Any]] = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _huge_int_path(item, [*path, key])
+        if found is not None:
+            return found
+    return None
+
+
+# 4,300 decimal digits need at least 14,284 bits: below that str() never refuses.
+_STR_INT_BITS = 14_000
+
+
+def _refuses_str(value: int) -> bool:
+    try:
+        str(value)
+    except ValueError:
+        return True
+    return False
 
 
 _MAX_MESSAGE = 300
