@@ -26,6 +26,7 @@ PUBLIC = [
     "LabelProtectedError",
     "MissingVariablesError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "PromptDiff",
     "PromptNotFound",
     "PromptSummary",

@@ -28,6 +28,7 @@ __all__ = [
     "LabelProtectedError",
     "MissingVariablesError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "PromptNotFound",
     "PromptUnavailable",
     "PromptVaultError",
@@ -102,6 +103,13 @@ class InvalidInputError(PromptVaultError):
     """A request or argument is malformed; ``details['field']`` names the culprit."""
 
     code = "invalid_input"
+
+
+class PayloadTooLargeError(InvalidInputError):
+    """A request body is over the server's size limit; ``details['limit']`` is the limit in
+    bytes. Raised by the SDK from the server's 413 answer."""
+
+    code = "payload_too_large"
 
 
 class UrlRefusedError(InvalidInputError):

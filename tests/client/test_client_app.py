@@ -19,6 +19,7 @@ from promptvault.config import Settings
 from promptvault.errors import (
     LabelProtectedError,
     MissingVariablesError,
+    PayloadTooLargeError,
     PromptNotFound,
     TemplateSyntaxError,
     UnauthenticatedError,
@@ -262,3 +263,21 @@ def test_drops_are_counted_returned_and_reported_to_the_server(
     metrics = httpx.get(f"{live}/metrics", timeout=30).text
     assert f"promptvault_sdk_events_dropped_total {dropped}" in metrics.splitlines()
     pv.close()
+
+
+def test_a_body_over_the_limit_keeps_its_code_through_the_sdk(
+    app: FastAPI, keys: dict[str, str], vault: Vault
+) -> None:
+    limit = app.state.settings.max_body_bytes
+
+    async def scenario() -> None:
+        async with AsyncPromptVaultClient(
+            BASE, keys["editor"], transport=httpx.ASGITransport(app=app), timeout=60
+        ) as pv:
+            with pytest.raises(PayloadTooLargeError) as caught:
+                await pv.push("big", template="x" * (limit + 1))
+            assert caught.value.code == "payload_too_large"
+            assert caught.value.details == {"field": "body", "limit": limit}
+
+    asyncio.run(scenario())
+    assert vault.list_prompts() == []  # nothing half-written
