@@ -76,8 +76,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "self_approval": 403,
     "unavailable": 503,
     "rate_limited": 429,
-    # Codes the HTTP layer itself produces (no exception class behind them).
     "payload_too_large": 413,
+    # Codes the HTTP layer itself produces (no exception class behind them).
     "method_not_allowed": 405,
     "internal": 500,
 }
