@@ -25,6 +25,7 @@ __all__ = [
     "Provider",
     "ProviderKind",
     "Run",
+    "RunProgress",
     "RunSummary",
     "Score",
 ]
@@ -160,8 +161,19 @@ class RunSummary(_Value):
     evaluators: dict[str, EvaluatorSummary] = Field(default_factory=dict)
 
 
+class RunProgress(_Value):
+    """How far a run has got: cases with a committed result (``done``, of ``total``) and
+    how many of those are errors (a resume retries them)."""
+
+    done: int
+    total: int
+    errors: int
+
+
 class Run(_Value):
-    """One run of a prompt version over a dataset version."""
+    """One run of a prompt version over a dataset version. ``status`` is ``running`` while
+    its cases are being called (``progress`` says how far it is), ``finished``, or
+    ``interrupted`` (stopped before the end: a resume finishes it)."""
 
     id: str
     dataset: str
@@ -178,6 +190,7 @@ class Run(_Value):
     created_at: datetime
     created_by: str = ""
     finished_at: datetime | None = None
+    progress: RunProgress | None = None
     results: list[CaseResult] | None = None
 
 

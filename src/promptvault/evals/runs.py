@@ -6,7 +6,8 @@ import asyncio
 import secrets
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from promptvault.errors import (
@@ -21,7 +22,15 @@ from promptvault.evals.evaluators import (
     EvaluatorFn,
     build_evaluators,
 )
-from promptvault.evals.models import Case, CaseResult, ModelAnswer, Run, RunSummary, Score
+from promptvault.evals.models import (
+    Case,
+    CaseResult,
+    ModelAnswer,
+    Run,
+    RunProgress,
+    RunSummary,
+    Score,
+)
 from promptvault.evals.providers import (
     ModelClient,
     ProviderConfig,
@@ -40,10 +49,19 @@ if TYPE_CHECKING:
     from promptvault.storage.database import Database
     from promptvault.storage.unit_of_work import UnitOfWork
 
-__all__ = ["RunsMixin"]
+__all__ = ["PreparedRun", "RunsMixin"]
 
 EvaluatorItem = Mapping[str, Any] | EvaluatorFn
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    """A run recorded as ``running`` whose model calls have not started: ``run`` as it
+    stands, and ``execute(progress)`` to call the model for its pending cases."""
+
+    run: Run
+    execute: Callable[[Progress | None], Awaitable[Run]]
 
 
 class RunsMixin:
@@ -69,7 +87,8 @@ class RunsMixin:
                     f"no evaluation run {run_id!r}", details={"field": "run", "run": run_id}
                 )
             stored = work.evals.results(run_id) if results else None
-        return _run_entity(row, stored)
+            counts = work.evals.result_counts([run_id])
+        return _run_entity(row, stored, counts.get(run_id, (0, 0)))
 
     def runs(
         self,
@@ -85,7 +104,8 @@ class RunsMixin:
             rows = work.evals.runs(
                 dataset_id=dataset_id, prompt=prompt, version=version, limit=limit
             )
-        return [_run_entity(r, None) for r in rows]
+            counts = work.evals.result_counts([r["id"] for r in rows])
+        return [_run_entity(r, None, counts.get(r["id"], (0, 0))) for r in rows]
 
     # --- one call -----------------------------------------------------------------------
 
@@ -186,6 +206,40 @@ class RunsMixin:
         ``resume`` names an earlier run: its finished cases are skipped and the rest run
         with its prompt version, dataset version, provider and model.
         """
+        prepared = self.prepare_run(
+            dataset,
+            ref,
+            provider=provider,
+            model=model,
+            evaluators=evaluators,
+            concurrency=concurrency,
+            resume=resume,
+            cache=cache,
+            actor=actor,
+        )
+        return await prepared.execute(progress)
+
+    def prepare_run(
+        self,
+        dataset: str,
+        ref: str | None = None,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        evaluators: Sequence[EvaluatorItem] | None = None,
+        concurrency: int | None = None,
+        resume: str | None = None,
+        cache: bool = True,
+        actor: str = "",
+    ) -> PreparedRun:
+        """Check and record a run (status ``running``) without calling any model yet.
+
+        Everything that can refuse the run happens here: the reference, the dataset, the
+        provider, every case's variables against the prompt's schema. The run is then in
+        the database (a resumed one back to ``running``), and ``await
+        prepared.execute()`` calls the model for its pending cases, anywhere: the server
+        starts it in the background and answers at once with :attr:`PreparedRun.run`.
+        """
         actor = actor or self._db.default_actor
         limit = concurrency or self._settings.eval_concurrency
         if limit < 1:
@@ -228,17 +282,23 @@ class RunsMixin:
                 total=len(cases),
                 actor=actor,
             )
-        return await self._execute(
-            run_id,
-            resumed=resume is not None,
-            jobs=jobs,
-            config=config,
-            evaluators=built_evaluators,
-            concurrency=limit,
-            use_cache=cache,
-            progress=progress,
-            actor=actor,
-        )
+        else:
+            self._restart(run_id, pending=len(jobs), actor=actor)
+
+        async def execute(progress: Progress | None = None) -> Run:
+            return await self._execute(
+                run_id,
+                resumed=resume is not None,
+                jobs=jobs,
+                config=config,
+                evaluators=built_evaluators,
+                concurrency=limit,
+                use_cache=cache,
+                progress=progress,
+                actor=actor,
+            )
+
+        return PreparedRun(self.get_run(run_id, results=False), execute)
 
     # --- steps --------------------------------------------------------------------------
 
@@ -333,6 +393,20 @@ class RunsMixin:
                     "provider": config.name,
                     "model": model,
                 },
+            )
+
+        self._db.write_work(change)
+
+    def _restart(self, run_id: str, *, pending: int, actor: str) -> None:
+        def change(work: UnitOfWork) -> None:
+            row = work.evals.run(run_id)
+            assert row is not None
+            work.evals.update_run(run_id, status="running", finished_at=None)
+            work.audit(
+                actor=actor,
+                action="eval.resume",
+                target=f"dataset:{row['dataset']}",
+                details={"run": run_id, "pending": pending, "was": row["status"]},
             )
 
         self._db.write_work(change)
@@ -460,7 +534,9 @@ def _fn_name(fn: Any) -> str:
     return str(getattr(fn, "__name__", "custom"))
 
 
-def _run_entity(row: Mapping[str, Any], results: list[dict[str, Any]] | None) -> Run:
+def _run_entity(
+    row: Mapping[str, Any], results: list[dict[str, Any]] | None, counts: tuple[int, int]
+) -> Run:
     summary = RunSummary(**row["summary"]) if row.get("summary") else None
     items = None
     if results is not None:
@@ -494,5 +570,6 @@ def _run_entity(row: Mapping[str, Any], results: list[dict[str, Any]] | None) ->
         created_at=row["created_at"],
         created_by=row["created_by"],
         finished_at=row["finished_at"],
+        progress=RunProgress(done=counts[0], total=row["total"], errors=counts[1]),
         results=items,
     )

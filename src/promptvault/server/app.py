@@ -35,6 +35,7 @@ from promptvault.server.api import ROUTERS
 from promptvault.server.api.render import ResolveContext
 from promptvault.server.apidocs import mount_docs
 from promptvault.server.errors import install_error_handlers
+from promptvault.server.evaltasks import EvalTasks
 from promptvault.server.fastpath import ResolveFastPath
 from promptvault.server.limits import BodyLimitMiddleware
 from promptvault.server.metrics import Metrics, MetricsMiddleware
@@ -86,6 +87,8 @@ def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = T
             else None
         )
         yield
+        # Runs still calling a model are interrupted (results kept, resumable elsewhere).
+        await run_in_threadpool(app.state.eval_tasks.shutdown)
         if wake is not None:
             wake.cancel()
         audit_failures.cancel()
@@ -116,6 +119,7 @@ def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = T
         vault.db, cache_ttl=settings.label_ttl, rotation_grace=settings.key_rotation_grace
     )
     app.state.metrics = Metrics()
+    app.state.eval_tasks = EvalTasks()
     app.state.auth_guard = AuthGuard(
         burst=settings.auth_failure_burst,
         per_minute=settings.auth_failures_per_minute,

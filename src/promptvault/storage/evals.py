@@ -341,6 +341,23 @@ def results_of(session: Session, run_id: str) -> list[dict[str, Any]]:
     return [_fields(r, _RESULT) for r in rows]
 
 
+def result_counts(session: Session, run_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """Per run: how many cases have a committed result, and how many of those errored."""
+    counts: dict[str, tuple[int, int]] = {}
+    for chunk in _chunks(list(run_ids)):
+        rows = session.execute(
+            select(
+                EvalResultRow.run_id,
+                func.count(),
+                func.count(EvalResultRow.error),
+            )
+            .where(EvalResultRow.run_id.in_(chunk))
+            .group_by(EvalResultRow.run_id)
+        ).all()
+        counts.update({run_id: (int(done), int(errors)) for run_id, done, errors in rows})
+    return counts
+
+
 def result_keys(session: Session, run_id: str, *, with_errors: bool) -> set[str]:
     """The case keys a run has results for (errored ones only when ``with_errors``)."""
     query = select(EvalResultRow.case_key).where(EvalResultRow.run_id == run_id)

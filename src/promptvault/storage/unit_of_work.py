@@ -225,6 +225,9 @@ class EvalRepository:
     def results(self, run_id: str) -> list[dict[str, Any]]:
         return eval_store.results_of(self._session, run_id)
 
+    def result_counts(self, run_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        return eval_store.result_counts(self._session, run_ids)
+
     def result_keys(self, run_id: str, *, with_errors: bool) -> set[str]:
         return eval_store.result_keys(self._session, run_id, with_errors=with_errors)
 

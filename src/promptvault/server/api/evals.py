@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +20,7 @@ from promptvault.server.api._models import Page
 from promptvault.server.auth import Admin, Reader, Writer
 from promptvault.server.deps import VaultDep
 from promptvault.server.errors import ERROR_RESPONSES
+from promptvault.server.evaltasks import EvalTasks
 
 __all__ = ["router"]
 
@@ -93,16 +94,30 @@ def delete_provider(name: NamePath, vault: VaultDep, key: Admin) -> None:
     vault.evals.delete_provider(name, actor=key.name)
 
 
-@router.post("/runs", response_model=Run, status_code=201)
-async def start_run(body: RunBody, vault: VaultDep, key: Writer) -> Run:
-    """Run a prompt version over a dataset and answer with the finished run.
+@router.post(
+    "/runs",
+    response_model=Run,
+    status_code=202,
+    responses={202: {"description": "The run is recorded and runs in the background."}},
+)
+async def start_run(
+    body: RunBody, request: Request, response: Response, vault: VaultDep, key: Writer
+) -> Run:
+    """Start a run of a prompt version over a dataset (or resume an interrupted one) and
+    answer at once, with the run as recorded (status ``running``).
 
-    The request lasts as long as the run; per-case results are committed as they finish,
-    so a dropped connection leaves a run that ``resume`` completes.
+    Everything that can refuse the run is checked first (the reference, the dataset, the
+    provider, every case against the prompt's schema): those errors come back here. The
+    model calls then go on in the server's background; ``GET /v1/evals/runs/{id}`` shows
+    ``progress`` and, once ``status`` is ``finished``, the summary and every result. A
+    server that stops mid-run marks it ``interrupted``: resume it with ``resume``.
     """
+    tasks: EvalTasks = request.app.state.eval_tasks
 
-    def run() -> Run:
-        return vault.evals.run(
+    def start() -> Run:
+        if body.resume is not None:
+            tasks.check_free(body.resume)
+        prepared = vault.evals.prepare_run(
             body.dataset,
             body.prompt,
             provider=body.provider,
@@ -113,8 +128,12 @@ async def start_run(body: RunBody, vault: VaultDep, key: Writer) -> Run:
             cache=body.cache,
             actor=key.name,
         )
+        tasks.start(prepared.run.id, lambda: prepared.execute(None))
+        return prepared.run
 
-    return await run_in_threadpool(run)
+    run = await run_in_threadpool(start)
+    response.headers["Location"] = f"/v1/evals/runs/{run.id}"
+    return run
 
 
 @router.get("/runs", response_model=Page[Run])
@@ -130,9 +149,15 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}", response_model=Run)
-def get_run(run_id: Annotated[str, Path(max_length=32)], vault: VaultDep, _key: Reader) -> Run:
-    """One run with its per-case results."""
-    return vault.evals.get_run(run_id)
+def get_run(
+    run_id: Annotated[str, Path(max_length=32)],
+    vault: VaultDep,
+    _key: Reader,
+    results: Annotated[bool, Query(description="Include the per-case results.")] = True,
+) -> Run:
+    """One run: status, ``progress`` (cases done of total, errors), the summary once it
+    has finished, and the per-case results committed so far."""
+    return vault.evals.get_run(run_id, results=results)
 
 
 @router.get("/compare", response_model=Comparison)
