@@ -10,11 +10,13 @@ time by default, batches interleaved across renderers so load changes hit all al
 machine's load average, and the ratio to the *floor*: the fastest known hand-written code
 for that template and that data (the fastest of a ``"".join``, an f-string and an
 ``itemgetter`` + slot-join version, each converting exactly the values that are not
-strings). Peers: the naive sequential ``str.replace`` renderer, chevron (parsing per call,
-and pre-tokenised), pystache, Jinja2 compiled once (plain ``Environment`` and
-``ImmutableSandboxedEnvironment``), ``str.format_map`` and ``string.Template`` (where the
-workload can be expressed). A peer whose output differs from ours for some data (pystache
-and Jinja2 print ``None`` as ``None``) is listed as differing and not timed.
+strings, the fastest known way for their type: a table for small ints, a literal for
+bools, ``repr`` for floats). Peers: the naive sequential ``str.replace`` renderer, chevron
+(parsing per call, and pre-tokenised), pystache, Jinja2 compiled once (plain
+``Environment`` and ``ImmutableSandboxedEnvironment``), ``str.format_map`` and
+``string.Template`` (where the workload can be expressed). A peer whose output differs
+from ours for some data (pystache and Jinja2 print ``None`` as ``None``) is listed as
+differing and not timed.
 
 Workloads: (a) the customer-support prompt, (b) a ~2 KB template with 50 variables each
 used once, (c) a section over 100 few-shot examples; each runs with all-string data and
@@ -46,6 +48,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from promptvault.errors import TemplateLimitError
 from promptvault.templating import compile_template, render
 from promptvault.templating.mustache import MustacheTemplate
+from promptvault.templating.mustache_runtime import SMALL_INTS
 
 Render = Callable[[], object]
 # CPU time of this process: other load on a shared machine distorts it far less than
@@ -67,22 +70,36 @@ class Workload:
 
 
 def _exec(source: str, name: str) -> Callable[[dict[str, Any]], str]:
-    namespace: dict[str, Any] = {"itemgetter": itemgetter}
+    namespace: dict[str, Any] = {"itemgetter": itemgetter, "N": SMALL_INTS}
     exec(compile(source, f"<floor {name}>", "exec"), namespace)
     fn: Callable[[dict[str, Any]], str] = namespace[name]
     return fn
+
+
+def _convert(expr: str, value: Any) -> str:
+    """The fastest known text of ``expr`` for a value of ``value``'s type: a table for the
+    small ints, a literal for bools, ``repr`` for floats, ``str`` otherwise."""
+    kind = type(value)
+    if kind is int:
+        return f"(N[{expr}] if 0 <= {expr} < 1024 else str({expr}))"
+    if kind is bool:
+        return f"('True' if {expr} else 'False')"
+    return f"repr({expr})" if kind is float else f"str({expr})"
 
 
 def _as_join(expr: str, value: Any) -> str:
     """``expr`` as a join piece, written by someone who knows the value's type."""
     if value is None:
         return "''"
-    return expr if type(value) is str else f"str({expr})"
+    return expr if type(value) is str else _convert(expr, value)
 
 
 def _as_field(expr: str, value: Any) -> str:
-    """``expr`` as an f-string field (str, int, float and bool format natively)."""
-    return "" if value is None else "{" + expr + "}"
+    """``expr`` as an f-string field (str and int format natively, bool and float are
+    cheaper converted first)."""
+    if value is None:
+        return ""
+    return "{" + (_convert(expr, value) if type(value) in {bool, float} else expr) + "}"
 
 
 def _literal(text: str) -> str:

@@ -1,13 +1,14 @@
 """Non-string values render as ``to_str`` says, without a conversion call per value.
 
-str, int, float and bool are formatted in place (``format(v, "")`` is ``str(v)`` for those
-exact types) and None reads as empty; only containers and other types go through the
-converter. A render with
-numbers among its values therefore takes no failing join and no per-value call.
+str passes through, None reads as empty, a small int comes from a table, a bool is a
+literal and a float its ``repr``: all read exactly as ``str(v)``. Only containers and other
+types go through the converter, so a render with numbers among its values takes no failing
+join and no per-value call.
 """
 
 from __future__ import annotations
 
+import enum
 from collections import OrderedDict
 from typing import Any
 
@@ -65,8 +66,34 @@ def test_containers_and_subclasses_still_go_through_the_converter(
     assert conversions == [[1, "x"], ordered]
 
 
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+# Both sides of the small-int table's bounds, and int, float and str subclasses.
+EDGES: list[Any] = [-1, 0, 1, 1023, 1024, -(2**70), Level.HIGH, Level.HIGH.value, True, 1.0]
+
+
+@pytest.mark.parametrize("lane", ["auto", "code", "interpret"])
+@pytest.mark.parametrize("value", EDGES, ids=repr)
+def test_ints_around_the_table_bounds_read_as_str(lane: str, value: Any) -> None:
+    for source in (FLAT_SMALL, FLAT_MANY, LOOP):
+        template = MustacheTemplate(source, lane=lane)  # type: ignore[arg-type]
+        data = {"a": value, "b": "-", "c": value, "q": value}
+        data |= {f"v{i}": value if i % 2 else "-" for i in range(10)}
+        data["rows"] = [{"i": value, "x": value, "y": "-", "z": value}]
+        text = str(value)
+        expected = {
+            FLAT_SMALL: f"Agent for {text}, tone -, question {text}.",
+            FLAT_MANY: "".join(f"[{text if i % 2 else '-'}]" for i in range(10)),
+            LOOP: f"{text}: {text} - {text}\nQ: {text}",
+        }[source]
+        assert template.render(data) == expected
+
+
 def test_the_interpreter_and_generated_code_agree_on_every_scalar() -> None:
-    values: list[Any] = [*NUMBERS, None, "", "<&>", -0.0, float("inf"), float("nan"), [1.5]]
+    values: list[Any] = [*NUMBERS, *EDGES, None, "", "<&>", -0.0, float("inf"), float("nan")]
+    values.append([1.5])
     for source in (FLAT_SMALL, FLAT_MANY, LOOP):
         for escape in ("none", "html"):
             for value in values:

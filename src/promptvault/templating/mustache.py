@@ -39,6 +39,7 @@ from promptvault.templating.mustache_interpreter import (
 )
 from promptvault.templating.mustache_parser import Node, Var, parse
 from promptvault.templating.mustache_runtime import (
+    SMALL_INTS,
     Misses,
     RunItem,
     escape_html,
@@ -112,8 +113,10 @@ class MustacheTemplate(Template):
                 "list": list,
                 "map": map,
                 "str": str,
+                "repr": repr,
                 "type": type,
             },
+            "_N": SMALL_INTS,
             "_s": to_str,
             "_texts": to_texts,
             "_e": escape_html,

@@ -381,13 +381,17 @@ class _Gen:
 def _field(local: str) -> str:
     """An f-string field for the value in ``local``, reading as ``to_str`` would render it.
 
-    ``format(v, "")`` is ``str(v)`` for exact str, int, float and bool, so those are
-    formatted in C and None reads as empty; anything else (containers, subclasses) goes
-    through ``_s``.
+    Exact str passes through and None reads as empty; a small int comes from the ``_N``
+    table (a larger one is formatted natively, which for an exact int is ``str``); a bool is
+    a literal and a float its ``repr`` (both far cheaper than their ``__format__``).
+    Anything else (containers, subclasses) goes through ``_s``.
     """
+    x = local
     return (
-        f"{{({local} if (k := type({local})) is str or k is int or k is float or k is bool "
-        f'else "" if {local} is None else _s({local}))}}'
+        f'{{({x} if (k := type({x})) is str else "" if {x} is None '
+        f"else (_N[{x}] if 0 <= {x} < 1024 else {x}) if k is int "
+        f'else ("True" if {x} else "False") if k is bool '
+        f"else repr({x}) if k is float else _s({x}))}}"
     )
 
 
