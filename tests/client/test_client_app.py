@@ -17,6 +17,7 @@ from promptvault import Vault
 from promptvault.client import AsyncPromptVaultClient, PromptVaultClient
 from promptvault.config import Settings
 from promptvault.errors import (
+    InvalidInputError,
     LabelProtectedError,
     MissingVariablesError,
     PayloadTooLargeError,
@@ -281,3 +282,38 @@ def test_a_body_over_the_limit_keeps_its_code_through_the_sdk(
 
     asyncio.run(scenario())
     assert vault.list_prompts() == []  # nothing half-written
+
+
+@pytest.mark.parametrize(
+    ("syntax", "template"),
+    [
+        ("mustache", "Hi {{name}}"),
+        ("jinja", "Hi {{ name }}"),
+        ("mustache", [{"role": "user", "content": "Hi {{#name}}{{.}}{{/name}}"}]),
+    ],
+)
+def test_an_integer_too_long_to_print_is_bad_input_everywhere(
+    app: FastAPI, keys: dict[str, str], vault: Vault, syntax: str, template: Any
+) -> None:
+    # str() refuses integers of more than 4,300 digits with a bare ValueError.
+    vault.push("greet", template=template, syntax=syntax)
+    huge = {"name": [1, 10**5000]}
+    calls: list[Any] = [
+        lambda: vault.render("greet", huge),
+        lambda: vault.build("greet", huge),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidInputError) as caught:
+            call()
+        assert caught.value.details == {"field": "variables.name.1", "reason": "integer_too_long"}
+
+    async def scenario() -> None:
+        async with AsyncPromptVaultClient(
+            BASE, keys["runtime"], transport=httpx.ASGITransport(app=app), timeout=60
+        ) as pv:
+            for call in (pv.render, pv.build):
+                with pytest.raises(InvalidInputError) as caught:
+                    await call("greet", huge)
+                assert caught.value.details["field"] == "variables.name.1"
+
+    asyncio.run(scenario())

@@ -61,6 +61,7 @@ from promptvault.templating.variables import (
     DefaultsFiller,
     data_checker,
     defaults_filler,
+    integer_too_long_error,
 )
 
 __all__ = ["BuildMetadata", "BuiltRequest", "PromptBuilder", "build_request"]
@@ -262,21 +263,29 @@ class PromptBuilder:
         if text_examples and (variables is None or "examples" not in variables):
             data["examples"] = format_examples(chosen, template=example_template) if chosen else ""
 
-        if history is None and not chosen:
-            # The common case: no history, no examples. Nothing to insert anywhere.
-            if prep.is_chat:
-                fill = _EMPTY_EXAMPLES if "examples" in prep.places else None
-                messages: list[dict[str, Any]] = prep.compiled.render(  # type: ignore[call-arg,assignment]
-                    data, placeholders=fill, strict=strict
-                )
+        try:
+            if history is None and not chosen:
+                # The common case: no history, no examples. Nothing to insert anywhere.
+                if prep.is_chat:
+                    fill = _EMPTY_EXAMPLES if "examples" in prep.places else None
+                    messages: list[dict[str, Any]] = prep.compiled.render(  # type: ignore[call-arg,assignment]
+                        data, placeholders=fill, strict=strict
+                    )
+                else:
+                    messages = [
+                        {"role": prep.role, "content": prep.compiled.render(data, strict=strict)}
+                    ]
             else:
-                messages = [
-                    {"role": prep.role, "content": prep.compiled.render(data, strict=strict)}
-                ]
-        else:
-            messages = self._assemble(
-                prep, data, chosen, history=history, placeholder=history_placeholder, strict=strict
-            )
+                messages = self._assemble(
+                    prep,
+                    data,
+                    chosen,
+                    history=history,
+                    placeholder=history_placeholder,
+                    strict=strict,
+                )
+        except ValueError as err:  # str() refused an integer of more than 4,300 digits
+            raise integer_too_long_error(data) or err from None
 
         if chosen:
             reason = None

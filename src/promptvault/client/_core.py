@@ -35,6 +35,7 @@ from promptvault.templating.variables import (
     DefaultsFiller,
     data_checker,
     defaults_filler,
+    integer_too_long_error,
 )
 
 __all__ = [
@@ -468,13 +469,16 @@ class ClientCore:
         if prep is not None:
             variables = prep.apply(variables)
         variables = _BUILTINS.add(variables)  # now and today, as on the server
-        if is_chat:
-            return compiled.render(variables, placeholders=placeholders, strict=strict)
-        if placeholders:
+        if placeholders and not is_chat:
             raise InvalidInputError(
                 "placeholders only apply to chat prompts", details={"field": "placeholders"}
             )
-        return compiled.render(variables, strict=strict)
+        try:
+            if is_chat:
+                return compiled.render(variables, placeholders=placeholders, strict=strict)
+            return compiled.render(variables, strict=strict)
+        except ValueError as err:  # str() refused an integer of more than 4,300 digits
+            raise integer_too_long_error(variables) or err from None
 
     # --- answers ------------------------------------------------------------------------
 

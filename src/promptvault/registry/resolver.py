@@ -39,6 +39,7 @@ from promptvault.templating.variables import (
     DefaultsFiller,
     data_checker,
     defaults_filler,
+    integer_too_long_error,
 )
 
 __all__ = ["Resolver", "not_found_prompt"]
@@ -380,6 +381,8 @@ class Resolver:
             if err.details.get("limit") != "max_depth":
                 raise
             raise _cycle_hint(ref, err) from err
+        except ValueError as err:  # str() refused an integer of more than 4,300 digits
+            raise integer_too_long_error(data) or err from None
 
 
 def _cycle_hint(name: str, err: TemplateLimitError) -> TemplateLimitError:

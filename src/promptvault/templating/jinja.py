@@ -47,6 +47,7 @@ from promptvault.templating.jinja_sandbox import (
     lookup_partial,
 )
 from promptvault.templating.jinja_schema import Analysis, analyse
+from promptvault.templating.variables import integer_too_long_error
 
 __all__ = ["JinjaTemplate"]
 
@@ -184,6 +185,10 @@ class JinjaTemplate(Template):
                 "the template needs more memory than is available", details={"limit": "memory"}
             ) from err
         except Exception as err:
+            if isinstance(err, ValueError):  # str() refused an integer of over 4,300 digits
+                too_long = integer_too_long_error(data)
+                if too_long is not None:
+                    raise too_long from None
             where = _where(err)
             at = f" at line {where['line']}" if "line" in where else ""
             raise TemplateError(

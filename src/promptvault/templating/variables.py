@@ -35,6 +35,7 @@ __all__ = [
     "apply_defaults",
     "check_template_fits_schema",
     "data_checker",
+    "integer_too_long_error",
     "defaults_filler",
     "normalise_variables",
     "schema_with_defaults",
@@ -415,7 +416,7 @@ def _problems(validator: Any, data: Mapping[str, Any]) -> list[tuple[str, str]]:
         path = _huge_int_path(data, [])
         if path is None:
             raise
-        return [(_field(path), "the integer has too many digits (at most 4300)")]
+        return [(_field(path), "the integer has too many digits to print (at most 4300)")]
     problems: list[tuple[str, str]] = []
     for error in errors:
         path = list(error.path)
@@ -426,6 +427,23 @@ def _problems(validator: Any, data: Mapping[str, Any]) -> list[tuple[str, str]]:
                 path.append(match.group(1))
         problems.append((_field(path), _bounded(error.message)))
     return problems
+
+
+def integer_too_long_error(data: Any) -> InvalidInputError | None:
+    """The error naming an integer of ``data`` too long to print, or None if none is.
+
+    ``str()`` refuses an integer of more than 4,300 digits with a bare ValueError; a render
+    that hits one reports it through this, as bad input at its field. Only called once a
+    render has failed, so the walk costs nothing on success.
+    """
+    path = _huge_int_path(data, [])
+    if path is None:
+        return None
+    field = _field(path)
+    return InvalidInputError(
+        f"{field}: the integer has too many digits to print (at most 4300)",
+        details={"field": field, "reason": "integer_too_long"},
+    )
 
 
 def _huge_int_path(value: Any, path: list[Any]) -> list[Any] | None:
