@@ -184,7 +184,7 @@ def test_sync_client_over_loopback(live: str, keys: dict[str, str], vault: Vault
         assert pv.render("support@staging", {"name": "Ada"}) == "Hi Ada"  # cached for the TTL
         clock.advance(31)
         pv.get("support@staging")  # stale answer; refresh behind
-        pv.wait_idle(5)
+        pv.wait_idle(60)  # a loaded machine can take seconds
         assert pv.render("support@staging", {"name": "Ada"}) == "Hello Ada"
         pv.set_label("support", "staging", 2)
         assert pv.render("support@staging", {"name": "Ada"}) == "Hi Ada"
