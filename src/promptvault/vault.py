@@ -53,7 +53,6 @@ if TYPE_CHECKING:
     from promptvault.registry.approvals import Approvals, ChangeRequest
     from promptvault.registry.importers import ImportReport
     from promptvault.storage.backup import BackupResult, RestoreResult
-    from promptvault.storage.unit_of_work import UnitOfWork
     from promptvault.webhooks.service import WebhookService
 
 __all__ = ["SchemaState", "Vault", "schema_state", "upgrade_schema"]
@@ -147,14 +146,10 @@ class Vault:
             self.db,
             self.settings,
             fetch_version=lambda name, number: self.registry.resolver.get(name, version=number),
-            move_label=self._move_label_in,
+            move_label=self.registry.move_label_in,
             label_moved=self.registry.label_moved,
             clock=self._clock,
         )
-
-    def _move_label_in(self, work: UnitOfWork, *args: Any, **kwargs: Any) -> LabelEvent | None:
-        # The registry still works on a session; experiments hand over their unit of work.
-        return self.registry.move_label_in(work.session, *args, **kwargs)
 
     @cached_property
     def examples(self) -> ExampleService:

@@ -19,7 +19,7 @@ from promptvault.experiments.models import (
     Variant,
     check_floor,
 )
-from promptvault.storage.unit_of_work import PromptLookup
+from promptvault.storage.unit_of_work import PromptRepository
 
 __all__ = ["check_definition", "parse_events", "parse_value", "version_number"]
 
@@ -163,7 +163,7 @@ def check_definition(
     }
 
 
-def version_number(prompts: PromptLookup, prompt: PromptRef, version: int | str, i: int) -> int:
+def version_number(prompts: PromptRepository, prompt: PromptRef, version: int | str, i: int) -> int:
     """A variant's version as a number: given, or where a label (or ``latest``) points now."""
     field = f"variants[{i}].version"
     # Any digit makes a number (ASCII digits only, within range) or an invalid_input.

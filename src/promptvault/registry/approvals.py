@@ -33,6 +33,7 @@ from promptvault.storage import repositories as repo
 from promptvault.storage import requests as store
 from promptvault.storage.audit import append
 from promptvault.storage.tables import PromptRow, utcnow
+from promptvault.storage.unit_of_work import UnitOfWork
 
 __all__ = ["MAX_COMMENT", "Approvals", "ChangeRequest", "Comment", "RequestStatus"]
 
@@ -228,7 +229,7 @@ class Approvals:
                         details={"field": "id", "label": row.label, "current": current},
                     )
                 self.registry.move_label_in(
-                    s,
+                    UnitOfWork(s),
                     name,
                     row.label,
                     row.to_version,

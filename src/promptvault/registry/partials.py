@@ -28,7 +28,6 @@ from promptvault.errors import (
 from promptvault.registry.refs import DEFAULT_LABEL, LATEST, Ref, parse_ref
 from promptvault.registry.resolver import Resolver
 from promptvault.registry.validation import CheckedPush
-from promptvault.storage import repositories as repo
 from promptvault.storage.database import Database
 from promptvault.templating.mustache_parser import Block, Parent, Partial, Section, parse
 
@@ -223,9 +222,9 @@ def check_push_includes(
     """
     if pending is None and not includes(checked.template, checked.syntax):
         return None
-    with db.read() as s:
-        head = repo.push_head(s, name)
-    latest = int(head.latest_version) if head is not None else 0
+    with db.read_work() as work:
+        head = work.prompts.push_head(name)
+    latest = head.latest_version if head is not None else 0
     unchanged = head is not None and head.newest_hash == checked.hash
     number = latest if unchanged else latest + 1
     moving = set(checked.labels) | ({DEFAULT_LABEL} if number == 1 else set())

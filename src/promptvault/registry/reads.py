@@ -10,7 +10,6 @@ from promptvault.entities import LabelEvent, PromptSummary, PromptVersion, check
 from promptvault.errors import InvalidInputError
 from promptvault.registry.refs import check_label, check_name
 from promptvault.registry.resolver import Resolver, not_found_prompt
-from promptvault.storage import repositories as repo
 from promptvault.storage.database import Database
 
 __all__ = ["RegistryReads"]
@@ -29,10 +28,10 @@ class RegistryReads:
     def get_prompt(self, name: str) -> PromptSummary:
         """One prompt's summary."""
         check_name(name)
-        with self.db.read() as s:
-            row = repo.get_prompt(s, name)
-            if row is not None:
-                return repo.summaries(s, [row])[0]
+        with self.db.read_work() as work:
+            found = work.prompts.summary_of(name)
+        if found is not None:
+            return found
         raise not_found_prompt(self.db, name)
 
     def list_prompts(
@@ -50,9 +49,8 @@ class RegistryReads:
             raise InvalidInputError("limit must be >= 1", details={"field": "limit"})
         tag, search = _filter(tag, "tag"), _filter(search, "search")
         folder, after = _filter(folder, "folder"), _filter(after, "after")
-        with self.db.read() as s:
-            rows = repo.list_prompt_rows(
-                s,
+        with self.db.read_work() as work:
+            return work.prompts.summaries(
                 tag=tag,
                 search=search,
                 folder=folder,
@@ -60,31 +58,25 @@ class RegistryReads:
                 limit=limit,
                 after=after,
             )
-            return repo.summaries(s, rows)
 
     def versions(
         self, name: str, *, limit: int | None = None, before: int | None = None
     ) -> list[PromptVersion]:
         """Versions newest first, each with the labels pointing at it now."""
         check_name(name)
-        with self.db.read() as s:
-            prompt = repo.get_prompt(s, name)
+        with self.db.read_work() as work:
+            prompt = work.prompts.get(name)
             if prompt is not None:
-                labels = repo.labels_of(s, prompt.id)
-                by_version: dict[int, list[str]] = {}
-                for lab, v in labels.items():
-                    by_version.setdefault(v, []).append(lab)
-                rows = repo.versions_page(s, prompt.id, limit=limit, before=before)
-                return [repo.to_version(name, r, by_version.get(r.version, ())) for r in rows]
+                return work.prompts.versions(name, prompt.id, limit=limit, before=before)
         raise not_found_prompt(self.db, name)
 
     def labels(self, name: str) -> dict[str, int]:
         """``{label: version}`` of a prompt (``latest`` is implicit and not listed)."""
         check_name(name)
-        with self.db.read() as s:
-            prompt = repo.get_prompt(s, name)
+        with self.db.read_work() as work:
+            prompt = work.prompts.get(name)
             if prompt is not None:
-                return repo.labels_of(s, prompt.id)
+                return work.prompts.labels(prompt.id)
         raise not_found_prompt(self.db, name)
 
     def label_history(self, name: str, label: str | None = None) -> list[LabelEvent]:
@@ -92,9 +84,8 @@ class RegistryReads:
         check_name(name)
         if label is not None:
             check_label(label, settable=False)
-        with self.db.read() as s:
-            prompt = repo.get_prompt(s, name)
+        with self.db.read_work() as work:
+            prompt = work.prompts.get(name)
             if prompt is not None:
-                rows = repo.label_events(s, prompt.id, label)
-                return [repo.to_label_event(name, r) for r in rows]
+                return work.prompts.label_history(name, prompt.id, label)
         raise not_found_prompt(self.db, name)

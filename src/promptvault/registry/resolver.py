@@ -30,7 +30,6 @@ from promptvault.errors import (
 )
 from promptvault.registry.refs import LATEST, Ref, parse_ref
 from promptvault.registry.validation import compile_content
-from promptvault.storage import repositories as repo
 from promptvault.storage.database import Database
 from promptvault.templating.base import Limits
 from promptvault.templating.builtins import Builtins
@@ -51,8 +50,8 @@ _INF = math.inf
 
 def not_found_prompt(db: Database, name: str) -> PromptNotFound:
     """A PromptNotFound with "did you mean" suggestions from the existing names."""
-    with db.read() as s:
-        names = repo.near_prompt_names(s, name)
+    with db.read_work() as work:
+        names = work.prompts.near_names(name)
     near = suggest(name, names)
     return PromptNotFound(
         f"no prompt named {name!r}{did_you_mean(near)}", details={"name": name, "suggestions": near}
@@ -158,15 +157,14 @@ class Resolver:
     # --- state and versions ---------------------------------------------------------
 
     def _load_state(self, name: str) -> _State:
-        with self.db.read() as s:
-            found = repo.resolve_state(s, name)
+        with self.db.read_work() as work:
+            found = work.prompts.state(name)
         if found is None:
             self._states.pop(name, None)
             raise not_found_prompt(self.db, name)
-        row, pointers = found
         expires = self.clock() + self.ttl
-        state = _State(name, row.id, row.latest_version, pointers, expires)
-        state.archived = row.archived
+        state = _State(name, found.id, found.latest_version, found.labels, expires)
+        state.archived = found.archived
         self._states[name] = state
         return state
 
@@ -217,14 +215,13 @@ class Resolver:
         key = (name, number)
         found = self._versions.get(key)
         if found is None:
-            with self.db.read() as s:
-                row = repo.version_row(s, prompt_id, number)
-                if row is None:
-                    raise VersionNotFound(
-                        f"prompt {name!r} has no version {number}",
-                        details={"name": name, "version": number},
-                    )
-                found = repo.to_version(name, row)
+            with self.db.read_work() as work:
+                found = work.prompts.version(name, prompt_id, number)
+            if found is None:
+                raise VersionNotFound(
+                    f"prompt {name!r} has no version {number}",
+                    details={"name": name, "version": number},
+                )
             if len(self._versions) >= _VERSIONS_MAX:
                 self._versions.clear()
             self._versions[key] = found

@@ -1,7 +1,7 @@
 """The unit of work: one transaction, seen through repositories that return values.
 
-Services converted to it (experiments first; registry and few-shot to follow) never see a
-SQLAlchemy ``Session`` nor an ORM row: :meth:`Database.write_work` and
+Services working on it (the registry's writes and reads, experiments, evaluations) never see
+a SQLAlchemy ``Session`` nor an ORM row: :meth:`Database.write_work` and
 :meth:`Database.read_work` hand them a :class:`UnitOfWork`, whose repositories return
 entities, dicts and numbers, and change stored state only through explicit calls.
 """
@@ -14,45 +14,22 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from promptvault.entities import PromptRef
 from promptvault.storage import evals as eval_store
 from promptvault.storage import experiments as store
-from promptvault.storage import repositories as repo
 from promptvault.storage.audit import append
+from promptvault.storage.prompt_repository import PromptRepository
 from promptvault.storage.tables import utcnow
 
 __all__ = [
     "EvalRepository",
     "ExperimentRepository",
-    "PromptLookup",
+    "PromptRepository",
     "StatKey",
     "UnitOfWork",
     "utcnow",
 ]
 
 StatKey = store.StatKey
-
-
-class PromptLookup:
-    """What a service outside the registry may read of prompts in its transaction."""
-
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def get(self, name: str) -> PromptRef | None:
-        """Prompt ``name``, or None."""
-        row = repo.get_prompt(self._session, name)
-        if row is None:
-            return None
-        return PromptRef(id=row.id, name=row.name, latest_version=row.latest_version or 0)
-
-    def labels(self, prompt_id: int) -> dict[str, int]:
-        """``{label: version number}`` of one prompt."""
-        return repo.labels_of(self._session, prompt_id)
-
-    def has_version(self, prompt_id: int, version: int) -> bool:
-        """Whether the prompt has version ``version``."""
-        return repo.version_row(self._session, prompt_id, version) is not None
 
 
 class ExperimentRepository:
@@ -262,15 +239,9 @@ class UnitOfWork:
 
     def __init__(self, session: Session) -> None:
         self._session = session
-        self.prompts = PromptLookup(session)
+        self.prompts = PromptRepository(session)
         self.experiments = ExperimentRepository(session)
         self.evals = EvalRepository(session)
-
-    @property
-    def session(self) -> Session:
-        """The underlying session, only for services not yet converted (the registry's
-        ``move_label_in``, which the Vault adapts); converted code never touches it."""
-        return self._session
 
     def audit(
         self,
