@@ -21,6 +21,7 @@ FILES = [
     (CLIENT / "_audit_async.py", CLIENT / "_audit_sync.py"),
     (CLIENT / "_changes_async.py", CLIENT / "_changes_sync.py"),
     (CLIENT / "_push_async.py", CLIENT / "_push_sync.py"),
+    (CLIENT / "_evals_async.py", CLIENT / "_evals_sync.py"),
 ]
 
 RULES = [
@@ -31,6 +32,12 @@ RULES = [
     (r"\bAsyncClientAudit\b", "ClientAudit"),
     (r"\bAsyncClientChanges\b", "ClientChanges"),
     (r"\bAsyncPushStream\b", "PushStream"),
+    (r"\bAsyncClientEvals\b", "ClientEvals"),
+    (r"Callable\[\[float\], Awaitable\[None\]\]", "Callable[[float], None]"),
+    (
+        r"from collections\.abc import Awaitable, Callable, Mapping, Sequence",
+        "from collections.abc import Callable, Mapping, Sequence",
+    ),
     (r"\bhttpx\.AsyncClient\b", "httpx.Client"),
     (r"\basync with\b", "with"),
     (r"\basync for\b", "for"),

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from promptvault.builder import BuiltRequest
     from promptvault.client import PromptVaultClient
     from promptvault.client._changes_sync import ClientChanges
+    from promptvault.client._evals_sync import ClientEvals
     from promptvault.client.experiments import ClientExperiments
     from promptvault.entities import (
         LabelEvent,
@@ -61,6 +62,12 @@ class RemoteBackend:
     def events(self) -> ClientChanges:
         """The server's change events."""
         return self.client.events
+
+    @property
+    def evals(self) -> ClientEvals:
+        """Datasets, providers, runs, comparisons and gates through ``/v1/datasets`` and
+        ``/v1/evals`` (the same methods as ``vault.evals``)."""
+        return self.client.evals
 
     @property
     def experiments(self) -> ClientExperiments:

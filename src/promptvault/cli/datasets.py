@@ -1,5 +1,6 @@
 """``promptvault datasets``: evaluation datasets (list, create, show, import, export, add,
-edit, remove). Works on the local database; against a server use ``/v1/datasets``."""
+edit, remove). Works on the local database, or through a server (``--server``) with the
+SDK's ``client.evals``, which has the same methods."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from promptvault.cli import _context as ctx
 from promptvault.cli import _output as output
 
 if TYPE_CHECKING:
+    from promptvault.client._evals_sync import ClientEvals
     from promptvault.evals.service import EvalService
 
 __all__ = ["datasets_app", "eval_service", "json_option"]
@@ -29,16 +31,9 @@ Name = Annotated[str, typer.Argument(help="Dataset name.")]
 
 
 @contextmanager
-def eval_service() -> Iterator[EvalService]:
-    """The local vault's evals service (remote mode is refused with a pointer to the API)."""
-    from promptvault.errors import InvalidInputError
-
-    if ctx.is_remote():
-        raise InvalidInputError(
-            "dataset and eval commands work on a local database; against a server use the "
-            "REST API (/v1/datasets, /v1/evals)",
-            details={"field": "server"},
-        )
+def eval_service() -> Iterator[EvalService | ClientEvals]:
+    """The evals of the backend: the local vault's service, or the SDK's ``client.evals``
+    in remote mode (the same method names; the server names the API key as the actor)."""
     yield ctx.backend().evals
 
 

@@ -1,6 +1,7 @@
 """``promptvault eval``: run prompt versions over a dataset against a model, compare runs,
-configure providers and eval gates. Works on the local database (the server's
-``/v1/evals`` offers the same).
+configure providers and eval gates. Works on the local database, or through a server
+(``--server``): there a run goes on in the server's background while the command shows its
+progress, and a run left ``interrupted`` by a stopping server finishes with ``--resume``.
 
 CI use: ``promptvault eval run qa --prompt support@staging --fail-under exact=0.9
 --junit out.xml`` exits 1 when a mean is below its threshold and writes JUnit XML.

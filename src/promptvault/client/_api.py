@@ -49,6 +49,8 @@ class Call(Generic[T]):
     json: Any = None
     # GET and PUT are safe to repeat; POST (push, rollback) is not and is never retried.
     idempotent: bool = True
+    # The answer is text (an export), handed to ``parse`` as it is rather than as JSON.
+    text: bool = False
 
 
 def prompt_path(name: str, *suffix: str) -> str:

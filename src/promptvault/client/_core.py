@@ -487,6 +487,8 @@ class ClientCore:
         """The parsed answer, or the rebuilt promptvault error, or :class:`Unavailable`."""
         status = response.status_code
         if status < 300:
+            if call.text:
+                return call.parse(response.text)
             if status == 204 or not response.content:
                 return call.parse(None)
             return call.parse(response.json())

@@ -37,6 +37,7 @@ from promptvault.client._core import (
     transport_reason,
     uses_partials,
 )
+from promptvault.client._evals_async import AsyncClientEvals
 from promptvault.client._push_async import AsyncPushStream
 from promptvault.client.cache import CacheKey
 from promptvault.client.events import FlushResult
@@ -94,6 +95,7 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
             self, batch_size=event_batch_size, interval=event_interval, max_buffer=event_buffer
         )
         self.audit = AsyncClientAudit(self._call)
+        self.evals = AsyncClientEvals(self._call, asyncio.sleep)
         self.events = AsyncClientChanges(self._call)
         self._core.forget_routing = self.experiments.forget
         wanted = push if push is not None else transport is None

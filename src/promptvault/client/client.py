@@ -46,6 +46,7 @@ from promptvault.client._core import (
     render_fallback,
     transport_reason,
 )
+from promptvault.client._evals_sync import ClientEvals
 from promptvault.client._push_sync import PushStream
 from promptvault.client.cache import CacheKey
 from promptvault.client.events import FlushResult
@@ -115,6 +116,7 @@ class PromptVaultClient(StoreCalls):
             block_timeout=event_block_timeout,
         )
         self.audit = ClientAudit(self._call)
+        self.evals = ClientEvals(self._call, time.sleep)
         self.events = ClientChanges(self._call)
         self._core.forget_routing = self.experiments.forget
         wanted = push if push is not None else transport is None
