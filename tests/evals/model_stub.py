@@ -58,6 +58,8 @@ class ModelStub:
     _closing: asyncio.Event | None = None
     port: int = 0
     _hang_after: int | None = None
+    _hold_after: int | None = None
+    _released: asyncio.Event | None = None
 
     # --- control ------------------------------------------------------------------------
 
@@ -70,6 +72,24 @@ class ModelStub:
         """Every request after the first ``served`` answers hangs (a model gone quiet);
         None answers again."""
         self._hang_after = served
+
+    def hold(self, after: int = 0) -> None:
+        """Every request after the first ``after`` answers waits until :meth:`release`
+        (then all of them are answered): a model that is slow for as long as a test says."""
+        # Set here, at once: a request arriving right after this call is already held.
+        self._released = asyncio.Event()  # bound to the stub's loop when first awaited
+        self._hold_after = after
+
+    def release(self) -> None:
+        """Answer the held requests, and hold no more."""
+        assert self._loop is not None
+
+        def go() -> None:
+            self._hold_after = None
+            if self._released is not None:
+                self._released.set()
+
+        self._loop.call_soon_threadsafe(go)
 
     def hang(self, times: int = 1) -> None:
         """The next ``times`` requests get no answer (until the stub closes)."""
@@ -174,6 +194,9 @@ class ModelStub:
             assert self._closing is not None
             await self._closing.wait()
             return 500, {"error": {"message": "closing"}}, {}
+        if self._hold_after is not None and self.served >= self._hold_after:
+            assert self._released is not None
+            await self._released.wait()
         if self.delay:
             await asyncio.sleep(self.delay)
         text = self.reply(body)

@@ -17,8 +17,10 @@ static files to the FastAPI app:
 ``/examples[/{name}]``      few-shot collections: browse, search by meaning or text
 ``/examples/...`` (POST)    writers: create collections, add, edit, delete, import a file,
                             switch the embedder
-``/evals[/...]``             evaluation datasets, runs (per-case table, failures filter)
-                            and comparisons of two runs
+``/evals[/...]``             evaluation datasets, runs (per-case table, failures filter,
+                            live progress) and comparisons of two runs
+``/evals/...`` (POST)       writers: create datasets, add, edit, delete cases (checked
+                            against a prompt), import a file, start a run
 ``/requests[/{id}]``        four-eyes approval: the queue, one request, approve / reject,
                             comments (and ``/comments/{name}`` on a version)
 ``/keys``                   API keys (admins): create (secret shown once), rotate, revoke
@@ -45,6 +47,7 @@ from promptvault.server.ui import (
     audit,
     compare,
     editor,
+    eval_edit,
     evals,
     example_edit,
     examples,
@@ -96,6 +99,7 @@ def mount(app: FastAPI) -> None:
         experiments,
         examples,
         example_edit,
+        eval_edit,  # before evals: /evals/datasets/{name}/new-case is not a case page
         evals,
         key_admin,
         webhooks,

@@ -1,7 +1,8 @@
 """Evaluation pages: datasets and their cases, runs with a per-case table, comparisons.
 
-Every signed-in role may browse. Changes (import, runs, gates) go through the CLI, the
-library or ``/v1/datasets`` and ``/v1/evals``.
+Every signed-in role may browse. Writers change datasets and start runs with the forms of
+:mod:`promptvault.server.ui.eval_edit`; gates go through the CLI, the library or
+``/v1/evals``. A running run's page follows its progress.
 
 ==============================  =========================================================
 ``/evals``                      datasets and the latest runs
@@ -34,6 +35,11 @@ def dataset_url(name: str) -> str:
     return f"/evals/datasets/{quote(name, safe='')}"
 
 
+def case_url(name: str, key: str) -> str:
+    """The URL of the form that edits one case of a dataset."""
+    return f"{dataset_url(name)}/cases/{quote(key, safe='')}"
+
+
 def run_url(run_id: str) -> str:
     """The URL of a run's page."""
     return f"/evals/runs/{quote(run_id, safe='')}"
@@ -43,7 +49,7 @@ def _failed(result: CaseResult) -> bool:
     return result.error is not None or any(not s.passed for s in result.scores)
 
 
-_LINKS = {"dataset_url": dataset_url, "run_url": run_url}
+_LINKS = {"dataset_url": dataset_url, "run_url": run_url, "case_url": case_url}
 
 
 @router.get("/evals")
@@ -64,10 +70,13 @@ def dataset_page(
     vault: VaultDep,
     user: UserDep,
     version: Annotated[int | None, Query(ge=1)] = None,
+    prompt: Annotated[str, Query(max_length=300)] = "",
 ) -> Response:
-    """One dataset's cases at a version, and the runs made on it."""
+    """One dataset's cases at a version, and the runs made on it; writers also get the
+    forms to add, edit and import cases and to start a run (``prompt`` fills them in)."""
     dataset = vault.evals.dataset(name)
     cases = vault.evals.cases(name, version=version)
+    runs = vault.evals.runs(dataset=name, limit=50)
     return page(
         request,
         "eval_dataset.html",
@@ -76,7 +85,9 @@ def dataset_page(
             "version": version or dataset.version,
             "cases": cases[:MAX_ROWS],
             "total": len(cases),
-            "runs": vault.evals.runs(dataset=name, limit=50),
+            "runs": runs,
+            "prompt": prompt or (f"{runs[0].prompt}@{runs[0].version}" if runs else ""),
+            "providers": vault.evals.providers() if user.can_write else [],
             **_LINKS,
         },
     )

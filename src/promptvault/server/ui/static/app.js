@@ -97,6 +97,39 @@
     window.addEventListener("pagehide", () => source.close());
   }
 
+  // --- a running evaluation run ---------------------------------------------------------
+  // Polls the run's progress while it is going, and reloads the page (results, summary)
+  // once it has finished or been interrupted.
+  const runBox = document.getElementById("run-progress");
+  if (runBox) {
+    const url = runBox.getAttribute("data-run-progress");
+    const bar = document.getElementById("run-progress-bar");
+    const text = document.getElementById("run-progress-text");
+    let shown = -1;
+    const poll = () => {
+      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then((response) => (response.ok ? response.json() : null))
+        .then((state) => {
+          if (!state) return;
+          if (state.status !== "running") {
+            window.location.reload();
+            return;
+          }
+          if (state.done !== shown) {
+            shown = state.done;
+            bar.max = state.total;
+            bar.value = state.done;
+            text.textContent =
+              state.done + " of " + state.total + " cases done, " + state.errors +
+              " errors. The page reloads when the run ends.";
+          }
+          setTimeout(poll, 1000);
+        })
+        .catch(() => setTimeout(poll, 3000));
+    };
+    setTimeout(poll, 500);
+  }
+
   // --- editor -------------------------------------------------------------------------
   const form = document.getElementById("editor");
   if (!form) return;
