@@ -15,7 +15,6 @@ from promptvault.errors import InvalidInputError
 from promptvault.fewshot.examples_for_build import Selection, choose
 from promptvault.fewshot.models import ExamplesSpec
 from promptvault.fewshot.runtime import CollectionCache
-from promptvault.storage import fewshot as repo
 from promptvault.storage.database import Database
 
 __all__ = ["Picker", "Selection"]
@@ -39,8 +38,8 @@ class Picker:
         hit = self._attached.get(prompt)
         if hit is not None and hit[0] > now:
             return hit[1]
-        with self.db.read() as s:
-            names = [c["name"] for c in repo.collections(s, prompt=prompt)]
+        with self.db.read_work() as work:
+            names = [c["name"] for c in work.collections.fields(prompt=prompt)]
         self._attached[prompt] = (now + self.cache.ttl, names)
         return names
 

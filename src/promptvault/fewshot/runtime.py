@@ -25,7 +25,6 @@ from promptvault.fewshot.approximate import approximate_available
 from promptvault.fewshot.embedders import Embedder, Vectors
 from promptvault.fewshot.index import CollectionIndex, vectors_from_bytes
 from promptvault.fewshot.models import Collection
-from promptvault.storage import fewshot as repo
 from promptvault.storage.database import Database
 
 __all__ = ["CollectionCache", "Loaded", "not_found"]
@@ -98,8 +97,8 @@ class CollectionCache:
                 return entry.loaded
             if entry is not None:
                 self.checks += 1
-                with self.db.read() as s:
-                    revision = repo.revision_of(s, name)
+                with self.db.read_work() as work:
+                    revision = work.collections.revision(name)
                 if revision is None:
                     self._entries.pop(name, None)
                     raise not_found(name)
@@ -112,12 +111,12 @@ class CollectionCache:
 
     def _load(self, name: str) -> Loaded:
         self.loads += 1
-        with self.db.read() as s:
-            row = repo.collection_row(s, name)
-            if row is None:
-                raise not_found(name, repo.near_collection_names(s, name))
-            fields = repo.collections(s, name=name)[0]
-            records = repo.load_records(s, row.id, name)
+        with self.db.read_work() as work:
+            stored = work.collections.find(name)
+            if stored is None:
+                raise not_found(name, work.collections.near_names(name))
+            fields = work.collections.fields(name=name)[0]
+            records = work.collections.records(stored.id, name)
         collection = Collection(**fields)
         embedder = self.embedder(collection)
         vectors = vectors_from_bytes([r.embedding for r in records], collection.dim)

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy.orm import Session
 
 from promptvault.config import Settings
 from promptvault.entities import Example
@@ -41,10 +40,9 @@ from promptvault.fewshot.models import (
 from promptvault.fewshot.runtime import CollectionCache, Loaded, not_found
 from promptvault.fewshot.transfer import EMBED_BATCH
 from promptvault.fewshot.usage import UsageCounter
-from promptvault.storage import fewshot as repo
-from promptvault.storage.audit import append
+from promptvault.storage.collection_repository import StoredCollection
 from promptvault.storage.database import Database
-from promptvault.storage.tables import CollectionRow, utcnow
+from promptvault.storage.unit_of_work import UnitOfWork, utcnow
 
 __all__ = ["UNSET", "ExampleService", "Progress", "Selection"]
 
@@ -130,47 +128,42 @@ class ExampleService:
             "token_budget": check_count(token_budget, "token_budget", optional=True),
         }
 
-        def work(s: Session) -> None:
-            if repo.collection_row(s, name) is not None:
+        def work(w: UnitOfWork) -> None:
+            if w.collections.find(name) is not None:
                 raise ConflictError(
                     f"a collection named {name!r} already exists",
                     details={"field": "name", "value": name},
                 )
             at = utcnow()
-            prompt_id = self._prompt_id(s, prompt)
-            s.add(
-                CollectionRow(
-                    name=name,
-                    embedder=embedder,
-                    embedder_spec=spec,
-                    dim=dim,
-                    prompt_id=prompt_id,
-                    revision=1,
-                    created_at=at,
-                    created_by=actor,
-                    updated_at=at,
-                    updated_by=actor,
-                    **values,
-                )
+            w.collections.create(
+                name=name,
+                embedder=embedder,
+                embedder_spec=spec,
+                dim=dim,
+                prompt_id=self._prompt_id(w, prompt),
+                revision=1,
+                created_at=at,
+                created_by=actor,
+                updated_at=at,
+                updated_by=actor,
+                **values,
             )
-            s.flush()
-            append(
-                s,
+            w.audit(
                 actor=actor,
                 action="collection.create",
                 target=_target(name),
                 details={"embedder": spec, "prompt": prompt, **values},
             )
 
-        self.db.write(work)
+        self.db.write_work(work)
         self.picker.forget_attachments()
         return self.get(name)
 
     @staticmethod
-    def _prompt_id(s: Session, prompt: str | None) -> int | None:
+    def _prompt_id(work: UnitOfWork, prompt: str | None) -> int | None:
         if prompt is None:
             return None
-        found = repo.prompt_id(s, prompt)
+        found = work.collections.prompt_id(prompt)
         if found is None:
             from promptvault.errors import PromptNotFound
 
@@ -182,16 +175,16 @@ class ExampleService:
 
     def get(self, name: str) -> Collection:
         """One collection (with its size and attached prompt)."""
-        with self.db.read() as s:
-            found = repo.collections(s, name=name)
+        with self.db.read_work() as work:
+            found = work.collections.fields(name=name)
             if not found:
-                raise not_found(name, repo.near_collection_names(s, name))
+                raise not_found(name, work.collections.near_names(name))
         return Collection(**found[0])
 
     def list(self, *, prompt: str | None = None) -> list[Collection]:
         """Every collection by name (or those attached to ``prompt``)."""
-        with self.db.read() as s:
-            return [Collection(**c) for c in repo.collections(s, prompt=prompt)]
+        with self.db.read_work() as work:
+            return [Collection(**c) for c in work.collections.fields(prompt=prompt)]
 
     def update(
         self,
@@ -220,9 +213,8 @@ class ExampleService:
         if token_budget is not UNSET:
             values["token_budget"] = check_count(token_budget, "token_budget", optional=True)
 
-        def change(s: Session, row: CollectionRow) -> dict[str, Any]:
-            for key, value in values.items():
-                setattr(row, key, value)
+        def change(work: UnitOfWork, stored: StoredCollection) -> dict[str, Any]:
+            work.collections.update(stored.id, **values)
             return values
 
         self._write(name, change, "collection.update", actor, reload=True)
@@ -231,8 +223,8 @@ class ExampleService:
     def attach(self, name: str, prompt: str | None, *, actor: str = "") -> Collection:
         """Attach the collection to ``prompt`` (None detaches it)."""
 
-        def change(s: Session, row: CollectionRow) -> dict[str, Any]:
-            row.prompt_id = self._prompt_id(s, prompt)
+        def change(work: UnitOfWork, stored: StoredCollection) -> dict[str, Any]:
+            work.collections.update(stored.id, prompt_id=self._prompt_id(work, prompt))
             return {"prompt": prompt}
 
         self._write(name, change, "collection.attach", actor, reload=True)
@@ -243,59 +235,56 @@ class ExampleService:
         """Delete a collection and all its examples."""
         self.flush_usage()
 
-        def work(s: Session) -> None:
-            row = repo.collection_row(s, name)
-            if row is None:
+        def work(w: UnitOfWork) -> None:
+            stored = w.collections.find(name)
+            if stored is None:
                 raise not_found(name)
-            size = len(repo.example_rows(s, row.id, name))
-            s.delete(row)
-            s.flush()
-            append(
-                s,
+            size = len(w.collections.examples(stored.id, name))
+            w.collections.delete(stored.id)
+            w.audit(
                 actor=actor,
                 action="collection.delete",
                 target=_target(name),
                 details={"examples": size},
             )
 
-        self.db.write(work)
+        self.db.write_work(work)
         self.cache.drop(name)
         self.picker.forget_attachments()
 
     def _write(
         self,
         name: str,
-        change: Callable[[Session, CollectionRow], dict[str, Any]],
+        change: Callable[[UnitOfWork, StoredCollection], dict[str, Any]],
         action: str,
         actor: str,
         *,
         spec: str | None = None,
         reload: bool = False,
     ) -> tuple[int, int, dict[str, Any]]:
-        """Run ``change`` on the collection row, bump the revision and audit, in one go.
+        """Run ``change`` on the collection, bump the revision and audit, in one go.
 
         Returns ``(old revision, new revision, audit details)``. ``spec`` is the embedder
         spec the caller's vectors were made with; a different one in the row is a conflict.
         """
 
-        def work(s: Session) -> tuple[int, int, dict[str, Any]]:
-            row = repo.collection_row(s, name)
-            if row is None:
+        def work(w: UnitOfWork) -> tuple[int, int, dict[str, Any]]:
+            stored = w.collections.find(name)
+            if stored is None:
                 raise not_found(name)
-            if spec is not None and row.embedder_spec != spec:
+            if spec is not None and stored.embedder_spec != spec:
                 raise ConflictError(
                     f"collection {name!r} changed embedder while its vectors were computed; "
                     "try again",
-                    details={"field": "embedder", "stored": row.embedder_spec, "used": spec},
+                    details={"field": "embedder", "stored": stored.embedder_spec, "used": spec},
                 )
-            old = row.revision
-            details = change(s, row)
-            s.flush()
-            new = repo.bump_revision(s, row.id, actor=actor, at=utcnow())
-            append(s, actor=actor, action=action, target=_target(name), details=details)
-            return old, new, details
+            details = change(w, stored)
+            w.flush()
+            new = w.collections.bump_revision(stored.id, actor=actor, at=utcnow())
+            w.audit(actor=actor, action=action, target=_target(name), details=details)
+            return stored.revision, new, details
 
-        result = self.db.write(work)
+        result = self.db.write_work(work)
         if reload:
             self.cache.drop(name)
         return result
@@ -308,11 +297,11 @@ class ExampleService:
         One indexed read of the collection row: no example count, so adding to a large
         collection does not cost a scan of it.
         """
-        with self.db.read() as s:
-            row = repo.collection_row(s, name)
-            if row is None:
-                raise not_found(name, repo.near_collection_names(s, name))
-            embedder_name, spec = row.embedder, row.embedder_spec
+        with self.db.read_work() as work:
+            stored = work.collections.find(name)
+            if stored is None:
+                raise not_found(name, work.collections.near_names(name))
+        embedder_name, spec = stored.embedder, stored.embedder_spec
         return self.cache.embedder_of(name, embedder_name, spec), spec
 
     @staticmethod
@@ -377,11 +366,11 @@ class ExampleService:
         at = utcnow()
         inserted: _List[int] = []
 
-        def change(s: Session, row: CollectionRow) -> dict[str, Any]:
+        def change(work: UnitOfWork, stored: StoredCollection) -> dict[str, Any]:
             values = [
                 {**r, "embedding": vector_bytes(v)} for r, v in zip(checked, vectors, strict=True)
             ]
-            inserted[:] = repo.insert_examples(s, row.id, values, at=at)
+            inserted[:] = work.collections.insert_examples(stored.id, values, at=at)
             details: dict[str, Any] = {"count": len(inserted), **(audit or {})}
             if len(inserted) <= 20:
                 details["ids"] = list(inserted)
@@ -418,8 +407,8 @@ class ExampleService:
         vector = self._embed(embedder, [values["input"]])[0] if "input" in values else None
         found: _List[Example] = []
 
-        def change(s: Session, row: CollectionRow) -> dict[str, Any]:
-            current = repo.example_rows(s, row.id, name, ids=[example_id])
+        def change(work: UnitOfWork, stored: StoredCollection) -> dict[str, Any]:
+            current = work.collections.examples(stored.id, name, ids=[example_id])
             if not current:
                 raise InvalidInputError(
                     f"collection {name!r} has no example {example_id}",
@@ -428,7 +417,7 @@ class ExampleService:
             update = dict(values)
             if vector is not None:
                 update["embedding"] = vector_bytes(vector)
-            repo.update_example(s, example_id, update)
+            work.collections.update_example(example_id, update)
             found[:] = [current[0].model_copy(update=values)]
             return {"id": example_id, "fields": sorted(values)}
 
@@ -449,8 +438,8 @@ class ExampleService:
         wanted = [int(i) for i in ids]
         gone: _List[int] = []
 
-        def change(s: Session, row: CollectionRow) -> dict[str, Any]:
-            gone[:] = repo.delete_examples(s, row.id, wanted)
+        def change(work: UnitOfWork, stored: StoredCollection) -> dict[str, Any]:
+            gone[:] = work.collections.delete_examples(stored.id, wanted)
             if not gone:
                 raise InvalidInputError(
                     f"collection {name!r} has none of the examples {wanted}",
@@ -482,13 +471,12 @@ class ExampleService:
         written first, so the numbers are current); ``contains`` keeps those whose input or
         output holds that text, case-insensitively."""
         self.flush_usage()
-        with self.db.read() as s:
-            row = repo.collection_row(s, name)
-            if row is None:
-                raise not_found(name, repo.near_collection_names(s, name))
-            return repo.example_rows(
-                s,
-                row.id,
+        with self.db.read_work() as work:
+            stored = work.collections.find(name)
+            if stored is None:
+                raise not_found(name, work.collections.near_names(name))
+            return work.collections.examples(
+                stored.id,
                 name,
                 ids=ids,
                 category=category,
@@ -499,11 +487,11 @@ class ExampleService:
 
     def categories(self, name: str) -> _List[str]:
         """The distinct categories of collection ``name``'s examples."""
-        with self.db.read() as s:
-            row = repo.collection_row(s, name)
-            if row is None:
-                raise not_found(name, repo.near_collection_names(s, name))
-            return repo.categories(s, row.id)
+        with self.db.read_work() as work:
+            stored = work.collections.find(name)
+            if stored is None:
+                raise not_found(name, work.collections.near_names(name))
+            return work.collections.categories(stored.id)
 
     # --- bulk and search (see promptvault.fewshot.transfer) ---------------------------------
 
@@ -543,7 +531,8 @@ class ExampleService:
         return self.usage.flush()
 
     def _write_usage(self, counts: Mapping[int, int]) -> None:
-        self.db.write(lambda s: repo.add_usage(s, counts), serial=False)  # atomic increments
+        # Atomic increments: no ordering with other writes needed, so no serial lock.
+        self.db.write_work(lambda work: work.collections.add_usage(counts), serial=False)
         self.cache.add_usage(counts)
 
     def close(self) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy.orm import Session
 
 from promptvault.entities import Example
 from promptvault.errors import ConflictError, InvalidInputError
@@ -22,8 +21,8 @@ from promptvault.fewshot.index import vector_bytes
 from promptvault.fewshot.io import Format, dump_examples, parse_rows, sniff_format
 from promptvault.fewshot.models import Collection, ImportReport, RowError
 from promptvault.fewshot.runtime import not_found
-from promptvault.storage import fewshot as repo
-from promptvault.storage.tables import CollectionRow
+from promptvault.storage.collection_repository import StoredCollection
+from promptvault.storage.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from promptvault.fewshot.service import ExampleService, Progress
@@ -151,11 +150,11 @@ def reembed(
         )
     instance = service.embedder(embedder)
     before = service.get(name)
-    with service.db.read() as s:
-        row = repo.collection_row(s, name)
-        if row is None:
+    with service.db.read_work() as work:
+        stored = work.collections.find(name)
+        if stored is None:
             raise not_found(name)
-        records = repo.example_rows(s, row.id, name)
+        records = work.collections.examples(stored.id, name)
     texts = [e.input for e in records]
     parts: list[Vectors] = []
     for start in range(0, len(texts), EMBED_BATCH):
@@ -167,16 +166,16 @@ def reembed(
     vectors = np.concatenate(parts) if parts else np.zeros((0, instance.dim), np.float32)
     spec, dim = instance.spec, instance.dim
 
-    def change(s: Session, row: CollectionRow) -> dict[str, Any]:
-        if row.revision != before.revision:
+    def change(work: UnitOfWork, stored: StoredCollection) -> dict[str, Any]:
+        if stored.revision != before.revision:
             raise ConflictError(
                 f"collection {name!r} changed while it was being re-embedded; try again",
                 details={"field": "revision", "expected": before.revision},
             )
-        repo.set_embeddings(
-            s, [(e.id, vector_bytes(v)) for e, v in zip(records, vectors, strict=True)]
+        work.collections.set_embeddings(
+            [(e.id, vector_bytes(v)) for e, v in zip(records, vectors, strict=True)]
         )
-        row.embedder, row.embedder_spec, row.dim = embedder, spec, dim
+        work.collections.update(stored.id, embedder=embedder, embedder_spec=spec, dim=dim)
         return {"from": before.embedder_spec, "to": spec, "examples": len(records)}
 
     service._write(name, change, "collection.embedder", actor, reload=True)

@@ -16,16 +16,20 @@ from sqlalchemy.orm import Session
 
 from promptvault.storage import evals as eval_store
 from promptvault.storage import experiments as store
+from promptvault.storage import webhooks as webhook_store
 from promptvault.storage.audit import append
+from promptvault.storage.collection_repository import CollectionRepository
 from promptvault.storage.prompt_repository import PromptRepository
 from promptvault.storage.tables import utcnow
 
 __all__ = [
+    "CollectionRepository",
     "EvalRepository",
     "ExperimentRepository",
     "PromptRepository",
     "StatKey",
     "UnitOfWork",
+    "WebhookRepository",
     "utcnow",
 ]
 
@@ -234,6 +238,66 @@ class EvalRepository:
         return eval_store.gate_delete(self._session, prompt, label)
 
 
+class WebhookRepository:
+    """Webhook subscriptions, their delivery log and the dispatcher's lease (see
+    :mod:`promptvault.storage.webhooks`); everything comes back as dicts."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def insert(self, **fields: Any) -> dict[str, Any]:
+        return webhook_store.insert_webhook(self._session, **fields)
+
+    def all(self) -> list[dict[str, Any]]:
+        return webhook_store.webhooks(self._session)
+
+    def enabled(self) -> list[dict[str, Any]]:
+        return webhook_store.enabled_webhooks(self._session)
+
+    def load(self, uid: str) -> dict[str, Any] | None:
+        return webhook_store.load_webhook(self._session, uid)
+
+    def update(
+        self,
+        webhook_id: int,
+        *,
+        cursor_was: int | None = None,
+        enabled_only: bool = False,
+        **fields: Any,
+    ) -> bool:
+        """Change fields (conditions: see :func:`storage.webhooks.update_webhook`); returns
+        whether the subscription changed."""
+        return webhook_store.update_webhook(
+            self._session, webhook_id, cursor_was=cursor_was, enabled_only=enabled_only, **fields
+        )
+
+    def delete(self, webhook_id: int) -> None:
+        webhook_store.delete_webhook(self._session, webhook_id)
+
+    def insert_delivery(self, **fields: Any) -> int:
+        return webhook_store.insert_delivery(self._session, **fields)
+
+    def insert_deliveries(self, rows: list[dict[str, Any]]) -> None:
+        webhook_store.insert_deliveries(self._session, rows)
+
+    def prune_deliveries(self, *, before: datetime) -> int:
+        return webhook_store.prune_deliveries(self._session, before=before)
+
+    def deliveries(
+        self, webhook_id: int, *, limit: int, before: int | None = None
+    ) -> list[dict[str, Any]]:
+        return webhook_store.deliveries(self._session, webhook_id, limit=limit, before=before)
+
+    def delivery(self, delivery_id: int) -> dict[str, Any] | None:
+        return webhook_store.delivery(self._session, delivery_id)
+
+    def acquire_lease(self, name: str, *, holder: str, now: datetime, until: datetime) -> bool:
+        return webhook_store.acquire_lease(self._session, name, holder=holder, now=now, until=until)
+
+    def release_lease(self, name: str, *, holder: str, now: datetime) -> None:
+        webhook_store.release_lease(self._session, name, holder=holder, now=now)
+
+
 class UnitOfWork:
     """One transaction: its repositories, its audit chain, and a flush point."""
 
@@ -242,6 +306,8 @@ class UnitOfWork:
         self.prompts = PromptRepository(session)
         self.experiments = ExperimentRepository(session)
         self.evals = EvalRepository(session)
+        self.collections = CollectionRepository(session)
+        self.webhooks = WebhookRepository(session)
 
     def audit(
         self,

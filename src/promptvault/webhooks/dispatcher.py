@@ -39,9 +39,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from promptvault.storage import webhooks as store
-from promptvault.storage.audit import append
-from promptvault.storage.tables import utcnow
+from promptvault.storage.unit_of_work import UnitOfWork, utcnow
 from promptvault.webhooks.feed import ChangeEvent, FeedPage, event_matches
 from promptvault.webhooks.service import WebhookService
 from promptvault.webhooks.transport import Response
@@ -126,8 +124,9 @@ class Dispatcher:
         self.record()  # anything left
         if self._lease_until:
             try:
-                self.db.write(
-                    lambda s: store.release_lease(s, LEASE_NAME, holder=self.holder, now=utcnow()),
+                at = utcnow()
+                self.db.write_work(
+                    lambda w: w.webhooks.release_lease(LEASE_NAME, holder=self.holder, now=at),
                     serial=False,
                 )
             except Exception:  # shutting down: the lease simply expires instead
@@ -164,8 +163,8 @@ class Dispatcher:
             return False
         at = utcnow()
         until = at + timedelta(seconds=self.lease_seconds)
-        held = self.db.write(
-            lambda s: store.acquire_lease(s, LEASE_NAME, holder=self.holder, now=at, until=until),
+        held = self.db.write_work(
+            lambda w: w.webhooks.acquire_lease(LEASE_NAME, holder=self.holder, now=at, until=until),
             serial=False,
         )
         if held:
@@ -188,8 +187,8 @@ class Dispatcher:
         busy = {key for key, f in self._inflight.items() if not f.done()}
         with self._lock:
             busy |= set(self._unrecorded)
-        with self.db.read() as session:
-            subscriptions = store.enabled_webhooks(session)
+        with self.db.read_work() as work:
+            subscriptions = work.webhooks.enabled()
         if not subscriptions:
             return False
         head = self.feed.last_id()
@@ -221,7 +220,9 @@ class Dispatcher:
     def prune(self) -> int:
         """Delete delivery-log entries older than ``webhook_log_days``; returns how many."""
         before = utcnow() - timedelta(days=self.log_days)
-        return self.db.write(lambda s: store.prune_deliveries(s, before=before), serial=False)
+        return self.db.write_work(
+            lambda w: w.webhooks.prune_deliveries(before=before), serial=False
+        )
 
     def _prune(self) -> None:
         # Once an hour, by the lease holder only: the log must not grow without bound.
@@ -335,16 +336,15 @@ class Dispatcher:
             first, changes, disable = final.get(o.fields["id"], (o, {}, False))
             final[o.fields["id"]] = (first, {**changes, **o.changes}, disable or o.disable)
 
-        def work(session: Any) -> None:
-            store.insert_deliveries(session, logs)
+        def change(work: UnitOfWork) -> None:
+            work.webhooks.insert_deliveries(logs)
             for first, changes, disable in final.values():
-                moved = store.update_webhook(
-                    session, first.fields["id"], cursor_was=first.cursor, enabled_only=True,
+                moved = work.webhooks.update(
+                    first.fields["id"], cursor_was=first.cursor, enabled_only=True,
                     **changes,
                 )  # fmt: skip
                 if moved and disable:
-                    append(
-                        session,
+                    work.audit(
                         actor=_ACTOR,
                         action="webhook.disable",
                         target=f"webhook:{first.fields['uid']}",
@@ -352,7 +352,7 @@ class Dispatcher:
                     )
 
         try:
-            self.db.write(work, serial=any(o.disable for o in batch))
+            self.db.write_work(change, serial=any(o.disable for o in batch))
         except Exception:  # not recorded: those events are sent again (same webhook-id)
             log.warning("could not record %d webhook deliveries", len(batch), exc_info=True)
         finally:

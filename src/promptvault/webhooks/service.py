@@ -19,11 +19,9 @@ from typing import Any
 from promptvault.config import Settings
 from promptvault.entities import Webhook, WebhookDelivery
 from promptvault.errors import InvalidInputError, WebhookNotFound, did_you_mean, suggest
-from promptvault.storage import webhooks as store
-from promptvault.storage.audit import append
 from promptvault.storage.change_events import EVENT_TYPES
 from promptvault.storage.database import Database
-from promptvault.storage.tables import utcnow
+from promptvault.storage.unit_of_work import UnitOfWork, utcnow
 from promptvault.webhooks import formats, signing
 from promptvault.webhooks.addresses import AddressPolicy, parse_url
 from promptvault.webhooks.feed import ChangeEvent, ChangeFeed
@@ -160,10 +158,9 @@ class WebhookService:
         secret = str(fields["secret"])
         fields["secret"] = seal(self.settings, secret)
 
-        def work(session: Any) -> dict[str, Any]:
-            stored = store.insert_webhook(session, **fields)
-            append(
-                session,
+        def change(work: UnitOfWork) -> dict[str, Any]:
+            stored = work.webhooks.insert(**fields)
+            work.audit(
                 actor=who,
                 action="webhook.create",
                 target=f"webhook:{fields['uid']}",
@@ -176,24 +173,24 @@ class WebhookService:
             )
             return stored
 
-        stored = self.db.write(work)
+        stored = self.db.write_work(change)
         return secret, to_entity(stored)
 
     def list(self) -> list[Webhook]:
         """Every subscription, oldest first (secrets are never shown)."""
-        with self.db.read() as session:
-            return [to_entity(f) for f in store.webhooks(session)]
+        with self.db.read_work() as work:
+            return [to_entity(f) for f in work.webhooks.all()]
 
-    def _load(self, session: Any, uid: str) -> dict[str, Any]:
-        found = store.load_webhook(session, uid) if isinstance(uid, str) else None
+    def _load(self, work: UnitOfWork, uid: str) -> dict[str, Any]:
+        found = work.webhooks.load(uid) if isinstance(uid, str) else None
         if found is None:
             raise WebhookNotFound(f"no webhook {uid!r}", details={"field": "id", "id": uid})
         return found
 
     def get(self, uid: str) -> Webhook:
         """One subscription."""
-        with self.db.read() as session:
-            return to_entity(self._load(session, uid))
+        with self.db.read_work() as work:
+            return to_entity(self._load(work, uid))
 
     def set_enabled(
         self, uid: str, enabled: bool, *, actor: str = "", reason: str | None = None
@@ -202,8 +199,8 @@ class WebhookService:
         at (nothing is skipped) with a clean failure count."""
         who = actor or self.db.default_actor
 
-        def work(session: Any) -> Webhook:
-            found = self._load(session, uid)
+        def change(work: UnitOfWork) -> Webhook:
+            found = self._load(work, uid)
             changes: dict[str, Any] = {"enabled": enabled}
             if enabled:
                 changes.update(
@@ -212,9 +209,8 @@ class WebhookService:
             else:
                 changes["disabled_reason"] = reason or f"disabled by {who}"
             if bool(found["enabled"]) != enabled:
-                store.update_webhook(session, found["id"], **changes)
-                append(
-                    session,
+                work.webhooks.update(found["id"], **changes)
+                work.audit(
                     actor=who,
                     action="webhook.enable" if enabled else "webhook.disable",
                     target=f"webhook:{uid}",
@@ -223,17 +219,16 @@ class WebhookService:
                 found = {**found, **changes}
             return to_entity(found)
 
-        return self.db.write(work)
+        return self.db.write_work(change)
 
     def remove(self, uid: str, *, actor: str = "") -> Webhook:
         """Delete a subscription and its delivery log."""
         who = actor or self.db.default_actor
 
-        def work(session: Any) -> Webhook:
-            found = self._load(session, uid)
-            store.delete_webhook(session, found["id"])
-            append(
-                session,
+        def change(work: UnitOfWork) -> Webhook:
+            found = self._load(work, uid)
+            work.webhooks.delete(found["id"])
+            work.audit(
                 actor=who,
                 action="webhook.remove",
                 target=f"webhook:{uid}",
@@ -241,7 +236,7 @@ class WebhookService:
             )
             return to_entity(found)
 
-        return self.db.write(work)
+        return self.db.write_work(change)
 
     # --- the delivery log ----------------------------------------------------------------
 
@@ -249,9 +244,9 @@ class WebhookService:
         self, uid: str, *, limit: int = 50, before: int | None = None
     ) -> builtins.list[WebhookDelivery]:
         """A subscription's delivery attempts, newest first."""
-        with self.db.read() as session:
-            found = self._load(session, uid)
-            rows = store.deliveries(session, found["id"], limit=max(1, limit), before=before)
+        with self.db.read_work() as work:
+            found = self._load(work, uid)
+            rows = work.webhooks.deliveries(found["id"], limit=max(1, limit), before=before)
         return [_delivery(r, uid) for r in rows]
 
     # --- sending -------------------------------------------------------------------------
@@ -308,17 +303,16 @@ class WebhookService:
     def _send_now(
         self, uid: str, event: ChangeEvent, *, actor: str, trigger: str, msg_id: str | None = None
     ) -> WebhookDelivery:
-        with self.db.read() as session:
-            fields = self._load(session, uid)
+        with self.db.read_work() as work:
+            fields = self._load(work, uid)
         msg_id, response = self.send(fields, event, msg_id=msg_id)
         who = actor or self.db.default_actor
 
-        def work(session: Any) -> dict[str, Any]:
-            current = self._load(session, uid)
+        def change(work: UnitOfWork) -> dict[str, Any]:
+            current = self._load(work, uid)
             record = self.log_entry(current, event, msg_id, response, attempt=1, trigger=trigger)
-            record["id"] = store.insert_delivery(session, **record)
-            append(
-                session,
+            record["id"] = work.webhooks.insert_delivery(**record)
+            work.audit(
                 actor=who,
                 action=f"webhook.{trigger}",
                 target=f"webhook:{uid}",
@@ -326,7 +320,7 @@ class WebhookService:
             )
             return record
 
-        return _delivery(self.db.write(work), uid)
+        return _delivery(self.db.write_work(change), uid)
 
     def test(self, uid: str, *, actor: str = "") -> WebhookDelivery:
         """Send a ``webhook.test`` message now and log it (whether or not it is enabled)."""
@@ -345,9 +339,9 @@ class WebhookService:
 
     def redeliver(self, uid: str, delivery_id: int, *, actor: str = "") -> WebhookDelivery:
         """Send the event of a logged delivery again now (same ``webhook-id``)."""
-        with self.db.read() as session:
-            fields = self._load(session, uid)
-            logged = store.delivery(session, delivery_id)
+        with self.db.read_work() as work:
+            fields = self._load(work, uid)
+            logged = work.webhooks.delivery(delivery_id)
         if logged is None or logged["webhook_id"] != fields["id"] or logged["event_id"] is None:
             raise WebhookNotFound(
                 f"webhook {uid!r} has no redeliverable delivery {delivery_id}",
