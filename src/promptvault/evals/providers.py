@@ -62,16 +62,22 @@ class ModelClient(Protocol):
     async def aclose(self) -> None: ...
 
 
+def _sdk_options(config: ProviderConfig) -> dict[str, Any]:
+    """What both providers' SDK clients are made with; their own retries are off
+    (:func:`call_with_retries` retries)."""
+    return {
+        "api_key": config.api_key or "not-needed",
+        "base_url": config.base_url,
+        "timeout": config.timeout,
+        "max_retries": 0,
+    }
+
+
 class _OpenAIClient:
     def __init__(self, config: ProviderConfig) -> None:
         import openai
 
-        self._client = openai.AsyncOpenAI(
-            api_key=config.api_key or "not-needed",
-            base_url=config.base_url,
-            timeout=config.timeout,
-            max_retries=0,
-        )
+        self._client = openai.AsyncOpenAI(**_sdk_options(config))
 
     async def complete(self, request: Mapping[str, Any]) -> Completion:
         response = await self._client.chat.completions.create(**request)
@@ -91,12 +97,7 @@ class _AnthropicClient:
     def __init__(self, config: ProviderConfig) -> None:
         import anthropic
 
-        self._client = anthropic.AsyncAnthropic(
-            api_key=config.api_key or "not-needed",
-            base_url=config.base_url,
-            timeout=config.timeout,
-            max_retries=0,
-        )
+        self._client = anthropic.AsyncAnthropic(**_sdk_options(config))
 
     async def complete(self, request: Mapping[str, Any]) -> Completion:
         response = await self._client.messages.create(**request)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from promptvault.errors import (
     EvalRunNotFound,
@@ -53,6 +54,19 @@ __all__ = ["PreparedRun", "RunsMixin"]
 
 EvaluatorItem = Mapping[str, Any] | EvaluatorFn
 T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def _blocking(fn: Callable[P, Coroutine[Any, Any, T]], name: str) -> Callable[P, T]:
+    """``fn`` as a function that runs it to completion (see :func:`_run_sync`)."""
+
+    @functools.wraps(fn)
+    def blocking(*args: P.args, **kwargs: P.kwargs) -> T:
+        return _run_sync(fn(*args, **kwargs))
+
+    blocking.__name__ = name
+    blocking.__qualname__ = fn.__qualname__.rsplit(".", 1)[0] + "." + name
+    return blocking
 
 
 @dataclass(frozen=True)
@@ -151,35 +165,6 @@ class RunsMixin:
         return _run_sync(call())
 
     # --- running ------------------------------------------------------------------------
-
-    def run(
-        self,
-        dataset: str,
-        ref: str | None = None,
-        *,
-        provider: str | None = None,
-        model: str | None = None,
-        evaluators: Sequence[EvaluatorItem] | None = None,
-        concurrency: int | None = None,
-        resume: str | None = None,
-        cache: bool = True,
-        progress: Progress | None = None,
-        actor: str = "",
-    ) -> Run:
-        """Run ``ref`` (``name@label``, ``name@7``) over ``dataset``; see :meth:`arun`."""
-        coro = self.arun(
-            dataset,
-            ref,
-            provider=provider,
-            model=model,
-            evaluators=evaluators,
-            concurrency=concurrency,
-            resume=resume,
-            cache=cache,
-            progress=progress,
-            actor=actor,
-        )
-        return _run_sync(coro)
 
     async def arun(
         self,
@@ -299,6 +284,9 @@ class RunsMixin:
             )
 
         return PreparedRun(self.get_run(run_id, results=False), execute)
+
+    run = _blocking(arun, "run")
+    """:meth:`arun` for synchronous code (in a notebook's running loop too)."""
 
     # --- steps --------------------------------------------------------------------------
 
