@@ -10,6 +10,11 @@ same concurrency) and its floor (the ideal: concurrency x 20 answers/s):
   Target: < 2 ms.
 * a full re-run answered from the response cache. Target: < 5 s.
 
+Beside each throughput line, the CPU time per case of promptvault's run, of the raw client
+and of the model server: the ``openai`` client's own CPU per call (request transform,
+httpx, response parsing) bounds what any caller of it reaches on one core, so on a small or
+busy machine that bound, not the concurrency, is the ceiling.
+
 The model server runs in a process of its own, so it does not share the interpreter lock
 with the client under test. Rounds are interleaved (promptvault, raw client, promptvault,
 ...) and medians reported; the machine's load average is printed first and last.
@@ -75,6 +80,16 @@ class RemoteStub:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
+
+    def cpu_seconds(self) -> float:
+        """CPU time the model process has used so far (user + system; Linux ``/proc``)."""
+        assert self.proc is not None
+        try:
+            with open(f"/proc/{self.proc.pid}/stat", encoding="ascii") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -182,15 +197,30 @@ def main() -> None:
         for concurrency in (1, 8, 32):
             dataset, count = (sequential, seq_cases) if concurrency == 1 else ("bench", cases)
             ours, raw = [], []
+            cpu = {"promptvault": 0.0, "raw": 0.0, "model": 0.0}
             for _ in range(rounds):
+                before, model_before = time.process_time(), stub.cpu_seconds()
                 ours.append(count / _ours(vault, dataset, concurrency))
+                middle = time.process_time()
                 raw.append(count / asyncio.run(_raw(stub, all_requests[:count], concurrency)))
+                cpu["promptvault"] += middle - before
+                cpu["raw"] += time.process_time() - middle
+                cpu["model"] += stub.cpu_seconds() - model_before
             ideal = concurrency / ANSWER_S
             mine = statistics.median(ours)
             print(
                 f"concurrency {concurrency:>2}: promptvault {mine:7.1f} cases/s | "
                 f"raw openai client {statistics.median(raw):7.1f} cases/s | "
                 f"ideal {ideal:6.1f} cases/s | {mine / ideal:.0%} of ideal (target >= 80%)"
+            )
+            # Where the ceiling is: CPU per call of each side. A side needing C ms of CPU a
+            # call cannot pass 1000 / C calls/s on one core, whatever the concurrency.
+            per = {k: v / (count * rounds) * 1000 for k, v in cpu.items()}
+            per["model"] /= 2  # the model answered both sides
+            print(
+                f"    CPU per case: promptvault {per['promptvault']:.2f} ms, raw openai client "
+                f"{per['raw']:.2f} ms, model server {per['model']:.2f} ms -> one-core ceiling "
+                f"of the raw client {1000 / max(per['raw'], 1e-9):.0f} calls/s"
             )
 
         stub.start(0.0)
