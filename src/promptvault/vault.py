@@ -331,6 +331,7 @@ class Vault:
         label: str | None = None,
         version: int | None = None,
         unit_id: str | None = _NO_UNIT,
+        include_archived: bool = False,
     ) -> PromptVersion:
         """Resolve ``name``, ``name@label``, ``name@latest`` or ``name@7`` (cached).
 
@@ -338,8 +339,13 @@ class Vault:
         prompt and label, if any: the unit's variant version comes back with
         ``experiment`` and ``variant`` set, and an exposure is recorded. ``unit_id=None``
         assigns at random (counted separately).
+
+        An archived prompt raises ``PromptNotFound`` (``details['archived']``) unless
+        ``include_archived`` (for views of the registry itself, such as the web UI's).
         """
-        result: PromptVersion = self.registry.resolver.get(ref, label=label, version=version)
+        result: PromptVersion = self.registry.resolver.get(
+            ref, label=label, version=version, include_archived=include_archived
+        )
         if unit_id is _NO_UNIT:
             return result
         return self.experiments.route(result, unit_id)
@@ -373,6 +379,7 @@ class Vault:
         unit_id: str | None = _NO_UNIT,
         examples: str | Mapping[str, Any] | None = None,
         history: Sequence[Mapping[str, Any]] | None = None,
+        placeholders: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         now: datetime | None = None,
         strict: bool = True,
     ) -> BuiltRequest:
@@ -383,7 +390,8 @@ class Vault:
         rendered with ``variables``, e.g. ``"{{question}}"``; a missing collection means the
         one attached to the prompt). ``unit_id`` routes through a running experiment as in
         :meth:`get`. See :mod:`promptvault.builder.builder` for where examples and
-        ``history`` go; ``req.to_openai()`` / ``req.to_anthropic()`` give SDK arguments.
+        ``history`` go; ``placeholders`` fills a chat template's placeholders by name, as
+        in :meth:`render`. ``req.to_openai()`` / ``req.to_anthropic()`` give SDK arguments.
         """
         if unit_id is _NO_UNIT:
             version: PromptVersion = self.registry.resolver.get(ref)
@@ -392,7 +400,13 @@ class Vault:
         partials = self.registry.resolver.partial_sources(version)
         if examples is None:
             return self.builder.build(
-                version, variables, history=history, now=now, strict=strict, partials=partials
+                version,
+                variables,
+                history=history,
+                placeholders=placeholders,
+                now=now,
+                strict=strict,
+                partials=partials,
             )
         from promptvault.fewshot.models import parse_examples_spec
 
@@ -409,6 +423,7 @@ class Vault:
             examples_reason=picked.reason,
             example_template=picked.template,
             history=history,
+            placeholders=placeholders,
             now=now,
             strict=strict,
             partials=partials,

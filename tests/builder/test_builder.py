@@ -306,3 +306,59 @@ def test_cache_is_keyed_by_content_not_only_by_hash() -> None:
     first.metadata.dropped_params.setdefault("openai", []).append("x")
     third = builder.build(version("one {{a}}", model="m1"), {"a": 1}, now=CLOCK)
     assert third.params == {} and third.metadata.dropped_params == {}
+
+
+def test_placeholders_are_filled_by_name() -> None:
+    chat = version(
+        [
+            {"role": "system", "content": "Be {{tone}}."},
+            {"type": "placeholder", "name": "context"},
+            {"type": "placeholder", "name": "history"},
+            {"type": "placeholder", "name": "examples"},
+            {"role": "user", "content": "{{q}}"},
+        ],
+        type_="chat",
+    )
+    builder = PromptBuilder()
+    context = [{"role": "system", "content": "{{not a variable}}", "name": "kb"}]
+    turns = [{"role": "user", "content": "earlier"}]
+    values = {"tone": "brief", "q": "now?"}
+    built = builder.build(chat, values, placeholders={"context": context, "history": turns})
+    assert built.messages == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "system", "content": "{{not a variable}}", "name": "kb"},  # data, kept whole
+        {"role": "user", "content": "earlier"},
+        {"role": "user", "content": "now?"},
+    ]
+    # With history= and examples placed by the builder, the rest still come by name.
+    shot = Example(id=1, input="hi", output="hello")
+    both = builder.build(
+        chat, values, history=turns, examples=[shot], placeholders={"context": context}
+    )
+    assert [m["content"] for m in both.messages] == [
+        "Be brief.",
+        "{{not a variable}}",
+        "earlier",
+        "hi",
+        "hello",
+        "now?",
+    ]
+    own = builder.build(
+        chat, values, placeholders={"context": [], "history": [], "examples": turns}
+    )
+    assert [m["content"] for m in own.messages] == ["Be brief.", "earlier", "now?"]
+    for kwargs, field in (
+        ({"history": turns, "placeholders": {"history": turns}}, "placeholders.history"),
+        ({"examples": [shot], "placeholders": {"examples": turns}}, "placeholders.examples"),
+        ({"placeholders": {"nope": turns}}, "placeholders.nope"),
+        ({"placeholders": {"context": "text"}}, "placeholders.context"),
+    ):
+        with pytest.raises(InvalidInputError) as err:
+            builder.build(chat, values, **kwargs)  # type: ignore[arg-type]
+        assert err.value.details["field"] == field
+    with pytest.raises(MissingVariablesError) as missing:
+        builder.build(chat, values, placeholders={"history": turns})
+    assert [m["name"] for m in missing.value.missing] == ["context"]
+    with pytest.raises(InvalidInputError) as text:
+        builder.build(version("Hi"), placeholders={"context": context})
+    assert text.value.details["field"] == "placeholders"

@@ -177,7 +177,10 @@ def test_sync_client_over_loopback(live: str, keys: dict[str, str], vault: Vault
     vault.push("support", template="Hello {{name}}", author="seed")
     vault.push("support", template="Hi {{name}}", author="seed", labels=["staging"])
     clock = FakeClock()
-    with PromptVaultClient(live, keys["editor"], clock=clock, cache_ttl=30, timeout=60) as pv:
+    # No push: this is the TTL at work (a push would bring the move at once).
+    with PromptVaultClient(
+        live, keys["editor"], clock=clock, cache_ttl=30, timeout=60, push=False
+    ) as pv:
         assert pv.render("support", {"name": "Ada"}) == "Hello Ada"
         assert pv.render("support@staging", {"name": "Ada"}) == "Hi Ada"
         vault.set_label("support", "staging", 1, actor="elsewhere")  # not through this client

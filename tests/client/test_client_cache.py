@@ -89,14 +89,21 @@ def test_one_refresh_per_key_at_a_time(server: FakeServer, clock: FakeClock) -> 
     assert server.resolves() == 2  # the first fetch and exactly one refresh
 
 
-def test_pinned_versions_never_expire(server: FakeServer, clock: FakeClock) -> None:
+def test_pinned_versions_are_revalidated_once_per_ttl(server: FakeServer, clock: FakeClock) -> None:
+    # Immutable, but its prompt may be archived: one conditional request (a 304) per TTL.
     server.add("support", "a")
     pv = make(server, clock, cache_ttl=1)
     assert pv.get("support@1").version == 1
-    clock.advance(10_000)
-    assert pv.get("support@1").version == 1
-    pv.wait_idle(5)
+    for _ in range(20):
+        assert pv.get("support@1").version == 1
     assert server.resolves() == 1
+    clock.advance(10_000)
+    first = pv.get("support@1")
+    pv.wait_idle(5)
+    assert server.resolves() == 2
+    assert pv.get("support@1") is first  # a 304: the same entry, kept another TTL
+    pv.wait_idle(5)
+    assert server.resolves() == 2
 
 
 def test_404_on_refresh_evicts_memory_and_disk(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import uvicorn
@@ -18,6 +21,8 @@ from promptvault.config import Settings
 from promptvault.errors import LabelNotFound, PromptNotFound
 from promptvault.server.app import create_app
 from waiting import async_wait_until, wait_until
+
+from .fakes import FakeClock
 
 # Only the stream can refresh these caches within a test: their TTL is an hour.
 TTL = 3600
@@ -211,3 +216,144 @@ def test_a_move_made_through_another_server_is_not_hidden_by_its_cache(
             wait_until(lambda: pv.get("support").version == 2, what="the move to arrive")
     finally:
         other.close()
+
+
+def _gone_after_refresh(pv: PromptVaultClient, clock: FakeClock, ref: str, error: type) -> bool:
+    """One TTL later (stale answer, background refresh), does ``ref`` raise ``error``?"""
+    clock.advance(TTL + 1)
+    try:
+        pv.get(ref)  # stale-while-revalidate: may still answer the old copy once
+    except error:
+        return True
+    pv.wait_idle()
+    try:
+        pv.get(ref)
+    except error:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("change", ["archive", "remove"])
+def test_a_client_that_missed_the_event_learns_it_at_its_refresh(
+    live: Live, sqlite_url: str, change: str
+) -> None:
+    # No push: the event never reaches this client. The change goes through another
+    # process, and server A holds label pointers for an hour: it must follow the event
+    # itself (from its start, with no stream open) to answer the refresh rightly.
+    other = Vault(Settings(database_url=sqlite_url, label_ttl=TTL))
+    live.vault.registry.resolver.ttl = TTL
+    clock = FakeClock()
+    try:
+        with PromptVaultClient(
+            live.base, live.key, cache_ttl=TTL, push=False, clock=clock, timeout=30
+        ) as pv:
+            assert pv.get("support").version == 1
+            assert pv.get("support@staging").version == 2
+            assert pv.get("support@1").version == 1
+            if change == "archive":
+                other.archive("support", actor="elsewhere")
+                refs, error = ("support", "support@staging", "support@1"), PromptNotFound
+            else:
+                other.delete_label("support", "staging", actor="elsewhere")
+                refs, error = ("support@staging",), LabelNotFound
+            for ref in refs:
+
+                def gone(ref: str = ref) -> bool:
+                    return _gone_after_refresh(pv, clock, ref, error)
+
+                wait_until(gone, what=f"{ref} to be refused after its refresh")
+            with pytest.raises(error):  # and stays refused: no last-good copy served
+                pv.get(refs[0])
+            if change == "remove":
+                assert pv.get("support").version == 1
+    finally:
+        other.close()
+
+
+def test_the_async_client_that_missed_the_event_learns_it_at_its_refresh(live: Live) -> None:
+    clock = FakeClock()
+
+    async def scenario() -> None:
+        async with AsyncPromptVaultClient(
+            live.base, live.key, cache_ttl=TTL, push=False, clock=clock, timeout=30
+        ) as pv:
+            assert (await pv.get("support@staging")).version == 2
+            await asyncio.to_thread(live.vault.archive, "support", actor="alice")
+            clock.advance(TTL + 1)
+            await pv.get("support@staging")  # stale once, refreshed in the background
+            await pv.wait_idle()
+            with pytest.raises(PromptNotFound) as exc:
+                await pv.get("support@staging")
+            assert exc.value.code == "prompt_not_found"
+            assert exc.value.details["archived"] is True
+
+    asyncio.run(scenario())
+
+
+def _forked_child(pv: PromptVaultClient, moved: Any, out: Any) -> None:
+    """In the child: the inherited cache answers, then the child's own stream brings the
+    move (the TTL is an hour: nothing else could)."""
+    try:
+        assert pv.get("support").version == 1
+        assert pv.render("support", {"name": "Ada"}) == "one Ada"
+        wait_until(lambda: pv.push_connected, what="the child's stream to open")
+        out.put(("ready", os.getpid()))
+        assert moved.wait(60)
+        wait_until(lambda: pv.get("support").version == 2, what="the move in the child")
+        assert pv.render("support", {"name": "Ada"}) == "two Ada"
+        out.put(("moved", pv._push is not None and pv._push.state.cursor is not None))
+    except BaseException as exc:  # reported to the parent, which fails the test
+        out.put(("error", repr(exc)))
+    finally:
+        pv.close()
+
+
+def test_a_forked_child_gets_its_own_stream(live: Live) -> None:
+    context = multiprocessing.get_context("fork")
+    moved, out = context.Event(), context.Queue()
+    with PromptVaultClient(live.base, live.key, cache_ttl=TTL, timeout=30) as pv:
+        assert pv.render("support", {"name": "Ada"}) == "one Ada"
+        wait_until(lambda: pv.push_connected, what="the parent's stream to open")
+        child = context.Process(target=_forked_child, args=(pv, moved, out))
+        child.start()
+        try:
+            kind, detail = out.get(timeout=60)
+            assert (kind, detail) == ("ready", child.pid)
+            live.vault.set_label("support", "production", 2, actor="alice")
+            moved.set()
+            assert out.get(timeout=60) == ("moved", True)
+            # The parent's stream is its own, and still works.
+            wait_until(lambda: pv.get("support").version == 2, what="the move in the parent")
+        finally:
+            child.join(60)
+        assert child.exitcode == 0
+
+
+def test_a_fork_before_the_first_read_works_too(live: Live) -> None:
+    # gunicorn's pre-fork: the client is made at import, used only in the workers.
+    pv = PromptVaultClient(live.base, live.key, cache_ttl=TTL, timeout=30)
+    ready_r, ready_w = os.pipe()
+    moved_r, moved_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: exit status 0 only when it saw the move by push
+        code = 1
+        try:
+            assert pv.get("support").version == 1
+            wait_until(lambda: pv.push_connected, what="the child's stream to open")
+            os.write(ready_w, b"r")
+            assert os.read(moved_r, 1) == b"m"
+            wait_until(lambda: pv.get("support").version == 2, what="the move in the child")
+            pv.close()
+            code = 0
+        finally:
+            os._exit(code)
+    try:
+        assert os.read(ready_r, 1) == b"r"
+        live.vault.set_label("support", "production", 2, actor="alice")
+        os.write(moved_w, b"m")
+    finally:
+        _, status = os.waitpid(pid, 0)
+        for fd in (ready_r, ready_w, moved_r, moved_w):
+            os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    pv.close()

@@ -97,7 +97,9 @@ def test_warm_get_uses_the_memo_and_still_sees_label_moves(
         reader.build("p", {})
         picks: list[Any] = []
         real_pick = resolver.pick
-        monkeypatch.setattr(resolver, "pick", lambda ref: picks.append(ref) or real_pick(ref))
+        monkeypatch.setattr(
+            resolver, "pick", lambda ref, **kw: picks.append(ref) or real_pick(ref, **kw)
+        )
         for _ in range(20):  # warm: neither parsed nor picked again
             assert reader.build("p", {}).messages[-1]["content"] == "one"
             assert resolver.get("p@2").labels == ("staging",)

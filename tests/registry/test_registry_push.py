@@ -202,7 +202,9 @@ def test_archive_hides_and_blocks_pushes(vault: Vault) -> None:
     vault.archive("old", actor="alice")
     assert [p.name for p in vault.list_prompts()] == ["new"]
     assert [p.name for p in vault.list_prompts(include_archived=True)] == ["new", "old"]
-    assert vault.render("old") == "x"  # archived prompts still resolve
+    with pytest.raises(PromptNotFound):  # an archived prompt does not resolve
+        vault.render("old")
+    assert vault.get("old", include_archived=True).template == "x"  # the registry's own view
     with pytest.raises(ConflictError):
         vault.push("old", template="z")
     vault.unarchive("old", actor="alice")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
@@ -161,3 +162,92 @@ def test_promptvault_prompts_through_the_sdk(served: Served) -> None:
     assert chat.compile(word="hi") == [{"role": "user", "content": "Say hi"}]
     listed = served.langfuse.api.prompts.list(name="made/in-vault")
     assert [p.versions for p in listed.data] == [[1]]
+
+
+def test_placeholders_fill_alike_in_langfuse_and_promptvault(served: Served) -> None:
+    from promptvault.errors import InvalidInputError, MissingVariablesError
+    from promptvault.integrations.langchain import to_langchain
+
+    lf = served.langfuse
+    lf.create_prompt(
+        name="support/agent",
+        type="chat",
+        prompt=[
+            {"role": "system", "content": "You are {{tone}}."},
+            {"type": "placeholder", "name": "history"},
+            {"type": "placeholder", "name": "tools"},
+            {"role": "user", "content": "{{question}}"},
+        ],
+        labels=["production"],
+    )
+    # Stored and served in Langfuse's shape: placeholders are typed items of the prompt.
+    raw = lf.api.prompts.get("support/agent")
+    assert [getattr(p, "type", None) for p in raw.prompt] == [
+        "chatmessage",
+        "placeholder",
+        "placeholder",
+        "chatmessage",
+    ]
+    assert [getattr(p, "name", None) for p in raw.prompt][1:3] == ["history", "tools"]
+    stored = served.vault.get("support/agent").template
+    assert stored[1] == {"type": "placeholder", "name": "history"}
+
+    chat = lf.get_prompt("support/agent", type="chat", cache_ttl_seconds=0)
+    history = [
+        {"role": "user", "content": "my order is late"},
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function"}]},
+        {"role": "tool", "content": "shipped", "tool_call_id": "c1"},
+    ]
+    tools = [{"role": "system", "content": "Tools: lookup"}]
+    variables = {"tone": "kind", "question": "where is it?"}
+    compiled = chat.compile(**variables, history=history, tools=tools)
+    assert len(compiled) == 6 and compiled[2]["tool_calls"] == [{"id": "c1", "type": "function"}]
+    filled = {"history": history, "tools": tools}
+
+    # promptvault renders and builds the same messages: in the library, through the SDK
+    # (locally from its cache) and on the server.
+    assert served.vault.render("support/agent", variables, placeholders=filled) == compiled
+    assert served.vault.build("support/agent", variables, placeholders=filled).messages == compiled
+    with PromptVaultClient(served.base, served.key, push=False) as pv:
+        assert pv.render("support/agent", variables, placeholders=filled) == compiled
+        assert pv.build("support/agent", variables, placeholders=filled).messages == compiled
+        on_server = httpx.post(
+            f"{served.base}/v1/prompts/support%2Fagent/build",
+            json={"variables": variables, "placeholders": filled},
+            headers={"Authorization": f"Bearer {served.key}"},
+        )
+        assert on_server.status_code == 200, on_server.text
+        assert on_server.json()["messages"] == compiled
+        # history= fills the placeholder named history; giving it twice is refused.
+        by_history = pv.build(
+            "support/agent", variables, history=history, placeholders={"tools": tools}
+        )
+        assert by_history.messages == compiled
+        with pytest.raises(InvalidInputError) as twice:
+            pv.build("support/agent", variables, history=history, placeholders=filled)
+        assert twice.value.details["field"] == "placeholders.history"
+
+    # A placeholder left out: Langfuse keeps it in the list; promptvault names it as missing
+    # (strict) or leaves it out.
+    assert chat.compile(**variables, history=history)[4] == {"type": "placeholder", "name": "tools"}
+    with pytest.raises(MissingVariablesError) as missing:
+        served.vault.build("support/agent", variables, placeholders={"history": history})
+    assert [m["name"] for m in missing.value.missing] == ["tools"]
+    loose = served.vault.build(
+        "support/agent", variables, placeholders={"history": history}, strict=False
+    )
+    assert loose.messages == [m for m in compiled if m not in tools]
+
+    # LangChain: Langfuse's get_langchain_prompt and promptvault's to_langchain agree.
+    ours = to_langchain(served.vault.get("support/agent"))
+    theirs = ChatPromptTemplate.from_messages(chat.get_langchain_prompt())
+    lc_values = {
+        **variables,
+        "history": [("user", "my order is late")],
+        "tools": [("system", "Tools: lookup")],
+    }
+    assert [m.content for m in ours.format_messages(**lc_values)] == [
+        m.content for m in theirs.format_messages(**lc_values)
+    ]
+    pre_filled = chat.get_langchain_prompt(history=[{"role": "user", "content": "hi"}])
+    assert pre_filled[1] == ("user", "hi") and pre_filled[2] == MessagesPlaceholder("tools")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from promptvault import Vault
+from waiting import wait_until
 
 
 def test_healthz_and_readyz(client: TestClient) -> None:
@@ -37,8 +39,12 @@ def test_readyz_fails_when_database_is_gone(client: TestClient, vault: Vault) ->
     assert ready.status_code == 503 and ready.json()["error"]["code"] == "unavailable"
 
 
-def test_metrics_count_routes_latency_and_cache(admin: TestClient) -> None:
+def test_metrics_count_routes_latency_and_cache(admin: TestClient, app: FastAPI) -> None:
     admin.post("/v1/prompts/a/b/versions", json={"template": "x"})
+    # The server follows change events from its start; once it has heard of this push
+    # (and dropped its cache for it, as for a change made elsewhere), the counts are fixed.
+    newest = app.state.vault.events.last_id()
+    wait_until(lambda: app.state.changes.last_id >= newest, what="the push's event")
     for _ in range(3):
         resolved = admin.get("/v1/prompts/a/b/resolve")
     admin.get("/v1/prompts/a/b/resolve", headers={"If-None-Match": resolved.headers["etag"]})

@@ -24,6 +24,12 @@ role is the config's ``role`` (``"user"`` by default, or ``"system"``).
 3. otherwise as alternating user/assistant messages right after the leading system
    message(s) — before any history and the current question, where few-shot turns belong.
 
+**Placeholders.** ``placeholders={"name": [messages]}`` fills a chat template's placeholders
+by name, as ``render`` does (the messages are inserted as data, every field kept). A
+placeholder filled this way is not also filled by ``history`` or the examples: naming
+``history`` or ``examples`` here as well as passing ``history=`` or selected examples is an
+error.
+
 **History.** Messages passed as ``history`` fill the chat placeholder named ``history``
 (``history_placeholder``) when the template has one; otherwise they are inserted before the
 last user message (or appended when there is none), which for a text prompt means before
@@ -228,6 +234,7 @@ class PromptBuilder:
         example_template: str | None = None,
         history: Sequence[Mapping[str, Any]] | None = None,
         history_placeholder: str = "history",
+        placeholders: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         now: datetime | None = None,
         partials: PartialSource | None = None,
         strict: bool = True,
@@ -263,11 +270,21 @@ class PromptBuilder:
         if text_examples and (variables is None or "examples" not in variables):
             data["examples"] = format_examples(chosen, template=example_template) if chosen else ""
 
+        if placeholders:
+            _check_placeholders(prep, placeholders, history, placeholder=history_placeholder)
+            if chosen and "examples" in placeholders:
+                raise InvalidInputError(
+                    "the 'examples' placeholder is both given and filled by the selected "
+                    "examples; give one of them",
+                    details={"field": "placeholders.examples"},
+                )
         try:
             if history is None and not chosen:
                 # The common case: no history, no examples. Nothing to insert anywhere.
                 if prep.is_chat:
                     fill = _EMPTY_EXAMPLES if "examples" in prep.places else None
+                    if placeholders:
+                        fill = {**(fill or {}), **placeholders}
                     messages: list[dict[str, Any]] = prep.compiled.render(  # type: ignore[call-arg,assignment]
                         data, placeholders=fill, strict=strict
                     )
@@ -282,6 +299,7 @@ class PromptBuilder:
                     chosen,
                     history=history,
                     placeholder=history_placeholder,
+                    given=placeholders,
                     strict=strict,
                 )
         except ValueError as err:  # str() refused an integer of more than 4,300 digits
@@ -332,6 +350,7 @@ class PromptBuilder:
         *,
         history: Sequence[Mapping[str, Any]] | None,
         placeholder: str,
+        given: Mapping[str, Sequence[Mapping[str, Any]]] | None,
         strict: bool,
     ) -> list[dict[str, Any]]:
         """Messages with examples and history placed (the rules in the module docstring)."""
@@ -340,8 +359,8 @@ class PromptBuilder:
         compiled = prep.compiled
         if isinstance(compiled, ChatTemplate):
             places = prep.places
-            filled: dict[str, Sequence[Mapping[str, Any]]] = {}
-            if "examples" in places:
+            filled: dict[str, Sequence[Mapping[str, Any]]] = dict(given) if given else {}
+            if "examples" in places and "examples" not in filled:
                 filled["examples"] = [] if text_examples else example_messages(chosen)
             history_inline = turns is not None and placeholder in places
             if history_inline:
@@ -383,6 +402,30 @@ class PromptBuilder:
             self._prepared.clear()
         self._prepared[key] = prep
         return prep
+
+
+def _check_placeholders(
+    prep: _Prepared,
+    placeholders: Mapping[str, Sequence[Mapping[str, Any]]],
+    history: Sequence[Mapping[str, Any]] | None,
+    *,
+    placeholder: str,
+) -> None:
+    """``placeholders`` fit this template: a chat prompt's, and not also given as history."""
+    if not isinstance(placeholders, Mapping):
+        raise InvalidInputError(
+            "placeholders must be an object of name -> list of messages",
+            details={"field": "placeholders"},
+        )
+    if not prep.is_chat:
+        raise InvalidInputError(
+            "placeholders only apply to chat prompts", details={"field": "placeholders"}
+        )
+    if history is not None and placeholder in placeholders:
+        raise InvalidInputError(
+            f"the {placeholder!r} placeholder is given twice: as history and in placeholders",
+            details={"field": f"placeholders.{placeholder}"},
+        )
 
 
 _NO_EXAMPLES: list[Example] = []

@@ -104,11 +104,14 @@ class RemoteBackend:
         unit_id: str | None = _NO_UNIT,
         examples: str | Mapping[str, Any] | None = None,
         history: Sequence[Mapping[str, Any]] | None = None,
+        placeholders: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         now: datetime | None = None,
         strict: bool = True,
     ) -> BuiltRequest:
         """Build a provider-neutral request."""
         options: dict[str, Any] = {"examples": examples, "history": history, "now": now}
+        if placeholders is not None:
+            options["placeholders"] = placeholders
         if unit_id is not _NO_UNIT:
             options["unit_id"] = unit_id
         return self.store.build(ref, variables, strict=strict, **options)

@@ -297,9 +297,10 @@ class ClientCore:
         if not self.enabled:
             return None
         compiled, refs = self.try_compile(value)
-        # Included prompts can move even under a pinned version: trust those for one TTL.
-        pinned = key.pinned and refs is None
-        expires = NEVER if pinned else self.now() + self.cache_ttl
+        # Every entry is revalidated once per TTL, a pinned version too: its content never
+        # changes (the refresh is a 304), but its prompt may be archived, and included
+        # prompts can move under it.
+        expires = self.now() + self.cache_ttl
         entry = self.entries.get(key)
         prep = self.prep_for(value)
         if entry is None:
@@ -433,6 +434,16 @@ class ClientCore:
             entry.partial_refs = refs
             self.entries[key] = entry
         return entry
+
+    def after_fork(self) -> None:
+        """In a forked child: new locks (the parent's may have been held by a thread that
+        did not survive the fork), no refreshes in flight, and every reference through
+        the slow path once, which is where the client starts its own change stream."""
+        self.lock = threading.Lock()
+        self.refreshing = set()
+        self.live_epoch += 1
+        self.live.clear()
+        self.hot.clear()
 
     def begin_refresh(self, key: CacheKey) -> bool:
         """Claim the one background refresh allowed per key; False when one is running."""

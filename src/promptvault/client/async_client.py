@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
@@ -81,13 +83,14 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
         self._now = self._core.now
         self.timeout = float(timeout)
         self.retries = max(0, int(retries))
-        self._http = httpx.AsyncClient(
-            base_url=self._core.server,
-            headers=auth_headers(api_key),
-            timeout=self.timeout,
-            limits=HTTP_LIMITS,
-            transport=transport,
-        )
+        self._http_args: dict[str, Any] = {
+            "base_url": self._core.server,
+            "headers": auth_headers(api_key),
+            "timeout": self.timeout,
+            "limits": HTTP_LIMITS,
+            "transport": transport,
+        }
+        self._http = httpx.AsyncClient(**self._http_args)
         self._tasks: set[asyncio.Task[None]] = set()
         self._core.partials = self._partial_source
         self._builder = PromptBuilder()
@@ -102,9 +105,29 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
         self._push_args: tuple[str | None, httpx.AsyncBaseTransport | None] | None = (
             (api_key, transport) if wanted and self._core.enabled else None
         )
+        self._push_config = self._push_args
         self._push: AsyncPushStream | None = None
         self._push_task: asyncio.Task[None] | None = None
+        self._push_cursor: int | None = None  # where a forked child's stream resumes
+        self._closed = False
+        _LIVE.add(self)
         instrument(self, is_async=True)  # spans, only with OpenTelemetry installed
+
+    def _after_fork(self) -> None:
+        """In a forked child: keep the cache; new connections, no tasks of the parent's
+        loop, and the child's own change stream from its next read (in its own loop),
+        resuming from the parent's place in the stream."""
+        self._tasks = set()
+        self._core.after_fork()
+        self.experiments.after_fork()
+        self._http = httpx.AsyncClient(**self._http_args)
+        stream, self._push, self._push_task = self._push, None, None
+        if stream is not None:
+            self._push_cursor = stream.state.cursor
+            if stream.state.unsupported:
+                return
+        if not self._closed and self._push_config is not None:
+            self._push_args = self._push_config
 
     def _partial_source(self, ref: str) -> str:
         # Rendering is synchronous, so a partial comes from the cache; a missing one is
@@ -121,6 +144,7 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
     async def aclose(self) -> None:
         """Send queued experiment events, wait for background refreshes, then close the
         connection pool."""
+        self._closed = True
         await self.experiments.aclose()
         await self._stop_push()
         await self.wait_idle()
@@ -191,6 +215,7 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
         unit_id: Any = MISSING,
         examples: str | Mapping[str, Any] | None = None,
         history: Sequence[Mapping[str, Any]] | None = None,
+        placeholders: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         now: datetime | None = None,
         strict: bool = True,
     ) -> BuiltRequest:
@@ -201,9 +226,9 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
         them (``POST /v1/prompts/{name}/build``) for the version resolved here.
         """
         if unit_id is MISSING:
-            version = await self.get(ref)
+            version = await AsyncPromptVaultClient.get(self, ref)  # not traced on its own
         else:
-            version = await self.get(ref, unit_id=unit_id)
+            version = await AsyncPromptVaultClient.get(self, ref, unit_id=unit_id)
         if examples is not None:
             from promptvault.client.fewshot import build_call, keep_resolution
 
@@ -213,6 +238,7 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
                 variables,
                 examples=examples,
                 history=history,
+                placeholders=placeholders,
                 now=now,
                 strict=strict,
             )
@@ -221,12 +247,24 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
         for _ in range(_MAX_PARTIAL_FETCHES):
             try:
                 return self._builder.build(
-                    version, variables, history=history, now=now, strict=strict, partials=partials
+                    version,
+                    variables,
+                    history=history,
+                    placeholders=placeholders,
+                    now=now,
+                    strict=strict,
+                    partials=partials,
                 )
             except NeedPartial as need:
                 await self.get(need.ref)  # cached now: build again
         return self._builder.build(
-            version, variables, history=history, now=now, strict=strict, partials=partials
+            version,
+            variables,
+            history=history,
+            placeholders=placeholders,
+            now=now,
+            strict=strict,
+            partials=partials,
         )
 
     async def _render_once(
@@ -300,9 +338,9 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
         http = httpx.AsyncClient(
             base_url=self._core.server, headers=auth_headers(api_key), transport=transport
         )
-        self._push = AsyncPushStream(
-            http, PushState(self._core), self._push_refresh, timeout=self.timeout
-        )
+        state = PushState(self._core)
+        state.cursor = self._push_cursor
+        self._push = AsyncPushStream(http, state, self._push_refresh, timeout=self.timeout)
         self._push_task = asyncio.get_running_loop().create_task(self._follow(self._push))
 
     @staticmethod
@@ -454,3 +492,15 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
         """Send queued experiment events now; returns ``(sent, lost, waiting)`` since the
         previous flush."""
         return await self.experiments.flush()
+
+
+_LIVE: weakref.WeakSet[AsyncPromptVaultClient] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_LIVE):
+        client._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

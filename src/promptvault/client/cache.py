@@ -1,8 +1,9 @@
 """The SDK's cache: typed keys, entries with an expiry, and the on-disk last-known-good store.
 
 Keys are values (:class:`CacheKey`: server, name, label or version), never string prefixes,
-so invalidation removes exactly the keys a write affects. A version pinned by number is
-immutable and never expires; a label pointer expires after the client's ``cache_ttl``.
+so invalidation removes exactly the keys a write affects. Every entry expires after the
+client's ``cache_ttl``: a label pointer may move, and a version pinned by number, though
+immutable, belongs to a prompt that may be archived (its refresh is a cheap 304 otherwise).
 
 The hot path (``PromptVaultClient.get``) is a dict hit on the caller's reference string and
 one clock comparison: ``_Entry`` objects are shared between the typed map and that memo, and

@@ -1,8 +1,9 @@
 """``PromptVaultClient``: the SDK applications use to read and render prompts.
 
-Reads are served from memory whenever possible. A version pinned by number is immutable and
-cached for the life of the process; a label pointer is fresh for ``cache_ttl`` seconds, then
-the stale value is returned at once while one background thread per key refreshes it.
+Reads are served from memory whenever possible. A label pointer, or a version pinned by
+number, is fresh for ``cache_ttl`` seconds, then the stale value is returned at once while
+one background thread per key refreshes it (a pinned version's refresh is a 304, unless its
+prompt was archived meanwhile: then it is evicted and ``PromptNotFound`` raised).
 When the server is down, slow or failing, ``get``/``render`` fall back to the last known
 good value in memory, then on disk (``fallback_dir``), then the caller's ``fallback=``; only
 when none exists do they raise :class:`~promptvault.errors.PromptUnavailable`.
@@ -14,13 +15,20 @@ With ``push`` (on by default) a background thread follows the server's change st
 (``GET /v1/stream``, see :mod:`promptvault.client.push`): a moved label is fetched again
 at once, a removed label or archived prompt is evicted and never served from memory again.
 The TTL still applies, so while the stream is down the client polls as without push.
+
+A client made before ``os.fork`` (gunicorn's pre-fork, ``multiprocessing`` with ``fork``)
+works in the child: its cache is kept, its locks, connection pool and event queue are new,
+and the child opens its own change stream at its next call, resuming from the parent's
+place in it, so nothing that changed around the fork is missed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -100,13 +108,14 @@ class PromptVaultClient(StoreCalls):
         self._now = self._core.now
         self.timeout = float(timeout)
         self.retries = max(0, int(retries))
-        self._http = httpx.Client(
-            base_url=self._core.server,
-            headers=auth_headers(api_key),
-            timeout=self.timeout,
-            limits=HTTP_LIMITS,
-            transport=transport,
-        )
+        self._http_args: dict[str, Any] = {
+            "base_url": self._core.server,
+            "headers": auth_headers(api_key),
+            "timeout": self.timeout,
+            "limits": HTTP_LIMITS,
+            "transport": transport,
+        }
+        self._http = httpx.Client(**self._http_args)
         self._threads: set[threading.Thread] = set()
         self.experiments = ClientExperiments(
             self,
@@ -123,11 +132,34 @@ class PromptVaultClient(StoreCalls):
         self._push_args: tuple[str | None, httpx.BaseTransport | None] | None = (
             (api_key, transport) if wanted and self._core.enabled else None
         )
+        self._push_config = self._push_args
         self._push: PushStream | None = None
+        self._push_cursor: int | None = None  # where a forked child's stream resumes
         self._push_lock = threading.Lock()
+        self._closed = False
         self._core.partials = self._partial_source
         self._builds = LocalBuilds(self, self._core)
+        _LIVE.add(self)
         instrument(self)  # spans for get/render/build, only with OpenTelemetry installed
+
+    def _after_fork(self) -> None:
+        """In a forked child (``os.register_at_fork``): the parent's threads are gone and
+        its locks may have been held by them; its sockets stay the parent's. Keep the
+        cache, make the rest anew, and let the next call start this process's stream."""
+        self._threads = set()
+        self._push_lock = threading.Lock()
+        self._core.after_fork()
+        self.experiments.after_fork()
+        self._builds.after_fork()
+        # The inherited pool's connections are the parent's: never read or close them here.
+        self._http = httpx.Client(**self._http_args)
+        stream, self._push = self._push, None
+        if stream is not None:
+            self._push_cursor = stream.state.cursor
+            if stream.state.unsupported:
+                return
+        if not self._closed and self._push_config is not None:
+            self._push_args = self._push_config
 
     def _partial_source(self, ref: str) -> str:
         # Partials are other prompts: resolved through this client's cache and fallbacks.
@@ -139,6 +171,7 @@ class PromptVaultClient(StoreCalls):
     def close(self) -> None:
         """Send queued experiment events, wait briefly for background refreshes, then close
         the connection pool."""
+        self._closed = True
         self.experiments.close()
         self._stop_push()
         self.wait_idle(timeout=self.timeout)
@@ -252,6 +285,7 @@ class PromptVaultClient(StoreCalls):
         unit_id: Any = MISSING,
         examples: str | Mapping[str, Any] | None = None,
         history: Sequence[Mapping[str, Any]] | None = None,
+        placeholders: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         now: datetime | None = None,
         strict: bool = True,
     ) -> BuiltRequest:
@@ -264,6 +298,7 @@ class PromptVaultClient(StoreCalls):
             unit_id=unit_id,
             examples=examples,
             history=history,
+            placeholders=placeholders,
             now=now,
             strict=strict,
         )
@@ -390,9 +425,9 @@ class PromptVaultClient(StoreCalls):
             http = httpx.Client(
                 base_url=self._core.server, headers=auth_headers(api_key), transport=transport
             )
-            self._push = PushStream(
-                http, PushState(self._core), self._push_refresh, timeout=self.timeout
-            )
+            state = PushState(self._core)
+            state.cursor = self._push_cursor
+            self._push = PushStream(http, state, self._push_refresh, timeout=self.timeout)
             thread = threading.Thread(target=self._follow, name="promptvault-push", daemon=True)
             self._push_thread = thread
             thread.start()
@@ -501,3 +536,15 @@ class PromptVaultClient(StoreCalls):
     def get_version(self, name: str, version: int) -> PromptVersion:
         """One version by number (also cached through ``get(f"{name}@{version}")``)."""
         return self.get(f"{name}@{version}")
+
+
+_LIVE: weakref.WeakSet[PromptVaultClient] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_LIVE):
+        client._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

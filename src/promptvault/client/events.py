@@ -128,6 +128,17 @@ class EventQueue:
         self._thread: threading.Thread | None = None
         atexit.register(_flush_at_exit, weakref.ref(self))
 
+    def after_fork(self) -> None:
+        """In a forked child: the parent sends what it had queued, so the child starts
+        empty, with new locks and no sender thread (started again by the next event)."""
+        self._events = []
+        self._retry = []
+        self._in_flight = 0
+        self._reported = self.dropped
+        self._cond = threading.Condition()
+        self._send_lock = threading.Lock()
+        self._thread = None
+
     def __len__(self) -> int:
         """Events waiting, including those of batches waiting for a retry."""
         return len(self._events) + sum(len(b.events) for b in self._retry)

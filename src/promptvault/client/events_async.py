@@ -60,6 +60,16 @@ class AsyncEventQueue:
         self._reported = 0
         self._settled = (0, 0)
 
+    def after_fork(self) -> None:
+        """In a forked child: the parent sends what it had queued; the child starts empty,
+        and its sender task starts in the child's own loop with the next event."""
+        self._events = []
+        self._retry = []
+        self._reported = self.dropped
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task = None
+
     def __len__(self) -> int:
         """Events waiting, including those of batches waiting for a retry."""
         return len(self._events) + sum(len(b.events) for b in self._retry)

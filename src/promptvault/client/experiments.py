@@ -156,6 +156,12 @@ class ClientExperiments:
         """A change event touched this prompt's label: route afresh on the next call."""
         self._running.pop((prompt, label), None)
 
+    def after_fork(self) -> None:
+        """In a forked child: new locks, no refreshes in flight, an empty event queue."""
+        self._lock = threading.Lock()
+        self._refreshing = set()
+        self.events.after_fork()
+
     # --- runtime: routing and events -------------------------------------------------
 
     def _load(self, prompt: str, label: str) -> Experiment | None:

@@ -60,6 +60,11 @@ class AsyncClientExperiments:
         """A change event touched this prompt's label: route afresh on the next call."""
         self._running.pop((prompt, label), None)
 
+    def after_fork(self) -> None:
+        """In a forked child: no refreshes in flight, an empty event queue."""
+        self._refreshing = set()
+        self.events.after_fork()
+
     async def _load(self, prompt: str, label: str) -> Experiment | None:
         found = await self._client._call(ClientExperiments.running_call(prompt, label))
         return found[0] if found else None

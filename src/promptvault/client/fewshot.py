@@ -94,6 +94,9 @@ class LocalBuilds:
 
     def __init__(self, client: PromptVaultClient, core: ClientCore) -> None:
         self.client = client
+        # Bound before the client is instrumented: a build is one span, not a build span
+        # and a resolve span inside it (the build's span names the version already).
+        self._get = client.get
         self.core = core
         self.builder = PromptBuilder()
         self._embedder: HashingEmbedder | None = None
@@ -103,6 +106,11 @@ class LocalBuilds:
         self._lock = threading.Lock()
         self.remote_builds = 0  # builds that went to the server (for tests and monitoring)
 
+    def after_fork(self) -> None:
+        """In a forked child: a new lock and no collection fetches in flight."""
+        self._lock = threading.Lock()
+        self._refreshing = set()
+
     def build(
         self,
         ref: str,
@@ -111,18 +119,23 @@ class LocalBuilds:
         unit_id: Any = MISSING,
         examples: str | Mapping[str, Any] | None = None,
         history: Sequence[Mapping[str, Any]] | None = None,
+        placeholders: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         now: datetime | None = None,
         strict: bool = True,
     ) -> BuiltRequest:
         """Build locally when everything needed is cached here, else on the server."""
-        version = (
-            self.client.get(ref) if unit_id is MISSING else self.client.get(ref, unit_id=unit_id)
-        )
+        version = self._get(ref) if unit_id is MISSING else self._get(ref, unit_id=unit_id)
         # Included prompts resolve through this client's cache and fallbacks, as in render.
         partials = self.core.partials if uses_partials(version) else None
         if examples is None:
             return self.builder.build(
-                version, variables, history=history, now=now, strict=strict, partials=partials
+                version,
+                variables,
+                history=history,
+                placeholders=placeholders,
+                now=now,
+                strict=strict,
+                partials=partials,
             )
         spec = parse_examples_spec(examples)
         snap = self._snapshot(spec.collection) if spec.collection is not None else None
@@ -135,6 +148,7 @@ class LocalBuilds:
                 variables,
                 examples=examples,
                 history=history,
+                placeholders=placeholders,
                 now=now,
                 strict=strict,
             )
@@ -156,6 +170,7 @@ class LocalBuilds:
             examples_reason=picked.reason,
             example_template=picked.template,
             history=history,
+            placeholders=placeholders,
             now=now,
             strict=strict,
             partials=partials,
@@ -265,6 +280,7 @@ class LocalBuilds:
         *,
         examples: Any,
         history: Sequence[Mapping[str, Any]] | None,
+        placeholders: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         now: datetime | None,
         strict: bool,
     ) -> BuiltRequest:
@@ -275,6 +291,7 @@ class LocalBuilds:
             variables,
             examples=examples,
             history=history,
+            placeholders=placeholders,
             now=now,
             strict=strict,
         )
@@ -288,6 +305,7 @@ def build_call(
     *,
     examples: Any,
     history: Sequence[Mapping[str, Any]] | None,
+    placeholders: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     now: datetime | None,
     strict: bool,
 ) -> Call[BuiltRequest]:
@@ -300,6 +318,8 @@ def build_call(
     }
     if history is not None:
         body["history"] = [dict(m) for m in history]
+    if placeholders is not None:
+        body["placeholders"] = {k: [dict(m) for m in v] for k, v in placeholders.items()}
     if now is not None:
         body["now"] = now.isoformat()
     return Call("POST", prompt_path(name, "build"), BuiltRequest.from_dict, json=body)

@@ -255,7 +255,7 @@ def check_move_includes(resolver: Resolver, name: str, label: str, version: int)
     pointed then: a move can make ``name@label`` reach itself (b@2 includes a, a includes b).
     Missing partials are not this move's concern.
     """
-    found = resolver.get(name, version=version)
+    found = resolver.get(name, version=version, include_archived=True)
     if not includes(found.template, found.syntax):
         return
 

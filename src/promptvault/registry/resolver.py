@@ -9,6 +9,12 @@
 
 Templates that include partials (``{{> other@label}}``) depend on other prompts' labels;
 their compiled form is only trusted for one TTL and until the next write.
+
+An archived prompt does not resolve (``PromptNotFound``, with ``details['archived']``): an
+application that missed the ``prompt.archived`` event learns it at its next fetch, as the
+SDK does from the event itself. Only the registry's own reads (the web UI's view of an
+archived prompt, checks on label moves) pass ``include_archived``; their answers are never kept
+in the hot maps that ordinary resolves read.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from promptvault.templating.variables import (
     integer_too_long_error,
 )
 
-__all__ = ["Resolver", "not_found_prompt"]
+__all__ = ["Resolver", "archived_prompt", "not_found_prompt"]
 
 _HOT_MAX = 10_000
 _VERSIONS_MAX = 50_000
@@ -55,6 +61,14 @@ def not_found_prompt(db: Database, name: str) -> PromptNotFound:
     near = suggest(name, names)
     return PromptNotFound(
         f"no prompt named {name!r}{did_you_mean(near)}", details={"name": name, "suggestions": near}
+    )
+
+
+def archived_prompt(name: str) -> PromptNotFound:
+    """The error a resolve of an archived prompt answers."""
+    return PromptNotFound(
+        f"prompt {name!r} is archived; unarchive it to resolve it again",
+        details={"name": name, "archived": True},
     )
 
 
@@ -144,6 +158,12 @@ class Resolver:
 
     # --- invalidation ---------------------------------------------------------------
 
+    @property
+    def generation(self) -> int:
+        """Advances with every :meth:`invalidate` (a write here, or a change event heard):
+        caches kept beside the resolver compare it to know they are still right."""
+        return self._gen
+
     def invalidate(self, name: str | None = None) -> None:
         """Forget label pointers (of ``name``, or all) and every hot entry."""
         if name is None:
@@ -175,9 +195,11 @@ class Resolver:
             state = self._load_state(name)
         return state
 
-    def pick(self, ref: Ref) -> tuple[_State, int, str | None]:
+    def pick(self, ref: Ref, *, include_archived: bool = False) -> tuple[_State, int, str | None]:
         """The state, version number and resolved label of a reference."""
         state = self.state(ref.name)
+        if state.archived and not include_archived:
+            raise archived_prompt(ref.name)
         for attempt in (0, 1):
             if ref.version is not None:
                 if 1 <= ref.version <= state.latest:
@@ -189,6 +211,8 @@ class Resolver:
                     return state, vno, label
             if attempt == 0:  # maybe written by another process since we cached: look again
                 state = self._load_state(ref.name)
+                if state.archived and not include_archived:
+                    raise archived_prompt(ref.name)
         if ref.version is not None:
             raise VersionNotFound(
                 f"prompt {ref.name!r} has no version {ref.version} (latest is {state.latest})",
@@ -233,7 +257,14 @@ class Resolver:
             update={"labels": (), "resolved_label": None}
         )
 
-    def get(self, ref: str, *, label: str | None = None, version: int | None = None) -> Any:
+    def get(
+        self,
+        ref: str,
+        *,
+        label: str | None = None,
+        version: int | None = None,
+        include_archived: bool = False,
+    ) -> Any:
         """The PromptVersion a reference points at now, with its labels."""
         memo = label is None and version is None
         if memo:
@@ -241,7 +272,7 @@ class Resolver:
             if hot is not None and hot[0] > self.clock() and hot[2] == self._gen:
                 return hot[1]
         parsed = parse_ref(ref, label=label, version=version)
-        state, number, resolved = self.pick(parsed)
+        state, number, resolved = self.pick(parsed, include_archived=include_archived)
         key = (number, resolved)
         found = state.resolved.get(key)
         if found is None:
@@ -250,7 +281,7 @@ class Resolver:
                 update={"labels": state.labels_for(number), "resolved_label": resolved}
             )
             state.resolved[key] = found
-        if memo:
+        if memo and not state.archived:
             # Until the pointers are re-read: even name@7 carries its labels, which move.
             if len(self._hot_versions) >= _HOT_MAX:
                 self._hot_versions.clear()
@@ -280,14 +311,14 @@ class Resolver:
 
         return source
 
-    def compiled(self, ref: str) -> _Compiled:
+    def compiled(self, ref: str, *, include_archived: bool = False) -> _Compiled:
         """The compiled template of a reference (from the hot map when still valid)."""
         now = self.clock()
         hot = self._hot.get(ref)
         if hot is not None and hot[0] > now and hot[2] == self._gen:
             return hot[1]
         parsed = parse_ref(ref)
-        state, number, resolved = self.pick(parsed)
+        state, number, _ = self.pick(parsed, include_archived=include_archived)
         key = (parsed.name, number)
         entry = self._compiled.get(key)
         if entry is None or entry.expires <= now or entry.gen != self._gen:
@@ -325,11 +356,13 @@ class Resolver:
                 partials=sources,
             )
             self._compiled[key] = entry
-        # A label reference may move within one TTL; a version reference never does.
-        ref_expires = state.expires if resolved is not None else _INF
+        if state.archived:
+            return entry
+        # A label reference may move within one TTL; a version reference does not, but its
+        # prompt may be archived meanwhile: both are trusted until the pointers are re-read.
         if len(self._hot) >= _HOT_MAX:
             self._hot.clear()
-        self._hot[ref] = (min(ref_expires, entry.expires), entry, self._gen)
+        self._hot[ref] = (min(state.expires, entry.expires), entry, self._gen)
         return entry
 
     def partial_sources(self, version: PromptVersion) -> dict[str, str] | None:

@@ -41,7 +41,7 @@ from promptvault.server.limits import BodyLimitMiddleware
 from promptvault.server.metrics import Metrics, MetricsMiddleware
 from promptvault.server.protocol import HttpSemanticsMiddleware
 from promptvault.server.ratelimit import AuthGuard
-from promptvault.server.stream import close_app_streams
+from promptvault.server.stream import broadcaster_for, close_app_streams
 from promptvault.vault import Vault
 
 if TYPE_CHECKING:
@@ -78,6 +78,7 @@ def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = T
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         audit_failures = asyncio.create_task(_audit_auth_failures(app.state.auth_guard))
+        await _follow_changes(app)
         dispatcher = _start_dispatcher(vault) if settings.webhook_dispatcher else None
         app.state.webhook_dispatcher = dispatcher
         wake = asyncio.create_task(_wake_on_changes(vault, dispatcher)) if dispatcher else None
@@ -161,6 +162,17 @@ async def _audit_auth_failures(guard: AuthGuard) -> None:
                 await run_in_threadpool(guard.flush)
             except Exception:  # the database may be briefly away; the next window retries
                 logger.exception("could not audit failed authentications")
+
+
+async def _follow_changes(app: FastAPI) -> None:
+    """Start the change broadcaster with the server, not with its first stream: it drops
+    this process's cached label pointers as each change event commits (from any process
+    sharing the database), so a resolve never answers a moved or removed label, or an
+    archived prompt, for the rest of a label TTL."""
+    try:
+        await broadcaster_for(app).start()
+    except Exception:  # the database is away: the first stream starts it again
+        logger.exception("could not start following change events")
 
 
 def _start_dispatcher(vault: Vault) -> Dispatcher:

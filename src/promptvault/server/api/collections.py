@@ -44,6 +44,7 @@ class BuildBody(_Body):
     ``unit_id`` routes through a running experiment; leave it out for none, or send
     ``null`` for a random assignment. ``examples`` is a collection name or
     ``{"collection", "strategy", "k", "query", "filters", "token_budget", "lambda", "seed"}``.
+    ``placeholders`` fills a chat prompt's placeholders by name with lists of messages.
     """
 
     label: str | None = None
@@ -52,6 +53,7 @@ class BuildBody(_Body):
     unit_id: str | None = Field(default=None, max_length=200)
     examples: str | dict[str, Any] | None = None
     history: list[dict[str, Any]] | None = None
+    placeholders: dict[str, list[dict[str, Any]]] | None = None
     now: datetime | None = None
     strict: bool = True
 
@@ -162,6 +164,7 @@ def build(name: str, body: BuildBody, vault: VaultDep, _key: Resolver) -> dict[s
         body.variables,
         examples=body.examples,
         history=body.history,
+        placeholders=body.placeholders,
         now=body.now,
         strict=body.strict,
         **options,

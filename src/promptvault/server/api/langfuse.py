@@ -31,6 +31,7 @@ from promptvault.entities import MAX_INT, ApiKey, PromptSummary, PromptVersion
 from promptvault.errors import InvalidInputError, LabelNotFound, PromptNotFound
 from promptvault.registry.keys import from_langfuse_pair
 from promptvault.registry.refs import DEFAULT_LABEL, LATEST
+from promptvault.registry.resolver import archived_prompt
 from promptvault.server.api.langfuse_shapes import (
     LANGFUSE_ERRORS,
     CreateLangfusePrompt,
@@ -91,33 +92,40 @@ Writer = Annotated[ApiKey, Depends(_require(Permission.WRITE))]
 
 
 class _Summaries:
-    """Prompt summaries (labels, tags, newest version) for ``ttl`` seconds.
+    """Prompt summaries (labels, tags, newest version), kept while nothing changed.
 
     A Langfuse SDK fetches a prompt every time its own cache expires; answering from here
-    keeps that fetch off the database, as ``/v1`` resolves are. A label moved elsewhere
-    shows within ``ttl`` (the label TTL, the same bound ``/v1`` resolves have); writes
-    through this API show at once.
+    keeps that fetch off the database, as ``/v1`` resolves are. An entry is kept for at
+    most ``ttl`` seconds (the label TTL) and only while the Vault's resolver has not been
+    invalidated since it was read: a write through this server, on any route, or a change
+    event heard from another process drops it at once, so a moved or removed label is
+    never answered from here after its change.
     """
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
-        self._items: dict[str, tuple[PromptSummary, float]] = {}
+        self._items: dict[str, tuple[PromptSummary, float, int]] = {}
 
     def get(self, vault: Vault, name: str) -> PromptSummary:
         now = time.monotonic()
+        generation = vault.registry.resolver.generation
         hit = self._items.get(name)
-        if hit is not None and hit[1] > now:
+        if hit is not None and hit[1] > now and hit[2] == generation:
             return hit[0]
         summary = vault.get_prompt(name)
         if len(self._items) > 10_000:  # bounded: many names cannot grow it without end
             self._items.clear()
-        self._items[name] = (summary, now + self.ttl)
+        self._items[name] = (summary, now + self.ttl, generation)
         return summary
 
-    def fresh(self, name: str) -> bool:
+    def fresh(self, vault: Vault, name: str) -> bool:
         """Whether :meth:`get` would answer from memory (no database read)."""
         hit = self._items.get(name)
-        return hit is not None and hit[1] > time.monotonic()
+        return (
+            hit is not None
+            and hit[1] > time.monotonic()
+            and hit[2] == vault.registry.resolver.generation
+        )
 
     def forget(self, name: str) -> None:
         self._items.pop(name, None)
@@ -262,6 +270,8 @@ def _one(
     vault: Vault, summaries: _Summaries, name: str, version: int | None, label: str | None
 ) -> bytes:
     summary = summaries.get(vault, name)
+    if summary.archived:
+        raise archived_prompt(name)
     if version is None:
         wanted = label or DEFAULT_LABEL
         at = summary.latest_version if wanted == LATEST else summary.labels.get(wanted)
@@ -296,7 +306,7 @@ async def get_prompt(
         )
     # Within the label TTL the summary is in memory and versions are cached for good:
     # answer on the event loop, as /v1 resolves do. Otherwise read in a worker thread.
-    if summaries.fresh(name):
+    if summaries.fresh(vault, name):
         body = _one(vault, summaries, name, version, label)
     else:
         body = await run_in_threadpool(_one, vault, summaries, name, version, label)

@@ -100,8 +100,8 @@ def diff_page(
     latest = summary.latest_version or 1
     after_no = _version_number(b, "b") or latest
     before_no = _version_number(a, "a") or max(after_no - 1, 1)
-    before = vault.get(name, version=before_no)
-    after = vault.get(name, version=after_no)
+    before = vault.get(name, version=before_no, include_archived=True)
+    after = vault.get(name, version=after_no, include_archived=True)
     numbers = list(range(latest, 0, -1))
     return page(
         request,

@@ -111,7 +111,9 @@ def _label_rows(labels: dict[str, int], history: list[LabelEvent]) -> list[dict[
 
 def _variables_of(vault: Vault, version: PromptVersion) -> list[str]:
     try:
-        compiled = vault.registry.resolver.compiled(f"{version.name}@{version.version}")
+        compiled = vault.registry.resolver.compiled(
+            f"{version.name}@{version.version}", include_archived=True
+        )
         # Variables are worked out lazily, and reach into partials: a missing one raises here.
         return sorted(compiled.template.variables)
     except PromptVaultError:
@@ -135,11 +137,11 @@ def prompt_page(
     seen_event = vault.events.last_id()
     summary = vault.get_prompt(name)
     if v is not None:
-        shown = vault.get(name, version=v)
+        shown = vault.get(name, version=v, include_archived=True)
     elif "production" in summary.labels:
-        shown = vault.get(name, label="production")
+        shown = vault.get(name, label="production", include_archived=True)
     else:
-        shown = vault.get(name, label="latest")
+        shown = vault.get(name, label="latest", include_archived=True)
     # History and label moves change only with a write, which advances updated_at.
     state = ui_state(request)
     stamp = (name, summary.created_at, summary.updated_at)
@@ -224,7 +226,7 @@ def promote_confirm(
     """
     if label == NEW_LABEL and not new_label.strip():
         require_permission(user, Permission.WRITE)
-        target = vault.get(name, version=_int_field(version, "version"))
+        target = vault.get(name, version=_int_field(version, "version"), include_archived=True)
         return page(
             request,
             "new_label.html",
@@ -237,9 +239,11 @@ def promote_confirm(
         require_permission(user, Permission.WRITE)
     else:
         _may_move(user, chosen, settings.protected_labels)
-    target = vault.get(name, version=_int_field(version, "version"))
+    target = vault.get(name, version=_int_field(version, "version"), include_archived=True)
     labels = vault.labels(name)
-    current = vault.get(name, version=labels[chosen]) if chosen in labels else None
+    current = None
+    if chosen in labels:
+        current = vault.get(name, version=labels[chosen], include_archived=True)
     d = diff_view(vault, current, target) if current is not None else None
     return page(
         request,
@@ -329,8 +333,8 @@ def rollback_confirm(
             f"label {chosen!r} of {name!r} has no earlier version to roll back to",
             details={"name": name, "label": chosen},
         )
-    current = vault.get(name, version=labels[chosen])
-    target = vault.get(name, version=back_to)
+    current = vault.get(name, version=labels[chosen], include_archived=True)
+    target = vault.get(name, version=back_to, include_archived=True)
     return page(
         request,
         "confirm.html",
