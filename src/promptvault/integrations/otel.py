@@ -10,10 +10,19 @@ uses the API. Without the package nothing is imported and the methods are the pl
 provider before making the Vault or client, so an application that does not trace pays
 nothing, not even a flag check per call.
 
-Spans are made only inside a trace the application is recording (a request span, its own
-LLM call's span): a resolve outside any trace is not worth a root span of its own, and the
-check is one context lookup, so an untraced hot path stays within a fraction of a
-microsecond of the plain one.
+Spans are made only when one would be seen, and every check is cheap, cheapest first:
+
+- the tracer provider has a span processor (an exporter): an SDK provider set up without
+  one records nothing anywhere, so no span is made (one attribute read per call; a
+  processor added later is seen at once);
+- the call runs inside a trace the application is recording (a request span, its own LLM
+  call's span): a resolve outside any trace, or in a trace sampled out, is not worth a root
+  span of its own (one context lookup);
+- it is not already inside a promptvault span: ``build`` resolves through ``get``, and the
+  build span already carries the version's attributes, so one call is one span.
+
+Attributes are made only for a span that is recording: the reference's at its start (for
+samplers), the resolved version's at its end (only those the start did not already set).
 
 Attributes follow the OpenTelemetry GenAI conventions where they name the thing
 (``gen_ai.prompt.name``, ``gen_ai.request.model``); the rest are ``promptvault.*``:
@@ -27,6 +36,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from promptvault.entities import PromptVersion
@@ -36,6 +46,8 @@ __all__ = ["instrument", "tracer", "version_attributes"]
 _UNSET: Any = object()
 _tracer: Any = _UNSET
 _current_span: Any = None  # opentelemetry.trace.get_current_span, bound on first lookup
+# Set while a promptvault span is open in this context: nested calls make none of their own.
+_INSIDE: ContextVar[bool] = ContextVar("promptvault_otel_inside", default=False)
 
 
 def tracer() -> Any | None:
@@ -97,28 +109,50 @@ def _ref_attributes(ref: Any) -> dict[str, Any]:
     return out
 
 
-def _result_attributes(operation: str, result: Any) -> dict[str, Any]:
+def _result_attributes(operation: str, result: Any, started: dict[str, Any]) -> dict[str, Any]:
+    """What the answer adds to the span: the resolved version's attributes, less those the
+    span already has from the reference (equal values are not set twice)."""
     if operation == "resolve" and isinstance(result, PromptVersion):
-        return version_attributes(result)
-    metadata = getattr(result, "metadata", None)
-    if operation == "build" and metadata is not None:
-        out: dict[str, Any] = metadata.otel_attributes()
+        out = version_attributes(result)
+    else:
+        metadata = getattr(result, "metadata", None)
+        if operation != "build" or metadata is None:
+            return {}
+        out = metadata.otel_attributes()
         model = getattr(result, "model", None)
         if isinstance(model, str):
             out["gen_ai.request.model"] = model
-        return out
-    return {}
+    for key, value in started.items():
+        if out.get(key) == value:
+            del out[key]
+    return out
+
+
+def _processors(trace_to: Any) -> Any | None:
+    """The SDK tracer's span processors, whose ``_span_processors`` tuple the provider
+    replaces when one is added (empty: no span would reach anything); None for a tracer
+    of another implementation, which is always traced."""
+    active = getattr(trace_to, "span_processor", None)
+    return active if hasattr(active, "_span_processors") else None
 
 
 def _wrap(trace_to: Any, operation: str, call: Callable[..., Any]) -> Callable[..., Any]:
     name = f"promptvault.{operation}"
     current = _current_span
+    inside = _INSIDE
+    active = _processors(trace_to)
 
     @functools.wraps(call)
     def traced(ref: Any, *args: Any, **kwargs: Any) -> Any:
-        if not current().is_recording():
+        if (
+            (active is not None and not active._span_processors)
+            or not current().is_recording()
+            or inside.get()
+        ):
             return call(ref, *args, **kwargs)
-        span = trace_to.start_span(name, attributes=_ref_attributes(ref))
+        started = _ref_attributes(ref)
+        span = trace_to.start_span(name, attributes=started)
+        token = inside.set(True)
         try:
             result = call(ref, *args, **kwargs)
         except BaseException as exc:
@@ -126,8 +160,10 @@ def _wrap(trace_to: Any, operation: str, call: Callable[..., Any]) -> Callable[.
             span.set_attribute("error.type", type(exc).__name__)
             span.end()
             raise
+        finally:
+            inside.reset(token)
         if span.is_recording():
-            span.set_attributes(_result_attributes(operation, result))
+            span.set_attributes(_result_attributes(operation, result, started))
         span.end()
         return result
 
@@ -137,12 +173,20 @@ def _wrap(trace_to: Any, operation: str, call: Callable[..., Any]) -> Callable[.
 def _wrap_async(trace_to: Any, operation: str, call: Callable[..., Any]) -> Callable[..., Any]:
     name = f"promptvault.{operation}"
     current = _current_span
+    inside = _INSIDE
+    active = _processors(trace_to)
 
     @functools.wraps(call)
     async def traced(ref: Any, *args: Any, **kwargs: Any) -> Any:
-        if not current().is_recording():
+        if (
+            (active is not None and not active._span_processors)
+            or not current().is_recording()
+            or inside.get()
+        ):
             return await call(ref, *args, **kwargs)
-        span = trace_to.start_span(name, attributes=_ref_attributes(ref))
+        started = _ref_attributes(ref)
+        span = trace_to.start_span(name, attributes=started)
+        token = inside.set(True)
         try:
             result = await call(ref, *args, **kwargs)
         except BaseException as exc:
@@ -150,8 +194,10 @@ def _wrap_async(trace_to: Any, operation: str, call: Callable[..., Any]) -> Call
             span.set_attribute("error.type", type(exc).__name__)
             span.end()
             raise
+        finally:
+            inside.reset(token)
         if span.is_recording():
-            span.set_attributes(_result_attributes(operation, result))
+            span.set_attributes(_result_attributes(operation, result, started))
         span.end()
         return result
 
