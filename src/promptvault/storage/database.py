@@ -276,19 +276,27 @@ class Database:
                 yield s
 
     @contextmanager
-    def transaction(self, *, serial: bool = True) -> Iterator[Session]:
+    def transaction(self, *, serial: bool = True, durable: bool = True) -> Iterator[Session]:
         """One write transaction, committed on success, rolled back on error.
 
         ``serial`` (on PostgreSQL) takes the cluster's write lock up front, ordering this
         transaction after every other serial one; without it the transaction runs beside
         others and takes that lock only if it appends to the audit chain. SQLite always has
         one writer at a time. No retry here: use :meth:`write` unless the caller retries.
+
+        ``durable=False`` (on PostgreSQL) commits without waiting for the WAL to reach the
+        disk (``synchronous_commit = off``): still atomic and visible at once, but a crash
+        of the database server may lose the last such commits. For bookkeeping that is
+        redone when lost (the webhook delivery log and cursors: an unrecorded delivery is
+        sent again), so that it does not add a disk flush to every writer's wait.
         """
         with self._sqlite_writer_lock(), self.engine.connect() as conn:
             conn.execution_options(**{_WRITE_OPTION: True})
             with Session(bind=conn, expire_on_commit=False) as session:
                 session.begin()
                 try:
+                    if self.is_postgres and not durable:
+                        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
                     if self.is_postgres and serial:
                         session.execute(
                             text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY}
@@ -332,17 +340,18 @@ class Database:
             finally:
                 fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
 
-    def write(self, fn: Callable[[Session], T], *, serial: bool = True) -> T:
+    def write(self, fn: Callable[[Session], T], *, serial: bool = True, durable: bool = True) -> T:
         """Run ``fn(session)`` in a write transaction, retrying transient conflicts.
 
         ``fn`` may run more than once, so it must not have side effects outside the session.
         ``serial=False`` is for work that stays correct beside other writers (atomic
-        counters, inserts guarded by unique constraints, pushes): see :meth:`transaction`.
+        counters, inserts guarded by unique constraints, pushes): see :meth:`transaction`,
+        which also says when ``durable=False`` is right.
         """
         delay = 0.002
         for attempt in range(1, self.max_attempts + 1):
             try:
-                with self.transaction(serial=serial) as session:
+                with self.transaction(serial=serial, durable=durable) as session:
                     return fn(session)
             except DBAPIError as exc:
                 if not is_retryable(exc) or attempt == self.max_attempts:
@@ -359,11 +368,13 @@ class Database:
                 delay = min(delay * 2, 0.25)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def write_work(self, fn: Callable[[UnitOfWork], T], *, serial: bool = True) -> T:
+    def write_work(
+        self, fn: Callable[[UnitOfWork], T], *, serial: bool = True, durable: bool = True
+    ) -> T:
         """:meth:`write` for services that take a :class:`UnitOfWork`, not a session."""
         from promptvault.storage.unit_of_work import UnitOfWork  # imports this module
 
-        return self.write(lambda session: fn(UnitOfWork(session)), serial=serial)
+        return self.write(lambda session: fn(UnitOfWork(session)), serial=serial, durable=durable)
 
     @contextmanager
     def read_work(self) -> Iterator[UnitOfWork]:

@@ -271,6 +271,11 @@ class WebhookRepository:
             self._session, webhook_id, cursor_was=cursor_was, enabled_only=enabled_only, **fields
         )
 
+    def update_many(self, changes: list[tuple[int, int, dict[str, Any]]]) -> None:
+        """Many conditional updates ``(id, cursor_was, fields)`` in one batched statement per
+        set of fields (see :func:`storage.webhooks.update_webhooks`)."""
+        webhook_store.update_webhooks(self._session, changes)
+
     def delete(self, webhook_id: int) -> None:
         webhook_store.delete_webhook(self._session, webhook_id)
 

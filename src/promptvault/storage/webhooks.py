@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from promptvault.storage.tables import WebhookDeliveryRow, WebhookLeaseRow, WebhookRow
@@ -27,6 +27,7 @@ __all__ = [
     "prune_deliveries",
     "release_lease",
     "update_webhook",
+    "update_webhooks",
     "webhooks",
 ]
 
@@ -80,6 +81,30 @@ def update_webhook(
         statement = statement.where(WebhookRow.enabled.is_(True))
     result: Any = session.execute(statement.values(**fields))
     return int(result.rowcount) > 0
+
+
+def update_webhooks(session: Session, changes: list[tuple[int, int, dict[str, Any]]]) -> None:
+    """Many :func:`update_webhook` calls with ``cursor_was`` and ``enabled_only``, as
+    ``(id, cursor_was, fields)``: one statement per set of changed fields, its rows sent
+    together (one round trip), not one statement and round trip per subscription."""
+    table: Any = WebhookRow.__table__
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for webhook_id, cursor_was, fields in changes:
+        keys = tuple(sorted(fields))
+        params = {"w_id": webhook_id, "w_cursor_was": cursor_was}
+        params.update({f"v_{k}": v for k, v in fields.items()})
+        groups.setdefault(keys, []).append(params)
+    for keys, rows in groups.items():
+        statement = (
+            update(table)
+            .where(
+                table.c.id == bindparam("w_id"),
+                table.c.cursor == bindparam("w_cursor_was"),
+                table.c.enabled.is_(True),
+            )
+            .values({k: bindparam(f"v_{k}") for k in keys})
+        )
+        session.connection().execute(statement, rows)
 
 
 def delete_webhook(session: Session, webhook_id: int) -> None:

@@ -92,6 +92,7 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._outcomes: list[_Outcome] = []
         self._unrecorded: dict[int, int] = {}  # subscription id -> outcomes not yet written
+        self._head = 0  # the newest event id a round has seen
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -192,6 +193,7 @@ class Dispatcher:
         if not subscriptions:
             return False
         head = self.feed.last_id()
+        self._head = max(self._head, head)
         now = utcnow()
         due = [
             s
@@ -221,7 +223,7 @@ class Dispatcher:
         """Delete delivery-log entries older than ``webhook_log_days``; returns how many."""
         before = utcnow() - timedelta(days=self.log_days)
         return self.db.write_work(
-            lambda w: w.webhooks.prune_deliveries(before=before), serial=False
+            lambda w: w.webhooks.prune_deliveries(before=before), serial=False, durable=False
         )
 
     def _prune(self) -> None:
@@ -338,7 +340,18 @@ class Dispatcher:
 
         def change(work: UnitOfWork) -> None:
             work.webhooks.insert_deliveries(logs)
+            # The usual outcomes (delivered, or retried later) in one batched statement;
+            # a disabling one alone, since its audit entry depends on its row changing.
+            work.webhooks.update_many(
+                [
+                    (first.fields["id"], first.cursor, changes)
+                    for first, changes, disable in final.values()
+                    if not disable
+                ]
+            )
             for first, changes, disable in final.values():
+                if not disable:
+                    continue
                 moved = work.webhooks.update(
                     first.fields["id"], cursor_was=first.cursor, enabled_only=True,
                     **changes,
@@ -351,9 +364,23 @@ class Dispatcher:
                         details={"reason": changes["disabled_reason"]},
                     )
 
+        # Not waiting for the disk: a log entry and cursor lost to a database crash mean
+        # the event is sent again (same webhook-id), which at-least-once allows, and every
+        # writer's own commit does not queue behind these flushes. Disabling an endpoint
+        # is audited, and that stays durable.
+        disabling = any(o.disable for o in batch)
+        # A new round at once only when a recorded subscription is still behind the newest
+        # event seen (more of its events are due now); one that caught up, or waits for a
+        # retry, is picked up by the next event's wake-up or the next poll. Each round
+        # costs the database a few reads, beside every writer.
+        behind = any(
+            "cursor" in changes and int(changes["cursor"]) < self._head
+            for _, changes, _ in final.values()
+        )
         try:
-            self.db.write_work(change, serial=any(o.disable for o in batch))
+            self.db.write_work(change, serial=disabling, durable=disabling)
         except Exception:  # not recorded: those events are sent again (same webhook-id)
+            behind = True
             log.warning("could not record %d webhook deliveries", len(batch), exc_info=True)
         finally:
             with self._lock:
@@ -362,7 +389,8 @@ class Dispatcher:
                     self._unrecorded[key] -= 1
                     if not self._unrecorded[key]:
                         del self._unrecorded[key]
-            self._wake.set()  # recorded subscriptions may have more due
+            if behind:
+                self._wake.set()
         return len(batch)
 
     def _record_loop(self) -> None:
