@@ -112,7 +112,7 @@ def test_a_removed_label_is_never_served_again(
 
 
 def test_an_archived_prompt_is_evicted(live: Live) -> None:
-    with PromptVaultClient(live.base, live.key, cache_ttl=TTL) as pv:
+    with PromptVaultClient(live.base, live.key, cache_ttl=TTL, timeout=30) as pv:
         assert pv.get("support@1").version == 1  # pinned versions go too
         assert pv.get("support").version == 1
         wait_until(lambda: pv.push_connected, what="the stream to open")
