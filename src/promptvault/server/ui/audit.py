@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from promptvault.entities import AuditEntry
@@ -12,18 +10,15 @@ from promptvault.server.auth import Permission
 from promptvault.server.deps import VaultDep
 from promptvault.server.ui.views import (
     UIRoute,
-    User,
-    check_csrf,
-    current_user,
+    UserDep,
+    checked_form,
     page,
-    require_permission,
 )
 from promptvault.vault import Vault
 
 __all__ = ["PAGE_SIZE", "newest_entries", "router"]
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
-UserDep = Annotated[User, Depends(current_user)]
 PAGE_SIZE = 50
 
 
@@ -95,8 +90,7 @@ def audit(
 @router.post("/audit/verify")
 async def verify(request: Request, vault: VaultDep, user: UserDep) -> Response:
     """Walk the whole chain and show the result above the log (admin, like the API)."""
-    await check_csrf(request, user)
-    require_permission(user, Permission.ADMIN)
+    await checked_form(request, user, Permission.ADMIN)
     report = await run_in_threadpool(vault.audit.verify)
     filters = {"actor": "", "action": "", "target": ""}
     return await run_in_threadpool(

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from promptvault.entities import PromptDiff, PromptVersion
 from promptvault.registry.refs import parse_int
 from promptvault.server.deps import VaultDep
-from promptvault.server.ui.views import UIRoute, User, current_user, page
+from promptvault.server.ui.views import UIRoute, UserDep, page
 from promptvault.server.ui.worddiff import DiffRow, diff_rows
 from promptvault.vault import Vault
 
 __all__ = ["DiffView", "MessageView", "diff_view", "router"]
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
-UserDep = Annotated[User, Depends(current_user)]
 
 
 @dataclass(frozen=True, slots=True)

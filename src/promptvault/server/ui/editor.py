@@ -9,9 +9,9 @@ with the same checks as ``POST /v1/prompts/{name}/versions``; unchanged content 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -32,8 +32,9 @@ from promptvault.server.ui.views import (
     SECURITY_HEADERS,
     UIRoute,
     User,
+    UserDep,
     check_csrf,
-    current_user,
+    checked_form,
     flash,
     page,
     prompt_url,
@@ -45,7 +46,6 @@ from promptvault.vault import Vault
 __all__ = ["partial_source", "router"]
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
-UserDep = Annotated[User, Depends(current_user)]
 _ROLES = ("system", "user", "assistant", "tool")
 
 
@@ -172,8 +172,7 @@ def edit_prompt(
 async def _save(
     request: Request, vault: Vault, settings: Settings, user: User, name: str | None
 ) -> Response:
-    form = await check_csrf(request, user)
-    require_permission(user, Permission.WRITE)
+    form = await checked_form(request, user, Permission.WRITE)
     draft = parse_draft(form)
     is_new = name is None
     if name is not None:

@@ -17,16 +17,15 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from promptvault.evals.models import CaseResult
 from promptvault.server.deps import VaultDep
-from promptvault.server.ui.views import UIRoute, User, current_user, page
+from promptvault.server.ui.views import UIRoute, UserDep, page
 
 __all__ = ["router"]
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
-UserDep = Annotated[User, Depends(current_user)]
 MAX_ROWS = 1000
 
 

@@ -8,9 +8,9 @@ with the rows that fail listed by line, the others kept.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -23,8 +23,8 @@ from promptvault.server.ui.examples import collection_url
 from promptvault.server.ui.views import (
     UIRoute,
     User,
-    check_csrf,
-    current_user,
+    UserDep,
+    checked_form,
     flash,
     page,
     redirect,
@@ -35,7 +35,6 @@ from promptvault.vault import Vault
 __all__ = ["MAX_UPLOAD", "router"]
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
-UserDep = Annotated[User, Depends(current_user)]
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes of one import file
 
 
@@ -64,8 +63,7 @@ def _quality(form: Any) -> float:
 
 
 async def _writer_form(request: Request, user: User) -> Any:
-    form = await check_csrf(request, user)
-    require_permission(user, Permission.WRITE)
+    form = await checked_form(request, user, Permission.WRITE)
     return form
 
 

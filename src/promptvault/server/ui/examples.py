@@ -14,10 +14,9 @@ search falls back to text matching and says so.
 
 from __future__ import annotations
 
-from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from promptvault.entities import Example
 from promptvault.errors import (
@@ -33,13 +32,12 @@ from promptvault.fewshot.embedders import (
 )
 from promptvault.fewshot.models import STRATEGIES
 from promptvault.server.deps import VaultDep
-from promptvault.server.ui.views import UIRoute, User, current_user, page
+from promptvault.server.ui.views import UIRoute, UserDep, page
 from promptvault.vault import Vault
 
 __all__ = ["PAGE_SIZE", "SEARCH_K", "collection_url", "marked", "router", "text_matches"]
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
-UserDep = Annotated[User, Depends(current_user)]
 PAGE_SIZE = 50
 SEARCH_K = 25
 MAX_QUERY = 500

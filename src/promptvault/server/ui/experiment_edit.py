@@ -9,9 +9,9 @@ in one transaction, so a failed start leaves no draft behind.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from promptvault.errors import InvalidInputError
@@ -21,8 +21,8 @@ from promptvault.server.ui.experiments import experiment_url
 from promptvault.server.ui.views import (
     UIRoute,
     User,
-    check_csrf,
-    current_user,
+    UserDep,
+    checked_form,
     flash,
     page,
     redirect,
@@ -32,7 +32,6 @@ from promptvault.server.ui.views import (
 __all__ = ["NEW_URL", "router"]
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
-UserDep = Annotated[User, Depends(current_user)]
 NEW_URL = "/experiments/+new"  # "+" is in no experiment name, so no page is shadowed
 _KINDS = ("binary", "continuous")
 
@@ -111,8 +110,7 @@ async def create_experiment(
     request: Request, vault: VaultDep, settings: SettingsDep, user: UserDep
 ) -> Response:
     """Create the experiment (and start it when asked), or show the form with the error."""
-    form = await check_csrf(request, user)
-    require_permission(user, Permission.WRITE)
+    form = await checked_form(request, user, Permission.WRITE)
     name = _text(form, "name")
     start = form.get("start") == "1"
     spec = definition(form)
@@ -125,8 +123,7 @@ async def create_experiment(
 
 
 async def _changeable(request: Request, name: str, vault: Any, settings: Any, user: User) -> Any:
-    form = await check_csrf(request, user)
-    require_permission(user, Permission.WRITE)
+    form = await checked_form(request, user, Permission.WRITE)
     exp = await run_in_threadpool(vault.experiments.get, name)
     check_labels(user.key, [exp.label], settings.protected_labels)
     return form

@@ -10,10 +10,10 @@ signed-in key's name as the actor.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from promptvault.errors import InvalidInputError, PromptVaultError
@@ -24,8 +24,8 @@ from promptvault.server.ui.experiment_view import MODES, report_view, weight_sha
 from promptvault.server.ui.views import (
     UIRoute,
     User,
-    check_csrf,
-    current_user,
+    UserDep,
+    checked_form,
     flash,
     page,
     redirect,
@@ -36,7 +36,6 @@ from promptvault.vault import Vault
 __all__ = ["STATUSES", "experiment_url", "router"]
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
-UserDep = Annotated[User, Depends(current_user)]
 STATUSES = ("draft", "running", "stopped", "concluded")
 _MAX_REASON = 2000
 
@@ -216,8 +215,7 @@ async def stop(
     request: Request, name: str, vault: VaultDep, settings: SettingsDep, user: UserDep
 ) -> Response:
     """Stop routing (the same checks as ``POST /v1/experiments/{name}/stop``)."""
-    form = await check_csrf(request, user)
-    require_permission(user, Permission.WRITE)
+    form = await checked_form(request, user, Permission.WRITE)
     exp = await run_in_threadpool(vault.experiments.get, name)
     _check_change(user, exp, settings.protected_labels)
     reason = str(form.get("reason") or "").strip()
@@ -261,8 +259,7 @@ async def conclude(
     request: Request, name: str, vault: VaultDep, settings: SettingsDep, user: UserDep
 ) -> Response:
     """Move the label to the winner and end the experiment (the API's checks)."""
-    form = await check_csrf(request, user)
-    require_permission(user, Permission.WRITE)
+    form = await checked_form(request, user, Permission.WRITE)
     exp = await run_in_threadpool(vault.experiments.get, name)
     _check_change(user, exp, settings.protected_labels)
     winner = _winner(exp, form.get("winner"))

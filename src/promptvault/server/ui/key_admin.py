@@ -8,9 +8,9 @@ or redirected to: reloading cannot show it again.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from promptvault.entities import ApiKey
@@ -20,9 +20,8 @@ from promptvault.registry.refs import parse_int
 from promptvault.server.auth import Permission
 from promptvault.server.ui.views import (
     UIRoute,
-    User,
-    check_csrf,
-    current_user,
+    UserDep,
+    checked_form,
     flash,
     page,
     redirect,
@@ -33,7 +32,6 @@ from promptvault.server.ui.views import (
 __all__ = ["router"]
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
-UserDep = Annotated[User, Depends(current_user)]
 _MAX_DAYS = 100 * 365
 
 
@@ -70,8 +68,7 @@ def _expiry(raw: Any) -> datetime | None:
 @router.post("/keys")
 async def create_key(request: Request, user: UserDep) -> Response:
     """Create a key and show its plaintext this once."""
-    form = await check_csrf(request, user)
-    require_permission(user, Permission.ADMIN)
+    form = await checked_form(request, user, Permission.ADMIN)
     state = ui_state(request)
     name, role = str(form.get("name") or "").strip(), str(form.get("role") or "")
     expires_at = _expiry(form.get("expires_days"))
@@ -92,8 +89,7 @@ def _key_id(form: Any) -> str:
 @router.post("/keys/rotate")
 async def rotate_key(request: Request, user: UserDep) -> Response:
     """Replace a key (same name and role); the old one works for the grace period."""
-    form = await check_csrf(request, user)
-    require_permission(user, Permission.ADMIN)
+    form = await checked_form(request, user, Permission.ADMIN)
     state = ui_state(request)
     key_id = _key_id(form)
     plaintext, record, _old = await run_in_threadpool(
@@ -106,8 +102,7 @@ async def rotate_key(request: Request, user: UserDep) -> Response:
 @router.post("/keys/revoke")
 async def revoke_key(request: Request, user: UserDep) -> Response:
     """Revoke a key: it and its web sessions stop working at once."""
-    form = await check_csrf(request, user)
-    require_permission(user, Permission.ADMIN)
+    form = await checked_form(request, user, Permission.ADMIN)
     state = ui_state(request)
     key_id = _key_id(form)
     revoked: ApiKey = await run_in_threadpool(

@@ -14,9 +14,9 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from promptvault.builder import BuiltRequest
@@ -28,9 +28,8 @@ from promptvault.server.auth import Permission
 from promptvault.server.deps import VaultDep
 from promptvault.server.ui.views import (
     UIRoute,
-    User,
+    UserDep,
     check_csrf,
-    current_user,
     page,
     require_permission,
 )
@@ -40,7 +39,6 @@ from promptvault.vault import Vault
 __all__ = ["Field", "Flag", "build_like_vault", "form_fields", "parse_turns", "read_form", "router"]
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
-UserDep = Annotated[User, Depends(current_user)]
 _BUILTINS = BUILTIN_NAMES
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from promptvault.entities import LabelEvent, PromptVersion
@@ -17,8 +17,9 @@ from promptvault.server.ui.compare import diff_view
 from promptvault.server.ui.views import (
     UIRoute,
     User,
+    UserDep,
     check_csrf,
-    current_user,
+    checked_form,
     flash,
     page,
     prompt_url,
@@ -31,7 +32,6 @@ from promptvault.vault import Vault
 __all__ = ["PAGE_SIZE", "rollback_target", "router"]
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
-UserDep = Annotated[User, Depends(current_user)]
 PAGE_SIZE = 50
 HISTORY_SIZE = 50
 _SUGGESTED_LABELS = ("production", "staging")
@@ -298,8 +298,7 @@ async def promote(
 @router.post("/archive/{name:path}")
 async def archive(request: Request, name: str, vault: VaultDep, user: UserDep) -> Response:
     """Archive a prompt (as ``DELETE /v1/prompts/{name}``), or undo it with ``undo=1``."""
-    form = await check_csrf(request, user)
-    require_permission(user, Permission.WRITE)
+    form = await checked_form(request, user, Permission.WRITE)
     if form.get("undo") == "1":
         await run_in_threadpool(vault.unarchive, name, actor=user.key.name)
         text = f"{name} is active again"

@@ -9,9 +9,9 @@ permissions as ``/v1/requests``: approving needs ``approve``, commenting ``write
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from promptvault.errors import InvalidInputError
@@ -22,19 +22,17 @@ from promptvault.server.ui.compare import diff_view
 from promptvault.server.ui.views import (
     UIRoute,
     User,
-    check_csrf,
-    current_user,
+    UserDep,
+    checked_form,
     flash,
     page,
     prompt_url,
     redirect,
-    require_permission,
 )
 
 __all__ = ["QUEUE_SIZE", "router"]
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
-UserDep = Annotated[User, Depends(current_user)]
 QUEUE_SIZE = 50
 _STATUSES = ("open", "approved", "rejected")
 
@@ -106,8 +104,7 @@ def request_page(request: Request, request_id: str, vault: VaultDep, user: UserD
 
 
 async def _decide(request: Request, request_id: str, vault: Any, user: User, how: str) -> Response:
-    form = await check_csrf(request, user)
-    require_permission(user, Permission.APPROVE)
+    form = await checked_form(request, user, Permission.APPROVE)
     number = _request_id(request_id)
     comment = str(form.get("comment") or "")
     decide = vault.approve_request if how == "approve" else vault.requests.reject
@@ -136,8 +133,7 @@ async def comment_on_request(
     request: Request, request_id: str, vault: VaultDep, user: UserDep
 ) -> Response:
     """Add to a request's discussion."""
-    form = await check_csrf(request, user)
-    require_permission(user, Permission.WRITE)
+    form = await checked_form(request, user, Permission.WRITE)
     change = await run_in_threadpool(vault.requests.get, _request_id(request_id))
     body = str(form.get("body") or "")
     await run_in_threadpool(
@@ -151,8 +147,7 @@ async def comment_on_version(
     request: Request, name: str, vault: VaultDep, user: UserDep
 ) -> Response:
     """Comment on a version, from the prompt's page."""
-    form = await check_csrf(request, user)
-    require_permission(user, Permission.WRITE)
+    form = await checked_form(request, user, Permission.WRITE)
     version = parse_int(str(form.get("version") or ""), field="version", minimum=1)
     body = str(form.get("body") or "")
     await run_in_threadpool(

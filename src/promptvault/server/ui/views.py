@@ -14,11 +14,11 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import jinja2
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
@@ -36,6 +36,8 @@ from promptvault.server.ui.session import SESSION_COOKIE, Session, SessionCodec
 from promptvault.server.ui.worddiff import DiffRow, diff_rows
 
 __all__ = [
+    "UserDep",
+    "checked_form",
     "SECURITY_HEADERS",
     "LoginRequired",
     "UIRoute",
@@ -292,6 +294,17 @@ async def check_csrf(request: Request, user: User) -> Mapping[str, Any]:
             details={"field": "csrf"},
         )
     return form
+
+
+async def checked_form(request: Request, user: User, permission: Permission) -> Mapping[str, Any]:
+    """The submitted form of an action: its CSRF token checked, then ``permission``."""
+    form = await check_csrf(request, user)
+    require_permission(user, permission)
+    return form
+
+
+UserDep = Annotated[User, Depends(current_user)]
+"""A route parameter for the signed-in user."""
 
 
 def page(

@@ -3,9 +3,9 @@ enable, and each subscription's delivery log."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from promptvault.errors import PromptVaultError
@@ -13,9 +13,8 @@ from promptvault.server.auth import Permission
 from promptvault.server.deps import VaultDep
 from promptvault.server.ui.views import (
     UIRoute,
-    User,
-    check_csrf,
-    current_user,
+    UserDep,
+    checked_form,
     flash,
     page,
     redirect,
@@ -26,7 +25,6 @@ from promptvault.vault import Vault
 __all__ = ["router"]
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
-UserDep = Annotated[User, Depends(current_user)]
 
 
 def _list_page(
@@ -47,8 +45,7 @@ async def webhooks(request: Request, vault: VaultDep, user: UserDep) -> Response
 @router.post("/webhooks")
 async def add(request: Request, vault: VaultDep, user: UserDep) -> Response:
     """Subscribe a URL; the answer shows its secret, this once."""
-    form = await check_csrf(request, user)
-    require_permission(user, Permission.ADMIN)
+    form = await checked_form(request, user, Permission.ADMIN)
     values = {k: str(form.get(k) or "").strip() for k in ("url", "events", "prefix", "format")}
     events = [e.strip() for e in values["events"].replace(",", " ").split() if e.strip()]
 
@@ -73,8 +70,7 @@ async def toggle(
     request: Request, webhook_id: str, verb: str, vault: VaultDep, user: UserDep
 ) -> Response:
     """Disable or enable one subscription."""
-    await check_csrf(request, user)
-    require_permission(user, Permission.ADMIN)
+    await checked_form(request, user, Permission.ADMIN)
     if verb not in ("enable", "disable"):
         return redirect("/webhooks")
     hook = await run_in_threadpool(
