@@ -9,12 +9,12 @@ JSON type (``1`` stays an int, ``0.7`` a float) and browser line endings (CRLF) 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from promptvault.entities import PromptVersion
 from promptvault.errors import InvalidInputError
+from promptvault.server.ui.views import form_text
 
 __all__ = ["ChatRow", "Draft", "draft_from_version", "empty_draft", "parse_draft"]
 
@@ -130,11 +130,6 @@ def _json_number(text: str, fieldname: str) -> int | float:
     return value
 
 
-def _text(form: Mapping[str, Any], key: str) -> str:
-    value = form.get(key)
-    return value.replace("\r\n", "\n") if isinstance(value, str) else ""
-
-
 def _texts(form: Any, key: str) -> list[str]:
     return [v.replace("\r\n", "\n") if isinstance(v, str) else "" for v in form.getlist(key)]
 
@@ -157,23 +152,23 @@ def parse_draft(form: Any) -> Draft:
                 extra=extras[i] if i < len(extras) else "",
             )
         )
-    kind = _text(form, "type")
-    syntax = _text(form, "syntax")
+    kind = form_text(form, "type")
+    syntax = form_text(form, "syntax")
     return Draft(
-        name=_text(form, "name").strip(),
-        description=_text(form, "description"),
-        tags=_text(form, "tags"),
+        name=form_text(form, "name").strip(),
+        description=form_text(form, "description"),
+        tags=form_text(form, "tags"),
         type="chat" if kind == "chat" else "text",
         syntax=syntax if syntax in ("jinja", "langfuse") else "mustache",
-        template=_text(form, "template"),
+        template=form_text(form, "template"),
         rows=rows,
-        model=_text(form, "model"),
-        temperature=_text(form, "temperature"),
-        max_tokens=_text(form, "max_tokens"),
-        params=_text(form, "params"),
-        schema=_text(form, "variables_schema"),
-        sample=_text(form, "sample"),
-        message=_text(form, "message").strip(),
+        model=form_text(form, "model"),
+        temperature=form_text(form, "temperature"),
+        max_tokens=form_text(form, "max_tokens"),
+        params=form_text(form, "params"),
+        schema=form_text(form, "variables_schema"),
+        sample=form_text(form, "sample"),
+        message=form_text(form, "message").strip(),
     )
 
 

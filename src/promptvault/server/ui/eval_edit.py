@@ -21,10 +21,10 @@ ticked. A run started here goes on in the server's background, as ``POST /v1/eva
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -38,9 +38,10 @@ from promptvault.server.ui.evals import case_url, dataset_url, run_url
 from promptvault.server.ui.views import (
     UIRoute,
     User,
-    check_csrf,
-    current_user,
+    UserDep,
+    checked_form,
     flash,
+    form_text,
     page,
     redirect,
     require_permission,
@@ -50,20 +51,8 @@ from promptvault.vault import Vault
 __all__ = ["MAX_UPLOAD", "router"]
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
-UserDep = Annotated[User, Depends(current_user)]
 MAX_UPLOAD = 10 * 1024 * 1024  # bytes of one import file (the API's limit too)
 FIELDS = ("key", "variables", "expected", "tags", "metadata", "prompt")
-
-
-def _text(form: Any, field: str) -> str:
-    value = form.get(field)
-    return value.replace("\r\n", "\n") if isinstance(value, str) else ""
-
-
-async def _writer_form(request: Request, user: User) -> Any:
-    form = await check_csrf(request, user)
-    require_permission(user, Permission.WRITE)
-    return form
 
 
 def _field_of(error: PromptVaultError) -> str:
@@ -79,7 +68,7 @@ def _field_of(error: PromptVaultError) -> str:
 
 
 def _json_field(form: Any, field: str, *, default: Any, kind: type) -> Any:
-    raw = _text(form, field).strip()
+    raw = form_text(form, field).strip()
     if not raw:
         return default
     try:
@@ -98,17 +87,17 @@ def _json_field(form: Any, field: str, *, default: Any, kind: type) -> Any:
 
 
 def _case_from_form(form: Any) -> dict[str, Any]:
-    expected_raw = _text(form, "expected")
+    expected_raw = form_text(form, "expected")
     expected: Any = expected_raw if expected_raw.strip() else None
     if expected is not None and form.get("expected_json") == "1":
         expected = _json_field(form, "expected", default=None, kind=object)
     case: dict[str, Any] = {
         "variables": _json_field(form, "variables", default={}, kind=dict),
         "expected": expected,
-        "tags": [t.strip() for t in _text(form, "tags").split(",") if t.strip()],
+        "tags": [t.strip() for t in form_text(form, "tags").split(",") if t.strip()],
         "metadata": _json_field(form, "metadata", default={}, kind=dict),
     }
-    key = _text(form, "key").strip()
+    key = form_text(form, "key").strip()
     if key:
         case["key"] = key
     return case
@@ -185,12 +174,12 @@ def _one_case(vault: Vault, name: str, key: str) -> Case:
 @router.post("/evals/datasets")
 async def create_dataset(request: Request, vault: VaultDep, user: UserDep) -> Response:
     """A new, empty dataset (name, description, default evaluators as JSON)."""
-    form = await _writer_form(request, user)
+    form = await checked_form(request, user, Permission.WRITE)
     evaluators = _json_field(form, "evaluators", default=[], kind=list)
     made = await run_in_threadpool(
         lambda: vault.evals.create_dataset(
-            _text(form, "name").strip(),
-            description=_text(form, "description").strip(),
+            form_text(form, "name").strip(),
+            description=form_text(form, "description").strip(),
             evaluators=evaluators,
             actor=user.key.name,
         )
@@ -229,9 +218,9 @@ def edit_case_page(
 async def _save_case(
     request: Request, name: str, key: str | None, vault: Vault, user: User
 ) -> Response:
-    form = await _writer_form(request, user)
+    form = await checked_form(request, user, Permission.WRITE)
     dataset = await run_in_threadpool(vault.evals.dataset, name)
-    values = {f: _text(form, f) for f in (*FIELDS, "expected_json")}
+    values = {f: form_text(form, f) for f in (*FIELDS, "expected_json")}
     ref = values["prompt"].strip()
     try:
         case = _case_from_form(form)
@@ -271,7 +260,7 @@ async def edit_case(
 ) -> Response:
     """Save one case's fields, or delete it (``delete=1``)."""
     if (await request.form()).get("delete") == "1":
-        await _writer_form(request, user)
+        await checked_form(request, user, Permission.WRITE)
         change = await run_in_threadpool(
             lambda: vault.evals.delete_cases(name, [key], actor=user.key.name)
         )
@@ -286,7 +275,7 @@ async def edit_case(
 async def import_cases(request: Request, name: str, vault: VaultDep, user: UserDep) -> Response:
     """Import an uploaded JSONL or CSV file: all or nothing unless ``partial``; the page
     lists every refused line and field."""
-    form = await _writer_form(request, user)
+    form = await checked_form(request, user, Permission.WRITE)
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise InvalidInputError("choose a .jsonl or .csv file", details={"field": "file"})
@@ -338,9 +327,9 @@ async def import_cases(request: Request, name: str, vault: VaultDep, user: UserD
 @router.post("/evals/datasets/{name}/run")
 async def start_run(request: Request, name: str, vault: VaultDep, user: UserDep) -> Response:
     """Start a run of a prompt over the dataset in the background; open its page."""
-    form = await _writer_form(request, user)
+    form = await checked_form(request, user, Permission.WRITE)
     tasks: EvalTasks = request.app.state.eval_tasks
-    raw = _text(form, "concurrency").strip()
+    raw = form_text(form, "concurrency").strip()
     try:
         concurrency = int(raw) if raw else None
     except ValueError:
@@ -353,8 +342,8 @@ async def start_run(request: Request, name: str, vault: VaultDep, user: UserDep)
     def start() -> str:
         prepared = vault.evals.prepare_run(
             name,
-            _text(form, "prompt").strip(),
-            provider=_text(form, "provider").strip() or None,
+            form_text(form, "prompt").strip(),
+            provider=form_text(form, "provider").strip() or None,
             concurrency=concurrency,
             actor=user.key.name,
         )

@@ -22,10 +22,10 @@ from promptvault.server.deps import VaultDep
 from promptvault.server.ui.examples import collection_url
 from promptvault.server.ui.views import (
     UIRoute,
-    User,
     UserDep,
     checked_form,
     flash,
+    form_text,
     page,
     redirect,
     require_permission,
@@ -38,17 +38,12 @@ router = APIRouter(route_class=UIRoute, include_in_schema=False)
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes of one import file
 
 
-def _text(form: Any, field: str) -> str:
-    value = form.get(field)
-    return value.replace("\r\n", "\n") if isinstance(value, str) else ""
-
-
 def _optional(form: Any, field: str) -> str | None:
-    return _text(form, field).strip() or None
+    return form_text(form, field).strip() or None
 
 
 def _quality(form: Any) -> float:
-    raw = _text(form, "quality").strip()
+    raw = form_text(form, "quality").strip()
     if not raw:
         return 1.0
     try:
@@ -62,25 +57,20 @@ def _quality(form: Any) -> float:
     return value
 
 
-async def _writer_form(request: Request, user: User) -> Any:
-    form = await checked_form(request, user, Permission.WRITE)
-    return form
-
-
 @router.post("/examples")
 async def create_collection(request: Request, vault: VaultDep, user: UserDep) -> Response:
     """A new, empty collection (name, embedder, attached prompt, selection defaults)."""
-    form = await _writer_form(request, user)
-    name = _text(form, "name").strip()
-    k_raw = _text(form, "k").strip()
+    form = await checked_form(request, user, Permission.WRITE)
+    name = form_text(form, "name").strip()
+    k_raw = form_text(form, "k").strip()
     made = await run_in_threadpool(
         lambda: vault.examples.create(
             name,
-            embedder=_text(form, "embedder") or "hashing",
-            description=_text(form, "description").strip(),
+            embedder=form_text(form, "embedder") or "hashing",
+            description=form_text(form, "description").strip(),
             prompt=_optional(form, "prompt"),
             query_template=_optional(form, "query_template"),
-            strategy=_text(form, "strategy") or "semantic",
+            strategy=form_text(form, "strategy") or "semantic",
             k=parse_int(k_raw, field="k", minimum=0) if k_raw else 3,
             actor=user.key.name,
         )
@@ -91,12 +81,12 @@ async def create_collection(request: Request, vault: VaultDep, user: UserDep) ->
 @router.post("/examples/{name}/add")
 async def add_example(request: Request, name: str, vault: VaultDep, user: UserDep) -> Response:
     """Add one example (embedded now)."""
-    form = await _writer_form(request, user)
+    form = await checked_form(request, user, Permission.WRITE)
     added = await run_in_threadpool(
         lambda: vault.examples.add(
             name,
-            _text(form, "input"),
-            _text(form, "output"),
+            form_text(form, "input"),
+            form_text(form, "output"),
             category=_optional(form, "category"),
             quality=_quality(form),
             actor=user.key.name,
@@ -137,15 +127,15 @@ async def edit_example(
     request: Request, name: str, example_id: int, vault: VaultDep, user: UserDep
 ) -> Response:
     """Save one example's fields (a new input is re-embedded), or delete it."""
-    form = await _writer_form(request, user)
+    form = await checked_form(request, user, Permission.WRITE)
     if form.get("delete") == "1":
         await run_in_threadpool(
             lambda: vault.examples.remove(name, [example_id], actor=user.key.name)
         )
         return flash(redirect(collection_url(name)), f"Deleted example #{example_id}")
     changes = {
-        "input": _text(form, "input"),
-        "output": _text(form, "output"),
+        "input": form_text(form, "input"),
+        "output": form_text(form, "output"),
         "category": _optional(form, "category"),
         "quality": _quality(form),
     }
@@ -158,7 +148,7 @@ async def edit_example(
 @router.post("/examples/{name}/import")
 async def import_examples(request: Request, name: str, vault: VaultDep, user: UserDep) -> Response:
     """Import an uploaded JSONL or CSV file; the page lists the rows that were refused."""
-    form = await _writer_form(request, user)
+    form = await checked_form(request, user, Permission.WRITE)
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise InvalidInputError("choose a .jsonl or .csv file", details={"field": "file"})
@@ -189,8 +179,8 @@ async def import_examples(request: Request, name: str, vault: VaultDep, user: Us
 @router.post("/examples/{name}/embedder")
 async def switch_embedder(request: Request, name: str, vault: VaultDep, user: UserDep) -> Response:
     """Switch the collection to another embedder and re-embed every example."""
-    form = await _writer_form(request, user)
-    embedder = _text(form, "embedder")
+    form = await checked_form(request, user, Permission.WRITE)
+    embedder = form_text(form, "embedder")
     changed = await run_in_threadpool(
         lambda: vault.examples.set_embedder(name, embedder, actor=user.key.name)
     )
@@ -205,8 +195,8 @@ async def delete_collection(
     request: Request, name: str, vault: VaultDep, user: UserDep
 ) -> Response:
     """Delete the collection and its examples (the form asks to type its name)."""
-    form = await _writer_form(request, user)
-    if _text(form, "confirm").strip() != name:
+    form = await checked_form(request, user, Permission.WRITE)
+    if form_text(form, "confirm").strip() != name:
         raise InvalidInputError(
             f"type the collection's name ({name}) to delete it", details={"field": "confirm"}
         )

@@ -38,6 +38,7 @@ from promptvault.server.ui.worddiff import DiffRow, diff_rows
 __all__ = [
     "UserDep",
     "checked_form",
+    "form_text",
     "SECURITY_HEADERS",
     "LoginRequired",
     "UIRoute",
@@ -301,6 +302,12 @@ async def checked_form(request: Request, user: User, permission: Permission) -> 
     form = await check_csrf(request, user)
     require_permission(user, permission)
     return form
+
+
+def form_text(form: Mapping[str, Any], field: str) -> str:
+    """A text field of a submitted form ("" when absent), with browsers' CRLF made LF."""
+    value = form.get(field)
+    return value.replace("\r\n", "\n") if isinstance(value, str) else ""
 
 
 UserDep = Annotated[User, Depends(current_user)]
