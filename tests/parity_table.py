@@ -206,6 +206,26 @@ CASES: list[Case] = [
     ),
     Case("schema accepts a value", "coded", {"code": "abcdef"}, "code abcdef"),
     Case(
+        "a lone surrogate in a value",
+        "greet",
+        {"name": "Ada \ud800"},
+        Raises(InvalidInputError, "variables.name"),
+    ),
+    Case(
+        "a lone surrogate deep in a value",
+        "jinja_loop",
+        {"items": ["a", {"b": ["\udfff"]}]},
+        Raises(InvalidInputError, "variables.items.1.b.0"),
+    ),
+    Case(
+        "a lone surrogate in a placeholder message",
+        "chat",
+        {"company": "Acme", "question": "Hi?"},
+        Raises(InvalidInputError, "placeholders.history.0.content"),
+        placeholders={"history": [{"role": "user", "content": "\ud83d"}]},
+    ),
+    Case("a surrogate pair is text", "greet", {"name": "\U0001f600"}, "Hello \U0001f600!"),
+    Case(
         "schema refuses a type",
         "toned",
         {"question": 42},

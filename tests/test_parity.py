@@ -10,6 +10,7 @@ field and missing names) and must equal the expected one.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,8 +131,12 @@ def via_server(world: World, case: Case) -> Outcome:
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
             return await http.post(
                 f"/v1/prompts/{name}/render",
-                json=body,
-                headers={"Authorization": f"Bearer {world.key}"},
+                # ASCII-escaped JSON, so that a lone surrogate reaches the server as JSON does.
+                content=json.dumps(body).encode(),
+                headers={
+                    "Authorization": f"Bearer {world.key}",
+                    "Content-Type": "application/json",
+                },
             )
 
     answer = asyncio.run(call())
@@ -260,8 +265,12 @@ def build_via_server(world: World, case: Case) -> Outcome:
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
             return await http.post(
                 f"/v1/prompts/{name}/build",
-                json=body,
-                headers={"Authorization": f"Bearer {world.key}"},
+                # ASCII-escaped JSON, so that a lone surrogate reaches the server as JSON does.
+                content=json.dumps(body).encode(),
+                headers={
+                    "Authorization": f"Bearer {world.key}",
+                    "Content-Type": "application/json",
+                },
             )
 
     answer = asyncio.run(call())

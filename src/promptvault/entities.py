@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -16,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from promptvault.errors import InvalidInputError
 
 __all__ = [
+    "refuse_lone_surrogates",
+    "text_output",
     "ApiKey",
     "AuditEntry",
     "AuditReport",
@@ -230,6 +233,100 @@ def check_text(
                 details={"field": field, "offset": exc.start},
             ) from None
     return value
+
+
+_PLAIN = frozenset({int, float, bool, type(None)})
+
+
+def refuse_lone_surrogates(data: Any, prefix: str = "") -> None:
+    """Raise InvalidInputError naming the first key or string in ``data`` (JSON-like: dicts,
+    lists, scalars) that holds a lone surrogate, which is not text and cannot be encoded.
+
+    ``prefix`` starts the field path (``"variables"`` gives ``variables.name``,
+    ``variables.items.0``). A flat mapping of ASCII keys and strings, numbers, booleans and
+    None, the usual render data, is cleared in one pass; anything else is walked
+    iteratively, so a deeply nested document cannot exhaust the stack.
+    """
+    if type(data) is dict:
+        plain = _PLAIN
+        for key, value in data.items():
+            if type(value) is str:
+                if not value.isascii():
+                    break
+            elif type(value) not in plain:
+                break
+            if type(key) is not str or not key.isascii():
+                break
+        else:
+            return
+    _walk_for_surrogates(data, prefix)
+
+
+def text_output(output: Any, variables: Any, placeholders: Any = None) -> Any:
+    """``output`` (a rendered text or chat messages) when it is text; else InvalidInputError
+    naming the variable or placeholder whose lone surrogate reached it, as the server names
+    it in a request body.
+
+    Renders check their output rather than every input: an ASCII string is cleared in O(1),
+    so the warm render paths keep their speed. A lone surrogate in a value that the
+    template does not use is therefore not refused by a render (a request body that
+    carries one is, by the server, before any render).
+    """
+    if type(output) is str:
+        if output.isascii() or _lone_surrogate(output) is None:
+            return output
+    else:
+        try:
+            refuse_lone_surrogates(output, "output")
+        except InvalidInputError:
+            pass
+        else:
+            return output
+    if variables:
+        refuse_lone_surrogates(variables, "variables")
+    if placeholders:
+        refuse_lone_surrogates(placeholders, "placeholders")
+    raise InvalidInputError(
+        "the rendered output contains a lone surrogate, which is not text",
+        details={"field": "template"},
+    )
+
+
+def _lone_surrogate(text: str) -> int | None:
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
+def _walk_for_surrogates(data: Any, prefix: str) -> None:
+    stack: list[tuple[str, Any]] = [(prefix, data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            offset = _lone_surrogate(value)
+            if offset is not None:
+                field = path or "body"
+                raise InvalidInputError(
+                    f"{field} contains a lone surrogate ({value[offset]!r}), which is not text",
+                    details={"field": field, "offset": offset},
+                )
+        elif isinstance(value, Mapping):
+            for key, item in reversed(list(value.items())):
+                child = f"{path}.{key}" if path else str(key)
+                if isinstance(key, str) and _lone_surrogate(key) is not None:
+                    raise InvalidInputError(
+                        f"{path or 'body'} has a key with a lone surrogate ({key!r}), "
+                        "which is not text",
+                        details={"field": path or "body"},
+                    )
+                stack.append((child, item))
+        elif isinstance(value, list | tuple):
+            items = reversed(list(enumerate(value)))
+            stack.extend((f"{path}.{i}" if path else str(i), v) for i, v in items)
 
 
 class _Value(BaseModel):

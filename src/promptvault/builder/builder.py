@@ -57,7 +57,7 @@ from promptvault.builder.adapters import (
     openai_kwargs,
 )
 from promptvault.builder.examples import example_messages, format_examples
-from promptvault.entities import Example, PromptVersion
+from promptvault.entities import Example, PromptVersion, refuse_lone_surrogates
 from promptvault.errors import InvalidInputError
 from promptvault.templating import ChatTemplate, compile_chat, compile_template
 from promptvault.templating.base import Limits, PartialSource, Template
@@ -251,6 +251,10 @@ class PromptBuilder:
             raise InvalidInputError(
                 "variables must be an object of name -> value", details={"field": "variables"}
             )
+        if variables:  # text only, as the server's request bodies are
+            refuse_lone_surrogates(variables, "variables")
+        if history:
+            refuse_lone_surrogates(history, "history")
         prep = self._prepare(version, partials)
         if prep.check is not None:  # before the built-ins join them
             prep.check(variables if variables is not None else _NO_VARIABLES)

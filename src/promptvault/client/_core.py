@@ -19,7 +19,7 @@ import httpx
 from promptvault.client._api import Call
 from promptvault.client.cache import NEVER, CacheKey, DiskStore, _Entry, parse_ref
 from promptvault.client.expiry import TIMER
-from promptvault.entities import PromptVersion
+from promptvault.entities import PromptVersion, text_output
 from promptvault.errors import (
     InvalidInputError,
     LabelNotFound,
@@ -486,8 +486,9 @@ class ClientCore:
             )
         try:
             if is_chat:
-                return compiled.render(variables, placeholders=placeholders, strict=strict)
-            return compiled.render(variables, strict=strict)
+                out = compiled.render(variables, placeholders=placeholders, strict=strict)
+                return text_output(out, variables, placeholders)
+            return text_output(compiled.render(variables, strict=strict), variables)
         except ValueError as err:  # str() refused an integer of more than 4,300 digits
             raise integer_too_long_error(variables) or err from None
 

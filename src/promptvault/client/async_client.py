@@ -45,7 +45,7 @@ from promptvault.client.cache import CacheKey
 from promptvault.client.events import FlushResult
 from promptvault.client.experiments_async import AsyncClientExperiments
 from promptvault.client.push import PushState
-from promptvault.entities import PromptVersion
+from promptvault.entities import PromptVersion, text_output
 from promptvault.errors import NotFoundError, PromptUnavailable, PromptVaultError
 from promptvault.integrations.otel import instrument
 
@@ -197,7 +197,8 @@ class AsyncPromptVaultClient(AsyncStoreCalls):
             fast = entry.fast
             if fast is not None and strict and variables is not None and not placeholders:
                 try:
-                    return fast(variables)
+                    out = fast(variables)
+                    return out if out.isascii() else text_output(out, variables)
                 except NeedPartial:
                     pass  # the slow path fetches the partial
         for _ in range(_MAX_PARTIAL_FETCHES):

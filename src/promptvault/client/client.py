@@ -61,7 +61,7 @@ from promptvault.client.events import FlushResult
 from promptvault.client.experiments import ClientExperiments
 from promptvault.client.fewshot import LocalBuilds
 from promptvault.client.push import PushState
-from promptvault.entities import PromptVersion
+from promptvault.entities import PromptVersion, text_output
 from promptvault.errors import NotFoundError, PromptUnavailable, PromptVaultError
 from promptvault.integrations.otel import instrument
 
@@ -251,7 +251,8 @@ class PromptVaultClient(StoreCalls):
             and placeholders is None
             and unit_id is MISSING
         ):
-            return fast(variables)
+            out = fast(variables)
+            return out if out.isascii() else text_output(out, variables)
         if unit_id is not MISSING:
             routed = self.get(ref, fallback=fallback, unit_id=unit_id)
             if routed.experiment is not None:
@@ -262,7 +263,8 @@ class PromptVaultClient(StoreCalls):
             fast = entry.fast
             if fast is not None and strict and variables is not None and not placeholders:
                 self._core.promote(ref, entry, epoch)
-                return fast(variables)
+                out = fast(variables)
+                return out if out.isascii() else text_output(out, variables)
         if entry is not None and entry.expires > self._now() and entry.compiled is not None:
             return ClientCore.render_entry(
                 entry.compiled,

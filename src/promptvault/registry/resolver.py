@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from promptvault.entities import PromptVersion
+from promptvault.entities import PromptVersion, text_output
 from promptvault.errors import (
     InvalidInputError,
     LabelNotFound,
@@ -401,12 +401,15 @@ class Resolver:
             data = entry.defaults(data)
         try:
             if entry.is_chat:
-                return entry.template.render(data, placeholders=placeholders, strict=strict)
+                out = entry.template.render(data, placeholders=placeholders, strict=strict)
+                return text_output(out, variables, placeholders)
             if placeholders:
                 raise InvalidInputError(
                     "placeholders only apply to chat prompts", details={"field": "placeholders"}
                 )
-            return entry.template.render(data, strict=strict)
+            out = entry.template.render(data, strict=strict)
+            # Text only, as the server's answers: O(1) for an ASCII output.
+            return out if out.isascii() else text_output(out, variables)
         except TemplateLimitError as err:
             if err.details.get("limit") != "max_depth":
                 raise
