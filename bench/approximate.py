@@ -18,6 +18,7 @@ Targets: top-5 at 100,000 under 1 ms with recall@5 >= 0.99; at 1,000,000 under 3
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from datetime import UTC, datetime
@@ -137,12 +138,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: 5,000 examples")
     parser.add_argument("--million", action="store_true", help="also 1,000,000 examples")
     parser.add_argument("--threads", type=int, default=0, help="graph build threads (0: all)")
-    parser.add_argument("--ef", type=int, default=128, help="HNSW expansion_search")
+    parser.add_argument("--ef", type=int, default=256, help="HNSW expansion_search")
     args = parser.parse_args()
     if not approximate_available():
         raise SystemExit("usearch is not installed: pip install 'promptvault[ann]'")
     libs = ", ".join(f"{name} threads={t}" for name, t in blas_threads())
     print(f"BLAS: {libs}; HNSW M=16 ef_add=64 ef={args.ef}, int8 graph, exact re-scoring")
+    print(f"load average: {os.getloadavg()} on {os.cpu_count()} CPUs")
     sizes = [5_000] if args.quick else [100_000]
     if args.million:
         sizes.append(1_000_000)

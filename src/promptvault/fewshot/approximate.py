@@ -89,8 +89,9 @@ class ApproximateIndex:
     """An HNSW graph over one collection's rows, changed only by a background thread.
 
     ``connectivity`` (M), ``expansion_add`` and ``expansion_search`` (ef) are the usual HNSW
-    knobs; with the defaults and exact re-scoring of 16x ``k`` (at least 128) candidates,
-    ``bench/approximate.py`` measures recall@5 against exact search.
+    knobs; with the defaults and exact re-scoring of 16x ``k`` (at least 128) candidates
+    (that many passing the filters, when there are filters), ``bench/approximate.py``
+    measures recall@5 against exact search (ef 128 gave 0.975 at 100,000 rows; 256, 0.993).
     """
 
     def __init__(
@@ -99,7 +100,7 @@ class ApproximateIndex:
         *,
         connectivity: int = 16,
         expansion_add: int = 64,
-        expansion_search: int = 128,
+        expansion_search: int = 256,
         threads: int = 1,
     ) -> None:
         from usearch.index import Index

@@ -251,7 +251,9 @@ class CollectionIndex:
             return None  # the graph is still being built: exact search
         extra = [r for r in map(self.row_of, ann.pending) if r is not None]
         row_of, n = self._rows.row_of.get, self.n
-        count = max(16 * k, 128)
+        # The pool re-scored exactly; with filters, as many candidates that pass (recall
+        # would otherwise drop with the share of rows the filters keep).
+        pool = count = max(16 * k, 128)
         while True:
             found = ann.candidates(query, count)
             if found is None:
@@ -260,13 +262,20 @@ class CollectionIndex:
             rows.extend(extra)
             rows.extend(range(tail, n))
             candidates = np.unique(np.asarray(rows, dtype=np.int64))
-            if where is not None:
-                candidates = candidates[where.passes(candidates)]
-            if candidates.shape[0] >= k or found.shape[0] < count:
+            if where is None:
+                break
+            fetched = candidates.shape[0]
+            candidates = candidates[where.passes(candidates)]
+            passed = candidates.shape[0]
+            if passed >= pool or found.shape[0] < count:
                 break  # enough, or the graph has nothing more to give
             if count >= _FETCH_LIMIT:
+                if passed >= k:
+                    break
                 return None  # a selective filter: exact search over the rows that pass
-            count = min(count * 8, _FETCH_LIMIT)
+            # Ask for enough to pass at the share seen so far, with a margin.
+            share = max(passed, 1) / max(fetched, 1)
+            count = min(max(int(pool / share * 1.25), count * 2), _FETCH_LIMIT)
         scores = self.matrix[candidates] @ query
         order = np.lexsort((candidates, -scores))[:k]  # ties: lower row first, as exact
         return candidates[order]
