@@ -32,10 +32,10 @@ def test_open_with_url_and_settings(tmp_path: Path) -> None:
     vault.close()
 
 
-def test_postgres_is_created_when_empty_but_not_silently_upgraded(postgres_url: str) -> None:
-    with Vault.open(postgres_url) as vault:
+def test_postgres_is_created_when_empty_but_not_silently_upgraded(empty_postgres_url: str) -> None:
+    with Vault.open(empty_postgres_url) as vault:
         vault.push("p", template="x")
-    db = Database(postgres_url)
+    db = Database(empty_postgres_url)
     try:
         # Pretend the database was left at a revision this code does not know as its head.
         with db.engine.begin() as conn:
@@ -44,9 +44,9 @@ def test_postgres_is_created_when_empty_but_not_silently_upgraded(postgres_url: 
     finally:
         db.dispose()
     with pytest.raises(PromptUnavailable) as err:
-        Vault.open(postgres_url)
+        Vault.open(empty_postgres_url)
     assert "newer promptvault" in err.value.message
-    db = Database(postgres_url)
+    db = Database(empty_postgres_url)
     try:
         with db.engine.begin() as conn:
             conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001_initial'")
@@ -54,5 +54,5 @@ def test_postgres_is_created_when_empty_but_not_silently_upgraded(postgres_url: 
         db.dispose()
     assert head_revision() != "0001_initial"  # later migrations exist: 0001 is older
     with pytest.raises(PromptUnavailable) as err:
-        Vault.open(postgres_url)
+        Vault.open(empty_postgres_url)
     assert "promptvault db upgrade" in err.value.message

@@ -278,10 +278,10 @@ def test_upgrade_anchors_an_existing_chain(database_url: str) -> None:
         upgraded.close()
 
 
-def test_the_key_file_is_needed_only_to_write(sqlite_url: str, tmp_path: Path) -> None:
+def test_the_key_file_is_needed_only_to_write(empty_sqlite_url: str, tmp_path: Path) -> None:
     home = tmp_path / "not-a-directory"
     home.write_text("")
-    vault = Vault(Settings(database_url=sqlite_url, home=home))
+    vault = Vault(Settings(database_url=empty_sqlite_url, home=home))
     try:
         assert vault.list_prompts() == []  # opening, migrating and reading need no key
         with pytest.raises(PromptUnavailable, match="PROMPTVAULT_AUDIT_KEY") as info:
@@ -290,7 +290,7 @@ def test_the_key_file_is_needed_only_to_write(sqlite_url: str, tmp_path: Path) -
         assert vault.list_prompts() == []  # nothing half-written
     finally:
         vault.close()
-    keyed = Vault(Settings(database_url=sqlite_url, home=home, audit_key="k"))
+    keyed = Vault(Settings(database_url=empty_sqlite_url, home=home, audit_key="k"))
     try:
         keyed.push("p", template="x")
         assert keyed.audit.verify().ok

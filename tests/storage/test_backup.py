@@ -141,7 +141,7 @@ def test_backup_holds_everything_and_restores_it(populated: Vault, tmp_path: Pat
 
 
 def test_sqlite_backup_restores_into_postgres(
-    sqlite_url: str, postgres_url: str, tmp_path: Path
+    sqlite_url: str, empty_postgres_url: str, tmp_path: Path
 ) -> None:
     source = Vault(Settings(database_url=sqlite_url))
     try:
@@ -150,8 +150,8 @@ def test_sqlite_backup_restores_into_postgres(
         source.backup(tmp_path / "b.db")
     finally:
         source.close()
-    Vault.restore(tmp_path / "b.db", url=postgres_url)
-    with Vault.open(postgres_url) as vault:
+    Vault.restore(tmp_path / "b.db", url=empty_postgres_url)
+    with Vault.open(empty_postgres_url) as vault:
         _same_except_restore_entry(before, _dump(vault))
         vault.push("support", template="v3")  # sequences moved past the restored ids
         vault.examples.add("faq", "new", "row")

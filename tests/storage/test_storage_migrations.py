@@ -11,8 +11,8 @@ from promptvault.storage.migrate import current_revision, head_revision, upgrade
 from promptvault.storage.tables import Base
 
 
-def test_migrated_schema_equals_metadata(database_url: str) -> None:
-    db = Database(database_url)
+def test_migrated_schema_equals_metadata(empty_database_url: str) -> None:
+    db = Database(empty_database_url)
     try:
         assert current_revision(db.engine) is None
         upgrade(db)
@@ -30,8 +30,8 @@ def test_migrated_schema_equals_metadata(database_url: str) -> None:
         db.dispose()
 
 
-def test_sqlite_pragmas(sqlite_url: str) -> None:
-    db = Database(sqlite_url)
+def test_sqlite_pragmas(empty_sqlite_url: str) -> None:
+    db = Database(empty_sqlite_url)
     try:
         with db.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -41,13 +41,13 @@ def test_sqlite_pragmas(sqlite_url: str) -> None:
         db.dispose()
 
 
-def test_head_matches_alembic_and_downgrade_to_base(sqlite_url: str) -> None:
+def test_head_matches_alembic_and_downgrade_to_base(empty_sqlite_url: str) -> None:
     from alembic.script import ScriptDirectory
 
     from promptvault.storage.migrate import alembic_config, downgrade
 
     assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
-    db = Database(sqlite_url)
+    db = Database(empty_sqlite_url)
     try:
         upgrade(db)
         downgrade(db, "base")
