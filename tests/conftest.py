@@ -12,7 +12,9 @@ every test. Tests about an empty database (migrations, restores, first start) us
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -45,6 +47,40 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(
             f"FAILED: {len(_skipped)} test(s) skipped; CI runs every test", red=True
         )
+
+
+# A test module that shares a module-scoped fixture: its own, or the browser kit's server and
+# Chromium (tests/ui/browser_kit.py).
+_SHARED_FIXTURE = re.compile(r'scope="module"|\bbrowser_kit\b')
+
+
+@functools.cache
+def _shares_module_fixtures(path: Path) -> bool:
+    try:
+        return bool(_SHARED_FIXTURE.search(path.read_text(encoding="utf-8")))
+    except OSError:
+        return False
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist (``-n``), every test goes to whichever worker is free, except that a
+    module sharing a module-scoped fixture runs whole on one worker: its served app, Chromium
+    or model is set up once, and its tests run in order as without workers. Groups go first,
+    largest first. (``--dist loadgroup`` would group by marker, but pytest-xdist 3.8 cannot
+    rename tests under pytest 9, which it does to group them.)"""
+    if config.getoption("dist") != "load":
+        return None  # a --dist asked for explicitly
+    from xdist.scheduler import LoadScopeScheduling
+
+    root = config.rootpath
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.partition("::")[0]
+            return module if _shares_module_fixtures(root / module) else nodeid
+
+    return SharedFixtureScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)
