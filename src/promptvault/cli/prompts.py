@@ -158,8 +158,9 @@ def push_command(
             ):
                 rows.append(_row(pf, "unchanged", summary.latest_version, labels))
                 continue
-            latest = vault.get(f"{pf.name}@{summary.latest_version}")
-            if same_content(pf, latest):
+            # An archived prompt does not resolve: its push below says why it is refused.
+            latest = None if summary.archived else vault.get(f"{pf.name}@{summary.latest_version}")
+            if latest is not None and same_content(pf, latest):
                 rows.append(_row(pf, "unchanged", latest.version, labels))
                 continue
         if dry_run:
