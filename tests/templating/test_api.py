@@ -15,7 +15,7 @@ from promptvault.errors import (
     TemplateLimitError,
     TemplateSyntaxError,
 )
-from promptvault.templating import Limits, Template, compile_template, render
+from promptvault.templating import Limits, Template, compile_template, inspect_template, render
 
 SYNTAXES = ["mustache", "jinja"]
 
@@ -136,3 +136,28 @@ def test_errors_survive_the_json_round_trip(syntax: str) -> None:
     rebuilt = error_from_payload({"error": err.value.to_dict()})
     assert type(rebuilt) is TemplateSyntaxError
     assert (rebuilt.line, rebuilt.column) == (err.value.line, err.value.column)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "Hello {{name}}, {{#items}}{{title}} {{/items}}{{^none}}-{{/none}}",
+        "{{#a.b}}{{c}}{{/a.b}}{{! comment }}{{{raw}}}",
+    ],
+)
+def test_inspecting_a_template_reads_what_compiling_it_reads(source: str) -> None:
+    inspected = inspect_template(source)
+    compiled = compile_template(source)
+    assert inspected.variables == compiled.variables
+    assert inspected.schema() == compiled.schema()
+    data = {"name": "Ada", "items": [{"title": 1}, {"title": 2.5}], "a": {"b": {"c": True}}}
+    data["raw"] = "<b>"
+    assert inspected.render(data, strict=False) == compiled.render(data, strict=False)
+
+
+def test_inspecting_a_broken_template_raises_what_compiling_raises() -> None:
+    with pytest.raises(TemplateSyntaxError) as inspected:
+        inspect_template("Hi {{#open}} never closed")
+    with pytest.raises(TemplateSyntaxError) as compiled:
+        compile_template("Hi {{#open}} never closed")
+    assert inspected.value.to_dict() == compiled.value.to_dict()

@@ -40,7 +40,7 @@ def _line_col(source: str, offset: int) -> tuple[int, int]:
 
 def check_templates(pf: PromptFile) -> list[Problem]:
     """Compile every template of ``pf`` and compare its variables with the declared ones."""
-    from promptvault.templating import compile_template
+    from promptvault.templating import inspect_template
 
     problems: list[Problem] = []
     if pf.syntax not in ("mustache", "jinja", "langfuse"):
@@ -48,7 +48,7 @@ def check_templates(pf: PromptFile) -> list[Problem]:
     used: dict[str, tuple[str, str]] = {}
     for field, source in _template_fields(pf):
         try:
-            template = compile_template(source, syntax=pf.syntax, partials=_no_partials)
+            template = inspect_template(source, syntax=pf.syntax, partials=_no_partials)
         except TemplateSyntaxError as exc:
             reason = getattr(exc, "reason", exc.message)
             if exc.line is not None:

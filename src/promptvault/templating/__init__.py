@@ -39,6 +39,7 @@ __all__ = [
     "TemplateSyntaxError",
     "compile_chat",
     "compile_template",
+    "inspect_template",
     "render",
 ]
 
@@ -98,12 +99,29 @@ def _compile_cached(
     return _compile(source, syntax, dict(partials) if partials else None, escape, limits)
 
 
+def inspect_template(
+    source: str,
+    *,
+    syntax: TemplateSyntaxName = "mustache",
+    partials: PartialSource | None = None,
+) -> Template:
+    """Compile ``source`` to check it and read its variables, not to render it often.
+
+    The same checks and errors as :func:`compile_template`, but Mustache is interpreted
+    instead of turned into Python code: generating code costs more than a check of a file
+    needs (a push of hundreds of prompt files compiles each one once).
+    """
+    return _compile(source, syntax, partials, "none", DEFAULT_LIMITS, generate_code=False)
+
+
 def _compile(
     source: str,
     syntax: str,
     partials: PartialSource | None,
     escape: Escape,
     limits: Limits,
+    *,
+    generate_code: bool = True,
 ) -> Template:
     if not isinstance(source, str):
         raise InvalidInputError(
@@ -119,7 +137,13 @@ def _compile(
     if syntax == "mustache":
         from promptvault.templating.mustache import MustacheTemplate
 
-        return MustacheTemplate(source, partials=partials, escape=escape, limits=limits)
+        return MustacheTemplate(
+            source,
+            partials=partials,
+            escape=escape,
+            limits=limits,
+            lane="auto" if generate_code else "interpret",
+        )
     if syntax == "jinja":
         from promptvault.templating.jinja import JinjaTemplate
 
