@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import queue
 import re
@@ -159,6 +161,21 @@ def test_a_change_reaches_the_stream_and_a_resume_misses_nothing(
     )
     first = filtered.next_event()
     assert first["prompt"] == "other" and first["type"] == "version.pushed"
+
+
+def test_a_new_stream_starts_at_the_outbox_head_not_the_watchers(
+    served: Any, sqlite_url: str
+) -> None:
+    # The watcher polls rarely here: it has not read the first push when the stream opens.
+    (one,) = served(sqlite_url, stream_poll_interval=3600)
+    one.vault.push("team/a", template="v1", author="alice")
+    reader, _ = read_stream(f"{one.base}/v1/stream?duration=30", _bearer(one.key))
+    _connected(reader)
+    one.vault.push("team/a", template="v2", author="alice")
+    changes = one.app.state.changes
+    asyncio.run_coroutine_threadsafe(changes.refresh(), changes.loop).result(30)
+    pushed = reader.next_event()
+    assert pushed["type"] == "version.pushed" and pushed["payload"]["version"] == 2
 
 
 def test_a_resume_from_beyond_the_ring_reads_the_outbox(

@@ -181,7 +181,11 @@ class Broadcaster:
     ) -> AsyncIterator[bytes]:
         """The SSE body of one stream: events after ``after`` (default: from now on)."""
         await self.start()
-        cursor = self.last_id if after is None else after
+        if after is None:
+            # "From now on" is the outbox's head as this stream opens: the watcher may not
+            # have read the latest changes yet, and they happened before this stream.
+            after = await run_in_threadpool(self.vault.events.last_id)
+        cursor = after
         waiter = asyncio.Event()
         self._waiters.add(waiter)
         deadline = None if duration is None else self.loop.time() + duration
