@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -188,6 +188,13 @@ class _Dropper:
             future.result()  # raises what a drop raised
 
 
+def _without_postgres() -> NoReturn:
+    """A test that needs PostgreSQL fails in CI without it; elsewhere it is skipped."""
+    if IN_CI:
+        pytest.fail("PostgreSQL is required in CI and is not reachable")
+    pytest.skip("PostgreSQL not reachable")
+
+
 @pytest.fixture(scope="session")
 def _dropper() -> Iterator[_Dropper]:
     dropper = _Dropper()
@@ -216,7 +223,7 @@ def _postgres_template(
 def empty_postgres_url(postgres_available: bool, _dropper: _Dropper) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
     if not postgres_available:
-        pytest.skip("PostgreSQL not reachable (never skipped in CI)")
+        _without_postgres()
     name = _create_database()
     try:
         yield f"{_base_url()}/{name}"
@@ -228,7 +235,7 @@ def empty_postgres_url(postgres_available: bool, _dropper: _Dropper) -> Iterator
 def postgres_url(_postgres_template: str | None, _dropper: _Dropper) -> Iterator[str]:
     """A fresh PostgreSQL database for one test, at the newest schema and holding nothing."""
     if _postgres_template is None:
-        pytest.skip("PostgreSQL not reachable (never skipped in CI)")
+        _without_postgres()
     name = _create_database(_postgres_template)
     try:
         yield f"{_base_url()}/{name}"

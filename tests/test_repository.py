@@ -1,6 +1,6 @@
 """The repository is self-contained: a clone of it alone installs and runs its tests.
 
-Nothing under ``tests/`` may read files beside the repository (``../shared`` and the like),
+Nothing under ``tests/`` may read files beside the repository (a sibling folder and the like),
 and ``pyproject.toml`` names only documents that are in the repository.
 """
 
