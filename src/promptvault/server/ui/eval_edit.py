@@ -27,7 +27,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from promptvault.errors import InvalidInputError, NotFoundError, PromptVaultError
 from promptvault.evals.models import Case, Dataset
@@ -45,6 +44,7 @@ from promptvault.server.ui.views import (
     page,
     redirect,
     require_permission,
+    uploaded_text,
 )
 from promptvault.vault import Vault
 
@@ -276,21 +276,8 @@ async def import_cases(request: Request, name: str, vault: VaultDep, user: UserD
     """Import an uploaded JSONL or CSV file: all or nothing unless ``partial``; the page
     lists every refused line and field."""
     form = await checked_form(request, user, Permission.WRITE)
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        raise InvalidInputError("choose a .jsonl or .csv file", details={"field": "file"})
-    data = await upload.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
-        raise InvalidInputError(
-            f"the file is larger than {MAX_UPLOAD // (1024 * 1024)} MB", details={"field": "file"}
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(
-            f"the file is not UTF-8 text (byte {exc.start})", details={"field": "file"}
-        ) from None
-    fmt: Literal["jsonl", "csv"] = "csv" if upload.filename.lower().endswith(".csv") else "jsonl"
+    text, filename = await uploaded_text(form, "file", MAX_UPLOAD)
+    fmt: Literal["jsonl", "csv"] = "csv" if filename.lower().endswith(".csv") else "jsonl"
     partial = form.get("partial") == "1"
     problems: list[dict[str, Any]] = []
     change = None
@@ -312,7 +299,7 @@ async def import_cases(request: Request, name: str, vault: VaultDep, user: UserD
         "eval_import.html",
         {
             "dataset": vault.evals.dataset(name),
-            "filename": upload.filename,
+            "filename": filename,
             "change": change,
             "problems": problems,
             "dataset_url": dataset_url,

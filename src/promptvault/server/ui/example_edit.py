@@ -12,7 +12,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from promptvault.entities import Example
 from promptvault.errors import InvalidInputError, NotFoundError
@@ -29,6 +28,7 @@ from promptvault.server.ui.views import (
     page,
     redirect,
     require_permission,
+    uploaded_text,
 )
 from promptvault.vault import Vault
 
@@ -149,24 +149,9 @@ async def edit_example(
 async def import_examples(request: Request, name: str, vault: VaultDep, user: UserDep) -> Response:
     """Import an uploaded JSONL or CSV file; the page lists the rows that were refused."""
     form = await checked_form(request, user, Permission.WRITE)
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        raise InvalidInputError("choose a .jsonl or .csv file", details={"field": "file"})
-    data = await upload.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
-        raise InvalidInputError(
-            f"the file is larger than {MAX_UPLOAD // (1024 * 1024)} MB", details={"field": "file"}
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(
-            f"the file is not UTF-8 text (byte {exc.start})", details={"field": "file"}
-        ) from None
+    text, filename = await uploaded_text(form, "file", MAX_UPLOAD)
     report = await run_in_threadpool(
-        lambda: vault.examples.import_text(
-            name, text, filename=upload.filename, actor=user.key.name
-        )
+        lambda: vault.examples.import_text(name, text, filename=filename, actor=user.key.name)
     )
     return page(
         request,

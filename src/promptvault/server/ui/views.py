@@ -22,10 +22,11 @@ from fastapi import Depends, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from promptvault import __version__
 from promptvault.entities import ApiKey
-from promptvault.errors import ForbiddenError, PromptVaultError
+from promptvault.errors import ForbiddenError, InvalidInputError, PromptVaultError
 from promptvault.registry.keys import KeyService
 from promptvault.registry.sessions import SessionStore
 from promptvault.server.auth import Permission, has
@@ -308,6 +309,25 @@ def form_text(form: Mapping[str, Any], field: str) -> str:
     """A text field of a submitted form ("" when absent), with browsers' CRLF made LF."""
     value = form.get(field)
     return value.replace("\r\n", "\n") if isinstance(value, str) else ""
+
+
+async def uploaded_text(form: Mapping[str, Any], field: str, limit: int) -> tuple[str, str]:
+    """``(text, filename)`` of a file uploaded in ``field``: at most ``limit`` bytes of UTF-8
+    (a BOM is dropped); anything else is bad input naming the field."""
+    upload = form.get(field)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise InvalidInputError("choose a .jsonl or .csv file", details={"field": field})
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidInputError(
+            f"the file is larger than {limit // (1024 * 1024)} MB", details={"field": field}
+        )
+    try:
+        return data.decode("utf-8-sig"), upload.filename
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"the file is not UTF-8 text (byte {exc.start})", details={"field": field}
+        ) from None
 
 
 UserDep = Annotated[User, Depends(current_user)]
