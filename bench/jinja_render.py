@@ -28,15 +28,21 @@ from render import workload_a, workload_b, workload_c
 TIMER = time.process_time
 
 
-def measure(candidates: dict[str, Callable[[], object]], batches: int) -> dict[str, float]:
-    per = {
-        n: max(1, timeit.Timer(f, timer=TIMER).autorange()[0] // 4) for n, f in candidates.items()
-    }
+def measure(
+    candidates: dict[str, Callable[[], object]], batches: int, target: float
+) -> dict[str, float]:
+    """Median ns per call of each candidate, over ``batches`` of about ``target`` seconds."""
+    per = {n: _per_batch(f, target) for n, f in candidates.items()}
     samples: dict[str, list[float]] = {n: [] for n in candidates}
     for _ in range(batches):  # interleaved, so load on a shared machine hits all alike
         for name, fn in candidates.items():
             samples[name].append(timeit.Timer(fn, timer=TIMER).timeit(per[name]) / per[name] * 1e9)
     return {n: statistics.median(s) for n, s in samples.items()}
+
+
+def _per_batch(fn: Callable[[], object], target: float) -> int:
+    once = timeit.Timer(fn, timer=TIMER).timeit(10) / 10
+    return max(1, int(target / max(once, 1e-9)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,9 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke mode: 2 batches")
     args = parser.parse_args(argv)
     batches = 2 if args.quick else args.batches
+    target = 0.005 if args.quick else 0.05
     print(f"{'workload':<22}{'candidate':<30}{'ns/render':>12}{'vs stock sandbox':>18}")
     for w in (workload_a(), workload_b(), workload_c()):
-        results = run(w.jinja, w.data, batches)
+        results = run(w.jinja, w.data, batches, target)
         for name, ns in results.items():
             base = results[
                 "compile: jinja2 sandbox" if "compile" in name else "jinja2 immutable sandbox"
@@ -56,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run(source: str, data: dict[str, Any], batches: int) -> dict[str, float]:
+def run(source: str, data: dict[str, Any], batches: int, target: float) -> dict[str, float]:
     """ns per render of each candidate, and per compile, on one workload."""
     env = jinja2.Environment()
     sandbox = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
@@ -74,6 +81,7 @@ def run(source: str, data: dict[str, Any], batches: int) -> dict[str, float]:
             "compile: promptvault jinja": lambda: JinjaTemplate(source),
         },
         batches,
+        target,
     )
     return results
 
