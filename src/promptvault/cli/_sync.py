@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from promptvault._values import canonical_json
 from promptvault.cli.files import Problem, PromptFile, discover, dump_prompt, parse_file
-from promptvault.entities import PromptVersion, canonical_json
 from promptvault.registry.validation import check_push, content_hash
+
+if TYPE_CHECKING:
+    from promptvault.entities import PromptVersion
 
 __all__ = [
     "all_prompts",
@@ -89,6 +92,8 @@ def same_content(pf: PromptFile, version: Any) -> bool:
 
 def as_version(pf: PromptFile) -> PromptVersion:
     """A :class:`~promptvault.entities.PromptVersion` standing for a file (version 0)."""
+    from promptvault.entities import PromptVersion
+
     return PromptVersion(
         name=pf.name,
         version=0,

@@ -1,8 +1,8 @@
 """Names, labels and references (``name``, ``name@staging``, ``name@latest``, ``name@7``).
 
-This module is pure (it imports only ``promptvault.errors``) so the registry, the server, the
-CLI and the SDK share one parser and one set of name rules: a reference the SDK accepts is
-exactly one the registry accepts.
+This module is pure (it imports only ``promptvault.errors`` and ``promptvault._values``, no
+pydantic) so the registry, the server, the CLI and the SDK share one parser and one set of
+name rules: a reference the SDK accepts is exactly one the registry accepts.
 
 A prompt name is a path of segments separated by ``/``; ``.`` and ``..`` segments (and empty
 ones) are refused because names become file paths (``promptvault pull`` writes
@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from promptvault.entities import MAX_INT as MAX_VERSION
-from promptvault.entities import parse_int
+from promptvault._values import MAX_INT as MAX_VERSION
+from promptvault._values import parse_int
 from promptvault.errors import InvalidInputError, LabelInvalidError
 
 __all__ = [

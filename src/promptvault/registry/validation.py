@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from promptvault.entities import JSON_MAX_BYTES, canonical_json, check_json_bounds, check_text
+from promptvault._values import JSON_MAX_BYTES, canonical_json, check_json_bounds, check_text
 from promptvault.errors import InvalidInputError, TemplateError
 from promptvault.registry.refs import check_label
 from promptvault.templating import compile_chat, compile_template
