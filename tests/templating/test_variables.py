@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promptvault.errors import InvalidInputError
 from promptvault.templating import compile_chat, compile_template
@@ -255,3 +259,94 @@ def test_an_integer_too_long_to_quote_is_named_not_raised(data: dict[str, Any], 
             check()
         assert caught.value.details["field"] == field
         assert "4300" in caught.value.details["errors"][0]["message"]
+
+
+# --- schemas valid without jsonschema ---------------------------------------------------------
+
+_WORDS = st.one_of(st.text(max_size=5), st.integers(), st.none(), st.lists(st.text(max_size=2)))
+# Mostly what the metaschema accepts, now and then what it refuses, in every place.
+_TEXT = st.one_of(st.text(max_size=3), st.text(max_size=3), _WORDS)
+_TYPES = st.one_of(
+    st.sampled_from(tv.JSON_TYPES), st.sampled_from(tv.JSON_TYPES), st.just("strng"), _WORDS
+)
+_RARELY = st.one_of(
+    st.just({}),
+    st.just({}),
+    st.just({}),
+    st.fixed_dictionaries({"minimum": st.text(max_size=1)}),
+    st.fixed_dictionaries({"minLength": st.integers(-1, 1)}),
+)
+_PROPERTY = st.builds(
+    lambda base, extra: {**base, **extra},
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "type": _TYPES,
+            "title": _TEXT,
+            "description": _TEXT,
+            "default": st.one_of(_WORDS, st.booleans(), st.floats()),
+        },
+    ),
+    _RARELY,
+)
+_SCHEMA = st.builds(
+    lambda base, extra: {**base, **extra},
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "$schema": st.sampled_from(
+                [DRAFT, DRAFT, "https://json-schema.org/draft-07/schema", 7]
+            ),
+            "type": st.just("object"),
+            "properties": st.one_of(
+                st.dictionaries(st.text(max_size=3), _PROPERTY, min_size=1, max_size=4),
+                st.dictionaries(st.text(max_size=3), _PROPERTY, min_size=1, max_size=4),
+                st.lists(st.text(max_size=2)),
+            ),
+            "required": st.one_of(
+                st.lists(st.text(max_size=2), max_size=3),
+                st.lists(st.text(max_size=2), max_size=3),
+                _WORDS,
+            ),
+            "additionalProperties": st.one_of(st.booleans(), st.just({}), st.just(0)),
+            "title": _TEXT,
+            "description": _TEXT,
+        },
+    ),
+    _RARELY,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_SCHEMA)
+def test_a_schema_passed_without_jsonschema_is_one_jsonschema_accepts(
+    schema: dict[str, Any],
+) -> None:
+    import jsonschema
+
+    if tv._plainly_valid(schema):
+        jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def test_simple_maps_and_plain_schemas_are_checked_without_jsonschema() -> None:
+    probe = """
+import sys
+from promptvault.templating.variables import normalise_variables
+normalise_variables({"company": {"type": "string", "description": "Brand"}, "n": "integer",
+                     "tone": {"type": "string", "default": "friendly", "title": "Tone"}})
+normalise_variables(["a", "b"])
+normalise_variables({"type": "object", "properties": {"a": {"type": "string"}},
+                     "required": ["a"], "additionalProperties": False})
+assert "jsonschema" not in sys.modules, "imported for a plain schema"
+try:
+    normalise_variables({"a": {"type": "string", "minLength": -1}})
+except Exception as exc:
+    print(type(exc).__name__, exc.details["path"])
+print("jsonschema" in sys.modules)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    # A keyword outside the plain set is still checked, and refused, by jsonschema.
+    assert done.stdout == "InvalidInputError properties.a.minLength\nTrue\n"

@@ -76,6 +76,8 @@ def validate_variables_schema(schema: Any) -> dict[str, Any]:
     # Checking against the metaschema costs ~1.5 ms; a folder of prompt files repeats the
     # same few schemas. repr is the key: it tells 1 from 1.0 from True and a tuple from a
     # list, which the check also tells apart.
+    if _plainly_valid(clean):
+        return clean
     key = repr(clean)
     if key in _VALID_SCHEMAS:
         return clean
@@ -98,6 +100,43 @@ def validate_variables_schema(schema: Any) -> dict[str, Any]:
 
 _VALID_SCHEMAS: set[str] = set()
 _VALID_SCHEMAS_MAX = 1024
+
+# The keywords, and the only values of them, that the Draft 2020-12 metaschema accepts
+# whatever else the schema holds ("default" is unconstrained). Most prompts declare their
+# variables with these alone; such a schema is valid without importing jsonschema, whose
+# import costs more than everything else ``promptvault check`` does on a small folder.
+_PLAIN_TOP = frozenset(
+    {"$schema", "type", "properties", "required", "additionalProperties", "title", "description"}
+)
+_PLAIN_PROPERTY = frozenset({"type", "title", "description", "default"})
+
+
+def _plainly_valid(schema: dict[str, Any]) -> bool:
+    """True only for a schema the metaschema certainly accepts; False means "ask jsonschema"
+    (which also words the error)."""
+    if not schema.keys() <= _PLAIN_TOP or schema.get("$schema", _DRAFT) != _DRAFT:
+        return False
+    if type(schema.get("additionalProperties", True)) is not bool:
+        return False
+    required = schema.get("required", [])
+    if type(required) is not list or any(type(name) is not str for name in required):
+        return False
+    if len(set(required)) != len(required) or not _plain_words(schema):
+        return False
+    properties = schema.get("properties", {})
+    if type(properties) is not dict:
+        return False
+    for name, spec in properties.items():
+        if type(name) is not str or type(spec) is not dict or not spec.keys() <= _PLAIN_PROPERTY:
+            return False
+        kind = spec.get("type", "string")
+        if type(kind) is not str or kind not in JSON_TYPES or not _plain_words(spec):
+            return False
+    return True
+
+
+def _plain_words(node: dict[str, Any]) -> bool:
+    return all(type(node.get(key, "")) is str for key in ("title", "description"))
 
 
 def check_template_fits_schema(variables: Any, schema: Mapping[str, Any] | None) -> None:
