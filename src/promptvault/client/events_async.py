@@ -14,20 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from promptvault.client.events import Batch, FlushResult, SendFailed
+from promptvault.client._event_buffer import EventBuffer, FlushResult, SendFailed, log, send_batch
 
 __all__ = ["AsyncEventQueue"]
 
-log = logging.getLogger("promptvault.client")
 
-
-class AsyncEventQueue:
+class AsyncEventQueue(EventBuffer):
     """Buffer events and send them in batches through ``await send(key, events)``."""
 
     def __init__(
@@ -40,39 +36,18 @@ class AsyncEventQueue:
         timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if batch_size < 1 or max_buffer < 1 or interval <= 0:
-            raise ValueError("batch_size and max_buffer must be >= 1, interval > 0")
-        self._send = send
-        self.batch_size = batch_size
-        self.interval = interval
-        self.max_buffer = max_buffer
-        self.timeout = timeout
-        self._clock = clock
-        self.dropped = 0
-        self.failed = 0
-        self.sent = 0
-        self._events: list[dict[str, Any]] = []
-        self._retry: list[Batch] = []
+        super().__init__(send, batch_size, interval, max_buffer, timeout, clock)
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._closed = False
         self._task: asyncio.Task[None] | None = None
-        self._reported = 0
-        self._settled = (0, 0)
 
     def after_fork(self) -> None:
         """In a forked child: the parent sends what it had queued; the child starts empty,
         and its sender task starts in the child's own loop with the next event."""
-        self._events = []
-        self._retry = []
-        self._reported = self.dropped
+        self._forget_queued()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task = None
-
-    def __len__(self) -> int:
-        """Events waiting, including those of batches waiting for a retry."""
-        return len(self._events) + sum(len(b.events) for b in self._retry)
 
     def add(self, event: dict[str, Any]) -> bool:
         """Queue one event; False (and counted in ``dropped``) when the buffer is full."""
@@ -91,40 +66,15 @@ class AsyncEventQueue:
         """Send everything waiting now (``full_only``: whole batches only); returns how many
         events are still waiting."""
         async with self._lock:
-            now = self._clock()
-            if retry_now:
-                due, self._retry = self._retry, []
-            else:
-                due = [b for b in self._retry if b.not_before <= now]
-                self._retry = [b for b in self._retry if b.not_before > now]
-            least = self.batch_size if full_only else 1
-            while len(self._events) >= least:
-                chunk = self._events[: self.batch_size]
-                self._events = self._events[self.batch_size :]
-                due.append(Batch(str(uuid.uuid4()), chunk, dropped=self._unreported()))
-            for batch in due:
+            for batch in self._cut(retry_now=retry_now, full_only=full_only):
                 try:
-                    if batch.dropped:
-                        sent = await self._send(batch.key, batch.events, dropped=batch.dropped)
-                    else:
-                        sent = await self._send(batch.key, batch.events)
-                    batch.results.append(sent)
+                    result = await send_batch(self._send, batch)
                 except SendFailed as exc:
-                    batch.attempts += 1
-                    if exc.retry:
-                        pause = min(30.0, 0.5 * 2 ** min(batch.attempts, 6))
-                        batch.not_before = self._clock() + pause
+                    if self._failed(batch, exc):
                         self._retry.append(batch)
-                    else:
-                        self.failed += len(batch.events)
-                        log.warning("promptvault refused %d events: %s", len(batch.events), exc)
                 else:
-                    self.sent += len(batch.events)
+                    self._sent(batch, result)
         return len(self)
-
-    def _unreported(self) -> int:
-        n, self._reported = self.dropped - self._reported, self.dropped
-        return n
 
     async def room(self, timeout: float = 5.0) -> bool:
         """Wait until the buffer has room (sending what waits); False if none came in time."""
@@ -138,13 +88,9 @@ class AsyncEventQueue:
 
     async def settle(self) -> FlushResult:
         """Send everything waiting now; what was sent and lost since the last settle."""
-        if self.dropped > self._reported and not self._events and not self._closed:
-            self._retry.append(Batch(str(uuid.uuid4()), [], dropped=self._unreported()))
-        waiting = await self.flush()
-        sent, lost = self.sent, self.dropped + self.failed
-        before_sent, before_lost = self._settled
-        self._settled = (sent, lost)
-        return FlushResult(sent - before_sent, lost - before_lost, waiting)
+        if not self._events and not self._closed:
+            self._report_drops()  # nothing else would carry them
+        return self._since_settle(await self.flush())
 
     async def _run(self) -> None:
         while not self._closed:
