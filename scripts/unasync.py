@@ -22,6 +22,7 @@ FILES = [
     (CLIENT / "_changes_async.py", CLIENT / "_changes_sync.py"),
     (CLIENT / "_push_async.py", CLIENT / "_push_sync.py"),
     (CLIENT / "_evals_async.py", CLIENT / "_evals_sync.py"),
+    (CLIENT / "_routing_async.py", CLIENT / "_routing_sync.py"),
 ]
 
 RULES = [
@@ -33,6 +34,9 @@ RULES = [
     (r"\bAsyncClientChanges\b", "ClientChanges"),
     (r"\bAsyncPushStream\b", "PushStream"),
     (r"\bAsyncClientEvals\b", "ClientEvals"),
+    (r"\bAsyncExperimentRouting\b", "ExperimentRouting"),
+    (r"\bAsyncEventQueue\b", "EventQueue"),
+    (r"\bpromptvault\.client\.events_async\b", "promptvault.client.events"),
     (r"Callable\[\[float\], Awaitable\[None\]\]", "Callable[[float], None]"),
     (
         r"from collections\.abc import Awaitable, Callable, Mapping, Sequence",

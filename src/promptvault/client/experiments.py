@@ -10,24 +10,34 @@ variant's version (pinned by number, so cached for good) with ``experiment`` and
 the label's version: an experiment never breaks a request.
 
 ``pv.experiments`` also offers the same management methods as ``vault.experiments``
-(create, start, ramp, stop, conclude, report, check, list, get, ingest), which the CLI's
-remote mode uses.
+(create, start, ramp, stop, conclude, report, check, list, get, running, ingest), which the
+CLI's remote mode uses.
+
+Routing and events are written once for both clients (``_routing_async.py``, the sync copy
+generated); this module adds what only the sync client does: its background lookups run in
+threads, and the management calls.
 """
 
 from __future__ import annotations
 
 import builtins
-import math
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from promptvault.client._api import Call
-from promptvault.client.events import EventQueue, FlushResult, SendFailed
-from promptvault.entities import PromptVersion
-from promptvault.errors import InvalidInputError, PromptVaultError
+from promptvault.client._routing import (
+    RunningEntry,
+    batch_call,
+    exposure_event,
+    outcome_event,
+    running_call,
+    send_failed,
+    variant_version,
+)
+from promptvault.client._routing_sync import ExperimentRouting
 from promptvault.experiments.models import (
     CheckResult,
     Experiment,
@@ -45,233 +55,26 @@ __all__ = [
     "variant_version",
 ]
 
-RETRY_AFTER = 1.0
-
-
-def exposure_event(experiment: str, unit_id: str | None, variant: str | None) -> dict[str, Any]:
-    """The JSON of one exposure, stamped now."""
-    return {
-        "type": "exposure",
-        "experiment": experiment,
-        "unit_id": unit_id,
-        "variant": variant,
-        "at": datetime.now(UTC).isoformat(),
-    }
-
-
-def outcome_event(experiment: str, unit_id: str, metric: str, value: float) -> dict[str, Any]:
-    """The JSON of one outcome, stamped now; bad values fail here, not in a batch later."""
-    if isinstance(value, bool):
-        value = int(value)
-    if not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidInputError("value must be a finite number", details={"field": "value"})
-    if not isinstance(unit_id, str) or not isinstance(metric, str):
-        raise InvalidInputError("unit_id and metric must be strings", details={"field": "unit_id"})
-    return {
-        "type": "outcome",
-        "experiment": experiment,
-        "unit_id": unit_id,
-        "metric": metric,
-        "value": float(value),
-        "at": datetime.now(UTC).isoformat(),
-    }
-
-
-def batch_call(key: str, events: list[dict[str, Any]], dropped: int = 0) -> Call[IngestResult]:
-    """``POST /v1/events`` of one buffered batch (``dropped``: events the client lost since
-    its last report, for the server's metrics)."""
-    body: dict[str, Any] = {"events": events, "key": key}
-    if dropped:
-        body["dropped"] = dropped
-    return Call(
-        "POST",
-        "/v1/events",
-        IngestResult.model_validate,
-        json=body,
-        idempotent=True,  # the key makes a repeat harmless
-    )
-
-
-def send_failed(exc: Exception) -> SendFailed:
-    """A failed batch send as the event queue wants it: retry only when unreachable."""
-    from promptvault.client._core import Unavailable
-
-    if isinstance(exc, Unavailable):
-        return SendFailed(exc.reason, retry=True)
-    message = exc.message if isinstance(exc, PromptVaultError) else str(exc)
-    return SendFailed(message, retry=False)
-
-
-def variant_version(
-    found: PromptVersion, exp: Experiment, variant: str, pinned: PromptVersion
-) -> PromptVersion:
-    """The variant's pinned version, marked with where it came from."""
-    return pinned.model_copy(
-        update={"experiment": exp.name, "variant": variant, "resolved_label": found.resolved_label}
-    )
-
 
 def _path(name: str, *suffix: str) -> str:
     return "/".join(["/v1/experiments", quote(name, safe=""), *suffix])
 
 
-class RunningEntry:
-    """The experiment running on one (prompt, label), as cached by either SDK client."""
-
-    __slots__ = ("experiment", "expires", "versions")
-
-    def __init__(self, experiment: Experiment | None, expires: float) -> None:
-        self.experiment = experiment
-        self.expires = expires
-        self.versions: dict[str, PromptVersion] = {}
-
-
-class ClientExperiments:
+class ClientExperiments(ExperimentRouting):
     """The experiment side of :class:`~promptvault.client.PromptVaultClient`."""
 
-    def __init__(
-        self,
-        client: Any,
-        *,
-        batch_size: int = 500,
-        interval: float = 1.0,
-        max_buffer: int = 10_000,
-        block_timeout: float = 5.0,
-    ) -> None:
-        self._client = client
-        self._core = client._core
-        self.events = EventQueue(
-            self._send_batch,
-            batch_size=batch_size,
-            interval=interval,
-            max_buffer=max_buffer,
-            block_timeout=block_timeout,
-            timeout=max(1.0, float(client.timeout)),
-        )
-        self._running: dict[tuple[str, str], RunningEntry] = {}
-        self._refreshing: set[tuple[str, str]] = set()
-        self._lock = threading.Lock()
+    running_call = staticmethod(running_call)
 
-    def forget(self, prompt: str, label: str) -> None:
-        """A change event touched this prompt's label: route afresh on the next call."""
-        self._running.pop((prompt, label), None)
-
-    def after_fork(self) -> None:
-        """In a forked child: new locks, no refreshes in flight, an empty event queue."""
-        self._lock = threading.Lock()
-        self._refreshing = set()
-        self.events.after_fork()
-
-    # --- runtime: routing and events -------------------------------------------------
-
-    def _load(self, prompt: str, label: str) -> Experiment | None:
-        found = self._client._call(self.running_call(prompt, label))
-        return found[0] if found else None
-
-    def _refresh(self, key: tuple[str, str]) -> None:
-        now = self._core.now
-        try:
-            found = self._load(*key)
-        except PromptVaultError:
-            entry = self._running.get(key)
-            if entry is not None:
-                entry.expires = now() + min(self._core.cache_ttl, RETRY_AFTER)
-        else:
-            self._running[key] = RunningEntry(found, now() + self._core.cache_ttl)
-        finally:
-            with self._lock:
-                self._refreshing.discard(key)
-
-    def _route_for(self, prompt: str, label: str) -> RunningEntry:
-        key = (prompt, label)
-        entry = self._running.get(key)
-        now = self._core.now()
-        if entry is None:
-            try:
-                found = self._load(prompt, label)
-                entry = RunningEntry(found, now + self._core.cache_ttl)
-            except PromptVaultError:  # unreachable: no experiment for now, ask again soon
-                entry = RunningEntry(None, now + RETRY_AFTER)
-            self._running[key] = entry
-        elif entry.expires <= now:
-            with self._lock:
-                start = key not in self._refreshing
-                self._refreshing.add(key)
-            if start:
-                threading.Thread(
-                    target=self._refresh, args=(key,), name="promptvault-exp", daemon=True
-                ).start()
-        return entry
-
-    def route(self, found: PromptVersion, unit_id: Any) -> PromptVersion:
-        """``found`` as ``unit_id`` sees it through the running experiment, if any."""
-        label = found.resolved_label
-        if label is None:
-            return found
-        entry = self._route_for(found.name, label)
-        exp = entry.experiment
-        if exp is None:
-            return found
-        variant = exp.assigner().variant(unit_id)
-        if variant is None:
-            return found
-        result = entry.versions.get(variant)
-        if result is None:
-            chosen = exp.variant(variant)
-            assert chosen is not None
-            try:
-                pinned = self._client.get(f"{found.name}@{chosen.version}")
-            except PromptVaultError:  # the variant cannot be fetched: serve the label
-                return found
-            result = variant_version(found, exp, variant, pinned)
-            entry.versions[variant] = result
-        self.events.add(exposure_event(exp.name, unit_id, variant))
-        return result
-
-    def record_exposure(
-        self, experiment: str, unit_id: str | None, *, variant: str | None = None
-    ) -> bool:
-        """Queue an exposure (waiting for room in a full buffer); False when it was dropped."""
-        return self.events.add(exposure_event(experiment, unit_id, variant))
-
-    def record_outcome(self, experiment: str, unit_id: str, metric: str, value: float) -> bool:
-        """Queue an outcome (0/1 for binary metrics); False when it was dropped."""
-        return self.events.add(outcome_event(experiment, unit_id, metric, value))
-
-    @property
-    def dropped(self) -> int:
-        """Events lost so far: no room in time, or recorded after close."""
-        return self.events.dropped
-
-    def flush(self) -> FlushResult:
-        """Send queued events now: events sent and lost since the last flush, and waiting."""
-        return self.events.settle()
+    def _refresh_later(self, key: tuple[str, str]) -> None:
+        threading.Thread(
+            target=self._refresh, args=(key,), name="promptvault-exp", daemon=True
+        ).start()
 
     def close(self) -> None:
         """Send what is left and stop the sender thread."""
         self.events.close()
 
-    def _send_batch(self, key: str, events: list[dict[str, Any]], dropped: int = 0) -> Any:
-        from promptvault.client._core import ClientCore, Unavailable
-
-        call = batch_call(key, events, dropped)
-        try:
-            return ClientCore.decode(call, self._client._send(call))
-        except (Unavailable, PromptVaultError) as exc:
-            raise send_failed(exc) from None
-
     # --- management ------------------------------------------------------------------
-
-    @staticmethod
-    def running_call(prompt: str, label: str | None) -> Call[builtins.list[Experiment]]:
-        """The call listing running experiments of a prompt."""
-        params = {"prompt": prompt} if label is None else {"prompt": prompt, "label": label}
-        return Call(
-            "GET",
-            "/v1/experiments/running",
-            lambda data: [Experiment.model_validate(e) for e in data],
-            params=params,
-        )
 
     def _call(self, call: Call[Any]) -> Any:
         return self._client._call(call)
@@ -320,10 +123,6 @@ class ClientExperiments:
                 params=params,
             )
         )
-
-    def running(self, prompt: str, label: str | None = None) -> builtins.list[Experiment]:
-        """Running experiments of a prompt."""
-        return self._call(self.running_call(prompt, label))  # type: ignore[no-any-return]
 
     def start(self, name: str, *, actor: str = "", at: datetime | None = None) -> Experiment:
         """Start routing (``at`` backdates the first start, as in the library)."""
