@@ -28,6 +28,7 @@ from promptvault.errors import InvalidInputError
 __all__ = [
     "refuse_lone_surrogates",
     "text_output",
+    "API_KEY_PREFIX",
     "ApiKey",
     "AuditEntry",
     "AuditReport",
@@ -334,6 +335,10 @@ class Example(_Value):
     metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime | None = None
     usage_count: int = Field(default=0, ge=0)
+
+
+# Every API key starts with it: ``pv_<id>_<secret>``; ``pv_<id>`` names the key in listings.
+API_KEY_PREFIX = "pv_"
 
 
 class ApiKey(_Value):

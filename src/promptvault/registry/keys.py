@@ -31,15 +31,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import get_args
 
-from sqlalchemy.orm import Session
-
-from promptvault.entities import ApiKey
+from promptvault.entities import API_KEY_PREFIX, ApiKey
 from promptvault.errors import ConflictError, InvalidInputError, NotFoundError, UnauthenticatedError
-from promptvault.storage import keys as key_repo
-from promptvault.storage.audit import append
 from promptvault.storage.database import Database
-from promptvault.storage.sessions import revoke_for_key as revoke_sessions_of_key
-from promptvault.storage.tables import ApiKeyRow, utcnow
+from promptvault.storage.unit_of_work import UnitOfWork, utcnow
 
 __all__ = [
     "KEY_PREFIX",
@@ -58,7 +53,7 @@ log = logging.getLogger(__name__)
 # Seconds between two writes of one key's last-used time.
 LAST_USED_INTERVAL = 60.0
 
-KEY_PREFIX = "pv_"
+KEY_PREFIX = API_KEY_PREFIX
 ROLES: tuple[str, ...] = get_args(ApiKey.model_fields["role"].annotation)
 _ID_LEN = 12
 _MAX_NAME = 200
@@ -110,22 +105,6 @@ def _digest(salt: str, secret: str) -> str:
     return hmac.new(bytes.fromhex(salt), secret.encode(), hashlib.sha256).hexdigest()
 
 
-def _to_entity(row: ApiKeyRow) -> ApiKey:
-    return ApiKey(
-        id=row.key_id,
-        name=row.name,
-        role=row.role,
-        prefix=f"{KEY_PREFIX}{row.key_id}",
-        created_at=row.created_at,
-        created_by=row.created_by,
-        revoked_at=row.revoked_at,
-        revoked_by=row.revoked_by,
-        expires_at=row.expires_at,
-        last_used_at=row.last_used_at,
-        replaced_by=row.replaced_by,
-    )
-
-
 def _iso(at: datetime) -> str:
     return at.isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -170,7 +149,7 @@ class _UsageRecorder:
             pending, self._pending = self._pending, {}
         if pending:
             interval = self.interval
-            self.db.write(lambda s: key_repo.touch_last_used(s, pending, interval=interval))
+            self.db.write_work(lambda work: work.keys.touch_last_used(pending, interval=interval))
 
     def _run(self) -> None:
         while True:
@@ -255,14 +234,13 @@ class KeyService:
             )
         key_id, secret, salt = self._new_secret()
 
-        def work(s: Session) -> ApiKey:
-            if key_repo.has_active_name(s, name, now=utcnow()):
+        def change(work: UnitOfWork) -> ApiKey:
+            if work.keys.name_taken(name, now=utcnow()):
                 raise ConflictError(
                     f"an active key named {name!r} already exists; revoke it first",
                     details={"field": "name", "value": name},
                 )
-            row = key_repo.insert_key(
-                s,
+            record = work.keys.insert(
                 key_id=key_id,
                 name=name,
                 role=role,
@@ -275,50 +253,49 @@ class KeyService:
             details: dict[str, object] = {"id": key_id, "name": name, "role": role}
             if expires_at is not None:
                 details["expires_at"] = _iso(expires_at)
-            append(s, actor=actor, action="key.create", target=f"key:{name}", details=details)
-            return _to_entity(row)
+            work.audit(actor=actor, action="key.create", target=f"key:{name}", details=details)
+            return record
 
-        record = self.db.write(work)
+        record = self.db.write_work(change)
         return f"{KEY_PREFIX}{key_id}_{secret}", record
 
     def list(self, *, include_revoked: bool = False) -> list[ApiKey]:
         """Keys by creation time (active only unless asked)."""
-        with self.db.read() as s:
-            rows = key_repo.key_rows(s, include_revoked=include_revoked, now=utcnow())
-            return [_to_entity(row) for row in rows]
+        with self.db.read_work() as work:
+            return work.keys.all(include_revoked=include_revoked, now=utcnow())
 
     def count_active(self) -> int:
         """How many keys are live (neither revoked nor expired)."""
-        with self.db.read() as s:
-            return key_repo.count_active(s, now=utcnow())
+        with self.db.read_work() as work:
+            return work.keys.count_live(now=utcnow())
 
     def revoke(self, id_or_name: str, *, actor: str = "") -> ApiKey:
         """Revoke the live key with this id (or ``pv_<id>`` prefix), or every live key
         with this name (a rotated key in its grace period too); returns the newest."""
         ident = id_or_name.removeprefix(KEY_PREFIX)
 
-        def work(s: Session) -> list[ApiKey]:
+        def change(work: UnitOfWork) -> list[ApiKey]:
             now = utcnow()
-            rows = key_repo.live_keys(s, key_id=ident, name=id_or_name, now=now)
-            if not rows:
+            live = work.keys.live(key_id=ident, name=id_or_name, now=now)
+            if not live:
                 raise NotFoundError(
                     f"no active API key {id_or_name!r}",
                     details={"field": "key", "value": id_or_name},
                 )
-            for row in rows:
-                key_repo.revoke_row(s, row, at=now, actor=actor)
+            revoked = []
+            for key in live:
+                revoked.append(work.keys.revoke(key, at=now, actor=actor))
                 # Its web UI sessions end with it, in the same transaction.
-                revoke_sessions_of_key(s, row.key_id, at=now)
-                append(
-                    s,
+                work.ui_sessions.revoke_for_key(key.id, at=now)
+                work.audit(
                     actor=actor,
                     action="key.revoke",
-                    target=f"key:{row.name}",
-                    details={"id": row.key_id, "name": row.name, "role": row.role},
+                    target=f"key:{key.name}",
+                    details={"id": key.id, "name": key.name, "role": key.role},
                 )
-            return [_to_entity(row) for row in rows]
+            return revoked
 
-        records = self.db.write(work)
+        records = self.db.write_work(change)
         self._forget({r.id for r in records})
         return records[-1]
 
@@ -344,9 +321,9 @@ class KeyService:
         expires_at = self._check_expiry(expires_at, now)
         key_id, secret, salt = self._new_secret()
 
-        def work(s: Session) -> tuple[ApiKey, ApiKey]:
+        def change(work: UnitOfWork) -> tuple[ApiKey, ApiKey]:
             at = utcnow()
-            old = key_repo.current_key(s, key_id=ident, name=id_or_name, now=at)
+            old = work.keys.current(key_id=ident, name=id_or_name, now=at)
             if old is None:
                 raise NotFoundError(
                     f"no active API key {id_or_name!r}",
@@ -354,15 +331,14 @@ class KeyService:
                 )
             if old.replaced_by is not None:
                 raise ConflictError(
-                    f"key {KEY_PREFIX}{old.key_id} ({old.name!r}) was already rotated; "
+                    f"key {old.prefix} ({old.name!r}) was already rotated; "
                     f"rotate its replacement {KEY_PREFIX}{old.replaced_by}",
                     details={"field": "key", "replaced_by": old.replaced_by},
                 )
             new_expiry = expires_at
             if new_expiry is None and old.expires_at is not None:
                 new_expiry = at + (old.expires_at - old.created_at)
-            row = key_repo.insert_key(
-                s,
+            record = work.keys.insert(
                 key_id=key_id,
                 name=old.name,
                 role=old.role,
@@ -373,20 +349,20 @@ class KeyService:
                 expires_at=new_expiry,
             )
             until = at + timedelta(seconds=grace_seconds)
-            key_repo.retire_row(s, old, replaced_by=key_id, until=until)
+            retired = work.keys.retire(old, replaced_by=key_id, until=until)
             details: dict[str, object] = {
                 "id": key_id,
                 "name": old.name,
                 "role": old.role,
-                "replaces": old.key_id,
-                "old_key_until": _iso(old.expires_at or until),
+                "replaces": old.id,
+                "old_key_until": _iso(retired.expires_at or until),
             }
             if new_expiry is not None:
                 details["expires_at"] = _iso(new_expiry)
-            append(s, actor=actor, action="key.rotate", target=f"key:{old.name}", details=details)
-            return _to_entity(row), _to_entity(old)
+            work.audit(actor=actor, action="key.rotate", target=f"key:{old.name}", details=details)
+            return record, retired
 
-        record, old_record = self.db.write(work)
+        record, old_record = self.db.write_work(change)
         self._forget({old_record.id})
         return f"{KEY_PREFIX}{key_id}_{secret}", record, old_record
 
@@ -421,12 +397,11 @@ class KeyService:
         if parsed is None:
             raise UnauthenticatedError("malformed API key", details={"field": "authorization"})
         key_id, secret = parsed
-        with self.db.read() as s:
-            row = key_repo.key_by_id(s, key_id)
-            record = _to_entity(row) if row is not None else None
-            stored = (row.salt, row.secret_hash) if row is not None else None
+        with self.db.read_work() as work:
+            found = work.keys.credentials(key_id)
+        record = found.key if found is not None else None
         # Compare a digest even for unknown ids so timing does not reveal which ids exist.
-        salt, expected = stored or ("00" * 16, "0" * 64)
+        salt, expected = (found.salt, found.secret_hash) if found else ("00" * 16, "0" * 64)
         ok = hmac.compare_digest(_digest(salt, secret), expected)
         if record is None or not ok:
             raise UnauthenticatedError(

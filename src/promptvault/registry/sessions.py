@@ -16,11 +16,8 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy.orm import Session
-
-from promptvault.storage import sessions as rows
 from promptvault.storage.database import Database
-from promptvault.storage.tables import utcnow
+from promptvault.storage.unit_of_work import UnitOfWork, utcnow
 
 __all__ = ["SessionStore"]
 
@@ -54,17 +51,16 @@ class SessionStore:
         session_id = secrets.token_urlsafe(24)
         now = utcnow()
 
-        def work(s: Session) -> None:
-            rows.delete_expired(s, now=now)
-            rows.insert_session(
-                s,
+        def change(work: UnitOfWork) -> None:
+            work.ui_sessions.delete_expired(now=now)
+            work.ui_sessions.insert(
                 session_hash=_digest(session_id),
                 key_id=key_id,
                 at=now,
                 expires_at=now + timedelta(seconds=self.max_age),
             )
 
-        self.db.write(work)
+        self.db.write_work(change)
         return session_id
 
     def cached_key(self, session_id: str) -> str | None:
@@ -80,8 +76,8 @@ class SessionStore:
         hit = self._live.get(digest)
         if hit is not None and hit[1] > self._now():
             return hit[0]
-        with self.db.read() as s:
-            key_id = rows.live_session_key(s, digest, now=utcnow())
+        with self.db.read_work() as work:
+            key_id = work.ui_sessions.live_key(digest, now=utcnow())
         with self._lock:
             if key_id is None:
                 self._live.pop(digest, None)
@@ -96,10 +92,10 @@ class SessionStore:
         digest = _digest(session_id)
         with self._lock:
             self._live.pop(digest, None)
-        return self.db.write(lambda s: rows.revoke_session(s, digest, at=utcnow()))
+        return self.db.write_work(lambda work: work.ui_sessions.revoke(digest, at=utcnow()))
 
     def end_for_key(self, key_id: str) -> int:
         """Revoke every session of a key (the key was revoked); how many."""
         with self._lock:
             self._live = {d: v for d, v in self._live.items() if v[0] != key_id}
-        return self.db.write(lambda s: rows.revoke_for_key(s, key_id, at=utcnow()))
+        return self.db.write_work(lambda work: work.ui_sessions.revoke_for_key(key_id, at=utcnow()))

@@ -378,11 +378,19 @@ class Database:
 
     @contextmanager
     def read_work(self) -> Iterator[UnitOfWork]:
-        """:meth:`read` as a :class:`UnitOfWork`."""
+        """:meth:`read` as a :class:`UnitOfWork`.
+
+        The same steps as :meth:`read`, not a wrapper around it: an API key or session
+        check that misses its cache comes here, and one generator less is its whole cost.
+        """
         from promptvault.storage.unit_of_work import UnitOfWork  # imports this module
 
-        with self.read() as session:
-            yield UnitOfWork(session)
+        with (
+            self._unavailable_on_error(),
+            self.engine.connect() as conn,
+            Session(bind=conn, expire_on_commit=False) as s,
+        ):
+            yield UnitOfWork(s)
 
     @property
     def safe_url(self) -> str:

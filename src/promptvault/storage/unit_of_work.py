@@ -8,9 +8,9 @@ entities, dicts and numbers, and change stored state only through explicit calls
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from sqlalchemy.orm import Session
 
@@ -19,21 +19,26 @@ from promptvault.storage import experiments as store
 from promptvault.storage import webhooks as webhook_store
 from promptvault.storage.audit import append
 from promptvault.storage.collection_repository import CollectionRepository
+from promptvault.storage.keys import KeyRepository
 from promptvault.storage.prompt_repository import PromptRepository
+from promptvault.storage.sessions import UISessionRepository
 from promptvault.storage.tables import utcnow
 
 __all__ = [
     "CollectionRepository",
     "EvalRepository",
     "ExperimentRepository",
+    "KeyRepository",
     "PromptRepository",
     "StatKey",
+    "UISessionRepository",
     "UnitOfWork",
     "WebhookRepository",
     "utcnow",
 ]
 
 StatKey = store.StatKey
+R = TypeVar("R")
 
 
 class ExperimentRepository:
@@ -303,16 +308,48 @@ class WebhookRepository:
         webhook_store.release_lease(self._session, name, holder=holder, now=now)
 
 
+class _Repository(Generic[R]):
+    """A repository made on a unit of work's first use of it, then kept in the instance.
+
+    Most units of work touch one or two repositories (an API key check, a resolve miss),
+    so none is built up front. Only ``__get__`` is defined: once the instance holds the
+    repository, attribute lookup finds it there without calling this again.
+    """
+
+    def __init__(self, make: Callable[[Session], R]) -> None:
+        self._make = make
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, work: None, owner: type) -> _Repository[R]: ...
+
+    @overload
+    def __get__(self, work: UnitOfWork, owner: type) -> R: ...
+
+    def __get__(self, work: UnitOfWork | None, owner: type) -> R | _Repository[R]:
+        if work is None:
+            return self
+        made = self._make(work._session)
+        work.__dict__[self._name] = made
+        return made
+
+
 class UnitOfWork:
     """One transaction: its repositories, its audit chain, and a flush point."""
 
+    prompts = _Repository(PromptRepository)
+    experiments = _Repository(ExperimentRepository)
+    evals = _Repository(EvalRepository)
+    collections = _Repository(CollectionRepository)
+    webhooks = _Repository(WebhookRepository)
+    keys = _Repository(KeyRepository)
+    ui_sessions = _Repository(UISessionRepository)
+
     def __init__(self, session: Session) -> None:
         self._session = session
-        self.prompts = PromptRepository(session)
-        self.experiments = ExperimentRepository(session)
-        self.evals = EvalRepository(session)
-        self.collections = CollectionRepository(session)
-        self.webhooks = WebhookRepository(session)
 
     def audit(
         self,
