@@ -3,14 +3,16 @@
 Requests are built before anything is sent (a case whose variables do not fit the prompt's
 schema refuses the run before it costs anything). ``concurrency`` workers then take cases
 from one queue; each case is answered from the cache (a digest of the exact request and
-endpoint) or by the model, scored, and handed to a writer that commits results in small
-batches while the model calls go on, so an interrupted run loses at most the results of
-the batch in flight, and a resumed run skips every case already committed.
+endpoint) or by the model, scored, and handed to a writer that commits results in one
+transaction per time slice while the model calls go on, so an interrupted run loses at
+most the results of the slice in flight, and a resumed run skips every case already
+committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -56,44 +58,55 @@ class Job:
 
 
 class ResultWriter:
-    """Collects finished cases and commits them in batches from a thread (``save``), so the
-    event loop never waits on the database while model calls are in flight."""
+    """Collects finished cases and commits them from a thread (``save``), so the event loop
+    never waits on the database while model calls are in flight.
+
+    One commit per time slice: the first result after a commit waits at most ``interval``
+    seconds for company (less when ``batch`` results gather first). A transaction per
+    finished case costs more CPU than the case itself, and a commit running in the writer
+    thread holds the interpreter lock the model calls need; a slice bounds both to a few
+    commits a second, and an interrupted run loses at most the slice in flight."""
 
     def __init__(
         self,
         save: Callable[[list[dict[str, Any]], dict[str, dict[str, Any]]], None],
         *,
-        batch: int = 64,
+        batch: int = 256,
         interval: float = 0.1,
     ) -> None:
         self._save = save
         self._batch = batch
-        # A transaction per finished case would cost more CPU than the case itself at high
-        # concurrency; results wait at most this long (or for a full batch) instead.
         self._interval = interval
         self._results: list[dict[str, Any]] = []
         self._cache: dict[str, dict[str, Any]] = {}
         self._flushing: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._closing = False
 
     def add(self, result: dict[str, Any], cache: tuple[str, dict[str, Any]] | None) -> None:
         self._results.append(result)
         if cache is not None:
             self._cache[cache[0]] = cache[1]
+        if len(self._results) >= self._batch:
+            self._wake.set()
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.get_running_loop().create_task(self._flush())
 
     async def _flush(self) -> None:
-        if len(self._results) < self._batch and self._interval > 0:
-            await asyncio.sleep(self._interval)
         while self._results:
+            if not self._closing and len(self._results) < self._batch:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._interval)
             results, self._results = self._results[: self._batch], self._results[self._batch :]
             keys = {r["cache_key"] for r in results if r.get("cache_key")}
             cache = {k: self._cache.pop(k) for k in list(self._cache) if k in keys}
             await asyncio.to_thread(self._save, results, cache)
 
     async def close(self) -> None:
-        """Wait for every collected result to be committed (at once: no batching wait)."""
-        self._interval = 0
+        """Wait for every collected result to be committed (at once: no slice wait)."""
+        self._closing = True
+        self._wake.set()
         while self._flushing is not None and not self._flushing.done():
             await asyncio.shield(self._flushing)
         if self._results:
