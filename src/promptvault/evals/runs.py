@@ -498,15 +498,24 @@ class RunsMixin:
 def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` to completion from synchronous code, even inside a running event loop
     (a notebook): there it gets a loop of its own in a thread."""
+    box: dict[str, Any] = {}
+
+    async def main() -> None:
+        # The value goes in the box, not out as the task's result: ``asyncio.run`` on the
+        # main thread puts the task in its SIGINT handler, and restoring the old handler
+        # formats that handler's repr, with the task's result (a run of thousands of
+        # results) in it.
+        box["value"] = await coro
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
-    box: dict[str, Any] = {}
+        asyncio.run(main())
+        return box["value"]  # type: ignore[no-any-return]
 
     def target() -> None:
         try:
-            box["value"] = asyncio.run(coro)
+            asyncio.run(main())
         except BaseException as exc:
             box["error"] = exc
 
