@@ -51,6 +51,8 @@ class ModelStub:
     headers: list[dict[str, str]] = field(default_factory=list)
     record: bool = True
     served: int = 0
+    connections: int = 0  # accepted so far
+    open_connections: int = 0  # not yet closed by either side
     _faults: deque[_Fault] = field(default_factory=deque)
     _loop: asyncio.AbstractEventLoop | None = None
     _server: asyncio.base_events.Server | None = None
@@ -146,6 +148,8 @@ class ModelStub:
     # --- HTTP ---------------------------------------------------------------------------
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.open_connections += 1
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -172,6 +176,7 @@ class ModelStub:
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
         finally:
+            self.open_connections -= 1
             writer.close()
 
     async def _answer(

@@ -13,6 +13,7 @@ from promptvault.errors import InvalidInputError
 from promptvault.evals.evaluators import EvaluatorDeps, build_evaluators, check_specs
 from promptvault.evals.models import Case, Score
 from promptvault.evals.service import EvalService
+from waiting import wait_until
 
 from .model_stub import ModelStub
 
@@ -155,3 +156,26 @@ def test_llm_judge_is_a_promptvault_prompt(
     assert scores["c02"].score == pytest.approx(0.2) and not scores["c02"].passed
     judged = [r for r in stub.requests if r["model"] == "judge-model"]
     assert len(judged) == 12
+
+
+def test_judge_shares_the_runs_client_and_closes_it(
+    vault: Vault, evals: EvalService, stub: ModelStub
+) -> None:
+    vault.push(
+        "judge/any",
+        template=[{"role": "user", "content": "JUDGE {{output}}"}],
+        config={"model": "judge-model"},
+    )
+    stub.reply = lambda body: '{"score": 1}' if "JUDGE" in str(body) else "answer"
+    run = evals.run(
+        "d",
+        "qa@production",
+        concurrency=1,
+        evaluators=[{"type": "judge", "prompt": "judge/any@production"}],
+    )
+    assert run.summary is not None and run.summary.evaluators["judge"].n == 12
+    assert stub.served == 24
+    # one client, so one keep-alive connection for the cases and the judge alike, and
+    # closed when the run ends
+    assert stub.connections == 1
+    wait_until(lambda: stub.open_connections == 0, what="the run's connection closed")

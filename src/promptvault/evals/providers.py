@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, Protocol
 from promptvault.errors import ProviderError
 
 __all__ = [
+    "ClientPool",
     "Completion",
     "ModelClient",
     "ProviderConfig",
@@ -114,6 +115,27 @@ def make_client(config: ProviderConfig) -> ModelClient:
     if config.kind == "anthropic":
         return _AnthropicClient(config)
     return _OpenAIClient(config)
+
+
+class ClientPool:
+    """One client per provider for the length of a run, shared by the run's calls and its
+    judge evaluators (a client holds a connection pool: one per call would reconnect every
+    time), all closed together by :meth:`aclose`. Clients are made on first use, in the
+    event loop that runs the calls."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, ModelClient] = {}
+
+    def get(self, config: ProviderConfig) -> ModelClient:
+        client = self._clients.get(config.name)
+        if client is None:
+            client = self._clients[config.name] = make_client(config)
+        return client
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
 
 
 def retry_after(headers: Mapping[str, str] | None, *, now: float | None = None) -> float | None:

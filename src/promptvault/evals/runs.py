@@ -33,7 +33,7 @@ from promptvault.evals.models import (
     Score,
 )
 from promptvault.evals.providers import (
-    ModelClient,
+    ClientPool,
     ProviderConfig,
     Sleep,
     call_with_retries,
@@ -252,7 +252,8 @@ class RunsMixin:
             specs = evaluators if evaluators is not None else list(stored["evaluators"])
             run_id, target = secrets.token_hex(8), f"{version.name}@{version.version}"
             pending = cases
-        deps = EvaluatorDeps(embed=self._embed, judge=self._judge_fn(config))
+        clients = ClientPool()
+        deps = EvaluatorDeps(embed=self._embed, judge=self._judge_fn(config, clients))
         built_evaluators = build_evaluators(specs, deps)
         jobs, model_used = self._jobs(target, pending, config, model)
         if resume is None:
@@ -276,6 +277,7 @@ class RunsMixin:
                 resumed=resume is not None,
                 jobs=jobs,
                 config=config,
+                clients=clients,
                 evaluators=built_evaluators,
                 concurrency=limit,
                 use_cache=cache,
@@ -406,6 +408,7 @@ class RunsMixin:
         resumed: bool,
         jobs: list[Job],
         config: ProviderConfig,
+        clients: ClientPool,
         evaluators: list[Evaluator],
         concurrency: int,
         use_cache: bool,
@@ -429,7 +432,7 @@ class RunsMixin:
             self._db.write_work(write, serial=False)
 
         writer = ResultWriter(save)
-        client = make_client(config)
+        client = clients.get(config)
         status = "interrupted"
         try:
             await execute(
@@ -446,7 +449,7 @@ class RunsMixin:
             )
             status = "finished"
         finally:
-            await client.aclose()
+            await clients.aclose()
             await asyncio.to_thread(self._finish, run_id, status, actor)
         return self.get_run(run_id)
 
@@ -471,16 +474,16 @@ class RunsMixin:
         self._db.write_work(change)
 
     def _judge_fn(
-        self, default: ProviderConfig
+        self, default: ProviderConfig, clients: ClientPool
     ) -> Callable[[Mapping[str, Any], Mapping[str, Any]], Any]:
-        clients: dict[str, tuple[ProviderConfig, ModelClient]] = {}
+        configs: dict[str, ProviderConfig] = {default.name: default}
 
         async def judge(spec: Mapping[str, Any], variables: Mapping[str, Any]) -> str:
             name = spec.get("provider") or default.name
-            if name not in clients:
-                config = default if name == default.name else self.provider_config(name)
-                clients[name] = (config, make_client(config))
-            config, client = clients[name]
+            if name not in configs:
+                configs[name] = self.provider_config(name)
+            config = configs[name]
+            client = clients.get(config)
             built = self._build(str(spec["prompt"]), variables)
             built = built._replace(model=spec.get("model") or built.model or config.model)
             request = built.to_anthropic() if config.kind == "anthropic" else built.to_openai()
