@@ -1,20 +1,19 @@
 """The audit log as users see it: filtered entries and chain verification.
 
-Appending lives in ``promptvault.storage.audit.append`` so that every service (registry,
-API keys, experiments) records its change inside its own write transaction.
+Appending is :meth:`UnitOfWork.audit`, so that every service (registry, API keys,
+experiments) records its change inside its own write transaction; reading goes through
+``work.audit_log``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from promptvault.entities import AuditEntry, AuditReport
 from promptvault.errors import InvalidInputError
-from promptvault.storage import audit as storage_audit
-from promptvault.storage.checkpoints import checkpoints, read_witness
+from promptvault.storage.checkpoints import read_witness
 from promptvault.storage.database import Database
+from promptvault.storage.unit_of_work import UnitOfWork
 
 __all__ = ["AuditLog"]
 
@@ -45,9 +44,8 @@ class AuditLog:
         """
         if limit is not None and (isinstance(limit, bool) or limit < 1):
             raise InvalidInputError("limit must be >= 1", details={"field": "limit"})
-        with self.db.read() as s:
-            return storage_audit.entries(
-                s,
+        with self.db.read_work() as work:
+            return work.audit_log.entries(
                 since=since,
                 actor=actor,
                 action=action,
@@ -67,8 +65,8 @@ class AuditLog:
         anchor = self.db.audit_anchor
         # Read before the snapshot starts: every witnessed head was committed by then.
         witness = read_witness(anchor.witness) if anchor.witness is not None else []
-        with self.db.snapshot() as s:
-            return storage_audit.verify_chain(s, anchor=anchor, witness=witness)
+        with self.db.snapshot_work() as work:
+            return work.audit_log.verify(anchor=anchor, witness=witness)
 
     def anchor_unsigned_head(self, *, actor: str) -> bool:
         """Sign the head of a chain that has no checkpoint yet (made before checkpoints).
@@ -78,18 +76,16 @@ class AuditLog:
         whether it did (False when the chain is empty or already anchored).
         """
 
-        with self.db.read() as s:  # a read first: an empty database needs no key yet
-            signed, _ = checkpoints(s)
-            if signed is not None or storage_audit.head(s) is None:
+        with self.db.read_work() as work:  # a read first: an empty database needs no key yet
+            if work.audit_log.head_checkpoint() is not None or work.audit_log.head() is None:
                 return False
 
-        def work(s: Session) -> bool:
-            signed, _ = checkpoints(s)
-            last = storage_audit.head(s)
+        def change(work: UnitOfWork) -> bool:
+            signed = work.audit_log.head_checkpoint()
+            last = work.audit_log.head()
             if signed is not None or last is None:
                 return False
-            storage_audit.append(
-                s,
+            work.audit(
                 actor=actor,
                 action="audit.anchor",
                 target="audit",
@@ -97,4 +93,4 @@ class AuditLog:
             )
             return True
 
-        return self.db.write(work)
+        return self.db.write_work(change)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from promptvault.storage.audit import append
 from promptvault.storage.database import Database
 
 __all__ = ["AUTH_FAILURES_ACTION", "record_auth_failures"]
@@ -15,9 +14,8 @@ AUTH_FAILURES_ACTION = "auth.failures"
 
 def record_auth_failures(db: Database, summary: Mapping[str, Any], *, actor: str) -> None:
     """Append one ``auth.failures`` entry with a window's counts."""
-    db.write(
-        lambda s: append(
-            s,
+    db.write_work(
+        lambda work: work.audit(
             actor=actor,
             action=AUTH_FAILURES_ACTION,
             target="auth",

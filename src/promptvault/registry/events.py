@@ -49,15 +49,15 @@ class ChangeFeed:
         """Events with an id above ``after`` (at most ``limit``); with ``prefix``, only those
         of prompts whose name starts with it. Page on with ``after=events[-1].id``."""
         check_cursor(after, limit, prefix)
-        with self.db.read() as s:
-            return change_events.changes(s.connection(), after=after, limit=limit, prefix=prefix)
+        with self.db.read_work() as work:
+            return work.changes.changes(after=after, limit=limit, prefix=prefix)
 
     def page(self, *, after: int = 0, limit: int = 100, prefix: str | None = None) -> ChangePage:
         """Like :meth:`changes`, with the cursor to go on from (it moves past events the
         prefix filtered out) and the newest id in the database."""
         check_cursor(after, limit, prefix)
-        with self.db.read() as s:
-            return change_events.page(s.connection(), after=after, limit=limit, prefix=prefix)
+        with self.db.read_work() as work:
+            return work.changes.page(after=after, limit=limit, prefix=prefix)
 
     def listener(self) -> ChangeListener | None:
         """A wake-up for readers on PostgreSQL (``LISTEN``); None on SQLite, whose readers
@@ -66,5 +66,5 @@ class ChangeFeed:
 
     def last_id(self) -> int:
         """The newest event's id (0 before the first change)."""
-        with self.db.read() as s:
-            return change_events.last_id(s.connection())
+        with self.db.read_work() as work:
+            return work.changes.last_id()

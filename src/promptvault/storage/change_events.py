@@ -20,11 +20,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, text
+from sqlalchemy.orm import Session
 
 from promptvault.entities import ChangeEvent, ChangePage
 from promptvault.storage.tables import ChangeEventRow, ExperimentRow, PromptRow
 
-__all__ = ["CHANNEL", "EVENT_TYPES", "changes", "event_for", "last_id", "page", "record"]
+__all__ = [
+    "CHANNEL",
+    "EVENT_TYPES",
+    "ChangeRepository",
+    "changes",
+    "event_for",
+    "last_id",
+    "page",
+    "record",
+]
 
 # The PostgreSQL NOTIFY channel; the payload is the new event's id.
 CHANNEL = "promptvault_changes"
@@ -209,3 +219,27 @@ def page(conn: Connection, *, after: int, limit: int, prefix: str | None = None)
 def last_id(conn: Connection) -> int:
     """The newest event's id (0 when there is none)."""
     return int(conn.execute(_LAST).scalar() or 0)
+
+
+class ChangeRepository:
+    """The outbox as a unit of work reads it (``work.changes``): events, pages, the newest id.
+
+    Appending is the audit append's (:func:`record`), in the change's own transaction.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def changes(
+        self, *, after: int = 0, limit: int = 100, prefix: str | None = None
+    ) -> list[ChangeEvent]:
+        """Events with an id above ``after``, oldest first (see :func:`changes`)."""
+        return changes(self._session.connection(), after=after, limit=limit, prefix=prefix)
+
+    def page(self, *, after: int, limit: int, prefix: str | None = None) -> ChangePage:
+        """One page and its cursor (see :func:`page`)."""
+        return page(self._session.connection(), after=after, limit=limit, prefix=prefix)
+
+    def last_id(self) -> int:
+        """The newest event's id (0 when there is none)."""
+        return last_id(self._session.connection())

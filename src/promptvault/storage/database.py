@@ -392,6 +392,14 @@ class Database:
         ):
             yield UnitOfWork(s)
 
+    @contextmanager
+    def snapshot_work(self) -> Iterator[UnitOfWork]:
+        """:meth:`snapshot` as a :class:`UnitOfWork`: every read sees one state."""
+        from promptvault.storage.unit_of_work import UnitOfWork  # imports this module
+
+        with self.snapshot() as session:
+            yield UnitOfWork(session)
+
     @property
     def safe_url(self) -> str:
         """The URL with any password hidden, for messages and logs."""

@@ -18,6 +18,8 @@ from promptvault.storage import evals as eval_store
 from promptvault.storage import experiments as store
 from promptvault.storage import webhooks as webhook_store
 from promptvault.storage.audit import append
+from promptvault.storage.audit_repository import AuditRepository
+from promptvault.storage.change_events import ChangeRepository
 from promptvault.storage.collection_repository import CollectionRepository
 from promptvault.storage.keys import KeyRepository
 from promptvault.storage.prompt_repository import PromptRepository
@@ -25,6 +27,8 @@ from promptvault.storage.sessions import UISessionRepository
 from promptvault.storage.tables import utcnow
 
 __all__ = [
+    "AuditRepository",
+    "ChangeRepository",
     "CollectionRepository",
     "EvalRepository",
     "ExperimentRepository",
@@ -347,6 +351,8 @@ class UnitOfWork:
     webhooks = _Repository(WebhookRepository)
     keys = _Repository(KeyRepository)
     ui_sessions = _Repository(UISessionRepository)
+    audit_log = _Repository(AuditRepository)
+    changes = _Repository(ChangeRepository)
 
     def __init__(self, session: Session) -> None:
         self._session = session

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from promptvault.entities import ChangeEvent
-from promptvault.storage import change_events
 from promptvault.storage.database import Database
 
 __all__ = ["ChangeEvent", "ChangeFeed", "FeedPage", "OutboxFeed", "event_matches"]
@@ -66,15 +65,15 @@ class OutboxFeed:
         self.db = db
 
     def read(self, after: int, limit: int) -> FeedPage:
-        with self.db.read() as session:
-            found = change_events.page(session.connection(), after=after, limit=limit)
+        with self.db.read_work() as work:
+            found = work.changes.page(after=after, limit=limit)
         return FeedPage(list(found.items), found.cursor)
 
     def last_id(self) -> int:
-        with self.db.read() as session:
-            return change_events.last_id(session.connection())
+        with self.db.read_work() as work:
+            return work.changes.last_id()
 
     def get(self, event_id: int) -> ChangeEvent | None:
-        with self.db.read() as session:
-            found = change_events.changes(session.connection(), after=event_id - 1, limit=1)
+        with self.db.read_work() as work:
+            found = work.changes.changes(after=event_id - 1, limit=1)
         return found[0] if found and found[0].id == event_id else None
