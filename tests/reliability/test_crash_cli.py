@@ -4,7 +4,8 @@
 file holds either its old bytes or the complete new ones. ``import`` runs in one
 transaction, so after a kill the target database holds either nothing or the whole backup.
 Each kill lands at a random moment after the command has started writing (its first temp
-file, or its transaction's first write), within the time an uninterrupted run writes for.
+file, or its transaction's first write), within the time an uninterrupted run writes for;
+round k kills in the k-th slice of that time, so few rounds still cover all of it.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from promptvault.config import Settings
 
 from .conftest import _admin_dsn, cli
 
-ROUNDS = 10
+ROUNDS = 6
 PROMPTS = 120
 
 
@@ -61,6 +62,11 @@ def _kill_while_writing(args: tuple[str, ...], writing: Callable[[], bool], dela
         proc.wait(timeout=60)
         return True
     return False
+
+
+def _moment(rng: random.Random, window: float, round_: int) -> float:
+    """A random moment in the ``round_``-th of ROUNDS equal slices of ``window``."""
+    return window * (round_ + rng.random()) / ROUNDS
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -111,7 +117,7 @@ def test_pull_killed_leaves_every_file_whole_or_unchanged(
     for round_ in range(ROUNDS):
         folder = tmp_path / f"round{round_}"
         shutil.copytree(old_dir, folder)
-        _kill_while_writing((*args, str(folder)), writing_in(folder), rng.uniform(0, window))
+        _kill_while_writing((*args, str(folder)), writing_in(folder), _moment(rng, window, round_))
         after = _files(folder)
         assert set(after) <= set(new), set(after) - set(new)
         for name, content in after.items():
@@ -192,7 +198,7 @@ def test_import_killed_is_all_or_nothing(
     for round_ in range(ROUNDS):
         target = migrated_target()
         args = ("--db", target, "import", str(backup))
-        _kill_while_writing(args, _transaction_writing(target), rng.uniform(0, window))
+        _kill_while_writing(args, _transaction_writing(target), _moment(rng, window, round_))
         got = _snapshot(target)
         if got:
             assert got == expected, f"round {round_}: a partial import is visible"

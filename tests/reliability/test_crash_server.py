@@ -24,7 +24,7 @@ from promptvault.config import Settings
 from promptvault.entities import LabelEvent, PromptVersion
 from promptvault.errors import PromptUnavailable
 
-ROUNDS = 10
+ROUNDS = 6
 WRITERS = 8
 FLAG_VERSIONS = 5
 
