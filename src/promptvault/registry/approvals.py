@@ -19,21 +19,18 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.orm import Session
 
+from promptvault.entities import PromptRef
 from promptvault.errors import (
     InvalidInputError,
     NotFoundError,
+    PromptNotFound,
     RequestStateError,
     SelfApprovalError,
 )
 from promptvault.registry.refs import check_label
 from promptvault.registry.service import Registry
-from promptvault.storage import repositories as repo
-from promptvault.storage import requests as store
-from promptvault.storage.audit import append
-from promptvault.storage.tables import PromptRow, utcnow
-from promptvault.storage.unit_of_work import UnitOfWork
+from promptvault.storage.unit_of_work import UnitOfWork, utcnow
 
 __all__ = ["MAX_COMMENT", "Approvals", "ChangeRequest", "Comment", "RequestStatus"]
 
@@ -107,22 +104,21 @@ class Approvals:
         comment = _text(comment, "comment")
         actor = actor or self.registry.actor
 
-        def work(s: Session) -> int:
-            prompt = self._prompt(s, name)
-            if repo.version_row(s, prompt.id, version) is None:
+        def change(work: UnitOfWork) -> int:
+            prompt = self._prompt(work, name)
+            if not work.prompts.has_version(prompt.id, version):
                 raise NotFoundError(
                     f"prompt {name!r} has no version {version}",
                     details={"field": "version", "value": version},
                 )
-            current = repo.labels_of(s, prompt.id).get(label)
+            current = work.prompts.labels(prompt.id).get(label)
             if current == version:
                 raise RequestStateError(
                     f"{label} already points at version {version}: nothing to approve",
                     details={"field": "version", "label": label, "version": version},
                 )
             now = utcnow()
-            request_id = store.insert_request(
-                s,
+            request_id = work.requests.insert(
                 prompt_id=prompt.id,
                 label=label,
                 from_version=current,
@@ -133,8 +129,7 @@ class Approvals:
                 created_by=actor,
                 decision_comment="",
             )
-            append(
-                s,
+            work.audit(
                 actor=actor,
                 action="request.create",
                 target=_target(name),
@@ -148,12 +143,12 @@ class Approvals:
             )
             return request_id
 
-        return self.get(self.db.write(work))
+        return self.get(self.db.write_work(change))
 
     def get(self, request_id: int) -> ChangeRequest:
         """One request."""
-        with self.db.read() as s:
-            found = store.request_dict(s, request_id)
+        with self.db.read_work() as work:
+            found = work.requests.get(request_id)
         if found is None:
             raise NotFoundError(
                 f"no change request #{request_id}", details={"field": "id", "value": request_id}
@@ -173,14 +168,14 @@ class Approvals:
             raise InvalidInputError(
                 f"status must be one of {', '.join(_STATUSES)}", details={"field": "status"}
             )
-        with self.db.read() as s:
-            rows = store.request_rows(s, status=status, prompt=prompt, before=before, limit=limit)
+        with self.db.read_work() as work:
+            rows = work.requests.find(status=status, prompt=prompt, before=before, limit=limit)
         return [ChangeRequest(**r) for r in rows]
 
     def open_count(self) -> int:
         """How many requests wait for a decision."""
-        with self.db.read() as s:
-            return store.count_requests(s, status="open")
+        with self.db.read_work() as work:
+            return work.requests.count(status="open")
 
     def approve(self, request_id: int, *, actor: str = "", comment: str = "") -> ChangeRequest:
         """Approve and make the move, in one transaction; the requester may not approve.
@@ -201,62 +196,59 @@ class Approvals:
         actor = actor or self.registry.actor
         moved: list[str] = []
 
-        def work(s: Session) -> None:
-            found = store.request_row(s, request_id)
+        def change(work: UnitOfWork) -> None:
+            found = work.requests.get(request_id)
             if found is None:
                 raise NotFoundError(
                     f"no change request #{request_id}", details={"field": "id", "value": request_id}
                 )
-            row, name = found
-            if row.status != "open":
+            asked = ChangeRequest(**found)
+            name = asked.prompt
+            if asked.status != "open":
                 raise RequestStateError(
-                    f"change request #{request_id} is already {row.status}",
-                    details={"field": "id", "status": row.status},
+                    f"change request #{request_id} is already {asked.status}",
+                    details={"field": "id", "status": asked.status},
                 )
-            if status == "approved" and row.created_by == actor:
+            if status == "approved" and asked.created_by == actor:
                 raise SelfApprovalError(
                     f"{actor} made change request #{request_id}: another person must approve it",
-                    details={"field": "id", "requested_by": row.created_by},
+                    details={"field": "id", "requested_by": asked.created_by},
                 )
             now = utcnow()
             if status == "approved":
-                prompt = self._prompt(s, name)
-                current = repo.labels_of(s, prompt.id).get(row.label)
-                if current != row.from_version:
+                prompt = self._prompt(work, name)
+                current = work.prompts.labels(prompt.id).get(asked.label)
+                if current != asked.from_version:
                     raise RequestStateError(
-                        f"{row.label} moved to version {current} since the request was made "
-                        f"(from version {row.from_version}); ask for a new request",
-                        details={"field": "id", "label": row.label, "current": current},
+                        f"{asked.label} moved to version {current} since the request was made "
+                        f"(from version {asked.from_version}); ask for a new request",
+                        details={"field": "id", "label": asked.label, "current": current},
                     )
                 self.registry.move_label_in(
-                    UnitOfWork(s),
+                    work,
                     name,
-                    row.label,
-                    row.to_version,
+                    asked.label,
+                    asked.to_version,
                     actor=actor,
-                    cause={"request": request_id, "requested_by": row.created_by},
+                    cause={"request": request_id, "requested_by": asked.created_by},
                 )
                 moved.append(name)
-            row.status = status
-            row.decided_at = now
-            row.decided_by = actor
-            row.decision_comment = comment
-            append(
-                s,
+            work.requests.decide(request_id, status=status, at=now, actor=actor, comment=comment)
+            work.audit(
                 actor=actor,
                 action="request.approve" if status == "approved" else "request.reject",
                 target=_target(name),
                 details={
                     "request": request_id,
-                    "label": row.label,
-                    "from_version": row.from_version,
-                    "to_version": row.to_version,
-                    "requested_by": row.created_by,
+                    "label": asked.label,
+                    "from_version": asked.from_version,
+                    "to_version": asked.to_version,
+                    "requested_by": asked.created_by,
                 },
                 at=now,
             )
 
-        self.db.write(work)
+        self.db.write_work(change)
         for name in moved:
             self.registry.label_moved(name)
         return self.get(request_id)
@@ -283,23 +275,23 @@ class Approvals:
             )
         actor = actor or self.registry.actor
 
-        def work(s: Session) -> dict[str, Any]:
-            prompt = self._prompt(s, name)
-            if version is not None and repo.version_row(s, prompt.id, version) is None:
+        def change(work: UnitOfWork) -> dict[str, Any]:
+            prompt = self._prompt(work, name)
+            if version is not None and not work.prompts.has_version(prompt.id, version):
                 raise NotFoundError(
                     f"prompt {name!r} has no version {version}",
                     details={"field": "version", "value": version},
                 )
             if request is not None:
-                found = store.request_row(s, request)
-                if found is None or found[0].prompt_id != prompt.id:
+                found = work.requests.get(request)
+                # Prompt names are unique: the same name is the same prompt.
+                if found is None or found["prompt"] != prompt.name:
                     raise NotFoundError(
                         f"prompt {name!r} has no change request #{request}",
                         details={"field": "request", "value": request},
                     )
             now = utcnow()
-            made = store.insert_comment(
-                s,
+            made = work.requests.insert_comment(
                 prompt_id=prompt.id,
                 version=version,
                 request_id=request,
@@ -308,8 +300,7 @@ class Approvals:
                 at=now,
             )
             where: Mapping[str, Any] = {"version": version} if version else {"request": request}
-            append(
-                s,
+            work.audit(
                 actor=actor,
                 action="comment.add",
                 target=_target(name),
@@ -318,23 +309,21 @@ class Approvals:
             )
             return made
 
-        return Comment(**self.db.write(work))
+        return Comment(**self.db.write_work(change))
 
     def comments(
         self, name: str, *, version: int | None = None, request: int | None = None
     ) -> _List[Comment]:
         """Comments on one version or one request of ``name``, oldest first."""
-        with self.db.read() as s:
-            prompt = repo.get_prompt(s, name)
+        with self.db.read_work() as work:
+            prompt = work.prompts.get(name)
             if prompt is None:
                 return []
-            rows = store.comment_rows(s, prompt_id=prompt.id, version=version, request_id=request)
+            rows = work.requests.comments(prompt_id=prompt.id, version=version, request_id=request)
         return [Comment(**r) for r in rows]
 
-    def _prompt(self, s: Session, name: str) -> PromptRow:
-        prompt = repo.get_prompt(s, name)
+    def _prompt(self, work: UnitOfWork, name: str) -> PromptRef:
+        prompt = work.prompts.get(name)
         if prompt is None:
-            from promptvault.errors import PromptNotFound
-
             raise PromptNotFound(f"no prompt named {name!r}", details={"field": "name"})
         return prompt

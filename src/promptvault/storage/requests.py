@@ -1,16 +1,22 @@
-"""Rows of change requests and comments, as plain dicts (see ``registry/approvals.py``)."""
+"""Change requests and comments as a unit of work sees them (``work.requests``): dicts.
+
+Four-eyes approval (``registry/approvals.py``) works through :class:`RequestRepository`;
+requests and comments come back as dicts of their fields, and a request's decision is
+written by an explicit call. No ORM row leaves this module.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from promptvault.storage.tables import ChangeRequestRow, CommentRow, PromptRow
 
 __all__ = [
+    "RequestRepository",
     "comment_rows",
     "count_requests",
     "insert_comment",
@@ -18,6 +24,7 @@ __all__ = [
     "request_dict",
     "request_row",
     "request_rows",
+    "decide_request",
 ]
 
 _FIELDS = (
@@ -143,3 +150,81 @@ def comment_rows(
     else:
         query = query.where(CommentRow.version == version, CommentRow.request_id.is_(None))
     return [_comment(r) for r in session.execute(query.order_by(CommentRow.id)).scalars()]
+
+
+def decide_request(
+    session: Session, request_id: int, *, status: str, at: datetime, actor: str, comment: str
+) -> None:
+    """Record the decision on one request."""
+    session.execute(
+        update(ChangeRequestRow)
+        .where(ChangeRequestRow.id == request_id)
+        .values(status=status, decided_at=at, decided_by=actor, decision_comment=comment)
+    )
+
+
+class RequestRepository:
+    """The change request and comment tables within one transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def insert(self, **values: Any) -> int:
+        """A new request (``values``: its columns); returns its id."""
+        return insert_request(self._session, **values)
+
+    def get(self, request_id: int) -> dict[str, Any] | None:
+        """One request's fields and its prompt's name (``prompt``), or None."""
+        return request_dict(self._session, request_id)
+
+    def find(
+        self,
+        *,
+        status: str | None = None,
+        prompt: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Requests newest first (filters: :func:`request_rows`)."""
+        return request_rows(self._session, status=status, prompt=prompt, before=before, limit=limit)
+
+    def count(self, *, status: str) -> int:
+        """How many requests are in ``status``."""
+        return count_requests(self._session, status=status)
+
+    def decide(
+        self, request_id: int, *, status: str, at: datetime, actor: str, comment: str
+    ) -> None:
+        """Record the decision (``approved`` or ``rejected``) on one request."""
+        decide_request(
+            self._session, request_id, status=status, at=at, actor=actor, comment=comment
+        )
+
+    def insert_comment(
+        self,
+        *,
+        prompt_id: int,
+        version: int | None,
+        request_id: int | None,
+        body: str,
+        author: str,
+        at: datetime,
+    ) -> dict[str, Any]:
+        """A new comment, as a dict."""
+        return insert_comment(
+            self._session,
+            prompt_id=prompt_id,
+            version=version,
+            request_id=request_id,
+            body=body,
+            author=author,
+            at=at,
+        )
+
+    def comments(
+        self, *, prompt_id: int, version: int | None, request_id: int | None
+    ) -> list[dict[str, Any]]:
+        """Comments on one version or one request, oldest first."""
+        return comment_rows(
+            self._session, prompt_id=prompt_id, version=version, request_id=request_id
+        )

@@ -23,6 +23,7 @@ from promptvault.storage.change_events import ChangeRepository
 from promptvault.storage.collection_repository import CollectionRepository
 from promptvault.storage.keys import KeyRepository
 from promptvault.storage.prompt_repository import PromptRepository
+from promptvault.storage.requests import RequestRepository
 from promptvault.storage.sessions import UISessionRepository
 from promptvault.storage.tables import utcnow
 
@@ -34,6 +35,7 @@ __all__ = [
     "ExperimentRepository",
     "KeyRepository",
     "PromptRepository",
+    "RequestRepository",
     "StatKey",
     "UISessionRepository",
     "UnitOfWork",
@@ -353,6 +355,7 @@ class UnitOfWork:
     ui_sessions = _Repository(UISessionRepository)
     audit_log = _Repository(AuditRepository)
     changes = _Repository(ChangeRepository)
+    requests = _Repository(RequestRepository)
 
     def __init__(self, session: Session) -> None:
         self._session = session
