@@ -1,4 +1,4 @@
-"""push, pull, list, show, log, diff, render, labels and errors, through the real app."""
+"""push, pull, list, show, get, log, diff, render, labels and errors, through the real app."""
 
 from __future__ import annotations
 
@@ -106,6 +106,60 @@ def test_list_show_and_render(cli: Any, write: Any) -> None:
         "config": {"model": "gpt-4", "temperature": 0.5},
         "rendered": "Hello Ada!\n",
     }
+
+
+def test_get_prints_the_resolved_template_and_config(cli: Any, write: Any) -> None:
+    write("prompts/greet.yaml", GREET)
+    cli("push")
+    write("prompts/greet.yaml", GREET.replace("Hello", "Hi").replace("gpt-4", "gpt-4o"))
+    cli("push", "-l", "staging")
+
+    got = cli("get", "greet")
+    assert got.exit_code == 0
+    assert got.stdout == (
+        "greet v1  (production)\nconfig  model=gpt-4  temperature=0.5\n\nHello {{ name }}!\n"
+    )
+    # The same title, config and template lines as show prints for that version.
+    shown = cli("show", "greet@staging").stdout.splitlines()
+    got_lines = cli("get", "greet@staging").stdout.splitlines()
+    assert got_lines[0] == shown[0] == "greet v2  (staging)"
+    assert got_lines[1] == "config  " + shown[2].split(None, 1)[1]
+    assert got_lines[2:] == shown[shown.index("") :] == ["", "Hi {{ name }}!"]
+
+    data = json.loads(cli("get", "greet@2", "--json").stdout)
+    assert data == {
+        "name": "greet",
+        "version": 2,
+        "labels": ["staging"],
+        "type": "text",
+        "syntax": "jinja",
+        "config": {"model": "gpt-4o", "temperature": 0.5},
+        "template": "Hi {{ name }}!\n",
+    }
+    assert json.loads(cli("--json", "get", "greet@latest").stdout) == data
+
+    missing = cli("get", "greet@qa")
+    assert missing.exit_code == 1
+    assert missing.stdout == "" and "qa" in missing.stderr
+
+
+def test_get_prints_chat_messages_as_show_does(cli: Any, write: Any) -> None:
+    write(
+        "prompts/chat.yaml",
+        """
+        messages:
+          - {role: system, content: "Be brief."}
+          - {type: placeholder, name: history}
+          - {role: user, content: "{{question}}"}
+        """,
+    )
+    cli("push")
+    got = cli("get", "chat").stdout
+    assert got == (
+        "chat v1  (production)\n\n[system]\nBe brief.\n\n[placeholder: history]\n\n"
+        "[user]\n{{question}}\n\n"
+    )
+    assert got.split("\n\n", 1)[1] == cli("show", "chat").stdout.split("\n\n", 1)[1]
 
 
 def test_render_chat_with_placeholder_and_vars_file(cli: Any, write: Any) -> None:

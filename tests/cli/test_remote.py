@@ -64,6 +64,13 @@ def test_commands_work_through_a_server(
     assert cli("rollback", "greet").stdout == "greet: production v2 -> v1\n"
     shown = json.loads(cli("show", "greet@2", "--json").stdout)
     assert shown["author"] == "ci-key"  # the server names the key, not the login
+    assert cli("get", "greet@2").stdout == "greet v2  (staging)\n\nHi {{ name }}!\n"
+    got = json.loads(cli("get", "greet", "--json").stdout)
+    assert (got["version"], got["labels"], got["template"]) == (
+        1,
+        ["production"],
+        "Hello {{ name }}!",
+    )
     assert json.loads(cli("list", "--json").stdout)[0]["labels"] == {
         "production": 1,
         "staging": 2,

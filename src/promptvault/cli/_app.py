@@ -199,7 +199,7 @@ def build_app() -> typer.Typer:
     )
     app.callback()(_global)
     app.command("init")(init.init)
-    for name in ("push", "pull", "check", "list", "show", "log", "diff", "render"):
+    for name in ("push", "pull", "check", "list", "show", "get", "log", "diff", "render"):
         app.command(name)(getattr(prompts, f"{name}_command"))
     app.add_typer(labels.label_app, name="label")
     app.command("promote")(labels.promote)

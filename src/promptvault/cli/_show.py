@@ -14,16 +14,17 @@ __all__ = [
     "parse_vars",
     "print_diff",
     "print_rendered",
+    "print_resolved",
     "print_version",
     "resolve_side",
+    "resolved_json",
 ]
 
 
 def print_version(version: Any) -> None:
     """The header fields, then the template (chat: one block per message)."""
     rows: list[tuple[str, str]] = []
-    label = f"  ({', '.join(version.labels)})" if version.labels else ""
-    output.out(f"{version.name} v{version.version}{label}")
+    _print_title(version)
     rows.append(("type", f"{version.type} ({version.syntax})"))
     if version.config:
         rows.append(("config", _config(version.config)))
@@ -38,12 +39,42 @@ def print_version(version: Any) -> None:
     for key, value in rows:
         output.out(f"{key.ljust(width)}  {value}")
     output.out()
-    if isinstance(version.template, str):
-        sys.stdout.write(
-            version.template if version.template.endswith("\n") else version.template + "\n"
-        )
+    _print_template(version.template)
+
+
+def print_resolved(version: Any) -> None:
+    """What ``get`` prints: the title and config lines of :func:`print_version`, then the
+    template as it prints it."""
+    _print_title(version)
+    if version.config:
+        output.out(f"config  {_config(version.config)}")
+    output.out()
+    _print_template(version.template)
+
+
+def resolved_json(version: Any) -> dict[str, Any]:
+    """What ``get --json`` prints: the version's identity, template and model config."""
+    return {
+        "name": version.name,
+        "version": version.version,
+        "labels": list(version.labels),
+        "type": version.type,
+        "syntax": version.syntax,
+        "config": version.config,
+        "template": version.template,
+    }
+
+
+def _print_title(version: Any) -> None:
+    label = f"  ({', '.join(version.labels)})" if version.labels else ""
+    output.out(f"{version.name} v{version.version}{label}")
+
+
+def _print_template(template: Any) -> None:
+    if isinstance(template, str):
+        sys.stdout.write(template if template.endswith("\n") else template + "\n")
         return
-    for message in version.template:
+    for message in template:
         _print_message(message)
 
 

@@ -1,4 +1,4 @@
-"""Prompt commands: push, pull, check, list, show, log, diff, render."""
+"""Prompt commands: push, pull, check, list, show, get, log, diff, render."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from promptvault.cli import _output as output
 __all__ = [
     "check_command",
     "diff_command",
+    "get_command",
     "list_command",
     "log_command",
     "pull_command",
@@ -448,6 +449,29 @@ def show_command(
     from promptvault.cli._show import print_version
 
     print_version(version)
+
+
+def get_command(
+    ref: Annotated[str, typer.Argument(help="name, name@label, name@latest or name@7.")],
+    json_: JsonFlag = False,
+) -> None:
+    """Print what a reference resolves to now: its template and model config.
+
+    The same version ``show`` prints, without the bookkeeping (hash, author, date, message):
+    what an application that gets this reference receives.
+
+    \b
+    Examples:
+      promptvault get customer_support             # the production version
+      promptvault get customer_support@staging --json
+    """
+    from promptvault.cli._show import print_resolved, resolved_json
+
+    version = ctx.backend().get(ref)
+    if ctx.want_json(json_):
+        output.print_json(resolved_json(version))
+        return
+    print_resolved(version)
 
 
 def log_command(
