@@ -1,5 +1,6 @@
-"""``promptvault render`` on a local SQLite home: the read path without Typer or SQLAlchemy
-prints exactly what the full command prints, and leaves every other case to it."""
+"""``promptvault render``, ``show`` and ``get`` on a local SQLite home: the read path without
+Typer or SQLAlchemy prints exactly what the full command prints, and leaves every other case
+to it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import pytest
 from promptvault import Vault
 from promptvault.cli import main
 from promptvault.cli._app import build_app
-from promptvault.cli._fastread import render_fast, show_fast
+from promptvault.cli._fastpath import SETTINGS, TEXT_SETTINGS
+from promptvault.cli._fastread import get_fast, render_fast, show_fast
 from promptvault.config import Settings
 from promptvault.storage.migrate import head_revision as alembic_side_head
 from promptvault.storage.revisions import cached_head
@@ -56,6 +58,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         vault.push("lf", template="Hi {{name}}", syntax="langfuse")
         vault.push("base", template="base {{x}}")
         vault.push("outer", template="outer {{> base}}")
+        vault.push("old", template="archived {{x}}")
+        vault.archive("old")
     yield folder
 
 
@@ -87,7 +91,7 @@ COVERED = [
 def test_covered_renders_print_what_the_full_command_prints(
     home: Path, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
-    assert render_fast(args[1:]) is True
+    assert render_fast(args[1:]) == 0
     capsys.readouterr()
     fast = run(args, capsys, fast=True)
     full = run(args, capsys, fast=False)
@@ -115,7 +119,7 @@ UNCOVERED = [
 def test_other_cases_go_to_the_full_command(
     home: Path, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
-    assert render_fast(args[1:]) is False
+    assert render_fast(args[1:]) is None
     assert capsys.readouterr().out == ""  # nothing printed before handing over
     assert run(args, capsys, fast=True) == run(args, capsys, fast=False)
 
@@ -124,24 +128,53 @@ def test_settings_it_does_not_cover_go_to_the_full_command(
     home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     args = ["support", "--var", "company=Acme"]
-    assert render_fast(args) is True
+    assert render_fast(args) == 0
     monkeypatch.setenv("PROMPTVAULT_TIMEZONE", "Europe/Paris")  # changes now/today
-    assert render_fast(args) is False
+    assert render_fast(args) is None
     monkeypatch.delenv("PROMPTVAULT_TIMEZONE")
     (tmp_path / "promptvault.toml").write_text('[promptvault]\nurl = "http://127.0.0.1:9"\n')
-    assert render_fast(args) is False  # remote mode
+    assert render_fast(args) is None  # remote mode
     (tmp_path / "promptvault.toml").write_text("[promptvault]\ndatabase_url = 'sqlite:///x.db'\n")
-    assert render_fast(args) is False  # that file does not exist: the full path creates it
+    assert render_fast(args) is None  # that file does not exist: the full path creates it
     (tmp_path / "promptvault.toml").unlink()
     monkeypatch.setenv("PROMPTVAULT_DATABASE_URL", f"sqlite:///{home / 'promptvault.db'}")
-    assert render_fast(args) is True
+    assert render_fast(args) == 0
+    monkeypatch.setenv("PROMPTVAULT_ACTOR", "ada")  # text settings no read depends on
+    monkeypatch.setenv("PROMPTVAULT_HOST", "0.0.0.0")
+    monkeypatch.setenv("PROMPTVAULT_NOT_A_SETTING", "x")  # ignored by pydantic-settings too
+    assert render_fast(args) == 0
+    monkeypatch.setenv("PROMPTVAULT_PORT", "8601")  # validated by the full path: it answers
+    assert render_fast(args) is None
+    monkeypatch.delenv("PROMPTVAULT_PORT")
+    monkeypatch.setenv("promptvault_actor", "ada")  # matched case-insensitively
+    assert render_fast(args) is None
+
+
+def test_the_settings_it_knows_are_the_settings() -> None:
+    assert set(Settings.model_fields) == SETTINGS
+    text = {
+        name
+        for name, field in Settings.model_fields.items()
+        if field.annotation in (str, Path, str | None, Path | None)
+    }
+    assert text == TEXT_SETTINGS
+
+
+def test_a_bad_setting_is_reported_by_the_full_command(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PROMPTVAULT_PORT", "not a port")
+    args = ["get", "support"]
+    assert get_fast(args[1:]) is None
+    code, out, err = run(args, capsys, fast=True)
+    assert (code, out) == (1, "") and "port" in err
 
 
 def test_a_schema_that_is_not_current_goes_to_the_full_command(home: Path) -> None:
     args = ["support", "--var", "company=Acme"]
     with sqlite3.connect(home / "promptvault.db") as conn:
         conn.execute("UPDATE alembic_version SET version_num = '0007_ui_sessions'")
-    assert render_fast(args) is False
+    assert render_fast(args) is None
 
 
 def test_the_head_it_checks_is_the_migrations_head() -> None:
@@ -165,6 +198,7 @@ sys.stderr.write(json.dumps({{"code": code, "modules": sorted(sys.modules)}}))
     [
         (["render", "support", "--var", "company=Acme"], "Hi Acme, tone friendly."),
         (["show", "support@1"], "support v1  (production)"),
+        (["get", "support@staging", "--json"], '{\n  "name": "support",\n  "version": 2,'),
     ],
 )
 def test_a_covered_read_loads_no_database_layer_typer_or_pydantic(
@@ -194,7 +228,7 @@ SHOWN = [
 def test_show_prints_what_the_full_command_prints(
     home: Path, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
-    assert show_fast(args[1:]) is True
+    assert show_fast(args[1:]) == 0
     capsys.readouterr()
     fast = run(args, capsys, fast=True)
     assert fast == run(args, capsys, fast=False)
@@ -202,10 +236,63 @@ def test_show_prints_what_the_full_command_prints(
 
 
 @pytest.mark.parametrize(
-    "args", [["show", "nope"], ["show", "support", "--json"], ["show", "support@9"]]
+    "args",
+    [
+        ["show", "nope"],
+        ["show", "support", "--json"],
+        ["show", "support@9"],
+        ["show", "old"],  # archived: it does not resolve
+        ["show", "support", "team/jinja"],
+    ],
 )
 def test_show_leaves_other_cases_to_the_full_command(
     home: Path, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
-    assert show_fast(args[1:]) is False
+    assert show_fast(args[1:]) is None
+    assert run(args, capsys, fast=True) == run(args, capsys, fast=False)
+
+
+GOT = [
+    ["get", "support"],
+    ["get", "support@1"],
+    ["get", "support@staging", "--json"],
+    ["get", "--json", "support@latest"],
+    ["get", "team/jinja"],
+    ["get", "chat"],
+    ["get", "chat", "--json"],
+    ["get", "base", "--json"],
+]
+
+
+@pytest.mark.parametrize("args", GOT, ids=" ".join)
+def test_get_prints_what_the_full_command_prints(
+    home: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    assert get_fast(args[1:]) == 0
+    capsys.readouterr()
+    fast = run(args, capsys, fast=True)
+    assert fast == run(args, capsys, fast=False)
+    assert fast[0] == 0 and fast[1]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["get", "nope"],  # did-you-mean comes from the full path
+        ["get", "support@9"],
+        ["get", "support@qa"],
+        ["get", "old"],  # archived
+        ["get", "old@1", "--json"],
+        ["get", "support", "--yaml"],
+        ["get", "support", "extra"],
+        ["get"],
+        ["get", "Support@Prod"],
+    ],
+    ids=" ".join,
+)
+def test_get_leaves_other_cases_to_the_full_command(
+    home: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    assert get_fast(args[1:]) is None
+    assert capsys.readouterr().out == ""
     assert run(args, capsys, fast=True) == run(args, capsys, fast=False)

@@ -3,7 +3,8 @@
 ``main()`` is the console-script entry point; ``app`` is the Typer application (built on first
 access). Startup stays quick: ``promptvault --version`` answers before Typer is imported, and
 ``--help`` loads only Typer and the command modules, whose heavy imports (the database layer,
-the server, the templating engines) happen inside the commands that need them.
+the server, the templating engines) happen inside the commands that need them; the common
+case of a few commands on a local database is answered before any of them (``_QUICK``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,16 @@ if TYPE_CHECKING:
     app: typer.Typer
 
 
+# Commands with a quick path (cli/_fastpath.py): the module and the function that runs the
+# command and returns its exit status, or None when the full command must answer.
+_QUICK = {
+    "render": ("promptvault.cli._fastread", "render_fast"),
+    "show": ("promptvault.cli._fastread", "show_fast"),
+    "get": ("promptvault.cli._fastread", "get_fast"),
+    "list": ("promptvault.cli._fastlist", "list_fast"),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and exit with its status."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -30,12 +41,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.stdout.write(f"promptvault {__version__}\n")
         sys.stdout.flush()
         raise SystemExit(0)
-    if args[:1] in (["render"], ["show"]):
-        # Reading one local prompt needs neither Typer nor the database layer.
-        from promptvault.cli._fastread import render_fast, show_fast
+    quick = _QUICK.get(args[0]) if args else None
+    if quick is not None:
+        # The common case of these commands needs neither Typer nor the database layer.
+        from importlib import import_module
 
-        if (render_fast if args[0] == "render" else show_fast)(args[1:]):
-            raise SystemExit(0)
+        status = getattr(import_module(quick[0]), quick[1])(args[1:])
+        if status is not None:
+            sys.stdout.flush()
+            raise SystemExit(status)
     from promptvault.cli._app import build_app
 
     build_app()(args=args, prog_name="promptvault")

@@ -1,22 +1,24 @@
-"""``promptvault render`` and ``show`` of a local SQLite prompt without Typer, pydantic or
-SQLAlchemy.
+"""``promptvault render``, ``show`` and ``get`` of a local SQLite prompt without Typer,
+pydantic or SQLAlchemy.
 
-A render or show reads one row; the full path imports a few hundred milliseconds of libraries first.
-:func:`render_fast` answers the common case with the standard library's ``sqlite3``
-(:mod:`promptvault.storage.sqlite_reads`) and the template engine, and says False for
-anything it does not cover: other arguments or options, remote mode, settings that change
-rendering, a schema that is not current, a missing prompt or label, chat prompts, partials,
-and every error. The caller then runs the full command, which gives the answer or the
-error message, so both paths print the same (``tests/cli/test_cli_fast_read.py``).
+A render or show reads one row; the full path imports a few hundred milliseconds of libraries
+first. These functions answer the common case with the standard library's ``sqlite3``
+(:mod:`promptvault.storage.sqlite_reads`) and the template engine, and return None for
+anything they do not cover (see :mod:`promptvault.cli._fastpath`): other arguments or
+options, remote mode, settings that change the answer, a schema that is not current, a
+missing or archived prompt, a missing label, and for render chat prompts, partials and every
+error. The caller then runs the full command, which gives the answer or the error message,
+so both paths print the same (``tests/cli/test_cli_fast_read.py``).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
-__all__ = ["render_fast", "show_fast"]
+from promptvault.cli._fastpath import FullPath, database_path, options
+
+__all__ = ["get_fast", "render_fast", "show_fast"]
 
 # A conservative subset of registry.refs.parse_ref (which needs pydantic): a name of
 # '/'-separated segments, then a label or an ASCII version. Anything else: full path.
@@ -25,24 +27,10 @@ _REF = re.compile(
     r"(?:@(?:(?P<label>[a-z][a-z0-9_-]{0,63})|(?P<version>[1-9][0-9]{0,8})))?"
 )
 _NAME_MAX = 200
-# Settings that change what a render of a local prompt gives, or send it to a server.
-_UNCOVERED = frozenset(
-    {
-        "PROMPTVAULT_URL",
-        "PROMPTVAULT_TIMEZONE",
-        "PROMPTVAULT_MAX_SOURCE_BYTES",
-        "PROMPTVAULT_MAX_OUTPUT_BYTES",
-        "PROMPTVAULT_MAX_PARTIAL_DEPTH",
-    }
-)
-
-
-class _FullPath(Exception):
-    """Internal: the case is not covered here."""
 
 
 def _arguments(args: list[str]) -> tuple[str, list[str], bool]:
-    """``REF [--var K=V | -v K=V | --var=K=V]... [--json]``, else _FullPath."""
+    """``REF [--var K=V | -v K=V | --var=K=V]... [--json]``, else FullPath."""
     ref: str | None = None
     pairs: list[str] = []
     as_json = False
@@ -53,70 +41,42 @@ def _arguments(args: list[str]) -> tuple[str, list[str], bool]:
         elif arg in ("--var", "-v"):
             value = next(rest, None)
             if value is None or value.startswith("-"):
-                raise _FullPath
+                raise FullPath
             pairs.append(value)
         elif arg.startswith("--var="):
             pairs.append(arg[len("--var=") :])
         elif arg.startswith("-") or ref is not None:
-            raise _FullPath
+            raise FullPath
         else:
             ref = arg
     if ref is None:
-        raise _FullPath
+        raise FullPath
     return ref, pairs, as_json
 
 
-def _database_path() -> str:
-    """The SQLite file the settings name, as ``cli._context.settings`` would find it."""
-    env = {k: v for k, v in os.environ.items() if k.upper().startswith("PROMPTVAULT_")}
-    # pydantic-settings matches names case-insensitively; only the plain spelling here.
-    if any(k != k.upper() or not v for k, v in env.items()) or _UNCOVERED & env.keys():
-        raise _FullPath
-    from promptvault.cli._context import find_project
-
-    project = find_project()
-    if project is not None and project.url:
-        raise _FullPath  # remote mode
-    url = env.get("PROMPTVAULT_DATABASE_URL")
-    if url is None and project is not None and project.database_url:
-        url = project.database_url
-    if url is None:
-        from pathlib import Path
-
-        from promptvault._home import default_home
-
-        home = Path(env["PROMPTVAULT_HOME"]) if "PROMPTVAULT_HOME" in env else default_home()
-        url = f"sqlite:///{home / 'promptvault.db'}"
-    prefix = "sqlite:///"
-    path = url[len(prefix) :] if url.startswith(prefix) else ""
-    if not path or path.startswith(":memory:") or any(c in path for c in "?%#"):
-        raise _FullPath
-    return path
-
-
 def _refuse_partial(ref: str) -> str:
-    raise _FullPath
+    raise FullPath
 
 
 def _lookup(ref: str) -> Any:
-    """The stored version ``ref`` points at, or _FullPath."""
+    """The stored version ``ref`` points at, or FullPath."""
     match = _REF.fullmatch(ref)
     if match is None or len(match["name"]) > _NAME_MAX:
-        raise _FullPath
+        raise FullPath
     version = int(match["version"]) if match["version"] else None
     from promptvault.storage.sqlite_reads import read_version
 
-    found = read_version(_database_path(), match["name"], match["label"], version)
+    found = read_version(database_path(), match["name"], match["label"], version)
     if found is None:
-        raise _FullPath
+        raise FullPath
     return found
 
 
 def _render(ref: str, pairs: list[str]) -> tuple[Any, Any]:
-    """(the stored version, the rendered text) or _FullPath."""
+    """(the stored version, the rendered text) or FullPath."""
     found = _lookup(ref)
     if found.type != "text" or not isinstance(found.template, str):
-        raise _FullPath
+        raise FullPath
     from promptvault.cli._show import parse_vars
     from promptvault.templating import compile_template
     from promptvault.templating.builtins import Builtins
@@ -140,13 +100,13 @@ def _render(ref: str, pairs: list[str]) -> tuple[Any, Any]:
     return found, template.render(data, strict=True)
 
 
-def render_fast(args: list[str]) -> bool:
-    """Run ``promptvault render ARGS`` here; False when the full command must run instead."""
+def render_fast(args: list[str]) -> int | None:
+    """Run ``promptvault render ARGS`` here: its exit status, or None for the full command."""
     try:
         ref, pairs, as_json = _arguments(args)
         found, rendered = _render(ref, pairs)
     except Exception:  # anything uncovered or failing: the full path answers, errors included
-        return False
+        return None
     from promptvault.cli import _output
     from promptvault.cli._show import print_rendered
 
@@ -161,24 +121,48 @@ def render_fast(args: list[str]) -> bool:
         )
     else:
         print_rendered(rendered)
-    return True
+    return 0
 
 
-def show_fast(args: list[str]) -> bool:
-    """Run ``promptvault show REF`` here (text output); False for the full command."""
-    try:
-        if len(args) != 1 or args[0].startswith("-"):
-            raise _FullPath
-        found = _lookup(args[0])
-        from datetime import UTC, datetime
-
-        # Stored naive UTC, read back aware as the full path's column type does.
-        created = datetime.fromisoformat(found.created_at).replace(tzinfo=UTC)
-    except Exception:  # anything uncovered or failing: the full path answers
-        return False
+def _version(args: list[str]) -> tuple[Any, bool]:
+    """(the version ``REF [--json]`` names, as the full path's entity has it; --json given)."""
+    (ref, *more), flags, _ = options(args, flags=["--json"])
+    if more:
+        raise FullPath
+    found = _lookup(ref)
+    from datetime import UTC, datetime
     from types import SimpleNamespace
 
+    # Stored naive UTC, read back aware as the full path's column type does.
+    created = datetime.fromisoformat(found.created_at).replace(tzinfo=UTC)
+    return SimpleNamespace(**{**found.__dict__, "created_at": created}), "--json" in flags
+
+
+def show_fast(args: list[str]) -> int | None:
+    """Run ``promptvault show REF`` here (text output), or None for the full command."""
+    try:
+        version, as_json = _version(args)
+        if as_json:
+            raise FullPath  # every field of the entity, as pydantic prints it
+    except Exception:  # anything uncovered or failing: the full path answers
+        return None
     from promptvault.cli._show import print_version
 
-    print_version(SimpleNamespace(**{**found.__dict__, "created_at": created}))
-    return True
+    print_version(version)
+    return 0
+
+
+def get_fast(args: list[str]) -> int | None:
+    """Run ``promptvault get REF [--json]`` here, or None for the full command."""
+    try:
+        version, as_json = _version(args)
+    except Exception:  # anything uncovered or failing: the full path answers
+        return None
+    from promptvault.cli import _output
+    from promptvault.cli._show import print_resolved, resolved_json
+
+    if as_json:
+        _output.print_json(resolved_json(version))
+    else:
+        print_resolved(version)
+    return 0

@@ -1,4 +1,5 @@
-"""Printing versions, diffs and rendered output for people; parsing ``--var`` values."""
+"""Printing listings, versions, diffs and rendered output for people; parsing ``--var``
+values."""
 
 from __future__ import annotations
 
@@ -13,12 +14,31 @@ from promptvault.errors import InvalidInputError
 __all__ = [
     "parse_vars",
     "print_diff",
+    "print_listing",
     "print_rendered",
     "print_resolved",
     "print_version",
     "resolve_side",
     "resolved_json",
 ]
+
+
+def print_listing(prompts: list[Any]) -> None:
+    """The table ``list`` prints: name, latest version, labels, tags, last update."""
+    output.table(
+        ["name", "latest", "labels", "tags", "updated"],
+        [
+            (
+                p.name,
+                f"v{p.latest_version}" if p.latest_version else "",
+                " ".join(f"{k}=v{v}" for k, v in sorted(p.labels.items())),
+                ", ".join(p.tags),
+                output.format_time(p.updated_at),
+            )
+            for p in prompts
+        ],
+        empty="no prompts",
+    )
 
 
 def print_version(version: Any) -> None:

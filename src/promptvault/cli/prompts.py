@@ -411,24 +411,9 @@ def list_command(
     if ctx.want_json(json_):
         output.print_json(prompts)
         return
-    output.table(
-        ["name", "latest", "labels", "tags", "updated"],
-        [
-            (
-                p.name,
-                f"v{p.latest_version}" if p.latest_version else "",
-                _labels(p.labels),
-                ", ".join(p.tags),
-                output.format_time(p.updated_at),
-            )
-            for p in prompts
-        ],
-        empty="no prompts",
-    )
+    from promptvault.cli._show import print_listing
 
-
-def _labels(labels: dict[str, int]) -> str:
-    return " ".join(f"{k}=v{v}" for k, v in sorted(labels.items()))
+    print_listing(prompts)
 
 
 def show_command(

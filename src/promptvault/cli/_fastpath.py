@@ -1,0 +1,184 @@
+"""What the CLI's quick paths share: where the local database is, and their arguments.
+
+A few commands (``render``, ``show``, ``get``, ``list``, ``check``, and ``push`` of unchanged
+files) answer their common case without Typer, pydantic or SQLAlchemy, whose imports cost
+far more than the work. Each quick path either prints exactly what the full command prints
+and returns its exit status, or raises :class:`FullPath` before printing anything, and the
+full command runs instead (and words every error). ``tests/cli/test_cli_fast_*.py`` compare
+the two paths' output.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+__all__ = ["SETTINGS", "TEXT_SETTINGS", "FullPath", "database_path", "options"]
+
+
+class FullPath(Exception):
+    """The case is not covered by the quick path: run the full command."""
+
+
+# Every field of config.Settings (tests/cli/test_cli_fast_read.py keeps this in step). An
+# environment variable for one of them is read and validated by the full path, so a quick
+# path answers only when that cannot fail and cannot change its answer: text settings that
+# no read depends on.
+SETTINGS = frozenset(
+    {
+        "home",
+        "database_url",
+        "label_ttl",
+        "protected_labels",
+        "approval_labels",
+        "actor",
+        "timezone",
+        "bandit_interval",
+        "max_source_bytes",
+        "max_output_bytes",
+        "max_partial_depth",
+        "host",
+        "port",
+        "max_body_bytes",
+        "header_timeout",
+        "keep_alive_timeout",
+        "max_connections",
+        "stream_heartbeat",
+        "stream_poll_interval",
+        "max_header_bytes",
+        "auth_failure_burst",
+        "auth_failures_per_minute",
+        "auth_audit_window",
+        "log_repeat_interval",
+        "session_secret",
+        "session_max_age",
+        "audit_key",
+        "audit_witness",
+        "key_rotation_grace",
+        "url",
+        "api_key",
+        "embeddings_url",
+        "embeddings_api_key",
+        "embeddings_model",
+        "examples_approximate_from",
+        "secret_key",
+        "eval_providers",
+        "eval_prices",
+        "eval_concurrency",
+        "eval_timeout",
+        "eval_max_retries",
+        "webhook_dispatcher",
+        "webhook_allow_networks",
+        "webhook_retry_schedule",
+        "webhook_disable_after",
+        "webhook_timeout",
+        "webhook_lease_seconds",
+        "webhook_poll_interval",
+        "webhook_log_days",
+    }
+)
+# The settings typed str or Path (optional or not): any value validates.
+TEXT_SETTINGS = frozenset(
+    {
+        "home",
+        "database_url",
+        "actor",
+        "timezone",
+        "host",
+        "session_secret",
+        "audit_key",
+        "audit_witness",
+        "url",
+        "api_key",
+        "embeddings_url",
+        "embeddings_api_key",
+        "embeddings_model",
+        "secret_key",
+    }
+)
+# Text settings that change an answer: a server instead of the database, the zone of
+# the built-in now/today.
+_ANSWER_CHANGING = frozenset({"url", "timezone"})
+_PREFIX = "PROMPTVAULT_"
+
+
+def _environment() -> dict[str, str]:
+    """The PROMPTVAULT_ settings in the environment, or FullPath when one is not covered."""
+    found: dict[str, str] = {}
+    for key, value in os.environ.items():
+        if not key.upper().startswith(_PREFIX):
+            continue
+        field = key[len(_PREFIX) :].lower()
+        if field not in SETTINGS:
+            continue  # not a setting: pydantic-settings ignores it too
+        # pydantic-settings matches names case-insensitively; only the plain spelling here.
+        if key != key.upper() or not value:
+            raise FullPath
+        if field not in TEXT_SETTINGS or field in _ANSWER_CHANGING:
+            raise FullPath
+        found[field] = value
+    return found
+
+
+def database_path() -> str:
+    """The local SQLite file the settings name, as ``cli._context.settings`` would find it;
+    FullPath for remote mode, another database or settings the quick paths do not cover."""
+    env = _environment()
+    from promptvault.cli._context import find_project
+
+    found = find_project()
+    if found is not None and found.url:
+        raise FullPath  # remote mode
+    url = env.get("database_url")
+    if url is None and found is not None and found.database_url:
+        url = found.database_url
+    if url is None:
+        from promptvault._home import default_home
+
+        home = Path(env["home"]) if "home" in env else default_home()
+        url = f"sqlite:///{home / 'promptvault.db'}"
+    prefix = "sqlite:///"
+    path = url[len(prefix) :] if url.startswith(prefix) else ""
+    if not path or path.startswith(":memory:") or any(c in path for c in "?%#"):
+        raise FullPath
+    return path
+
+
+def options(
+    args: Iterable[str],
+    *,
+    flags: Iterable[str] = (),
+    valued: Mapping[str, str] | None = None,
+) -> tuple[list[str], set[str], dict[str, str]]:
+    """(positional arguments, flags given, ``{name: value}``) of ``args``, read as click
+    reads them, or FullPath for anything less plain: an unknown option, ``--``, an option
+    given twice, a value or argument that is empty or starts with ``-``.
+
+    ``valued`` maps each spelling (``--tag``, ``-t``) to the option's name; a long one also
+    takes ``--tag=VALUE``.
+    """
+    known_flags = set(flags)
+    spellings = dict(valued or {})
+    positional: list[str] = []
+    given: set[str] = set()
+    values: dict[str, str] = {}
+    rest = iter(args)
+    for arg in rest:
+        if arg in known_flags:
+            given.add(arg)
+            continue
+        spelling, eq, attached = arg.partition("=")
+        if arg.startswith("--") and eq and spelling in spellings:
+            name, value = spellings[spelling], attached
+        elif arg in spellings:
+            name, value = spellings[arg], next(rest, "")
+        elif arg.startswith("-") or not arg:
+            raise FullPath
+        else:
+            positional.append(arg)
+            continue
+        if name in values or not value or value.startswith("-"):
+            raise FullPath
+        values[name] = value
+    return positional, given, values
