@@ -167,7 +167,7 @@ def import_seed(registry: Registry, path: Path, *, actor: str = "") -> int:
     """Import a JSON-file registry in one transaction; returns the number of prompts."""
     actor = actor or registry.actor
     doc = convert_seed(read_json_file(path), actor=actor)
-    count, _ = registry.db.write(
-        lambda s: load_registry(s, doc, actor=actor, source=f"seed:{Path(path).name}")
+    count, _ = registry.db.write_work(
+        lambda work: load_registry(work, doc, actor=actor, source=f"seed:{Path(path).name}")
     )
     return count

@@ -15,17 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from promptvault._fileio import atomic_write
 from promptvault.entities import JSON_MAX_BYTES, check_json_bounds
 from promptvault.errors import ConflictError, InvalidInputError
 from promptvault.registry.refs import check_label, check_name
 from promptvault.registry.validation import content_hash
-from promptvault.storage import repositories as repo
-from promptvault.storage.audit import append
 from promptvault.storage.database import Database
-from promptvault.storage.tables import LabelEventRow, PromptRow, utcnow
+from promptvault.storage.prompt_repository import StoredLabelEvent
+from promptvault.storage.unit_of_work import UnitOfWork, utcnow
 
 __all__ = [
     "FORMAT",
@@ -58,16 +55,12 @@ def _parse_time(value: Any, field: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def dump_registry(session: Session) -> dict[str, Any]:
+def dump_registry(work: UnitOfWork) -> dict[str, Any]:
     """The whole registry as a JSON-ready dict."""
-    prompts = repo.list_prompt_rows(session, include_archived=True, limit=None)
-    ids = [p.id for p in prompts]
-    tags = repo.tags_by_prompt(session, ids)
-    labels = repo.labels_by_prompt(session, ids)
     out = []
-    for prompt in prompts:
-        versions = reversed(repo.versions_page(session, prompt.id))  # oldest first
-        events = repo.label_events(session, prompt.id, oldest_first=True)
+    for prompt in work.prompts.stored_prompts():
+        versions = work.prompts.stored_versions(prompt.id)  # oldest first
+        events = work.prompts.stored_label_events(prompt.id)
         out.append(
             {
                 "name": prompt.name,
@@ -78,8 +71,8 @@ def dump_registry(session: Session) -> dict[str, Any]:
                 "created_by": prompt.created_by,
                 "updated_at": _iso(prompt.updated_at),
                 "updated_by": prompt.updated_by,
-                "tags": list(tags[prompt.id]),
-                "labels": labels[prompt.id],
+                "tags": list(prompt.tags),
+                "labels": prompt.labels,
                 "versions": [
                     {
                         "version": v.version,
@@ -118,25 +111,26 @@ def dump_registry(session: Session) -> dict[str, Any]:
 
 def export_registry(db: Database, path: Path) -> int:
     """Write the export to ``path``; returns the number of prompts."""
-    with db.read() as s:
-        data = dump_registry(s)
+    with db.read_work() as work:
+        data = dump_registry(work)
     atomic_write(path, json.dumps(data, ensure_ascii=False, indent=1))
     return len(data["prompts"])
 
 
-def insert_prompt(session: Session, item: dict[str, Any], index: int) -> int:
+def insert_prompt(work: UnitOfWork, item: dict[str, Any], index: int) -> int:
     """Insert one exported prompt (``prompts[index]``) with its versions, labels and
     history; the name must be new. Returns the number of versions."""
     where = f"prompts[{index}]"
     name = check_name(item.get("name"), field=f"{where}.name")
-    if repo.get_prompt(session, name) is not None:
+    if work.prompts.get(name) is not None:
         raise ConflictError(
             f"prompt {name!r} already exists; the import was not applied",
             details={"field": f"{where}.name", "name": name},
         )
     versions = sorted(item.get("versions") or [], key=lambda v: int(v["version"]))
     created = _parse_time(item.get("created_at") or utcnow(), f"{where}.created_at")
-    prompt = PromptRow(
+    updated = _parse_time(item.get("updated_at") or created, f"{where}.updated_at")
+    prompt_id = work.prompts.insert_stored(
         name=name,
         description=str(item.get("description") or ""),
         type=str(item.get("type") or "text"),
@@ -144,11 +138,9 @@ def insert_prompt(session: Session, item: dict[str, Any], index: int) -> int:
         latest_version=int(versions[-1]["version"]) if versions else 0,
         created_at=created,
         created_by=str(item.get("created_by") or ""),
-        updated_at=_parse_time(item.get("updated_at") or created, f"{where}.updated_at"),
+        updated_at=updated,
         updated_by=str(item.get("updated_by") or ""),
     )
-    session.add(prompt)
-    session.flush()
     by_number: dict[int, int] = {}
     for j, v in enumerate(versions):
         vwhere = f"{where}.versions[{j}]"
@@ -168,9 +160,8 @@ def insert_prompt(session: Session, item: dict[str, Any], index: int) -> int:
                 "(the file was edited or damaged)",
                 details={"field": f"{vwhere}.hash", "name": name, "version": v["version"]},
             )
-        by_number[int(v["version"])] = repo.insert_version(
-            session,
-            prompt.id,
+        by_number[int(v["version"])] = work.prompts.insert_version(
+            prompt_id,
             int(v["version"]),
             type=v.get("type", "text"),
             syntax=v.get("syntax", "mustache"),
@@ -189,13 +180,11 @@ def insert_prompt(session: Session, item: dict[str, Any], index: int) -> int:
                 f"{name}: label {label!r} points at missing version {number}",
                 details={"field": f"{where}.labels.{label}"},
             )
-        repo.set_label_row(
-            session, prompt.id, label, by_number[int(number)], actor="", at=prompt.updated_at
-        )
-    for k, e in enumerate(item.get("label_history") or []):
-        session.add(
-            LabelEventRow(
-                prompt_id=prompt.id,
+        work.prompts.set_label(prompt_id, label, by_number[int(number)], actor="", at=updated)
+    work.prompts.add_label_events(
+        prompt_id,
+        [
+            StoredLabelEvent(
                 label=str(e["label"]),
                 from_version=e.get("from_version"),
                 to_version=int(e["to_version"]),
@@ -203,15 +192,17 @@ def insert_prompt(session: Session, item: dict[str, Any], index: int) -> int:
                 actor=str(e.get("actor") or ""),
                 at=_parse_time(e.get("at") or created, f"{where}.label_history[{k}].at"),
             )
-        )
-    repo.add_tags(session, prompt.id, [str(t) for t in item.get("tags") or []])
+            for k, e in enumerate(item.get("label_history") or [])
+        ],
+    )
+    work.prompts.add_tags(prompt_id, [str(t) for t in item.get("tags") or []])
     return len(versions)
 
 
 def load_registry(
-    session: Session, data: dict[str, Any], *, actor: str, source: str
+    work: UnitOfWork, data: dict[str, Any], *, actor: str, source: str
 ) -> tuple[int, int]:
-    """Insert an export into ``session``'s transaction; returns (prompts, versions)."""
+    """Insert an export in ``work``'s transaction; returns (prompts, versions)."""
     if data.get("format") != FORMAT:
         raise InvalidInputError(
             f"not a promptvault export (format {data.get('format')!r})",
@@ -223,13 +214,12 @@ def load_registry(
     versions = 0
     for index, item in enumerate(items):
         try:
-            versions += insert_prompt(session, item, index)
+            versions += insert_prompt(work, item, index)
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(
                 f"prompts[{index}] is malformed: {exc!r}", details={"field": f"prompts[{index}]"}
             ) from exc
-    append(
-        session,
+    work.audit(
         actor=actor,
         action="registry.import",
         target="registry",
@@ -257,5 +247,7 @@ def import_registry(db: Database, path: Path, *, actor: str = "") -> int:
     data = read_json_file(path)
     if not isinstance(data, dict):
         raise InvalidInputError("an export file holds a JSON object", details={"field": "path"})
-    prompts, _ = db.write(lambda s: load_registry(s, data, actor=actor, source=Path(path).name))
+    prompts, _ = db.write_work(
+        lambda work: load_registry(work, data, actor=actor, source=Path(path).name)
+    )
     return prompts

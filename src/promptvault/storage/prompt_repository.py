@@ -18,9 +18,17 @@ from sqlalchemy.orm import Session
 from promptvault.entities import LabelEvent, PromptRef, PromptSummary, PromptVersion
 from promptvault.storage import repositories as repo
 from promptvault.storage.database import lock_prompt
-from promptvault.storage.tables import PromptRow
+from promptvault.storage.tables import LabelEventRow, PromptRow
 
-__all__ = ["LabelMove", "PromptRepository", "PromptState", "PushHead"]
+__all__ = [
+    "LabelMove",
+    "PromptRepository",
+    "PromptState",
+    "PushHead",
+    "StoredLabelEvent",
+    "StoredPrompt",
+    "StoredVersion",
+]
 
 
 class PushHead(NamedTuple):
@@ -49,6 +57,48 @@ class LabelMove(NamedTuple):
     action: str
     from_version: int | None
     to_version: int
+
+
+class StoredPrompt(NamedTuple):
+    """A prompt's fields as stored, with its tags and labels (what an export carries)."""
+
+    id: int
+    name: str
+    description: str
+    type: str
+    archived: bool
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+    tags: tuple[str, ...]
+    labels: dict[str, int]
+
+
+class StoredVersion(NamedTuple):
+    """A version's fields as stored (what an export carries)."""
+
+    version: int
+    type: str
+    syntax: str
+    template: Any
+    config: dict[str, Any]
+    variables_schema: dict[str, Any] | None
+    message: str
+    author: str
+    created_at: datetime
+    hash: str
+
+
+class StoredLabelEvent(NamedTuple):
+    """One label move as stored, the action as written (what an export carries)."""
+
+    label: str
+    from_version: int | None
+    to_version: int
+    action: str
+    actor: str
+    at: datetime
 
 
 def _ref(row: PromptRow) -> PromptRef:
@@ -232,3 +282,105 @@ class PromptRepository:
         """Moves newest first (one label, or all of the prompt's)."""
         rows = repo.label_events(self._session, prompt_id, label)
         return [repo.to_label_event(name, r) for r in rows]
+
+    # --- export and import (registry/transfer.py) ---------------------------------------
+
+    def stored_prompts(self) -> list[StoredPrompt]:
+        """Every prompt, archived ones too, sorted by name."""
+        rows = repo.list_prompt_rows(self._session, include_archived=True, limit=None)
+        ids = [row.id for row in rows]
+        tags = repo.tags_by_prompt(self._session, ids)
+        labels = repo.labels_by_prompt(self._session, ids)
+        return [
+            StoredPrompt(
+                row.id,
+                row.name,
+                row.description,
+                row.type,
+                row.archived,
+                row.created_at,
+                row.created_by,
+                row.updated_at,
+                row.updated_by,
+                tags[row.id],
+                labels[row.id],
+            )
+            for row in rows
+        ]
+
+    def stored_versions(self, prompt_id: int) -> list[StoredVersion]:
+        """Every version of a prompt, oldest first, as stored (not clamped)."""
+        rows = reversed(repo.versions_page(self._session, prompt_id))
+        return [
+            StoredVersion(
+                r.version,
+                r.type,
+                r.syntax,
+                r.template,
+                r.config,
+                r.variables_schema,
+                r.message,
+                r.author,
+                r.created_at,
+                r.hash,
+            )
+            for r in rows
+        ]
+
+    def stored_label_events(self, prompt_id: int) -> list[StoredLabelEvent]:
+        """Every label move of a prompt, oldest first, as stored."""
+        rows = repo.label_events(self._session, prompt_id, oldest_first=True)
+        return [
+            StoredLabelEvent(r.label, r.from_version, r.to_version, r.action, r.actor, r.at)
+            for r in rows
+        ]
+
+    def version_hash(self, prompt_id: int, version: int) -> str | None:
+        """The content hash of one version, or None when there is no such version."""
+        row = repo.version_row(self._session, prompt_id, version)
+        return None if row is None else row.hash
+
+    def insert_stored(
+        self,
+        *,
+        name: str,
+        description: str,
+        type: str,
+        archived: bool,
+        latest_version: int,
+        created_at: datetime,
+        created_by: str,
+        updated_at: datetime,
+        updated_by: str,
+    ) -> int:
+        """Insert a prompt with every field given (an import keeps them); returns its id.
+        Its versions follow with :meth:`insert_version`."""
+        row = PromptRow(
+            name=name,
+            description=description,
+            type=type,
+            archived=archived,
+            latest_version=latest_version,
+            created_at=created_at,
+            created_by=created_by,
+            updated_at=updated_at,
+            updated_by=updated_by,
+        )
+        self._session.add(row)
+        self._session.flush()
+        return row.id
+
+    def add_label_events(self, prompt_id: int, events: Iterable[StoredLabelEvent]) -> None:
+        """Add label moves as given (an import's history); written at the next flush."""
+        self._session.add_all(
+            LabelEventRow(
+                prompt_id=prompt_id,
+                label=e.label,
+                from_version=e.from_version,
+                to_version=e.to_version,
+                action=e.action,
+                actor=e.actor,
+                at=e.at,
+            )
+            for e in events
+        )

@@ -15,14 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from promptvault.errors import ConflictError, InvalidInputError
 from promptvault.registry.transfer import insert_prompt
 from promptvault.registry.validation import content_hash
-from promptvault.storage import repositories as repo
-from promptvault.storage.audit import append
 from promptvault.storage.database import Database
+from promptvault.storage.unit_of_work import UnitOfWork
 
 __all__ = ["FORMATS", "ImportReport", "Source", "apply_import", "read_source"]
 
@@ -100,10 +97,10 @@ def read_source(format: str, source: str | Path | None, **options: Any) -> Sourc
     return reader(source, options)
 
 
-def _same(session: Session, prompt_id: int, item: dict[str, Any]) -> str | None:
+def _same(work: UnitOfWork, prompt_id: int, item: dict[str, Any]) -> str | None:
     """None when every version of ``item`` is stored with the same content, else why not."""
     for v in item.get("versions") or []:
-        row = repo.version_row(session, prompt_id, int(v["version"]))
+        stored = work.prompts.version_hash(prompt_id, int(v["version"]))
         digest = content_hash(
             template=v["template"],
             syntax=v.get("syntax", "mustache"),
@@ -111,9 +108,9 @@ def _same(session: Session, prompt_id: int, item: dict[str, Any]) -> str | None:
             config=v.get("config") or {},
             variables_schema=v.get("variables_schema"),
         )
-        if row is None:
+        if stored is None:
             return f"version {v['version']} is not here"
-        if row.hash != digest:
+        if stored != digest:
             return f"version {v['version']} differs from the one here"
     return None
 
@@ -123,13 +120,13 @@ def apply_import(
 ) -> ImportReport:
     """Write ``source`` in one transaction: new prompts created, identical ones left alone."""
 
-    def work(session: Session) -> ImportReport:
+    def change(work: UnitOfWork) -> ImportReport:
         report = ImportReport(format=format, not_carried=list(source.not_carried))
         for index, item in enumerate(source.prompts):
             name = str(item.get("name"))
-            existing = repo.get_prompt(session, name)
+            existing = work.prompts.get(name)
             if existing is not None:
-                why = _same(session, existing.id, item)
+                why = _same(work, existing.id, item)
                 if why is not None:
                     raise ConflictError(
                         f"prompt {name!r} already exists and {why}; nothing was imported",
@@ -138,15 +135,14 @@ def apply_import(
                 report.unchanged.append(name)
                 continue
             try:
-                report.versions += insert_prompt(session, item, index)
+                report.versions += insert_prompt(work, item, index)
             except (KeyError, TypeError, ValueError) as exc:
                 raise InvalidInputError(
                     f"{name}: {exc!r}", details={"field": f"prompts[{index}]", "name": name}
                 ) from exc
             report.created.append(name)
         if report.created:
-            append(
-                session,
+            work.audit(
                 actor=actor,
                 action="registry.import",
                 target="registry",
@@ -159,5 +155,5 @@ def apply_import(
             )
         return report
 
-    report: ImportReport = db.write(work)
+    report: ImportReport = db.write_work(change)
     return report
