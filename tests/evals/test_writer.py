@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
+from promptvault.errors import ConflictError
 from promptvault.evals.runner import ResultWriter
+from waiting import async_wait_until
 
 
 def _result(i: int, cached: bool = False) -> dict[str, Any]:
@@ -45,3 +49,33 @@ def test_a_full_batch_commits_without_waiting_for_the_slice() -> None:
     assert [k for keys, _ in saves for k in keys] == [f"c{i}" for i in range(10)]
     for keys, cache in saves:  # a result and its cache entry commit together
         assert cache == sorted(f"k{k[1:]}" for k in keys if int(k[1:]) % 3)
+
+
+def test_an_idle_writer_commits_nothing_to_keep_its_lease() -> None:
+    saves: list[int] = []
+
+    async def main() -> None:
+        writer = ResultWriter(lambda results, cache: saves.append(len(results)), keepalive=0.01)
+        writer.start()
+        await async_wait_until(lambda: len(saves) >= 3, what="three keepalive commits")
+        await writer.close()
+
+    asyncio.run(main())
+    assert set(saves) == {0}
+
+
+def test_a_failed_commit_stops_the_writer_and_close_raises_it() -> None:
+    def save(results: list[dict[str, Any]], cache: dict[str, dict[str, Any]]) -> None:
+        raise ConflictError("taken over")
+
+    async def main() -> bool:
+        writer = ResultWriter(save, batch=2)
+        writer.add(_result(0), None)
+        writer.add(_result(1), None)  # a full batch: committed at once, and refused
+        stopped = writer.start()
+        await async_wait_until(stopped.done, what="the writer stopped")
+        with pytest.raises(ConflictError):
+            await writer.close()
+        return True
+
+    assert asyncio.run(main())

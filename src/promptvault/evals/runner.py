@@ -65,7 +65,10 @@ class ResultWriter:
     seconds for company (less when ``batch`` results gather first). A transaction per
     finished case costs more CPU than the case itself, and a commit running in the writer
     thread holds the interpreter lock the model calls need; a slice bounds both to a few
-    commits a second, and an interrupted run loses at most the slice in flight."""
+    commits a second, and an interrupted run loses at most the slice in flight. With
+    ``keepalive``, a writer that had nothing to commit for that long calls ``save`` with
+    nothing (the run's lease is renewed with every commit). A ``save`` that raises stops the
+    writer, and :meth:`close` raises its error."""
 
     def __init__(
         self,
@@ -73,44 +76,69 @@ class ResultWriter:
         *,
         batch: int = 256,
         interval: float = 0.1,
+        keepalive: float | None = None,
     ) -> None:
         self._save = save
         self._batch = batch
         self._interval = interval
+        self._keepalive = keepalive
         self._results: list[dict[str, Any]] = []
         self._cache: dict[str, dict[str, Any]] = {}
-        self._flushing: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._closing = False
+        self._slice_end = 0.0
+
+    def start(self) -> asyncio.Task[None]:
+        """Start the writer (or return it, started): a task that ends before :meth:`close`
+        only when a ``save`` failed."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        return self._task
 
     def add(self, result: dict[str, Any], cache: tuple[str, dict[str, Any]] | None) -> None:
         self._results.append(result)
         if cache is not None:
             self._cache[cache[0]] = cache[1]
-        if len(self._results) >= self._batch:
+        if len(self._results) == 1:  # a slice starts
+            self._slice_end = asyncio.get_running_loop().time() + self._interval
             self._wake.set()
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.get_running_loop().create_task(self._flush())
+        elif len(self._results) == self._batch:
+            self._wake.set()
+        self.start()
 
-    async def _flush(self) -> None:
-        while self._results:
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_commit = loop.time()
+        while not (self._closing and not self._results):
             if not self._closing and len(self._results) < self._batch:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._interval)
+                if self._results:
+                    wait: float | None = self._slice_end - loop.time()
+                elif self._keepalive is not None:
+                    wait = last_commit + self._keepalive - loop.time()
+                else:
+                    wait = None
+                if wait is None or wait > 0:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), wait)
+                    continue  # woken or timed out: look again
             results, self._results = self._results[: self._batch], self._results[self._batch :]
+            if self._results:  # more than a batch: the rest makes the next slice
+                self._slice_end = loop.time() + self._interval
             keys = {r["cache_key"] for r in results if r.get("cache_key")}
             cache = {k: self._cache.pop(k) for k in list(self._cache) if k in keys}
+            last_commit = loop.time()
             await asyncio.to_thread(self._save, results, cache)
 
     async def close(self) -> None:
-        """Wait for every collected result to be committed (at once: no slice wait)."""
+        """Commit every collected result (at once: no slice wait) and stop; raises what a
+        failed ``save`` raised."""
         self._closing = True
         self._wake.set()
-        while self._flushing is not None and not self._flushing.done():
-            await asyncio.shield(self._flushing)
-        if self._results:
-            await self._flush()
+        if self._task is None and not self._results:
+            return
+        await asyncio.shield(self.start())
 
 
 async def execute(
@@ -209,9 +237,16 @@ async def execute(
                 return
             await one(job)
 
+    writing = writer.start()
     workers = [asyncio.create_task(worker()) for _ in range(max(1, min(concurrency, total)))]
+    calls = asyncio.gather(*workers)
     try:
-        await asyncio.gather(*workers)
+        # A writer that stopped (its commit refused: the run was taken over) stops the
+        # calls too: their results could not be recorded.
+        either: list[asyncio.Future[Any]] = [calls, writing]
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        if calls.done():
+            calls.result()
     finally:
         for task in workers:
             task.cancel()
