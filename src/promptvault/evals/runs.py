@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import secrets
-import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from promptvault.errors import (
     EvalRunNotFound,
     InvalidInputError,
     PromptVaultError,
 )
+from promptvault.evals._sync import blocking, run_sync
 from promptvault.evals.datasets import load_dataset
 from promptvault.evals.evaluators import (
     Evaluator,
@@ -23,15 +22,7 @@ from promptvault.evals.evaluators import (
     EvaluatorFn,
     build_evaluators,
 )
-from promptvault.evals.models import (
-    Case,
-    CaseResult,
-    ModelAnswer,
-    Run,
-    RunProgress,
-    RunSummary,
-    Score,
-)
+from promptvault.evals.models import Case, ModelAnswer, Run
 from promptvault.evals.providers import (
     ClientPool,
     ProviderConfig,
@@ -39,6 +30,7 @@ from promptvault.evals.providers import (
     call_with_retries,
     make_client,
 )
+from promptvault.evals.run_view import run_entity
 from promptvault.evals.runner import Job, Progress, ResultWriter, execute, request_key
 from promptvault.evals.summary import summarize
 from promptvault.storage.unit_of_work import utcnow
@@ -53,20 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["PreparedRun", "RunsMixin"]
 
 EvaluatorItem = Mapping[str, Any] | EvaluatorFn
-T = TypeVar("T")
-P = ParamSpec("P")
-
-
-def _blocking(fn: Callable[P, Coroutine[Any, Any, T]], name: str) -> Callable[P, T]:
-    """``fn`` as a function that runs it to completion (see :func:`_run_sync`)."""
-
-    @functools.wraps(fn)
-    def blocking(*args: P.args, **kwargs: P.kwargs) -> T:
-        return _run_sync(fn(*args, **kwargs))
-
-    blocking.__name__ = name
-    blocking.__qualname__ = fn.__qualname__.rsplit(".", 1)[0] + "." + name
-    return blocking
 
 
 @dataclass(frozen=True)
@@ -102,7 +80,7 @@ class RunsMixin:
                 )
             stored = work.evals.results(run_id) if results else None
             counts = work.evals.result_counts([run_id])
-        return _run_entity(row, stored, counts.get(run_id, (0, 0)))
+        return run_entity(row, stored, counts.get(run_id, (0, 0)))
 
     def runs(
         self,
@@ -119,7 +97,7 @@ class RunsMixin:
                 dataset_id=dataset_id, prompt=prompt, version=version, limit=limit
             )
             counts = work.evals.result_counts([r["id"] for r in rows])
-        return [_run_entity(r, None, counts.get(r["id"], (0, 0))) for r in rows]
+        return [run_entity(r, None, counts.get(r["id"], (0, 0))) for r in rows]
 
     # --- one call -----------------------------------------------------------------------
 
@@ -162,7 +140,7 @@ class RunsMixin:
                 cost=cost,
             )
 
-        return _run_sync(call())
+        return run_sync(call())
 
     # --- running ------------------------------------------------------------------------
 
@@ -287,7 +265,7 @@ class RunsMixin:
 
         return PreparedRun(self.get_run(run_id, results=False), execute)
 
-    run = _blocking(arun, "run")
+    run = blocking(arun, "run")
     """:meth:`arun` for synchronous code (in a notebook's running loop too)."""
 
     # --- steps --------------------------------------------------------------------------
@@ -498,78 +476,5 @@ class RunsMixin:
         return judge
 
 
-def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to completion from synchronous code, even inside a running event loop
-    (a notebook): there it gets a loop of its own in a thread."""
-    box: dict[str, Any] = {}
-
-    async def main() -> None:
-        # The value goes in the box, not out as the task's result: ``asyncio.run`` on the
-        # main thread puts the task in its SIGINT handler, and restoring the old handler
-        # formats that handler's repr, with the task's result (a run of thousands of
-        # results) in it.
-        box["value"] = await coro
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(main())
-        return box["value"]  # type: ignore[no-any-return]
-
-    def target() -> None:
-        try:
-            asyncio.run(main())
-        except BaseException as exc:
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="promptvault-eval")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
-
-
 def _fn_name(fn: Any) -> str:
     return str(getattr(fn, "__name__", "custom"))
-
-
-def _run_entity(
-    row: Mapping[str, Any], results: list[dict[str, Any]] | None, counts: tuple[int, int]
-) -> Run:
-    summary = RunSummary(**row["summary"]) if row.get("summary") else None
-    items = None
-    if results is not None:
-        items = [
-            CaseResult(
-                key=r["case_key"],
-                output=r["output"],
-                latency_ms=r["latency_ms"],
-                input_tokens=r["input_tokens"],
-                output_tokens=r["output_tokens"],
-                cost=r["cost"],
-                cached=r["cached"],
-                error=r["error"],
-                scores=[Score(**s) for s in r["scores"] or []],
-            )
-            for r in results
-        ]
-    return Run(
-        id=row["id"],
-        dataset=row["dataset"],
-        dataset_version=row["dataset_version"],
-        prompt=row["prompt"],
-        version=row["version"],
-        ref=row["ref"],
-        provider=row["provider"],
-        model=row["model"],
-        evaluators=list(row["evaluators"] or []),
-        status=row["status"],
-        total=row["total"],
-        summary=summary,
-        created_at=row["created_at"],
-        created_by=row["created_by"],
-        finished_at=row["finished_at"],
-        progress=RunProgress(done=counts[0], total=row["total"], errors=counts[1]),
-        results=items,
-    )
