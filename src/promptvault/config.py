@@ -182,6 +182,14 @@ class Settings(BaseSettings):
     eval_max_retries: int = Field(
         default=4, ge=0, le=20, description="Retries of a model call on 429, 5xx or timeout."
     )
+    eval_lease: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds a process's claim on the run it executes holds unless renewed "
+        "(every third of it): a run whose process died (killed, crashed) reads as "
+        "interrupted, and may be resumed, once its lease has run out.",
+    )
 
     # webhooks
     webhook_dispatcher: bool = Field(

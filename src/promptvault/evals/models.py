@@ -173,7 +173,8 @@ class RunProgress(_Value):
 class Run(_Value):
     """One run of a prompt version over a dataset version. ``status`` is ``running`` while
     its cases are being called (``progress`` says how far it is), ``finished``, or
-    ``interrupted`` (stopped before the end: a resume finishes it)."""
+    ``interrupted`` (stopped before the end, or its process died and its lease ran out: a
+    resume finishes it)."""
 
     id: str
     dataset: str

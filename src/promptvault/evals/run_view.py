@@ -1,17 +1,30 @@
-"""A stored run as callers see it: the :class:`Run` entity."""
+"""A stored run as callers see it: the :class:`Run` entity, its status read through its
+lease (see :mod:`promptvault.evals.lease`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from promptvault.evals.models import CaseResult, Run, RunProgress, RunSummary, Score
 
-__all__ = ["run_entity"]
+__all__ = ["run_entity", "shown_status"]
+
+
+def shown_status(status: str, lease_until: datetime | None, now: datetime) -> str:
+    """The status a run has: a ``running`` run whose lease ran out (or that never had one:
+    it predates leases) is ``interrupted``, though no process was left to record it."""
+    if status == "running" and (lease_until is None or lease_until <= now):
+        return "interrupted"
+    return status
 
 
 def run_entity(
-    row: Mapping[str, Any], results: list[dict[str, Any]] | None, counts: tuple[int, int]
+    row: Mapping[str, Any],
+    results: list[dict[str, Any]] | None,
+    counts: tuple[int, int],
+    now: datetime,
 ) -> Run:
     """The run of a stored row, its results (when read) and its (done, errors) counts."""
     summary = RunSummary(**row["summary"]) if row.get("summary") else None
@@ -41,7 +54,7 @@ def run_entity(
         provider=row["provider"],
         model=row["model"],
         evaluators=list(row["evaluators"] or []),
-        status=row["status"],
+        status=shown_status(row["status"], row["lease_until"], now),
         total=row["total"],
         summary=summary,
         created_at=row["created_at"],

@@ -7,9 +7,11 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from promptvault.errors import (
+    ConflictError,
     EvalRunNotFound,
     InvalidInputError,
     PromptVaultError,
@@ -22,6 +24,7 @@ from promptvault.evals.evaluators import (
     EvaluatorFn,
     build_evaluators,
 )
+from promptvault.evals.lease import lease_lost, process_owner
 from promptvault.evals.models import Case, ModelAnswer, Run
 from promptvault.evals.providers import (
     ClientPool,
@@ -30,7 +33,7 @@ from promptvault.evals.providers import (
     call_with_retries,
     make_client,
 )
-from promptvault.evals.run_view import run_entity
+from promptvault.evals.run_view import run_entity, shown_status
 from promptvault.evals.runner import Job, Progress, ResultWriter, execute, request_key
 from promptvault.evals.summary import summarize
 from promptvault.storage.unit_of_work import utcnow
@@ -80,7 +83,7 @@ class RunsMixin:
                 )
             stored = work.evals.results(run_id) if results else None
             counts = work.evals.result_counts([run_id])
-        return run_entity(row, stored, counts.get(run_id, (0, 0)))
+        return run_entity(row, stored, counts.get(run_id, (0, 0)), utcnow())
 
     def runs(
         self,
@@ -97,7 +100,8 @@ class RunsMixin:
                 dataset_id=dataset_id, prompt=prompt, version=version, limit=limit
             )
             counts = work.evals.result_counts([r["id"] for r in rows])
-        return [run_entity(r, None, counts.get(r["id"], (0, 0))) for r in rows]
+        now = utcnow()
+        return [run_entity(r, None, counts.get(r["id"], (0, 0)), now) for r in rows]
 
     # --- one call -----------------------------------------------------------------------
 
@@ -348,6 +352,8 @@ class RunsMixin:
                 created_at=utcnow(),
                 created_by=actor,
                 finished_at=None,
+                owner=process_owner(),
+                lease_until=utcnow() + timedelta(seconds=self._settings.eval_lease),
             )
             work.audit(
                 actor=actor,
@@ -369,12 +375,22 @@ class RunsMixin:
         def change(work: UnitOfWork) -> None:
             row = work.evals.run(run_id)
             assert row is not None
-            work.evals.update_run(run_id, status="running", finished_at=None)
+            now = utcnow()
+            until = now + timedelta(seconds=self._settings.eval_lease)
+            if not work.evals.claim_run(run_id, owner=process_owner(), until=until, now=now):
+                raise ConflictError(
+                    f"run {run_id!r} is still running; resume it once it is interrupted",
+                    details={"field": "resume", "run": run_id},
+                )
             work.audit(
                 actor=actor,
                 action="eval.resume",
                 target=f"dataset:{row['dataset']}",
-                details={"run": run_id, "pending": pending, "was": row["status"]},
+                details={
+                    "run": run_id,
+                    "pending": pending,
+                    "was": shown_status(row["status"], row["lease_until"], now),
+                },
             )
 
         self._db.write_work(change)
@@ -398,18 +414,28 @@ class RunsMixin:
             with self._db.read_work() as work:
                 cached = work.evals.cached([j.key for j in jobs])
 
+        owner, lease = process_owner(), self._settings.eval_lease
+
         def save(results: list[dict[str, Any]], entries: dict[str, dict[str, Any]]) -> None:
             now = utcnow()
             rows = [{k: v for k, v in r.items() if k != "cache_key"} | {"at": now} for r in results]
 
             def write(work: UnitOfWork) -> None:
+                # Renewing first fences the results: a process whose run was resumed
+                # elsewhere (its lease ran out) records nothing the new owner might redo.
+                until = now + timedelta(seconds=lease)
+                if not work.evals.renew_run(run_id, owner=owner, until=until):
+                    raise lease_lost(run_id)
                 work.evals.save_results(run_id, rows, replace=resumed)
                 if entries:
                     work.evals.cache(entries, now)
 
             self._db.write_work(write, serial=False)
 
-        writer = ResultWriter(save)
+        # The first commit renews the lease before any call: a run prepared long ago and
+        # claimed by a resume elsewhere since stops here.
+        await asyncio.to_thread(save, [], {})
+        writer = ResultWriter(save, keepalive=lease / 3)
         client = clients.get(config)
         status = "interrupted"
         try:
@@ -428,20 +454,23 @@ class RunsMixin:
             status = "finished"
         finally:
             await clients.aclose()
-            await asyncio.to_thread(self._finish, run_id, status, actor)
+            await asyncio.to_thread(self._finish, run_id, status, actor, owner)
         return self.get_run(run_id)
 
-    def _finish(self, run_id: str, status: str, actor: str) -> None:
+    def _finish(self, run_id: str, status: str, actor: str, owner: str) -> None:
         def change(work: UnitOfWork) -> None:
             row = work.evals.run(run_id)
             assert row is not None
             summary = summarize(row["total"], work.evals.results(run_id))
-            work.evals.update_run(
+            if not work.evals.update_run(
                 run_id,
+                owner=owner,
                 status=status,
                 summary=summary.model_dump(mode="json"),
                 finished_at=utcnow() if status == "finished" else None,
-            )
+                lease_until=None,
+            ):
+                return  # resumed by another process, which finishes it
             work.audit(
                 actor=actor,
                 action="eval.finish" if status == "finished" else "eval.interrupt",

@@ -8,7 +8,9 @@ commit in small batches), so any process reads it with ``GET /v1/evals/runs/{id}
 
 When the server stops, :meth:`EvalTasks.shutdown` cancels the runs still going: each
 commits the results it has, is marked ``interrupted`` (audited) and can be resumed, by
-this server or any other process on the same database.
+this server or any other process on the same database. A server killed outright marks
+nothing: its runs read as ``interrupted`` once their leases (``eval_lease`` seconds, see
+:mod:`promptvault.evals.lease`) run out, and resume the same way.
 """
 
 from __future__ import annotations

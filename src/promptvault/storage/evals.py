@@ -49,7 +49,9 @@ __all__ = [
     "results_of",
     "run_get",
     "run_insert",
+    "run_claim",
     "run_list",
+    "run_renew",
     "run_update",
     "save_results",
 ]
@@ -260,6 +262,8 @@ _RUN = (
     "created_at",
     "created_by",
     "finished_at",
+    "owner",
+    "lease_until",
 )
 
 
@@ -313,9 +317,49 @@ def run_list(
     return [_run(row, name) for row, name in rows]
 
 
-def run_update(session: Session, run_id: str, **fields: Any) -> None:
-    """Set ``fields`` on one run (status, summary, finished_at)."""
-    session.execute(update(EvalRunRow).where(EvalRunRow.id == run_id).values(**fields))
+def run_update(session: Session, run_id: str, *, owner: str | None = None, **fields: Any) -> bool:
+    """Set ``fields`` on one run (status, summary, finished_at); with ``owner``, only while
+    ``owner`` executes it. True when the run was updated."""
+    query = update(EvalRunRow).where(EvalRunRow.id == run_id)
+    if owner is not None:
+        query = query.where(EvalRunRow.owner == owner, EvalRunRow.status == "running")
+    return bool(getattr(session.execute(query.values(**fields)), "rowcount", 0))
+
+
+def run_claim(session: Session, run_id: str, *, owner: str, until: datetime, now: datetime) -> bool:
+    """Make ``owner`` the run's executor (status ``running``, lease until ``until``) unless
+    another process's lease on it still holds; True when claimed.
+
+    One conditional UPDATE: on PostgreSQL its row lock orders it against the holder's
+    renewals (:func:`run_renew`), so a renewal and a claim never both succeed."""
+    result = session.execute(
+        update(EvalRunRow)
+        .where(
+            EvalRunRow.id == run_id,
+            or_(
+                EvalRunRow.status != "running",
+                EvalRunRow.lease_until.is_(None),
+                EvalRunRow.lease_until <= now,
+            ),
+        )
+        .values(owner=owner, lease_until=until, status="running", finished_at=None)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def run_renew(session: Session, run_id: str, *, owner: str, until: datetime) -> bool:
+    """Extend ``owner``'s lease on a running run to ``until``; False when ``owner`` no
+    longer holds it (the run was taken over, or ended)."""
+    result = session.execute(
+        update(EvalRunRow)
+        .where(
+            EvalRunRow.id == run_id,
+            EvalRunRow.owner == owner,
+            EvalRunRow.status == "running",
+        )
+        .values(lease_until=until)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 _RESULT = (

@@ -560,6 +560,10 @@ class EvalRunRow(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(200), default="")
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # 0015_eval_run_lease: the process executing the run, and until when that holds unless
+    # renewed. A ``running`` run whose lease ran out was left by a process that died.
+    owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class EvalResultRow(Base):

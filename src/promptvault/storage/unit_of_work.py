@@ -211,8 +211,14 @@ class EvalRepository:
     def runs(self, **filters: Any) -> list[dict[str, Any]]:
         return eval_store.run_list(self._session, **filters)
 
-    def update_run(self, run_id: str, **fields: Any) -> None:
-        eval_store.run_update(self._session, run_id, **fields)
+    def update_run(self, run_id: str, *, owner: str | None = None, **fields: Any) -> bool:
+        return eval_store.run_update(self._session, run_id, owner=owner, **fields)
+
+    def claim_run(self, run_id: str, *, owner: str, until: datetime, now: datetime) -> bool:
+        return eval_store.run_claim(self._session, run_id, owner=owner, until=until, now=now)
+
+    def renew_run(self, run_id: str, *, owner: str, until: datetime) -> bool:
+        return eval_store.run_renew(self._session, run_id, owner=owner, until=until)
 
     def results(self, run_id: str) -> list[dict[str, Any]]:
         return eval_store.results_of(self._session, run_id)

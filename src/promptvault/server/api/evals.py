@@ -110,7 +110,8 @@ async def start_run(
     provider, every case against the prompt's schema): those errors come back here. The
     model calls then go on in the server's background; ``GET /v1/evals/runs/{id}`` shows
     ``progress`` and, once ``status`` is ``finished``, the summary and every result. A
-    server that stops mid-run marks it ``interrupted``: resume it with ``resume``.
+    server that stops mid-run marks it ``interrupted`` (one that is killed, once the run's
+    lease runs out): resume it with ``resume``. A run still executing is not resumed (409).
     """
     tasks: EvalTasks = request.app.state.eval_tasks
 
