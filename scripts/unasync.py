@@ -2,7 +2,9 @@
 
 ``python scripts/unasync.py`` rewrites each target; ``--check`` writes nothing and exits 1
 when a target is not what the source generates (CI runs this). Each rule is a whole-word
-replacement, applied in order; edit the async source, never the generated file.
+replacement, applied in order (a source's own ``SOURCE_RULES`` first); edit the async
+source, never the generated file. The output must be what ``ruff format`` leaves as it is:
+a signature that fits on one line only once ``async`` is gone keeps a trailing comma.
 """
 
 from __future__ import annotations
@@ -23,7 +25,17 @@ FILES = [
     (CLIENT / "_push_async.py", CLIENT / "_push_sync.py"),
     (CLIENT / "_evals_async.py", CLIENT / "_evals_sync.py"),
     (CLIENT / "_routing_async.py", CLIENT / "_routing_sync.py"),
+    (CLIENT / "_client_async.py", CLIENT / "_client_sync.py"),
 ]
+
+# Rules for one source only, applied before the common ones.
+SOURCE_RULES = {
+    "_client_async.py": [
+        (r"\nimport asyncio\n", "\n"),
+        (r"\basyncio\.sleep\b", "time.sleep"),
+        (r"\.aclose\(\)", ".close()"),
+    ],
+}
 
 RULES = [
     (r"await asyncio\.sleep\(seconds\)", "self.stop_event.wait(seconds)"),
@@ -37,6 +49,12 @@ RULES = [
     (r"\bAsyncExperimentRouting\b", "ExperimentRouting"),
     (r"\bAsyncEventQueue\b", "EventQueue"),
     (r"\bpromptvault\.client\.events_async\b", "promptvault.client.events"),
+    (r"\bAsyncClientBase\b", "ClientBase"),
+    (r"\bAsyncClientExperiments\b", "ClientExperiments"),
+    (r"\bpromptvault\.client\.experiments_async\b", "promptvault.client.experiments"),
+    (r"\b(promptvault\.client\._\w+)_async\b", r"\1_sync"),
+    (r"\bhttpx\.AsyncBaseTransport\b", "httpx.BaseTransport"),
+    (r"Callable\[\.\.\., Awaitable\[Any\]\]", "Callable[..., Any]"),
     (r"Callable\[\[float\], Awaitable\[None\]\]", "Callable[[float], None]"),
     (
         r"from collections\.abc import Awaitable, Callable, Mapping, Sequence",
@@ -64,7 +82,7 @@ HEADER = (
 def generate(source: Path) -> str:
     """The sync text for one async source."""
     text = source.read_text(encoding="utf-8")
-    for pattern, replacement in RULES:
+    for pattern, replacement in [*SOURCE_RULES.get(source.name, []), *RULES]:
         text = re.sub(pattern, replacement, text)
     text = re.sub(
         r"This is the hand-written source; ``\w+\.py`` is generated from it by",

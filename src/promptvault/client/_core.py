@@ -40,6 +40,7 @@ from promptvault.templating.variables import (
 
 __all__ = [
     "EMPTY",
+    "MAX_PARTIAL_FETCHES",
     "MISSING",
     "ClientCore",
     "DataPrep",
@@ -578,6 +579,11 @@ def render_fallback(fallback: Any, variables: Mapping[str, Any], placeholders: A
 
 class NotModified(Exception):
     """Internal: a conditional refresh found the cached version still current."""
+
+
+# How many missing partials one async render or build fetches before giving up: the
+# engine's own partial depth limit.
+MAX_PARTIAL_FETCHES = 32
 
 
 class NeedPartial(Exception):

@@ -15,6 +15,9 @@ is attached to the prompt) and builds whose collection cannot be fetched go to
 written there (atomically), so a build while the server is down, in this process or a new
 one, selects from the last copy like ``render`` falls back to the last known prompt. Usage
 counts of locally selected examples are not reported to the server.
+
+The build itself is written once for both clients (``_client_async.py``); this module is
+the sync client's example selection (the async client leaves it to the server).
 """
 
 from __future__ import annotations
@@ -29,13 +32,7 @@ from urllib.parse import quote
 
 from promptvault.builder import BuiltRequest, PromptBuilder
 from promptvault.client._api import Call, prompt_path
-from promptvault.client._core import (
-    MISSING,
-    RETRY_AFTER,
-    ClientCore,
-    Unavailable,
-    uses_partials,
-)
+from promptvault.client._core import RETRY_AFTER, ClientCore, Unavailable
 from promptvault.entities import Example, PromptVersion
 from promptvault.errors import NotFoundError, PromptVaultError
 from promptvault.fewshot.models import Collection, parse_examples_spec
@@ -43,6 +40,7 @@ from promptvault.fewshot.models import Collection, parse_examples_spec
 if TYPE_CHECKING:
     from promptvault.client.client import PromptVaultClient
     from promptvault.fewshot.embedders import HashingEmbedder
+    from promptvault.fewshot.examples_for_build import Selection
     from promptvault.fewshot.index import CollectionIndex
 
 # numpy, the index and the embedder load on the first local build that selects examples
@@ -90,15 +88,12 @@ def _snapshot(data: Any, etag: str, expires: float) -> Snapshot:
 
 
 class LocalBuilds:
-    """The build side of one client: builder, collection copies, query vectors."""
+    """The example side of the sync client's builds: collection copies, query vectors."""
 
-    def __init__(self, client: PromptVaultClient, core: ClientCore) -> None:
+    def __init__(self, client: PromptVaultClient, core: ClientCore, builder: PromptBuilder) -> None:
         self.client = client
-        # Bound before the client is instrumented: a build is one span, not a build span
-        # and a resolve span inside it (the build's span names the version already).
-        self._get = client.get
         self.core = core
-        self.builder = PromptBuilder()
+        self.builder = builder
         self._embedder: HashingEmbedder | None = None
         self.snapshots: dict[str, Snapshot] = {}
         self._queries: dict[str, Any] = {}
@@ -111,71 +106,26 @@ class LocalBuilds:
         self._lock = threading.Lock()
         self._refreshing = set()
 
-    def build(
-        self,
-        ref: str,
-        variables: Mapping[str, Any] | None = None,
-        *,
-        unit_id: Any = MISSING,
-        examples: str | Mapping[str, Any] | None = None,
-        history: Sequence[Mapping[str, Any]] | None = None,
-        placeholders: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
-        now: datetime | None = None,
-        strict: bool = True,
-    ) -> BuiltRequest:
-        """Build locally when everything needed is cached here, else on the server."""
-        version = self._get(ref) if unit_id is MISSING else self._get(ref, unit_id=unit_id)
-        # Included prompts resolve through this client's cache and fallbacks, as in render.
-        partials = self.core.partials if uses_partials(version) else None
-        if examples is None:
-            return self.builder.build(
-                version,
-                variables,
-                history=history,
-                placeholders=placeholders,
-                now=now,
-                strict=strict,
-                partials=partials,
-            )
+    def select(
+        self, version: PromptVersion, variables: Any, examples: str | Mapping[str, Any]
+    ) -> Selection | None:
+        """Examples selected here from a copy of the collection, or None when the server
+        is to select (and count) them: no collection named, or one embedded otherwise, or
+        none to be had."""
         spec = parse_examples_spec(examples)
         snap = self._snapshot(spec.collection) if spec.collection is not None else None
         if snap is None or not snap.local:
-            # The server picks (and counts) the examples; the version stays the one resolved
-            # here, so an experiment assignment made locally is kept.
-            built = self._remote(
-                version.name,
-                version.version,
-                variables,
-                examples=examples,
-                history=history,
-                placeholders=placeholders,
-                now=now,
-                strict=strict,
-            )
-            return keep_resolution(built, version)
+            self.remote_builds += 1
+            return None
         from promptvault.fewshot.examples_for_build import choose
 
-        picked = choose(
+        return choose(
             snap.collection,
             snap.index,
             self._query_vector,
             spec,
             variables,
             as_messages=not self.builder.reads_examples(version),
-        )
-        return self.builder.build(
-            version,
-            variables,
-            examples=picked.examples,
-            examples_reason=picked.reason,
-            example_template=picked.template,
-            history=history,
-            placeholders=placeholders,
-            now=now,
-            strict=strict,
-            partials=partials,
-            collection=picked.collection,
-            strategy=picked.strategy,
         )
 
     @property
@@ -269,33 +219,6 @@ class LocalBuilds:
                     self._refreshing.discard(name)
 
         threading.Thread(target=run, name=f"promptvault-collection-{name}", daemon=True).start()
-
-    # --- server build -------------------------------------------------------------------------
-
-    def _remote(
-        self,
-        name: str,
-        version: int,
-        variables: Mapping[str, Any] | None,
-        *,
-        examples: Any,
-        history: Sequence[Mapping[str, Any]] | None,
-        placeholders: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
-        now: datetime | None,
-        strict: bool,
-    ) -> BuiltRequest:
-        self.remote_builds += 1
-        call = build_call(
-            name,
-            version,
-            variables,
-            examples=examples,
-            history=history,
-            placeholders=placeholders,
-            now=now,
-            strict=strict,
-        )
-        return self.client._call(call)
 
 
 def build_call(
