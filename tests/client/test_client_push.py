@@ -6,7 +6,10 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import select
+import signal
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -357,3 +360,73 @@ def test_a_fork_before_the_first_read_works_too(live: Live) -> None:
             os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0
     pv.close()
+
+
+def test_an_async_client_forked_from_a_running_loop_gets_its_own_stream(live: Live) -> None:
+    # The parent's loop runs in a thread with the client warm and streaming when the process
+    # forks; the child has no such loop, and uses the client in a loop of its own.
+    pv = AsyncPromptVaultClient(live.base, live.key, cache_ttl=TTL, timeout=30)
+    parent_loop = asyncio.new_event_loop()
+    loop_thread = threading.Thread(target=parent_loop.run_forever, daemon=True)
+    loop_thread.start()
+
+    def in_parent(coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, parent_loop).result(60)
+
+    assert in_parent(pv.render("support", {"name": "Ada"})) == "one Ada"
+    wait_until(lambda: pv.push_connected, what="the parent's stream to open")
+    ready_r, ready_w = os.pipe()
+    moved_r, moved_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: exit status 0 only when the move came by its own stream
+        code = 1
+        try:
+
+            async def child() -> None:
+                assert (await pv.get("support")).version == 1  # the inherited cache
+                assert not pv.push_connected  # the parent's stream is not the child's
+                await async_wait_until(lambda: pv.push_connected, what="the child's stream")
+                os.write(ready_w, b"r")
+                assert await asyncio.to_thread(os.read, moved_r, 1) == b"m"
+
+                async def moved() -> bool:
+                    return (await pv.get("support")).version == 2
+
+                deadline = asyncio.get_running_loop().time() + 60
+                while not await moved():
+                    assert asyncio.get_running_loop().time() < deadline, "no move in the child"
+                    await asyncio.sleep(0.01)
+                assert await pv.render("support", {"name": "Ada"}) == "two Ada"
+                await pv.aclose()
+
+            asyncio.run(child())
+            code = 0
+        finally:
+            os._exit(code)
+    try:
+        assert _read_within(ready_r, 60) == b"r", "the child's stream did not open"
+        live.vault.set_label("support", "production", 2, actor="alice")
+        os.write(moved_w, b"m")
+        deadline = time.monotonic() + 60
+        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert done[0] == pid, "the child did not see the move"
+        assert os.waitstatus_to_exitcode(done[1]) == 0
+        # The parent's stream is its own, and still works.
+        wait_until(lambda: in_parent(pv.get("support")).version == 2, what="the move in the parent")
+    finally:
+        if os.waitpid(pid, os.WNOHANG)[0] == 0:  # a child stuck in a failed check
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        for fd in (ready_r, ready_w, moved_r, moved_w):
+            os.close(fd)
+        in_parent(pv.aclose())
+        parent_loop.call_soon_threadsafe(parent_loop.stop)
+        loop_thread.join(30)
+        parent_loop.close()
+
+
+def _read_within(fd: int, seconds: float) -> bytes:
+    """One byte from ``fd``, or b"" when none comes within ``seconds``."""
+    readable, _, _ = select.select([fd], [], [], seconds)
+    return os.read(fd, 1) if readable else b""
