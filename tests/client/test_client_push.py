@@ -411,11 +411,12 @@ def test_an_async_client_forked_from_a_running_loop_gets_its_own_stream(live: Li
         while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert done[0] == pid, "the child did not see the move"
+        pid = 0  # reaped
         assert os.waitstatus_to_exitcode(done[1]) == 0
         # The parent's stream is its own, and still works.
         wait_until(lambda: in_parent(pv.get("support")).version == 2, what="the move in the parent")
     finally:
-        if os.waitpid(pid, os.WNOHANG)[0] == 0:  # a child stuck in a failed check
+        if pid and os.waitpid(pid, os.WNOHANG)[0] == 0:  # a child stuck in a failed check
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         for fd in (ready_r, ready_w, moved_r, moved_w):
