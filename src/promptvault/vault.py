@@ -248,6 +248,8 @@ class Vault:
             self.experiments.close()
         if "examples" in started:
             self.examples.close()
+        if "webhooks" in started:
+            self.webhooks.close()
         self.db.dispose()
 
     def __enter__(self) -> Vault:

@@ -16,6 +16,8 @@ class Received:
     headers: dict[str, str]
     body: bytes
     path: str
+    peer: tuple[str, int] = ("", 0)  # the sender's address and port: one per connection
+    local: str = ""  # the address the sender connected to
 
     @property
     def id(self) -> str:
@@ -66,7 +68,13 @@ def receiver(host: str = "127.0.0.1") -> Iterator[Receiver]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length)
-            got = Received({k.lower(): v for k, v in self.headers.items()}, body, self.path)
+            got = Received(
+                {k.lower(): v for k, v in self.headers.items()},
+                body,
+                self.path,
+                peer=(str(self.client_address[0]), int(self.client_address[1])),
+                local=str(self.connection.getsockname()[0]),
+            )
             status = state.record(got)
             self.send_response(status)
             self.send_header("content-length", "2")

@@ -123,6 +123,7 @@ class Dispatcher:
             self._recorder.join(timeout)
             self._recorder = None
         self.record()  # anything left
+        self.service.connections.close()
         if self._lease_until:
             try:
                 at = utcnow()

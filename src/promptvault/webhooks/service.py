@@ -26,7 +26,7 @@ from promptvault.webhooks import formats, signing
 from promptvault.webhooks.addresses import AddressPolicy, parse_url
 from promptvault.webhooks.feed import ChangeEvent, ChangeFeed
 from promptvault.webhooks.secrets import reveal, seal
-from promptvault.webhooks.transport import Response, post
+from promptvault.webhooks.transport import Connections, Response
 
 __all__ = ["FORMATS", "TEST_EVENT", "WebhookService", "message_id"]
 
@@ -110,6 +110,11 @@ class WebhookService:
         self.settings = settings
         self.feed = feed
         self.policy = AddressPolicy(settings.webhook_allow_networks)
+        self.connections = Connections()
+
+    def close(self) -> None:
+        """Close the connections kept open to endpoints."""
+        self.connections.close()
 
     # --- subscriptions -------------------------------------------------------------------
 
@@ -271,7 +276,7 @@ class WebhookService:
             return msg_id, Response(None, (time.perf_counter() - started) * 1000, exc.message)
         now = int(time.time())
         headers = signing.headers(secret, msg_id, now, payload)
-        return msg_id, post(
+        return msg_id, self.connections.post(
             target, address, payload, headers, timeout=self.settings.webhook_timeout
         )
 
