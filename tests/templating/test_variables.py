@@ -269,51 +269,59 @@ _TEXT = st.one_of(st.text(max_size=3), st.text(max_size=3), _WORDS)
 _TYPES = st.one_of(
     st.sampled_from(tv.JSON_TYPES), st.sampled_from(tv.JSON_TYPES), st.just("strng"), _WORDS
 )
+_NAMES = st.lists(st.sampled_from(["a", "b", "c"]), max_size=3)
 _RARELY = st.one_of(
+    st.just({}),
     st.just({}),
     st.just({}),
     st.just({}),
     st.fixed_dictionaries({"minimum": st.text(max_size=1)}),
     st.fixed_dictionaries({"minLength": st.integers(-1, 1)}),
+    st.fixed_dictionaries({"$schema": st.sampled_from([DRAFT, 7])}),
 )
-_PROPERTY = st.builds(
-    lambda base, extra: {**base, **extra},
-    st.fixed_dictionaries(
-        {},
-        optional={
-            "type": _TYPES,
-            "title": _TEXT,
-            "description": _TEXT,
-            "default": st.one_of(_WORDS, st.booleans(), st.floats()),
-        },
-    ),
-    _RARELY,
-)
+
+
+def _with(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    return {**base, **extra}
+
+
+def _schema(children: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.builds(
+        _with,
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "type": _TYPES,
+                "title": _TEXT,
+                "description": _TEXT,
+                "default": st.one_of(_WORDS, st.booleans(), st.floats()),
+                "enum": st.one_of(st.lists(_WORDS, max_size=2), _WORDS),
+                "required": st.one_of(_NAMES, _NAMES, _WORDS),
+                "properties": st.one_of(
+                    st.dictionaries(st.text(max_size=2), children, max_size=3),
+                    st.dictionaries(st.text(max_size=2), children, max_size=3),
+                    st.lists(st.text(max_size=1), max_size=1),
+                ),
+                "additionalProperties": st.one_of(children, st.just(0)),
+                "items": st.one_of(children, st.lists(children, max_size=1)),
+            },
+        ),
+        _RARELY,
+    )
+
+
+_SUBSCHEMA = st.deferred(lambda: st.one_of(st.booleans(), _schema(_SUBSCHEMA), st.just(1)))
 _SCHEMA = st.builds(
-    lambda base, extra: {**base, **extra},
+    _with,
+    _schema(_SUBSCHEMA),
     st.fixed_dictionaries(
         {},
         optional={
             "$schema": st.sampled_from(
-                [DRAFT, DRAFT, "https://json-schema.org/draft-07/schema", 7]
-            ),
-            "type": st.just("object"),
-            "properties": st.one_of(
-                st.dictionaries(st.text(max_size=3), _PROPERTY, min_size=1, max_size=4),
-                st.dictionaries(st.text(max_size=3), _PROPERTY, min_size=1, max_size=4),
-                st.lists(st.text(max_size=2)),
-            ),
-            "required": st.one_of(
-                st.lists(st.text(max_size=2), max_size=3),
-                st.lists(st.text(max_size=2), max_size=3),
-                _WORDS,
-            ),
-            "additionalProperties": st.one_of(st.booleans(), st.just({}), st.just(0)),
-            "title": _TEXT,
-            "description": _TEXT,
+                [DRAFT, DRAFT, DRAFT, "https://json-schema.org/draft-07/schema", 7]
+            )
         },
     ),
-    _RARELY,
 )
 
 
@@ -335,6 +343,9 @@ from promptvault.templating.variables import normalise_variables
 normalise_variables({"company": {"type": "string", "description": "Brand"}, "n": "integer",
                      "tone": {"type": "string", "default": "friendly", "title": "Tone"}})
 normalise_variables(["a", "b"])
+normalise_variables({"tier": {"type": "object", "default": {}, "properties": {
+    "pro": {"type": "boolean", "default": False}}}, "tags": {"type": "array",
+    "items": {"type": "string", "enum": ["a", "b"]}}})
 normalise_variables({"type": "object", "properties": {"a": {"type": "string"}},
                      "required": ["a"], "additionalProperties": False})
 assert "jsonschema" not in sys.modules, "imported for a plain schema"

@@ -101,42 +101,49 @@ def validate_variables_schema(schema: Any) -> dict[str, Any]:
 _VALID_SCHEMAS: set[str] = set()
 _VALID_SCHEMAS_MAX = 1024
 
-# The keywords, and the only values of them, that the Draft 2020-12 metaschema accepts
-# whatever else the schema holds ("default" is unconstrained). Most prompts declare their
-# variables with these alone; such a schema is valid without importing jsonschema, whose
-# import costs more than everything else ``promptvault check`` does on a small folder.
-_PLAIN_TOP = frozenset(
-    {"$schema", "type", "properties", "required", "additionalProperties", "title", "description"}
+# The keywords that most prompts declare their variables with, and values of them that the
+# Draft 2020-12 metaschema accepts whatever else the schema holds ("default" and the items
+# of "enum" are unconstrained). A schema made of these alone is valid without importing
+# jsonschema, whose import costs more than everything else ``promptvault check`` does on a
+# small folder.
+_PLAIN_KEYS = frozenset(
+    {"type", "title", "description", "default", "enum", "required", "properties"}
+    | {"additionalProperties", "items"}
 )
-_PLAIN_PROPERTY = frozenset({"type", "title", "description", "default"})
+_PLAIN_DEPTH = 16
 
 
 def _plainly_valid(schema: dict[str, Any]) -> bool:
     """True only for a schema the metaschema certainly accepts; False means "ask jsonschema"
     (which also words the error)."""
-    if not schema.keys() <= _PLAIN_TOP or schema.get("$schema", _DRAFT) != _DRAFT:
+    if schema.get("$schema", _DRAFT) != _DRAFT:
         return False
-    if type(schema.get("additionalProperties", True)) is not bool:
+    return _plain({k: v for k, v in schema.items() if k != "$schema"}, 0)
+
+
+def _plain(node: Any, depth: int) -> bool:
+    if type(node) is bool:
+        return True  # true and false are schemas
+    if type(node) is not dict or depth > _PLAIN_DEPTH or not node.keys() <= _PLAIN_KEYS:
         return False
-    required = schema.get("required", [])
+    kind = node.get("type", "object")
+    if type(kind) is not str or kind not in JSON_TYPES:
+        return False
+    if any(type(node.get(key, "")) is not str for key in ("title", "description")):
+        return False
+    if type(node.get("enum", [])) is not list:
+        return False
+    required = node.get("required", [])
     if type(required) is not list or any(type(name) is not str for name in required):
         return False
-    if len(set(required)) != len(required) or not _plain_words(schema):
+    if len(set(required)) != len(required):
         return False
-    properties = schema.get("properties", {})
-    if type(properties) is not dict:
+    properties = node.get("properties", {})
+    if type(properties) is not dict or any(type(name) is not str for name in properties):
         return False
-    for name, spec in properties.items():
-        if type(name) is not str or type(spec) is not dict or not spec.keys() <= _PLAIN_PROPERTY:
-            return False
-        kind = spec.get("type", "string")
-        if type(kind) is not str or kind not in JSON_TYPES or not _plain_words(spec):
-            return False
-    return True
-
-
-def _plain_words(node: dict[str, Any]) -> bool:
-    return all(type(node.get(key, "")) is str for key in ("title", "description"))
+    children = [*properties.values(), node.get("additionalProperties", True)]
+    children.append(node.get("items", True))
+    return all(_plain(child, depth + 1) for child in children)
 
 
 def check_template_fits_schema(variables: Any, schema: Mapping[str, Any] | None) -> None:
