@@ -28,6 +28,8 @@ _QUICK = {
     "show": ("promptvault.cli._fastread", "show_fast"),
     "get": ("promptvault.cli._fastread", "get_fast"),
     "list": ("promptvault.cli._fastlist", "list_fast"),
+    "check": ("promptvault.cli._fastfiles", "check_fast"),
+    "push": ("promptvault.cli._fastfiles", "push_fast"),
 }
 
 

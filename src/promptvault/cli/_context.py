@@ -32,6 +32,7 @@ __all__ = [
     "bind_invocation",
     "find_project",
     "is_remote",
+    "project_prompts_dir",
     "prompts_dir",
     "settings",
     "state",
@@ -234,7 +235,11 @@ def actor() -> str:
 
 def prompts_dir() -> Path:
     """Where prompt files live: the project's ``prompts_dir``, else ``./prompts``."""
-    proj = project()
+    return project_prompts_dir(project())
+
+
+def project_prompts_dir(proj: Project | None) -> Path:
+    """:func:`prompts_dir` of the project file ``proj`` (None: no project file)."""
     if proj and proj.prompts_dir is not None:
         # Relative to the working directory when inside it, so messages show short paths.
         cwd = Path.cwd().resolve()

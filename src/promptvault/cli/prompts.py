@@ -31,36 +31,6 @@ Paths = Annotated[
 ]
 
 
-def _report(problems: list[Any]) -> int:
-    """Print problems on stderr; the number of errors (warnings do not fail)."""
-    import sys
-
-    errors = 0
-    for problem in problems:
-        sys.stderr.write(problem.format() + "\n")
-        errors += problem.severity == "error"
-    return errors
-
-
-def _load(paths: list[Path] | None, *, known_partials: bool) -> tuple[list[Any], list[Any], int]:
-    from promptvault.cli._checks import check_files
-    from promptvault.cli._sync import load_files
-    from promptvault.cli.files import default_name, discover
-
-    targets = list(paths or [ctx.prompts_dir()])
-    files, problems, count = load_files(targets)
-    known: set[str] | None = None
-    if known_partials:
-        known = {pf.name for pf in files}
-        root = ctx.prompts_dir()
-        if root.is_dir():
-            extra, _ = discover([root])
-            known |= {default_name(p, root) for p in extra}
-    problems.extend(check_files(files, known=known))
-    problems.sort(key=lambda p: (p.file, p.line or 0, p.column or 0))
-    return files, problems, count
-
-
 def check_command(paths: Paths = None, json_: JsonFlag = False) -> None:
     """Validate prompt files without a database.
 
@@ -72,24 +42,12 @@ def check_command(paths: Paths = None, json_: JsonFlag = False) -> None:
     Example:
       promptvault check prompts/
     """
-    _files, problems, count = _load(paths, known_partials=True)
-    errors = sum(p.severity == "error" for p in problems)
-    if ctx.want_json(json_):
-        output.print_json(
-            {"files": count, "errors": errors, "problems": [p.to_dict() for p in problems]}
-        )
-    else:
-        _report(problems)
-        warnings = len(problems) - errors
-        summary = f"checked {count} file{'s' if count != 1 else ''}"
-        if errors:
-            output.err(f"{summary}: {errors} error(s), {warnings} warning(s)")
-        elif warnings:
-            output.warn(f"{summary}: {warnings} warning(s)")
-        else:
-            output.out(f"{summary}: ok")
-    if errors:
-        raise typer.Exit(1)
+    from promptvault.cli._filework import check_status, load_checked
+
+    _files, problems, count = load_checked(paths, root=ctx.prompts_dir(), known_partials=True)
+    status = check_status(problems, count, as_json=ctx.want_json(json_))
+    if status:
+        raise typer.Exit(status)
 
 
 def push_command(
@@ -123,15 +81,23 @@ def push_command(
       promptvault push prompts/support --label staging -m "friendlier tone"
       promptvault push --dry-run
     """
+    from promptvault.cli._filework import (
+        included_first,
+        load_checked,
+        print_push,
+        push_row,
+        report_problems,
+        same_meta,
+    )
     from promptvault.cli._sync import all_prompts, same_content
     from promptvault.errors import PromptNotFound
     from promptvault.registry.validation import content_hash
 
-    files, problems, _count = _load(paths, known_partials=False)
-    if _report(problems):
+    files, problems, _count = load_checked(paths, root=ctx.prompts_dir(), known_partials=False)
+    if report_problems(problems):
         output.err("nothing pushed")
         raise typer.Exit(1)
-    files = _included_first(files)
+    files = included_first(files)
     vault = ctx.backend()
     who = ctx.actor()
     labels = list(label or [])
@@ -148,32 +114,27 @@ def push_command(
     summaries = {s.name: s for s in all_prompts(vault, include_archived=True)}
     for pf in files:
         summary = summaries.get(pf.name)
-        if (
-            not labels
-            and summary is not None
-            and summary.latest_version
-            and _same_meta(pf, summary)
-        ):
+        if not labels and summary is not None and summary.latest_version and same_meta(pf, summary):
             if summary.latest_hash is not None and content_hash(**pf.content()) == (
                 summary.latest_hash
             ):
-                rows.append(_row(pf, "unchanged", summary.latest_version, labels))
+                rows.append(push_row(pf, "unchanged", summary.latest_version, labels))
                 continue
             # An archived prompt does not resolve: its push below says why it is refused.
             latest = None if summary.archived else vault.get(f"{pf.name}@{summary.latest_version}")
             if latest is not None and same_content(pf, latest):
-                rows.append(_row(pf, "unchanged", latest.version, labels))
+                rows.append(push_row(pf, "unchanged", latest.version, labels))
                 continue
         if dry_run:
             try:
                 latest = vault.get(f"{pf.name}@latest")
             except PromptNotFound:
-                rows.append(_row(pf, "would create", 1, labels))
+                rows.append(push_row(pf, "would create", 1, labels))
                 continue
             if same_content(pf, latest):
-                rows.append(_row(pf, "unchanged", latest.version, labels))
+                rows.append(push_row(pf, "unchanged", latest.version, labels))
             else:
-                rows.append(_row(pf, "would create", latest.version + 1, labels))
+                rows.append(push_row(pf, "would create", latest.version + 1, labels))
             continue
         if batch is not None:
             queued.append((len(rows), pf))
@@ -187,7 +148,7 @@ def push_command(
             _locate(exc, pf)
             raise
         status = "created" if result.created else "unchanged"
-        rows.append(_row(pf, status, result.version.version, labels))
+        rows.append(push_row(pf, status, result.version.version, labels))
     if queued:
         assert batch is not None
         pushes = [
@@ -210,62 +171,8 @@ def push_command(
             raise
         for (index, pf), result in zip(queued, results, strict=True):
             status = "created" if result.created else "unchanged"
-            rows[index] = _row(pf, status, result.version.version, labels)
-    if ctx.want_json(json_):
-        output.print_json(rows)
-        return
-    output.table(
-        ["prompt", "result", "file"],
-        [
-            (
-                r["name"],
-                f"{r['status']} v{r['version']}" + (f" ({', '.join(labels)})" if labels else ""),
-                r["file"],
-            )
-            for r in rows
-        ],
-        empty="no prompt files found",
-    )
-    created = sum(r["status"] != "unchanged" for r in rows)
-    verb = "would create" if dry_run else "created"
-    output.out(f"{created} {verb}, {len(rows) - created} unchanged")
-
-
-def _included_first(files: list[Any]) -> list[Any]:
-    """Files ordered so a prompt another file includes is pushed before it.
-
-    The registry refuses a push whose partial names no prompt yet; pushing a folder of new
-    prompts that include each other must therefore start with the included ones. Cycles were
-    refused by ``check_files`` already.
-    """
-    from promptvault.cli._checks import partial_refs
-
-    by_name = {pf.name: pf for pf in files}
-    ordered: list[Any] = []
-    done: set[str] = set()
-
-    def visit(pf: Any) -> None:
-        done.add(pf.name)
-        for ref, _field, _line, _col in partial_refs(pf):
-            target = by_name.get(ref.partition("@")[0].strip())
-            if target is not None and target.name not in done:
-                visit(target)
-        ordered.append(pf)
-
-    for pf in files:
-        if pf.name not in done:
-            visit(pf)
-    return ordered
-
-
-def _row(pf: Any, status: str, version: int, labels: list[str]) -> dict[str, Any]:
-    return {
-        "name": pf.name,
-        "status": status,
-        "version": version,
-        "labels": labels,
-        "file": str(pf.path),
-    }
+            rows[index] = push_row(pf, status, result.version.version, labels)
+    print_push(rows, labels, dry_run=dry_run, as_json=ctx.want_json(json_))
 
 
 def _locate(exc: Exception, pf: Any) -> None:
@@ -306,6 +213,7 @@ def pull_command(
       promptvault pull customer_support --label staging
       promptvault pull --check          # in CI: fail when files and registry disagree
     """
+    from promptvault.cli._filework import same_meta
     from promptvault.cli._paths import write_inside
     from promptvault.cli._sync import all_prompts, load_files, render_file
     from promptvault.cli._sync import same_content as same
@@ -337,7 +245,7 @@ def pull_command(
             continue
         pf = existing.get(name)
         path = pf.path if pf is not None else folder / f"{name}.yaml"
-        if pf is not None and same(pf, version) and _same_meta(pf, summary):
+        if pf is not None and same(pf, version) and same_meta(pf, summary):
             status = "unchanged"
         elif pf is not None and pf.format == "prompty":
             status = "differs (.prompty files are not rewritten)"
@@ -375,12 +283,6 @@ def pull_command(
         raise typer.Exit(1)
     if any(r["status"].startswith(("differs", "refused")) for r in rows) and not check:
         raise typer.Exit(1)
-
-
-def _same_meta(pf: Any, summary: Any) -> bool:
-    return (pf.description or "") == (summary.description or "") and sorted(pf.tags) == sorted(
-        summary.tags
-    )
 
 
 def list_command(
