@@ -10,97 +10,38 @@ the two paths' output.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-__all__ = ["SETTINGS", "TEXT_SETTINGS", "FullPath", "database_path", "options"]
+__all__ = ["FullPath", "database_path", "options", "settings_fields"]
 
 
 class FullPath(Exception):
     """The case is not covered by the quick path: run the full command."""
 
 
-# Every field of config.Settings (tests/cli/test_cli_fast_read.py keeps this in step). An
-# environment variable for one of them is read and validated by the full path, so a quick
-# path answers only when that cannot fail and cannot change its answer: text settings that
-# no read depends on.
-SETTINGS = frozenset(
-    {
-        "home",
-        "database_url",
-        "label_ttl",
-        "protected_labels",
-        "approval_labels",
-        "actor",
-        "timezone",
-        "bandit_interval",
-        "max_source_bytes",
-        "max_output_bytes",
-        "max_partial_depth",
-        "host",
-        "port",
-        "max_body_bytes",
-        "header_timeout",
-        "keep_alive_timeout",
-        "max_connections",
-        "stream_heartbeat",
-        "stream_poll_interval",
-        "max_header_bytes",
-        "auth_failure_burst",
-        "auth_failures_per_minute",
-        "auth_audit_window",
-        "log_repeat_interval",
-        "session_secret",
-        "session_max_age",
-        "audit_key",
-        "audit_witness",
-        "key_rotation_grace",
-        "url",
-        "api_key",
-        "embeddings_url",
-        "embeddings_api_key",
-        "embeddings_model",
-        "examples_approximate_from",
-        "secret_key",
-        "eval_providers",
-        "eval_prices",
-        "eval_concurrency",
-        "eval_timeout",
-        "eval_max_retries",
-        "webhook_dispatcher",
-        "webhook_allow_networks",
-        "webhook_retry_schedule",
-        "webhook_disable_after",
-        "webhook_timeout",
-        "webhook_lease_seconds",
-        "webhook_poll_interval",
-        "webhook_log_days",
-    }
-)
-# The settings typed str or Path (optional or not): any value validates.
-TEXT_SETTINGS = frozenset(
-    {
-        "home",
-        "database_url",
-        "actor",
-        "timezone",
-        "host",
-        "session_secret",
-        "audit_key",
-        "audit_witness",
-        "url",
-        "api_key",
-        "embeddings_url",
-        "embeddings_api_key",
-        "embeddings_model",
-        "secret_key",
-    }
-)
+# A field of config.Settings: ``name: annotation`` at the class body's indentation.
+_FIELD = re.compile(r"^    ([a-z_][a-z0-9_]*): ([^=\n]+?)(?: = .*)?$", re.MULTILINE)
+# Annotations whose every value validates.
+_TEXT = frozenset({"str", "str | None", "Path", "Path | None"})
 # Text settings that change an answer: a server instead of the database, the zone of
 # the built-in now/today.
 _ANSWER_CHANGING = frozenset({"url", "timezone"})
 _PREFIX = "PROMPTVAULT_"
+
+
+@functools.cache
+def settings_fields() -> dict[str, bool]:
+    """``{field: whether any value validates}`` of config.Settings, read from its source
+    (importing it loads pydantic). An environment variable for a field is read and checked
+    by the full path, so a quick path answers only when that cannot fail and cannot change
+    its answer. ``tests/cli/test_cli_fast_read.py`` compares this with the class."""
+    source = (Path(__file__).parent.parent / "config.py").read_text(encoding="utf-8")
+    body = source[source.index("\nclass Settings(") :]
+    return {name: kind.strip() in _TEXT for name, kind in _FIELD.findall(body)}
 
 
 def _environment() -> dict[str, str]:
@@ -110,12 +51,13 @@ def _environment() -> dict[str, str]:
         if not key.upper().startswith(_PREFIX):
             continue
         field = key[len(_PREFIX) :].lower()
-        if field not in SETTINGS:
+        fields = settings_fields()
+        if field not in fields:
             continue  # not a setting: pydantic-settings ignores it too
         # pydantic-settings matches names case-insensitively; only the plain spelling here.
         if key != key.upper() or not value:
             raise FullPath
-        if field not in TEXT_SETTINGS or field in _ANSWER_CHANGING:
+        if not fields[field] or field in _ANSWER_CHANGING:
             raise FullPath
         found[field] = value
     return found
