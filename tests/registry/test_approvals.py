@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
-from tests.registry.conftest import snapshot
 
 from promptvault import Vault
 from promptvault.errors import NotFoundError, RequestStateError, SelfApprovalError
+
+from .conftest import snapshot
 
 
 def _rows(vault: Vault, table: str) -> list[tuple[object, ...]]:
