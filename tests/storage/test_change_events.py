@@ -251,3 +251,25 @@ def test_reader_pages_filters_and_checks_input(vault: Vault) -> None:
         with pytest.raises(InvalidInputError) as caught:
             vault.events.changes(**bad)
         assert caught.value.details["field"] in bad
+
+
+def test_commits_that_appended_events_are_told_to_listeners(vault: Vault) -> None:
+    """``on_events_committed`` fires once per committed write that appended events, after
+    the commit (the event is readable), and never for one rolled back or without events."""
+    heard: list[int] = []
+    stop = vault.db.on_events_committed(lambda: heard.append(vault.events.last_id()))
+    vault.push("team/listened", template="v1", author="alice")  # two events, one commit
+    assert heard == [vault.events.last_id()]
+    vault.webhooks.create("http://93.184.216.34/hook", actor="admin")  # audited, no event
+    assert len(heard) == 1
+
+    def appends_then_fails(work: Any) -> None:
+        work.audit(actor="a", action="prompt.update", target="prompt:team/listened")
+        raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        vault.db.write_work(appends_then_fails)
+    assert len(heard) == 1 and heard[0] == vault.events.last_id()
+    stop()
+    vault.set_label("team/listened", "staging", 1, actor="bob")
+    assert len(heard) == 1

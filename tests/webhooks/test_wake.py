@@ -1,5 +1,5 @@
-"""On PostgreSQL a committed change wakes the server's dispatcher (LISTEN/NOTIFY): the
-webhook leaves long before the next poll."""
+"""A committed change wakes the dispatcher (in its own process directly, from any process on
+PostgreSQL by LISTEN/NOTIFY): the webhook leaves long before the next poll."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from tests.waiting import wait_until
 
 from promptvault import Vault
 from promptvault.server.app import create_app
+from promptvault.webhooks.dispatcher import Dispatcher
 
 from .conftest import fast_settings
 from .receiver import Receiver
@@ -31,4 +32,24 @@ def test_a_change_wakes_the_dispatcher_on_postgres(
             wait_until(lambda: len(sink.requests) == 1, what="the woken delivery", timeout=30)
         assert sink.requests[0].json["data"]["label"] == "canary"
     finally:
+        vault.close()
+
+
+def test_a_change_committed_in_this_process_wakes_the_dispatcher(
+    sqlite_url: str, home: Path, sink: Receiver
+) -> None:
+    """SQLite has no notifications: a change committed by the dispatcher's own process
+    wakes it directly, so it need not poll often."""
+    vault = Vault(fast_settings(sqlite_url, home, webhook_poll_interval=300.0))
+    dispatcher = Dispatcher(vault.webhooks)
+    try:
+        vault.push("team/support", template="v1", author="setup")
+        vault.webhooks.create(sink.url, event_types=["label.moved"], actor="admin")
+        dispatcher.start()
+        wait_until(lambda: dispatcher.rounds >= 1, what="the dispatcher's first look")
+        vault.set_label("team/support", "canary", 1, actor="alice")
+        wait_until(lambda: len(sink.requests) == 1, what="the woken delivery", timeout=30)
+        assert sink.requests[0].json["data"]["label"] == "canary"
+    finally:
+        dispatcher.stop()
         vault.close()

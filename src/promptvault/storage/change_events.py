@@ -10,7 +10,9 @@ sign-ins) have no event.
 Ids are handed out under the serial write lock the audit append holds until commit, so they
 are committed in id order: a reader paging on with ``id > last seen`` misses nothing. On
 PostgreSQL the append also sends ``NOTIFY promptvault_changes`` (delivered on commit) to wake
-the servers' stream broadcasters; the table stays the source of truth.
+the servers' stream broadcasters; the table stays the source of truth. Within the writing
+process, :meth:`promptvault.storage.database.Database.on_events_committed` hears of the
+commit at once, on SQLite too.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from promptvault.entities import ChangeEvent, ChangePage
 from promptvault.storage.tables import ChangeEventRow, ExperimentRow, PromptRow
 
 __all__ = [
+    "APPENDED_INFO_KEY",
     "CHANNEL",
     "EVENT_TYPES",
     "ChangeRepository",
@@ -38,6 +41,9 @@ __all__ = [
 
 # The PostgreSQL NOTIFY channel; the payload is the new event's id.
 CHANNEL = "promptvault_changes"
+# Set in the writing connection's ``info`` once its transaction appended an event, so the
+# database tells this process's listeners when it commits (``Database.on_events_committed``).
+APPENDED_INFO_KEY = "promptvault_event_appended"
 
 # Audit action -> change-event type.
 _PROMPT_ACTIONS = {
@@ -167,6 +173,7 @@ def record(
             {"type": kind, "at": at, "actor": actor, "prompt": prompt, "payload": payload},
         ).scalar_one()
     )
+    conn.info[APPENDED_INFO_KEY] = True
     if conn.dialect.name == "postgresql":
         conn.execute(
             text("SELECT pg_notify(:channel, :id)"), {"channel": CHANNEL, "id": str(event_id)}

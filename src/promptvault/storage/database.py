@@ -18,6 +18,7 @@ violations, a locked database); callers never see those.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import threading
@@ -41,6 +42,7 @@ from promptvault._extras import with_install_hint
 from promptvault.config import Settings, default_actor
 from promptvault.errors import PromptUnavailable, VersionConflictError
 from promptvault.storage import guard
+from promptvault.storage.change_events import APPENDED_INFO_KEY
 from promptvault.storage.checkpoints import ANCHOR_INFO_KEY, AuditAnchor
 
 if TYPE_CHECKING:
@@ -57,6 +59,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 # The key of the PostgreSQL advisory lock every promptvault write transaction holds.
 WRITE_LOCK_KEY = 0x70765F7772  # "pv_wr"
@@ -173,6 +177,8 @@ class Database:
         self._lock_path: Path | None = None
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             self._lock_path = Path(parsed.database + ".writelock")
+        self._event_listeners: list[Callable[[], None]] = []
+        self._listeners_lock = threading.Lock()
 
     def _create_engine(self, url: str, *, echo: bool) -> Engine:
         if not self.is_sqlite:
@@ -291,6 +297,7 @@ class Database:
         sent again), so that it does not add a disk flush to every writer's wait.
         """
         with self._sqlite_writer_lock(), self.engine.connect() as conn:
+            conn.info.pop(APPENDED_INFO_KEY, None)
             conn.execution_options(**{_WRITE_OPTION: True})
             with Session(bind=conn, expire_on_commit=False) as session:
                 session.begin()
@@ -308,7 +315,37 @@ class Database:
                     session.commit()
                 except BaseException:
                     session.rollback()
+                    conn.info.pop(APPENDED_INFO_KEY, None)
                     raise
+            appended = conn.info.pop(APPENDED_INFO_KEY, False)
+        # Told after the write lock is released: a listener starting work at once does not
+        # queue behind, or hold up, the next writer.
+        if appended:
+            self._events_committed()
+
+    def on_events_committed(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` each time a write transaction of this process that appended
+        change events has committed, in the writing thread, right after the commit; returns
+        the function that stops it. Listeners must be quick (set an event, no I/O).
+
+        Other processes' commits are not seen here: readers of the outbox also poll it (and
+        on PostgreSQL ``LISTEN``); this only spares them waiting for the next look.
+        """
+        with self._listeners_lock:
+            self._event_listeners = [*self._event_listeners, listener]
+
+        def stop() -> None:
+            with self._listeners_lock:
+                self._event_listeners = [x for x in self._event_listeners if x is not listener]
+
+        return stop
+
+    def _events_committed(self) -> None:
+        for listener in self._event_listeners:
+            try:
+                listener()
+            except Exception:  # the write itself succeeded; a listener must not undo that
+                log.warning("a committed-event listener failed", exc_info=True)
 
     @contextmanager
     def _sqlite_writer_lock(self) -> Iterator[None]:

@@ -17,8 +17,10 @@ again, and delivery resumes at the same event). An event that used up the whole 
 without the endpoint being disabled is logged as given up and passed.
 
 Sending never happens in a writer's transaction: a push or label move only commits its
-event, and the dispatcher, polling every ``webhook_poll_interval`` seconds (or woken by
-:meth:`Dispatcher.wake`), picks it up in the background. Endpoints are served side by side
+event, and the dispatcher picks it up in the background: woken as soon as a change commits
+in its own process (``Database.on_events_committed``) or by :meth:`Dispatcher.wake` (the
+server calls it on PostgreSQL notifications), else at its next poll, every
+``webhook_poll_interval`` seconds. Endpoints are served side by side
 in a thread pool; what each send did (log entry, cursor) is queued and written by one
 recorder thread, many outcomes per transaction, so ten subscriptions cost the database a
 commit or two per event rather than ten. A subscription is not served again until its
@@ -93,6 +95,7 @@ class Dispatcher:
         self._outcomes: list[_Outcome] = []
         self._unrecorded: dict[int, int] = {}  # subscription id -> outcomes not yet written
         self._head = 0  # the newest event id a round has seen
+        self._unwatch: Callable[[], None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -101,6 +104,9 @@ class Dispatcher:
         if self._thread is not None:
             return
         self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="promptvault-webhook")
+        # This process's own changes wake it as they commit; others' are found by polling
+        # (and on PostgreSQL by the server's LISTEN), so the poll can stay slow.
+        self._unwatch = self.db.on_events_committed(self.wake)
         self._thread = threading.Thread(target=self._run, name="promptvault-webhooks", daemon=True)
         self._thread.start()
         self._recorder = threading.Thread(
@@ -110,6 +116,9 @@ class Dispatcher:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the deliveries under way, then give the lease up for the next one."""
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
