@@ -68,6 +68,11 @@ def test_api_subscribe_deliver_and_manage(server: tuple[str, str, Vault], sink: 
     assert payload["data"]["actor"] == "ops"
     listed = api.get("/v1/webhooks").json()["items"]
     assert [h["id"] for h in listed] == [hook["id"]] and "secret" not in json.dumps(listed)
+    # The log entry is written after the answer arrived, with others in a batch.
+    wait_until(
+        lambda: api.get(f"/v1/webhooks/{hook['id']}/deliveries").json()["items"],
+        what="the delivery logged",
+    )
     log = api.get(f"/v1/webhooks/{hook['id']}/deliveries").json()["items"]
     assert log[0]["ok"] and log[0]["status_code"] == 200
     again = api.post(f"/v1/webhooks/{hook['id']}/deliveries/{log[0]['id']}/redeliver")
@@ -124,6 +129,7 @@ def test_cli_commands(
     assert tested.exit_code == 0 and sink.requests[-1].json["type"] == "webhook.test"
     vault.set_label("team/support", "canary", 2, actor="alice")
     wait_until(lambda: len(sink.requests) == 2, what="the move delivered by the server")
+    wait_until(lambda: len(vault.webhooks.deliveries(hook["id"])) == 2, what="it logged")
     shown = json.loads(_run(["webhooks", "deliveries", hook["id"], "--json"]).stdout)
     assert [d["trigger"] for d in shown] == ["dispatch", "test"]
     redone = _run(["webhooks", "redeliver", hook["id"], str(shown[0]["id"])])

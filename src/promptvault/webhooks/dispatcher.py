@@ -22,9 +22,9 @@ in its own process (``Database.on_events_committed``) or by :meth:`Dispatcher.wa
 server calls it on PostgreSQL notifications), else at its next poll, every
 ``webhook_poll_interval`` seconds. Endpoints are served side by side
 in a thread pool; what each send did (log entry, cursor) is queued and written by one
-recorder thread, many outcomes per transaction, so ten subscriptions cost the database a
-commit or two per event rather than ten. A subscription is not served again until its
-outcomes are written.
+recorder thread, many outcomes per transaction and at most one transaction per 0.1 s, so
+ten subscriptions cost the database a commit or two per event rather than ten, and a burst
+of writes far fewer. A subscription is not served again until its outcomes are written.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 LEASE_NAME = "dispatcher"
 _BATCH = 100
 _PRUNE_EVERY = 3600.0
+_RECORD_EVERY = 0.1  # seconds between two writes of the delivery log and cursors
 _ACTOR = "promptvault webhooks"
 
 
@@ -404,11 +405,18 @@ class Dispatcher:
         return len(batch)
 
     def _record_loop(self) -> None:
+        recorded_at = -_RECORD_EVERY
         while True:
             self._records_due.wait(self.poll_interval)
+            # At most one batch per _RECORD_EVERY: each is a write transaction, and SQLite
+            # writers take turns, so writing after every delivery would put a log write
+            # before most of a busy server's own writes. Outcomes arriving meanwhile join
+            # the batch; a lone delivery after a quiet spell is written at once.
+            self._stop.wait(max(0.0, recorded_at + _RECORD_EVERY - time.monotonic()))
             self._records_due.clear()
             try:
-                self.record()
+                if self.record():
+                    recorded_at = time.monotonic()
             except Exception:
                 log.warning("webhook recording failed", exc_info=True)
             if self._stop.is_set() and not self._outcomes:
