@@ -126,6 +126,12 @@ async def _flow(evals: Any) -> list[Any]:
         await do("edit_case", "qa", "bob", {"variables": {"name": "Bo"}, "expected": "Hello Bo"})
     )
     answers.append(await do("delete_cases", "qa", ["cy"]))
+    await expect_error("delete_cases", "qa", ["ada", "nope"])  # all or nothing: ada stays
+    scratch = [{"key": k, "variables": {"name": k}} for k in ("t1", "t2")]
+    added = await do("add_cases", "qa", scratch)
+    removed = await do("delete_cases", "qa", ["t1", "t2"])
+    assert (removed.removed, removed.version) == (2, added.version + 1)  # one version
+    answers.extend([added, removed])
     answers.append(await do("import_cases", "qa", JSONL))
     await expect_error("import_cases", "qa", BAD_JSONL)
     answers.append(await do("import_cases", "qa", BAD_JSONL, partial=True))

@@ -30,6 +30,13 @@ def _fresh_case(w: Any) -> str:
     return f"{base}/cases/{key}"
 
 
+def _fresh_batch(w: Any) -> str:
+    """The batch delete route, with a new case for the body to name (the path comes first)."""
+    case = _fresh_case(w)
+    w.batch_key = case.rpartition("/")[2]
+    return f"{_ensure(w)}/cases/delete"
+
+
 EMPTY = "matrix-empty"  # runs over it call no model
 
 
@@ -104,6 +111,13 @@ def eval_endpoints(endpoint: Any) -> list[Any]:
             lambda w: {"variables": {"name": uuid.uuid4().hex}},
         ),
         endpoint("datasets-delete-case", "DELETE", _fresh_case, Permission.WRITE),
+        endpoint(
+            "datasets-delete-cases",
+            "POST",
+            _fresh_batch,
+            Permission.WRITE,
+            lambda w: {"keys": [w.batch_key]},
+        ),
         endpoint(
             "datasets-import",
             "POST",

@@ -122,6 +122,17 @@ def delete_case(name: str, key: str) -> Call[DatasetChange]:
     )
 
 
+def delete_cases(name: str, keys: Sequence[str]) -> Call[DatasetChange]:
+    """POST the keys of several cases to remove in one version, all or nothing."""
+    return Call(
+        "POST",
+        _dataset_path(name, "cases", "delete"),
+        DatasetChange.model_validate,
+        json={"keys": list(keys)},
+        idempotent=False,
+    )
+
+
 def import_cases(name: str, body: dict[str, Any]) -> Call[DatasetChange]:
     """POST a JSONL or CSV document."""
     return Call(

@@ -118,17 +118,12 @@ class AsyncClientEvals:
         return change
 
     async def delete_cases(self, name: str, keys: Keys, *, actor: str = "") -> DatasetChange:
-        """Remove cases from the next version (one request, and one version, per key)."""
+        """Remove cases in one new version; nothing is removed when a key is unknown."""
         if not keys:
             raise InvalidInputError("name the cases to remove", details={"field": "keys"})
-        removed = 0
-        change: DatasetChange | None = None
-        for key in keys:
-            change = await self._call(api.delete_case(name, key))
-            assert change is not None
-            removed += change.removed
-        assert change is not None
-        return change.model_copy(update={"removed": removed})
+        call = api.delete_case(name, keys[0]) if len(keys) == 1 else api.delete_cases(name, keys)
+        change: DatasetChange = await self._call(call)
+        return change
 
     async def import_cases(
         self,

@@ -69,6 +69,14 @@ class AddCasesBody(_Body):
     cases: list[CaseBody] = Field(min_length=1, max_length=MAX_CASES)
 
 
+class DeleteCasesBody(_Body):
+    """Cases to remove, by key (all of them must exist)."""
+
+    keys: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        min_length=1, max_length=MAX_CASES
+    )
+
+
 class ImportBody(_Body):
     """A JSONL or CSV document. All or nothing unless ``partial``; ``replace`` removes the
     cases the document does not have."""
@@ -142,6 +150,14 @@ def edit_case(
 def delete_case(name: NamePath, case: NamePath, vault: VaultDep, key: Writer) -> DatasetChange:
     """Remove one case from the next version."""
     return vault.evals.delete_cases(name, [case], actor=key.name)
+
+
+@router.post("/{name}/cases/delete", response_model=DatasetChange)
+def delete_cases(
+    name: NamePath, body: DeleteCasesBody, vault: VaultDep, key: Writer
+) -> DatasetChange:
+    """Remove several cases in one new version; nothing is removed when a key is unknown."""
+    return vault.evals.delete_cases(name, body.keys, actor=key.name)
 
 
 @router.post("/{name}/import", response_model=DatasetChange)
