@@ -139,14 +139,15 @@ def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = T
         app.include_router(router)
     mount_docs(app)
     _mount_ui(app)
-    # Added innermost first: metrics (outermost) time everything, including bodies refused
-    # for size and resolves answered by the fast path; HEAD reaches the fast path as GET,
-    # and every answer (413s and fast resolves included) gets the security headers.
-    if fast_resolve:
-        app.add_middleware(ResolveFastPath, context=app.state.resolve)
+    # Added innermost first: metrics time everything, including bodies refused for size,
+    # and every answer (413s included) gets the security headers. The resolve fast path is
+    # outermost: it times its own answers and sets their headers itself, so a resolve
+    # crosses no other middleware of ours (HEAD goes on to the router's endpoint).
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(HttpSemanticsMiddleware, routes=app.router.routes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    if fast_resolve:
+        app.add_middleware(ResolveFastPath, context=app.state.resolve)
     # HTTP server spans come from FastAPI's own OpenTelemetry support, on whenever the API
     # is installed; they wrap every middleware here, so fast-path resolves are traced too.
     return app

@@ -1,4 +1,4 @@
-"""The resolve hot path, answered before FastAPI's router and dependency machinery.
+"""The resolve hot path, answered before FastAPI's router and promptvault's other middleware.
 
 ``GET /v1/prompts/{name}/resolve`` is what every application calls on every request. Routing
 through the full FastAPI stack (route matching over every route, dependency solving, its
@@ -7,10 +7,16 @@ middleware recognises the path and calls the same function the endpoint uses
 (:func:`~promptvault.server.api.render.resolve_answer`): the same auth, the same errors and
 statuses, the same metrics label. Everything else, including HEAD and every other method on
 that path, goes through the normal app.
+
+It sits outside the metrics and HTTP-semantics middleware, so it does their part for the
+requests it answers (one latency observation, the security headers) instead of going
+through their send wrappers; the headers of a cached answer are built once and reused.
+FastAPI's own request spans and Starlette's error middleware still wrap it.
 """
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qsl
 
 from promptvault.errors import PromptVaultError
@@ -18,16 +24,19 @@ from promptvault.server.api.render import ResolveContext, resolve_answer
 from promptvault.server.auth import client_address
 from promptvault.server.errors import promptvault_error_response
 from promptvault.server.metrics import ASGIApp, Receive, Scope, Send
+from promptvault.server.protocol import with_security_headers
 
 __all__ = ["RESOLVE_TEMPLATE", "ResolveFastPath"]
 
 RESOLVE_TEMPLATE = "/v1/prompts/{name}/resolve"
 _PREFIX = "/v1/prompts/"
 _SUFFIX = "/resolve"
+_SHORTEST = len(_PREFIX) + len(_SUFFIX) + 1
+_HEADERS_MAX = 10_000  # cached header lists (one per answer body held by the resolve memo)
 
 
 class _RouteLabel:
-    """What the metrics middleware reads from ``scope["route"]``."""
+    """What ``scope["route"]`` readers (metrics, tracing) take the template from."""
 
     path_format = RESOLVE_TEMPLATE
 
@@ -50,26 +59,44 @@ def _request_headers(scope: Scope) -> tuple[str | None, str | None]:
     return key or alt, match
 
 
+def _answer_headers(etag: str, body: bytes | None) -> list[tuple[bytes, bytes]]:
+    """The headers of a 200 (with ``body``) or a 304 (``None``), security headers included."""
+    headers = [(b"etag", etag.encode()), (b"cache-control", b"no-cache")]
+    if body is not None:
+        headers.append((b"content-type", b"application/json"))
+        headers.append((b"content-length", str(len(body)).encode()))
+    return with_security_headers(headers)
+
+
 class ResolveFastPath:
-    """Pure ASGI middleware answering GET resolve directly."""
+    """Pure ASGI middleware answering GET resolve directly (see the module doc)."""
 
     def __init__(self, app: ASGIApp, context: ResolveContext) -> None:
         self.app = app
         self.context = context
+        self.metrics = context.metrics
+        # id(body) -> (body, headers): the resolve memo hands back the same bytes object
+        # for a cached answer, so identity says these headers were made for it.
+        self._headers: dict[int, tuple[bytes, list[tuple[bytes, bytes]]]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if (
-            scope["type"] != "http"
-            or scope.get("method") != "GET"
-            or not path.startswith(_PREFIX)
-            or not path.endswith(_SUFFIX)
-            or len(path) <= len(_PREFIX) + len(_SUFFIX)
-        ):
+        if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
+        path: str = scope["path"]
+        if not path.startswith(_PREFIX) or not path.endswith(_SUFFIX) or len(path) < _SHORTEST:
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
         scope["route"] = _ROUTE
-        raw_query = scope.get("query_string", b"")
+        status = 500  # what the metrics say if this raises before answering
+        try:
+            status = await self._answer(scope, receive, send, path)
+        finally:
+            self.metrics.observe("GET", RESOLVE_TEMPLATE, status, time.perf_counter() - start)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, path: str) -> int:
+        raw_query = scope["query_string"]
         query = dict(parse_qsl(raw_query.decode("latin-1"))) if raw_query else {}
         api_key, if_none_match = _request_headers(scope)
         try:
@@ -83,11 +110,22 @@ class ResolveFastPath:
                 client=client_address(scope),
             )
         except PromptVaultError as exc:
-            await promptvault_error_response(exc)(scope, receive, send)
-            return
-        headers = [(b"etag", etag.encode()), (b"cache-control", b"no-cache")]
+            response = promptvault_error_response(exc)
+            response.raw_headers = with_security_headers(response.raw_headers)
+            await response(scope, receive, send)
+            return response.status_code
         if status == 200:
-            headers.append((b"content-type", b"application/json"))
-            headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+            cached = self._headers.get(id(body))
+            if cached is not None and cached[0] is body:
+                headers = cached[1]
+            else:
+                headers = _answer_headers(etag, body)
+                if len(self._headers) >= _HEADERS_MAX:
+                    self._headers.clear()
+                self._headers[id(body)] = (body, headers)
+        else:
+            headers = _answer_headers(etag, None)
+        # A copy: whatever sits outside may change the message's list, never the cached one.
+        await send({"type": "http.response.start", "status": status, "headers": list(headers)})
         await send({"type": "http.response.body", "body": body})
+        return status

@@ -19,7 +19,12 @@ from starlette.routing import Match, Mount
 
 from promptvault.server.metrics import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["SECURITY_HEADERS", "HttpSemanticsMiddleware", "allowed_methods"]
+__all__ = [
+    "SECURITY_HEADERS",
+    "HttpSemanticsMiddleware",
+    "allowed_methods",
+    "with_security_headers",
+]
 
 # No inline script or style anywhere: a payload that slipped past escaping still could not
 # run. Pages are never framed.
@@ -82,7 +87,8 @@ def allowed_methods(routes: Iterable[Any], scope: Scope) -> list[str]:
     return [*methods, "OPTIONS"]
 
 
-def _with_security_headers(headers: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+def with_security_headers(headers: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` and, after them, each security header they do not set themselves."""
     present = {name.lower() for name, _ in headers}
     return [*headers, *((n, v) for n, v in _RAW_SECURITY if n not in present)]
 
@@ -110,7 +116,7 @@ class HttpSemanticsMiddleware:
         async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = dict(message)
-                message["headers"] = _with_security_headers(list(message.get("headers", [])))
+                message["headers"] = with_security_headers(list(message.get("headers", [])))
             elif head and message["type"] == "http.response.body" and message.get("body"):
                 message = dict(message)
                 message["body"] = b""
@@ -132,7 +138,7 @@ class HttpSemanticsMiddleware:
 
     @staticmethod
     async def _options(allow: list[str], send: Send) -> None:
-        headers = _with_security_headers(
+        headers = with_security_headers(
             [(b"allow", ", ".join(allow).encode()), (b"content-length", b"0")]
         )
         await send({"type": "http.response.start", "status": 204, "headers": headers})
