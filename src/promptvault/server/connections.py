@@ -169,20 +169,22 @@ class GuardedH11Protocol(H11Protocol):
         super().connection_made(transport)
         limits = self._limits()
         self._header_timer: asyncio.TimerHandle | None = None
+        self._head_since: float | None = None
         if len(self.connections) > limits.max_connections:
             self.app = _overloaded
             log.warning("connection limit (%d) reached: answering 503", limits.max_connections)
-        self._arm_header_timer()
+        self._start_head_clock()
 
     def data_received(self, data: bytes) -> None:
         """Start the clock on a new request's first byte; stop it when its head is in."""
-        waiting = self.cycle is None or self.cycle.response_complete
-        if waiting and self._header_timer is None:
-            self._arm_header_timer()
+        if self._head_since is None and (self.cycle is None or self.cycle.response_complete):
+            self._start_head_clock()
         before = self.cycle
         super().data_received(data)
         if self.cycle is not before:  # a complete request head was parsed
-            self._cancel_header_timer()
+            # Only the clock stops: the timer stays, and when it fires it finds no head
+            # waiting (or the next one's start), so a request costs no timer of its own.
+            self._head_since = None
 
     def shutdown(self) -> None:
         """End the change streams first: an open stream is a response in progress, which
@@ -195,9 +197,12 @@ class GuardedH11Protocol(H11Protocol):
         self._cancel_header_timer()
         super().connection_lost(exc)
 
-    def _arm_header_timer(self) -> None:
+    def _start_head_clock(self) -> None:
         timeout = self._limits().header_timeout
-        if timeout > 0:
+        if timeout <= 0:
+            return
+        self._head_since = self.loop.time()
+        if self._header_timer is None:
             self._header_timer = self.loop.call_later(timeout, self._header_timeout)
 
     def _cancel_header_timer(self) -> None:
@@ -208,7 +213,11 @@ class GuardedH11Protocol(H11Protocol):
 
     def _header_timeout(self) -> None:
         self._header_timer = None
-        if self.cycle is not None and not self.cycle.response_complete:
-            return  # a request is being answered: not ours to cut
-        if not self.transport.is_closing():
+        since = self._head_since
+        if since is None:
+            return  # no head is waiting; the next request's first byte starts the clock
+        left = since + self._limits().header_timeout - self.loop.time()
+        if left > 0:  # the head waiting now started after this timer was set
+            self._header_timer = self.loop.call_later(left, self._header_timeout)
+        elif not self.transport.is_closing():
             self.transport.close()
