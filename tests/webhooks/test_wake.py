@@ -3,6 +3,7 @@ PostgreSQL by LISTEN/NOTIFY): the webhook leaves long before the next poll."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from starlette.testclient import TestClient
@@ -13,7 +14,7 @@ from promptvault.server.app import create_app
 from promptvault.webhooks.dispatcher import Dispatcher
 
 from .conftest import fast_settings
-from .receiver import Receiver
+from .receiver import Received, Receiver
 
 
 def test_a_change_wakes_the_dispatcher_on_postgres(
@@ -51,5 +52,40 @@ def test_a_change_committed_in_this_process_wakes_the_dispatcher(
         wait_until(lambda: len(sink.requests) == 1, what="the woken delivery", timeout=30)
         assert sink.requests[0].json["data"]["label"] == "canary"
     finally:
+        dispatcher.stop()
+        vault.close()
+
+
+def test_changes_committed_while_every_endpoint_is_busy_follow_at_once(
+    sqlite_url: str, home: Path, sink: Receiver
+) -> None:
+    """Rounds woken while every subscription is mid-delivery are skipped; what was
+    committed meanwhile goes out as soon as that delivery is recorded, not at the poll."""
+    vault = Vault(fast_settings(sqlite_url, home, webhook_poll_interval=300.0))
+    dispatcher = Dispatcher(vault.webhooks)
+    held, release = threading.Event(), threading.Event()
+
+    def answer(got: Received) -> int:
+        if not held.is_set():
+            held.set()
+            release.wait(30)
+        return 200
+
+    sink.answer = answer  # type: ignore[assignment]
+    try:
+        vault.push("team/support", template="v1", author="setup")
+        vault.webhooks.create(sink.url, event_types=["label.moved"], actor="admin")
+        dispatcher.start()
+        wait_until(lambda: dispatcher.rounds >= 1, what="the dispatcher's first look")
+        vault.set_label("team/support", "canary", 1, actor="alice")
+        wait_until(held.is_set, what="the first delivery in flight")
+        for label in ("beta", "gamma"):  # each commit wakes a round that finds it busy
+            vault.set_label("team/support", label, 1, actor="alice")
+        release.set()
+        wait_until(lambda: len(sink.requests) == 3, what="the later moves", timeout=30)
+        labels = [r.json["data"]["label"] for r in sink.requests]
+        assert labels == ["canary", "beta", "gamma"]
+    finally:
+        release.set()
         dispatcher.stop()
         vault.close()

@@ -96,6 +96,8 @@ class Dispatcher:
         self._outcomes: list[_Outcome] = []
         self._unrecorded: dict[int, int] = {}  # subscription id -> outcomes not yet written
         self._head = 0  # the newest event id a round has seen
+        self._known: frozenset[int] = frozenset()  # the enabled subscriptions last read
+        self._deferred = False  # a round was skipped: every subscription was busy
         self._unwatch: Callable[[], None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -199,8 +201,16 @@ class Dispatcher:
         busy = {key for key, f in self._inflight.items() if not f.done()}
         with self._lock:
             busy |= set(self._unrecorded)
+            # Every subscription is mid-delivery or waiting for its outcomes to be written
+            # (during a burst of writes, at most every commit): nothing could start, and a
+            # round's reads would only add work beside the writers. The recording that
+            # frees one starts the next round.
+            self._deferred = bool(self._known) and self._known <= busy
+            if self._deferred:
+                return False
         with self.db.read_work() as work:
             subscriptions = work.webhooks.enabled()
+        self._known = frozenset(s["id"] for s in subscriptions)
         if not subscriptions:
             return False
         head = self.feed.last_id()
@@ -381,9 +391,10 @@ class Dispatcher:
         # is audited, and that stays durable.
         disabling = any(o.disable for o in batch)
         # A new round at once only when a recorded subscription is still behind the newest
-        # event seen (more of its events are due now); one that caught up, or waits for a
-        # retry, is picked up by the next event's wake-up or the next poll. Each round
-        # costs the database a few reads, beside every writer.
+        # event seen (more of its events are due now), or a round was skipped meanwhile
+        # because all were busy; one that caught up, or waits for a retry, is picked up by
+        # the next event's wake-up or the next poll. Each round costs the database a few
+        # reads, beside every writer.
         behind = any(
             "cursor" in changes and int(changes["cursor"]) < self._head
             for _, changes, _ in final.values()
@@ -400,8 +411,8 @@ class Dispatcher:
                     self._unrecorded[key] -= 1
                     if not self._unrecorded[key]:
                         del self._unrecorded[key]
-            if behind:
-                self._wake.set()
+                if behind or self._deferred:
+                    self._wake.set()
         return len(batch)
 
     def _record_loop(self) -> None:
