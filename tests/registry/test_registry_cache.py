@@ -116,3 +116,41 @@ def test_warm_get_uses_the_memo_and_still_sees_label_moves(
     finally:
         reader.close()
         writer.close()
+
+
+def test_label_or_version_given_apart_use_the_memo_and_see_label_moves(
+    database_url: str, clock: FakeClock, monkeypatch: Any
+) -> None:
+    """``get("p", label="staging")`` is what the server's resolve does for ``?label=``."""
+    settings = Settings(database_url=database_url, label_ttl=2.0)
+    reader = Vault(settings, clock=clock)
+    writer = Vault(settings)
+    try:
+        writer.push("p", template="one")
+        writer.push("p", template="two", labels=["staging"])
+        resolver = reader.registry.resolver
+        assert resolver.get("p", label="staging").version == 2
+        assert resolver.get("p", version=1).labels == ("production",)
+        picks: list[Any] = []
+        real_pick = resolver.pick
+        monkeypatch.setattr(
+            resolver, "pick", lambda ref, **kw: picks.append(ref) or real_pick(ref, **kw)
+        )
+        for _ in range(20):  # warm: neither parsed nor picked again
+            assert resolver.get("p", label="staging").version == 2
+            assert resolver.get("p", version=1).labels == ("production",)
+        assert picks == []
+        # The memo keeps label and version apart from the plain reference.
+        assert resolver.get("p").version == 1
+        writer.set_label("p", "staging", 1)  # another process: seen after the TTL
+        clock.advance(1.0)
+        assert resolver.get("p", label="staging").version == 2
+        clock.advance(1.5)
+        assert resolver.get("p", label="staging").version == 1
+        assert resolver.get("p", version=1).labels == ("production", "staging")
+        reader.set_label("p", "staging", 2)  # this process: seen at once
+        assert resolver.get("p", label="staging").version == 2
+        assert resolver.get("p", version=1).labels == ("production",)
+    finally:
+        reader.close()
+        writer.close()

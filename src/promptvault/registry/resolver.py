@@ -152,9 +152,13 @@ class Resolver:
         self._compiled: dict[tuple[str, int], _Compiled] = {}
         # ref string -> (expires, compiled, generation)
         self._hot: dict[str, tuple[float, _Compiled, int]] = {}
-        # ref string -> (expires, version, generation): the same memo for ``get``, so a
-        # build (which resolves, then renders) costs what a render costs on the warm path.
-        self._hot_versions: dict[str, tuple[float, PromptVersion, int]] = {}
+        # ref string, or (ref, label, version) when those are given apart -> (expires,
+        # version, generation): the same memo for ``get``, so a build (which resolves, then
+        # renders) costs what a render costs on the warm path, and so does a resolve that
+        # names its label as a parameter (what the SDK sends the server).
+        self._hot_versions: dict[
+            str | tuple[str, str | None, int | None], tuple[float, PromptVersion, int]
+        ] = {}
 
     # --- invalidation ---------------------------------------------------------------
 
@@ -266,11 +270,10 @@ class Resolver:
         include_archived: bool = False,
     ) -> Any:
         """The PromptVersion a reference points at now, with its labels."""
-        memo = label is None and version is None
-        if memo:
-            hot = self._hot_versions.get(ref)
-            if hot is not None and hot[0] > self.clock() and hot[2] == self._gen:
-                return hot[1]
+        memo = ref if label is None and version is None else (ref, label, version)
+        hot = self._hot_versions.get(memo)
+        if hot is not None and hot[0] > self.clock() and hot[2] == self._gen:
+            return hot[1]
         parsed = parse_ref(ref, label=label, version=version)
         state, number, resolved = self.pick(parsed, include_archived=include_archived)
         key = (number, resolved)
@@ -281,11 +284,11 @@ class Resolver:
                 update={"labels": state.labels_for(number), "resolved_label": resolved}
             )
             state.resolved[key] = found
-        if memo and not state.archived:
+        if not state.archived:
             # Until the pointers are re-read: even name@7 carries its labels, which move.
             if len(self._hot_versions) >= _HOT_MAX:
                 self._hot_versions.clear()
-            self._hot_versions[ref] = (state.expires, found, self._gen)
+            self._hot_versions[memo] = (state.expires, found, self._gen)
         return found
 
     # --- compile and render ---------------------------------------------------------
