@@ -33,6 +33,7 @@ _PREFIX = "/v1/prompts/"
 _SUFFIX = "/resolve"
 _SHORTEST = len(_PREFIX) + len(_SUFFIX) + 1
 _HEADERS_MAX = 10_000  # cached header lists (one per answer body held by the resolve memo)
+_QUERIES_MAX = 1_000  # parsed query strings (clients send a few: ``label=production``...)
 
 
 class _RouteLabel:
@@ -78,6 +79,7 @@ class ResolveFastPath:
         # id(body) -> (body, headers): the resolve memo hands back the same bytes object
         # for a cached answer, so identity says these headers were made for it.
         self._headers: dict[int, tuple[bytes, list[tuple[bytes, bytes]]]] = {}
+        self._queries: dict[bytes, dict[str, str]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":
@@ -95,9 +97,20 @@ class ResolveFastPath:
         finally:
             self.metrics.observe("GET", RESOLVE_TEMPLATE, status, time.perf_counter() - start)
 
+    def _query(self, raw: bytes) -> dict[str, str]:
+        """The parsed query string; the few that clients send are parsed once (read-only)."""
+        if not raw:
+            return {}
+        query = self._queries.get(raw)
+        if query is None:
+            query = dict(parse_qsl(raw.decode("latin-1")))
+            if len(self._queries) >= _QUERIES_MAX:
+                self._queries.clear()
+            self._queries[raw] = query
+        return query
+
     async def _answer(self, scope: Scope, receive: Receive, send: Send, path: str) -> int:
-        raw_query = scope["query_string"]
-        query = dict(parse_qsl(raw_query.decode("latin-1"))) if raw_query else {}
+        query = self._query(scope["query_string"])
         api_key, if_none_match = _request_headers(scope)
         try:
             status, body, etag = await resolve_answer(
