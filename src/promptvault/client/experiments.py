@@ -28,15 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 from promptvault.client._api import Call
-from promptvault.client._routing import (
-    RunningEntry,
-    batch_call,
-    exposure_event,
-    outcome_event,
-    running_call,
-    send_failed,
-    variant_version,
-)
+from promptvault.client._routing import running_call
 from promptvault.client._routing_sync import ExperimentRouting
 from promptvault.experiments.models import (
     CheckResult,
@@ -45,15 +37,7 @@ from promptvault.experiments.models import (
     IngestResult,
 )
 
-__all__ = [
-    "ClientExperiments",
-    "RunningEntry",
-    "batch_call",
-    "exposure_event",
-    "outcome_event",
-    "send_failed",
-    "variant_version",
-]
+__all__ = ["ClientExperiments"]
 
 
 def _path(name: str, *suffix: str) -> str:
