@@ -10,21 +10,16 @@ refuse, or odd stored data returns None, and the full command runs instead
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from promptvault.cli._fastpath import FullPath, database_path, options
+from promptvault.cli._fastpath import FullPath, database_path, options, stored_time
 
 __all__ = ["list_fast"]
 
 _FILTERS = {"--tag": "tag", "-t": "tag", "--search": "search", "-s": "search", "--folder": "folder"}
 # RegistryReads.list_prompts checks each filter as text of at most this many characters.
 _FILTER_MAX = 1000
-
-
-def _stored_time(text: str) -> datetime:
-    """A stored naive-UTC time, aware as the full path's column type returns it."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def _json_time(value: datetime) -> str:
@@ -43,8 +38,8 @@ def _summary(stored: Any) -> dict[str, Any]:
         "latest_hash": stored.latest_hash,
         "labels": stored.labels,
         "archived": stored.archived,
-        "created_at": _stored_time(stored.created_at),
-        "updated_at": _stored_time(stored.updated_at),
+        "created_at": stored_time(stored.created_at),
+        "updated_at": stored_time(stored.updated_at),
         "updated_by": stored.updated_by,
     }
 

@@ -14,9 +14,10 @@ import functools
 import os
 import re
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["FullPath", "database_path", "options", "settings_fields"]
+__all__ = ["FullPath", "database_path", "options", "settings_fields", "stored_time"]
 
 
 class FullPath(Exception):
@@ -124,3 +125,9 @@ def options(
             raise FullPath
         values[name] = value
     return positional, given, values
+
+
+def stored_time(text: str) -> datetime:
+    """A time as ``storage/sqlite_reads.py`` reads it (naive UTC text), aware as the full
+    path's column type returns it."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from promptvault.cli._fastpath import FullPath, database_path, options
+from promptvault.cli._fastpath import FullPath, database_path, options, stored_time
 
 __all__ = ["get_fast", "render_fast", "show_fast"]
 
@@ -130,11 +130,9 @@ def _version(args: list[str]) -> tuple[Any, bool]:
     if more:
         raise FullPath
     found = _lookup(ref)
-    from datetime import UTC, datetime
     from types import SimpleNamespace
 
-    # Stored naive UTC, read back aware as the full path's column type does.
-    created = datetime.fromisoformat(found.created_at).replace(tzinfo=UTC)
+    created = stored_time(found.created_at)
     return SimpleNamespace(**{**found.__dict__, "created_at": created}), "--json" in flags
 
 

@@ -19,13 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from promptvault._values import JSON_MAX_DEPTH
 from promptvault.storage.revisions import cached_head
 
 __all__ = ["StoredSummary", "StoredVersion", "read_summaries", "read_version"]
 
-# entities.JSON_MAX_DEPTH: deeper stored JSON is cut off by entities.clamp_json on the full
-# path, so a value that might be that deep is left to it.
-_JSON_MAX_DEPTH = 64
 _LATEST = "latest"
 _DEFAULT_LABEL = "production"
 # How SQLAlchemy stores a DateTime on SQLite; anything else is left to its own parser.
@@ -131,9 +129,11 @@ def _read(
     kind, syntax, template, config, schema, message, author, created_at, digest = row
     if syntax not in ("mustache", "jinja"):
         return None  # other engines (langfuse) render through the full path
+    # Deeper stored JSON is cut off by _values.clamp_json on the full path: a value that
+    # might be that deep (a bracket count over-counts) is left to it.
     texts = [t for t in (template, config, schema) if t is not None]
     if not all(isinstance(t, str) for t in texts) or any(
-        t.count("[") + t.count("{") > _JSON_MAX_DEPTH for t in texts
+        t.count("[") + t.count("{") > JSON_MAX_DEPTH for t in texts
     ):
         return None
     if not all(isinstance(v, str) for v in (message, author, created_at, digest)):
