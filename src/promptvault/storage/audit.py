@@ -39,10 +39,8 @@ __all__ = [
     "GENESIS_HASH",
     "append",
     "canonical_json",
-    "entries",
     "entry_hash",
     "head",
-    "to_entry",
     "verify_chain",
 ]
 
@@ -146,64 +144,6 @@ def head(session: Session) -> tuple[int, str] | None:
     """``(seq, hash)`` of the newest entry, or None for an empty log."""
     row = session.execute(_HEAD).first()
     return (int(row[0]), str(row[1])) if row is not None else None
-
-
-def to_entry(row: AuditRow) -> AuditEntry:
-    """The entity for one audit row."""
-    return AuditEntry(
-        seq=row.seq,
-        at=row.at,
-        actor=row.actor,
-        action=row.action,
-        target=row.target,
-        details=dict(row.details or {}),
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-    )
-
-
-def entries(
-    session: Session,
-    *,
-    since: datetime | None = None,
-    actor: str | None = None,
-    action: str | None = None,
-    target: str | None = None,
-    limit: int | None = None,
-    after_seq: int | None = None,
-    before_seq: int | None = None,
-    newest_first: bool = False,
-) -> list[AuditEntry]:
-    """Entries oldest first (or ``newest_first``), filtered; ``after_seq`` / ``before_seq``
-    page on from a previous answer.
-
-    ``action`` ending in ``.`` or ``*`` matches a prefix (``label.`` = every label move);
-    ``target`` ending in ``*`` matches a prefix.
-    """
-    query = select(AuditRow).order_by(AuditRow.seq.desc() if newest_first else AuditRow.seq)
-    if since is not None:
-        query = query.where(AuditRow.at >= since)
-    if actor is not None:
-        query = query.where(AuditRow.actor == actor)
-    if action is not None:
-        if action.endswith(("*", ".")):
-            prefix = action.rstrip("*")
-            query = query.where(AuditRow.action.startswith(prefix, autoescape=True))
-        else:
-            query = query.where(AuditRow.action == action)
-    if target is not None:
-        if target.endswith("*"):
-            prefix = target.rstrip("*")
-            query = query.where(AuditRow.target.startswith(prefix, autoescape=True))
-        else:
-            query = query.where(AuditRow.target == target)
-    if after_seq is not None:
-        query = query.where(AuditRow.seq > after_seq)
-    if before_seq is not None:
-        query = query.where(AuditRow.seq < before_seq)
-    if limit is not None:
-        query = query.limit(limit)
-    return [to_entry(row) for row in session.execute(query).scalars()]
 
 
 def _broken(checked: int, seq: int | None, problem: str, reason: str) -> AuditReport:

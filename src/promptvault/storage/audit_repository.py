@@ -10,13 +10,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from promptvault.entities import AuditEntry, AuditReport
 from promptvault.storage import audit
 from promptvault.storage.checkpoints import AuditAnchor, Checkpoint, WitnessHead, checkpoints
+from promptvault.storage.tables import AuditRow
 
 __all__ = ["AuditRepository"]
+
+
+def _entry(row: AuditRow) -> AuditEntry:
+    return AuditEntry(
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        target=row.target,
+        details=dict(row.details or {}),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
 
 
 class AuditRepository:
@@ -37,18 +52,36 @@ class AuditRepository:
         before_seq: int | None = None,
         newest_first: bool = False,
     ) -> list[AuditEntry]:
-        """Entries, filtered and paged (see :func:`promptvault.storage.audit.entries`)."""
-        return audit.entries(
-            self._session,
-            since=since,
-            actor=actor,
-            action=action,
-            target=target,
-            limit=limit,
-            after_seq=after_seq,
-            before_seq=before_seq,
-            newest_first=newest_first,
-        )
+        """Entries oldest first (or ``newest_first``), filtered; ``after_seq`` /
+        ``before_seq`` page on from a previous answer.
+
+        ``action`` ending in ``.`` or ``*`` matches a prefix (``label.`` = every label move);
+        ``target`` ending in ``*`` matches a prefix.
+        """
+        query = select(AuditRow).order_by(AuditRow.seq.desc() if newest_first else AuditRow.seq)
+        if since is not None:
+            query = query.where(AuditRow.at >= since)
+        if actor is not None:
+            query = query.where(AuditRow.actor == actor)
+        if action is not None:
+            if action.endswith(("*", ".")):
+                prefix = action.rstrip("*")
+                query = query.where(AuditRow.action.startswith(prefix, autoescape=True))
+            else:
+                query = query.where(AuditRow.action == action)
+        if target is not None:
+            if target.endswith("*"):
+                prefix = target.rstrip("*")
+                query = query.where(AuditRow.target.startswith(prefix, autoescape=True))
+            else:
+                query = query.where(AuditRow.target == target)
+        if after_seq is not None:
+            query = query.where(AuditRow.seq > after_seq)
+        if before_seq is not None:
+            query = query.where(AuditRow.seq < before_seq)
+        if limit is not None:
+            query = query.limit(limit)
+        return [_entry(row) for row in self._session.execute(query).scalars()]
 
     def head(self) -> tuple[int, str] | None:
         """``(seq, hash)`` of the newest entry, or None for an empty log."""
