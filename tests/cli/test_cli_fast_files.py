@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,7 @@ import pytest
 from promptvault.cli._app import build_app
 from promptvault.cli._fastfiles import check_fast, push_fast
 
-from .test_cli_fast_read import PROBE, run
+from .quick_paths import HEAVY, among, probe, run, same_as_full
 
 FILES = {
     "prompts/support.yaml": """
@@ -117,11 +115,8 @@ def test_check_prints_what_the_full_command_prints(
     project: Path, capsys: pytest.CaptureFixture[str], args: list[str], status: int
 ) -> None:
     _write(project, {"bad/hello.yaml": BAD})
-    assert check_fast(args[1:]) == status
-    capsys.readouterr()
-    fast = run(args, capsys, fast=True)
-    assert fast == run(args, capsys, fast=False)
-    assert fast[0] == status and (fast[1] or fast[2])
+    _, out, err = same_as_full(check_fast, args, capsys, status=status)
+    assert out or err
 
 
 def test_check_reports_problems_at_their_place(
@@ -177,11 +172,7 @@ def test_an_unchanged_push_prints_what_the_full_command_prints(
     project: Path, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
     before = _versions(project)
-    assert push_fast(args[1:]) == 0
-    capsys.readouterr()
-    fast = run(args, capsys, fast=True)
-    assert fast == run(args, capsys, fast=False)
-    assert fast[0] == 0 and "unchanged" in fast[1]
+    assert "unchanged" in same_as_full(push_fast, args, capsys)[1]
     assert _versions(project) == before
 
 
@@ -284,11 +275,6 @@ def test_other_registries_go_to_the_full_command(
 def test_check_and_an_unchanged_push_load_no_database_layer_typer_or_pydantic(
     project: Path, args: list[str], out: str
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True, check=False
-    )
-    report = json.loads(done.stderr.strip().splitlines()[-1])
-    assert report["code"] == 0
-    assert done.stdout.endswith(out)
-    heavy = ("sqlalchemy", "alembic", "typer", "click", "pydantic", "jsonschema", "rich")
-    assert [m for m in report["modules"] if m.split(".")[0] in heavy] == []
+    code, printed, modules = probe(args)
+    assert code == 0 and printed.endswith(out)
+    assert among(modules, (*HEAVY, "rich")) == []

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from promptvault import Vault
 from promptvault.cli._fastlist import list_fast
 from promptvault.config import Settings
 
-from .test_cli_fast_read import PROBE, run
+from .quick_paths import HEAVY, among, probe, run, same_as_full
 
 
 @pytest.fixture
@@ -65,11 +63,7 @@ COVERED = [
 def test_covered_listings_print_what_the_full_command_prints(
     home: Path, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
-    assert list_fast(args[1:]) == 0
-    capsys.readouterr()
-    fast = run(args, capsys, fast=True)
-    assert fast == run(args, capsys, fast=False)
-    assert fast[0] == 0 and fast[1]
+    assert same_as_full(list_fast, args, capsys)[1]
 
 
 def test_the_listing_is_read_as_the_registry_reads_it(
@@ -94,15 +88,8 @@ def test_an_empty_registry_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("PROMPTVAULT_HOME", str(folder))
     monkeypatch.chdir(tmp_path)
     Vault(Settings(home=folder)).close()
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(args=["list"])],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    report = json.loads(done.stderr.strip().splitlines()[-1])
-    assert (report["code"], done.stdout) == (0, "no prompts\n")
-    assert "sqlalchemy" not in report["modules"]
+    code, out, modules = probe(["list"])
+    assert (code, out, among(modules, HEAVY)) == (0, "no prompts\n", [])
 
 
 UNCOVERED = [
@@ -143,14 +130,7 @@ def test_a_missing_database_or_a_server_goes_to_the_full_command(
 
 
 def test_a_listing_loads_no_database_layer_typer_or_pydantic(home: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(args=["list", "--json", "-t", "cs"])],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    report = json.loads(done.stderr.strip().splitlines()[-1])
-    assert report["code"] == 0
-    assert [p["name"] for p in json.loads(done.stdout)] == ["Alpha", "support"]
-    heavy = ("sqlalchemy", "alembic", "typer", "click", "pydantic", "jsonschema", "rich")
-    assert [m for m in report["modules"] if m.split(".")[0] in heavy] == []
+    code, out, modules = probe(["list", "--json", "-t", "cs"])
+    assert code == 0
+    assert [p["name"] for p in json.loads(out)] == ["Alpha", "support"]
+    assert among(modules, (*HEAVY, "rich")) == []

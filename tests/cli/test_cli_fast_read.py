@@ -4,23 +4,20 @@ to it."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from promptvault import Vault
-from promptvault.cli import main
-from promptvault.cli._app import build_app
 from promptvault.cli._fastpath import settings_fields
 from promptvault.cli._fastread import get_fast, render_fast, show_fast
 from promptvault.config import Settings
 from promptvault.storage.migrate import head_revision as alembic_side_head
 from promptvault.storage.revisions import cached_head
+
+from .quick_paths import HEAVY, among, probe, run, same_as_full
 
 SCHEMA = {
     "type": "object",
@@ -63,20 +60,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield folder
 
 
-def run(args: list[str], capsys: pytest.CaptureFixture[str], *, fast: bool) -> tuple[int, str, str]:
-    """Exit status, stdout and stderr of ``promptvault ARGS`` (``fast``: through ``main``)."""
-    code: object = 0
-    try:
-        if fast:
-            main(args)
-        else:
-            build_app()(args=args, prog_name="promptvault")
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return int(code or 0), out.out, out.err
-
-
 COVERED = [
     ["render", "support", "--var", "company=Acme", "--var", "count:=3"],
     ["render", "support", "-v", "company=Acme", "-v", 'tier:={"pro": true}', "--json"],
@@ -91,12 +74,7 @@ COVERED = [
 def test_covered_renders_print_what_the_full_command_prints(
     home: Path, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
-    assert render_fast(args[1:]) == 0
-    capsys.readouterr()
-    fast = run(args, capsys, fast=True)
-    full = run(args, capsys, fast=False)
-    assert fast == full
-    assert fast[0] == 0 and fast[1]
+    assert same_as_full(render_fast, args, capsys)[1]
 
 
 UNCOVERED = [
@@ -178,18 +156,6 @@ def test_the_head_it_checks_is_the_migrations_head() -> None:
     assert cached_head() == alembic_side_head()
 
 
-PROBE = """
-import json, sys
-from promptvault.cli import main
-try:
-    main({args!r})
-except SystemExit as exc:
-    code = exc.code
-sys.stdout.flush()
-sys.stderr.write(json.dumps({{"code": code, "modules": sorted(sys.modules)}}))
-"""
-
-
 @pytest.mark.parametrize(
     ("args", "starts"),
     [
@@ -201,14 +167,9 @@ sys.stderr.write(json.dumps({{"code": code, "modules": sorted(sys.modules)}}))
 def test_a_covered_read_loads_no_database_layer_typer_or_pydantic(
     home: Path, args: list[str], starts: str
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True, check=False
-    )
-    report = json.loads(done.stderr.strip().splitlines()[-1])
-    assert report["code"] == 0
-    assert done.stdout.startswith(starts)
-    heavy = ("sqlalchemy", "alembic", "typer", "click", "pydantic", "jsonschema", "jinja2")
-    assert [m for m in report["modules"] if m.split(".")[0] in heavy] == []
+    code, out, modules = probe(args)
+    assert code == 0 and out.startswith(starts)
+    assert among(modules, (*HEAVY, "jinja2")) == []
 
 
 SHOWN = [
@@ -225,11 +186,7 @@ SHOWN = [
 def test_show_prints_what_the_full_command_prints(
     home: Path, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
-    assert show_fast(args[1:]) == 0
-    capsys.readouterr()
-    fast = run(args, capsys, fast=True)
-    assert fast == run(args, capsys, fast=False)
-    assert fast[0] == 0 and fast[1].startswith(args[1].split("@")[0])
+    assert same_as_full(show_fast, args, capsys)[1].startswith(args[1].split("@")[0])
 
 
 @pytest.mark.parametrize(
@@ -265,11 +222,7 @@ GOT = [
 def test_get_prints_what_the_full_command_prints(
     home: Path, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
-    assert get_fast(args[1:]) == 0
-    capsys.readouterr()
-    fast = run(args, capsys, fast=True)
-    assert fast == run(args, capsys, fast=False)
-    assert fast[0] == 0 and fast[1]
+    assert same_as_full(get_fast, args, capsys)[1]
 
 
 @pytest.mark.parametrize(

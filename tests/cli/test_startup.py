@@ -6,11 +6,9 @@ answers before Typer is imported.)
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
+
+from .quick_paths import among, probe
 
 HEAVY = (
     "sqlalchemy",
@@ -27,17 +25,6 @@ HEAVY = (
     "promptvault.templating",
 )
 
-PROBE = """
-import json, sys
-from promptvault.cli import main
-try:
-    main({args!r})
-except SystemExit as exc:
-    code = exc.code
-sys.stdout.flush()
-sys.stderr.write(json.dumps({{"code": code, "modules": sorted(sys.modules)}}))
-"""
-
 
 @pytest.mark.parametrize(
     "args",
@@ -51,19 +38,15 @@ sys.stderr.write(json.dumps({{"code": code, "modules": sorted(sys.modules)}}))
     ],
 )
 def test_no_heavy_imports(args: list[str]) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True, check=False
-    )
-    report = json.loads(done.stderr.strip().splitlines()[-1])
-    assert report["code"] in (0, None)
-    loaded = [m for m in report["modules"] if m.split(".")[0] in HEAVY or m.startswith(HEAVY)]
-    assert loaded == []
+    code, out, modules = probe(args)
+    assert code == 0
+    assert among(modules, HEAVY) == []
     if args in (["--version"], ["-V"]):
-        assert not [m for m in report["modules"] if m.startswith(("typer", "pydantic"))]
+        assert among(modules, ("typer", "pydantic")) == []
     if args[-1] in ("--version", "-V"):
-        assert done.stdout == "promptvault 0.1.0\n"
+        assert out == "promptvault 0.1.0\n"
     else:
-        assert done.stdout.startswith("Usage: ")
+        assert out.startswith("Usage: ")
 
 
 def test_colour_only_on_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
