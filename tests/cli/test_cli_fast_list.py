@@ -129,6 +129,21 @@ def test_a_missing_database_or_a_server_goes_to_the_full_command(
     assert list_fast([]) is None
 
 
+def test_a_time_stored_in_another_form_goes_to_the_full_command(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Not as SQLAlchemy writes it: its own parser reads the offset (12:30+02:00 is 10:30 UTC),
+    # which the quick path's reading would not.
+    with sqlite3.connect(home / "promptvault.db") as conn:
+        conn.execute(
+            "UPDATE prompts SET updated_at = '2024-05-01 12:30:00+02:00' WHERE name = 'teamx'"
+        )
+    for args in (["list"], ["list", "--json"]):
+        assert list_fast(args[1:]) is None
+        assert run(args, capsys, fast=True) == run(args, capsys, fast=False)
+    assert "2024-05-01 10:30" in run(["list"], capsys, fast=True)[1]
+
+
 def test_a_listing_loads_no_database_layer_typer_or_pydantic(home: Path) -> None:
     code, out, modules = probe(["list", "--json", "-t", "cs"])
     assert code == 0

@@ -152,6 +152,22 @@ def test_a_schema_that_is_not_current_goes_to_the_full_command(home: Path) -> No
     assert render_fast(args) is None
 
 
+def test_a_time_stored_in_another_form_goes_to_the_full_command(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Not as SQLAlchemy writes it: its own parser reads the offset (12:30+02:00 is 10:30 UTC),
+    # which the quick path's reading would not.
+    with sqlite3.connect(home / "promptvault.db") as conn:
+        conn.execute(
+            "UPDATE prompt_versions SET created_at = '2024-05-01 12:30:00+02:00' WHERE version = 1"
+        )
+    for args in (["show", "support@1"], ["get", "support@1"]):
+        quick = show_fast if args[0] == "show" else get_fast
+        assert quick(args[1:]) is None
+        assert run(args, capsys, fast=True) == run(args, capsys, fast=False)
+    assert "2024-05-01 10:30" in run(["show", "support@1"], capsys, fast=True)[1]
+
+
 def test_the_head_it_checks_is_the_migrations_head() -> None:
     assert cached_head() == alembic_side_head()
 
