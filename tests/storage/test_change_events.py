@@ -273,3 +273,24 @@ def test_commits_that_appended_events_are_told_to_listeners(vault: Vault) -> Non
     stop()
     vault.set_label("team/listened", "staging", 1, actor="bob")
     assert len(heard) == 1
+
+
+def test_a_failing_listener_neither_fails_the_write_nor_silences_the_others(
+    vault: Vault, caplog: pytest.LogCaptureFixture
+) -> None:
+    heard: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("listener bug")
+
+    stops = [
+        vault.db.on_events_committed(broken),
+        vault.db.on_events_committed(lambda: heard.append("after")),
+    ]
+    with caplog.at_level("WARNING", logger="promptvault.storage.database"):
+        pushed = vault.push("team/heard", template="v1", author="alice")
+    assert pushed.created and vault.get("team/heard").version == 1  # committed all the same
+    assert heard == ["after"]
+    assert any("listener failed" in r.getMessage() for r in caplog.records)
+    for stop in stops:
+        stop()
