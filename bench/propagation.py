@@ -20,13 +20,12 @@ received it (p50/p99/max), and the server's RSS growth per open stream.
 Targets: push p99 < 1 s and max < 2 s; fan-out p99 < 1 s at 2,000 streams; a warm
 ``pv.get`` under 1 us with push on.
 
-Figures (2 shared CPUs, load 6 -> 14 during the run, PostgreSQL 16, default options):
-push on p50 377 ms, p99 1355 ms, max 1411 ms; push off, TTL 60 s p50 29.7 s, p99 59.9 s;
-TTL 5 s p50 2.5 s, p99 5.1 s; no (client, move) pair missed. Warm ``pv.get`` with the
-stream open: 206 ns. 2,000 streams on one server: fan-out p50 341 ms, p99 401 ms, all
-2,000 received; 32 KiB of server RSS per open stream. The push p99 misses its target on
-this machine: each move sets off 100 fetches (one per client) next to 300 polling
-threads in three processes on two CPUs already loaded by others.
+Figures (2 shared CPUs, load 2.3 -> 4.7 during the run, PostgreSQL 16, default options):
+push on p50 155 ms, p99 238 ms, max 254 ms; push off, TTL 60 s p50 28.9 s, p99 55.7 s;
+TTL 5 s p50 2.6 s, p99 5.0 s; no (client, move) pair missed. Warm ``pv.get`` with the
+stream open: 199 ns. 2,000 streams on one server: fan-out p50 634 ms, p99 751 ms, all
+2,000 received; 34 KiB of server RSS per open stream. (An earlier run at load 6 -> 14
+missed the push p99 target: 1,355 ms, with 300 polling threads on two loaded CPUs.)
 """
 
 from __future__ import annotations
