@@ -20,7 +20,7 @@ received it (p50/p99/max), and the server's RSS growth per open stream.
 Targets: push p99 < 1 s and max < 2 s; fan-out p99 < 1 s at 2,000 streams; a warm
 ``pv.get`` under 1 us with push on.
 
-Figures (2 shared CPUs, load 2.3 -> 4.7 during the run, PostgreSQL 16, default options):
+Figures (2 shared CPUs, load 2.3 -> 4.7 during the run, PostgreSQL 15, default options):
 push on p50 155 ms, p99 238 ms, max 254 ms; push off, TTL 60 s p50 28.9 s, p99 55.7 s;
 TTL 5 s p50 2.6 s, p99 5.0 s; no (client, move) pair missed. Warm ``pv.get`` with the
 stream open: 199 ns. 2,000 streams on one server: fan-out p50 634 ms, p99 751 ms, all
