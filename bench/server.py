@@ -6,10 +6,13 @@ from a constant (``bench/bare_app.py``), also with 2 uvicorn workers. A separate
 load-generator process (``wrk`` when installed, else this script's own asyncio+httpx
 generator) drives them in interleaved rounds (``--duration`` seconds each in all), pinned
 to the last CPU while the servers keep the others (when there are two or more), and the
-servers' CPU time per request is reported beside req/s. The bare peer routes through
-Starlette's router: it has no pre-router fast path like promptvault's resolve (the output
-says so). Then ``--soak`` seconds of load on promptvault, reporting the server processes'
-RSS at the start and at the end.
+servers' CPU time per request is reported beside req/s, with the spread of the per-round
+ratios (each round's two runs are back to back, so it shows how much the machine's other
+load moved the figure) and the system load average. The bare peer routes through
+Starlette's router: it has no pre-router fast path like promptvault's resolve, and it
+answers with fewer headers (no ETag or security headers); the output says both. Then
+``--soak`` seconds of load on promptvault, reporting the server processes' RSS at the start
+and at the end.
 
     python bench/server.py                          # both databases, 10 s runs, 30 s soak
     python bench/server.py --db sqlite --soak 600   # the full 10-minute soak
@@ -249,6 +252,16 @@ def run_python(url: str, key: str, duration: float, concurrency: int) -> dict[st
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
+def _cpu_us(run: dict[str, Any]) -> float:
+    return float(run["cpu_s"]) / max(int(run["requests"]), 1) * 1e6
+
+
+def _load_average() -> str:
+    if not hasattr(os, "getloadavg"):
+        return "n/a"
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 # --- one database --------------------------------------------------------------------------
 
 
@@ -292,7 +305,8 @@ def bench_database(kind: str, args: argparse.Namespace, load: Any) -> list[str]:
         base = f"http://127.0.0.1:{port}"
         wait_ready(f"{base}/readyz", server)
         key = (home / "admin.key").read_text().strip()
-        body = httpx.get(f"{base}{PATH}", headers={"Authorization": f"Bearer {key}"}).text
+        answer = httpx.get(f"{base}{PATH}", headers={"Authorization": f"Bearer {key}"})
+        body = answer.text
         bare = subprocess.Popen(
             [
                 sys.executable,
@@ -310,7 +324,8 @@ def bench_database(kind: str, args: argparse.Namespace, load: Any) -> list[str]:
         )
         bare_base = f"http://127.0.0.1:{bare_port}"
         wait_ready(f"{bare_base}{PATH}", bare)
-        assert httpx.get(f"{bare_base}{PATH}").text == body
+        bare_answer = httpx.get(f"{bare_base}{PATH}")
+        assert bare_answer.text == body
 
         contenders = {
             "bare starlette": (f"{bare_base}{PATH}", bare),
@@ -328,6 +343,12 @@ def bench_database(kind: str, args: argparse.Namespace, load: Any) -> list[str]:
                 r = load(url, key, max(1.0, args.duration / ROUNDS), args.concurrency)
                 r["cpu_s"] = tree_cpu_seconds(proc.pid) - cpu
                 rounds[name].append(r)
+        # Each round's two contenders ran back to back, under about the same background load:
+        # the spread of their ratios shows how far that load moved the figure.
+        round_ratios = sorted(
+            _cpu_us(pv) / _cpu_us(peer)
+            for pv, peer in zip(rounds["promptvault"], rounds["bare starlette"], strict=True)
+        )
         results = {}
         for name, runs in rounds.items():
             requests = sum(r["requests"] for r in runs)
@@ -347,8 +368,14 @@ def bench_database(kind: str, args: argparse.Namespace, load: Any) -> list[str]:
         cpu_ratio = results["promptvault"]["cpu_us"] / results["bare starlette"]["cpu_us"]
         lines.append(
             f"{kind:<9}server CPU per request: promptvault / bare = {cpu_ratio:.2f}x"
-            " (target <= 1.2x); the bare peer routes through Starlette's router, it has no"
-            " pre-router fast path like promptvault's resolve"
+            f" (target <= 1.2x; rounds {round_ratios[0]:.2f}x-{round_ratios[-1]:.2f}x)"
+        )
+        lines.append(
+            f"{kind:<9}  the bare peer routes through Starlette's router (no pre-router fast"
+            " path like promptvault's resolve) and answers the same body with"
+            f" {len(bare_answer.headers)} headers to promptvault's {len(answer.headers)}"
+            " (ETag, Cache-Control, security headers), each of which h11 validates per"
+            " response"
         )
         ratio = results["promptvault"]["rps"] / results["bare starlette"]["rps"]
         p99 = results["promptvault"]["p99_ms"]
@@ -422,8 +449,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     for kind in kinds:
+        print(f"load average before {kind}: {_load_average()}", flush=True)
         for line in bench_database(kind, args, load):
             print(line, flush=True)
+    print(f"load average at the end: {_load_average()}")
     return 0
 
 
