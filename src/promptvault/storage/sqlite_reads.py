@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from promptvault._values import JSON_MAX_DEPTH
 from promptvault.storage.revisions import cached_head
 
-__all__ = ["StoredSummary", "StoredVersion", "read_summaries", "read_version"]
+__all__ = ["QuickSummary", "QuickVersion", "read_summaries", "read_version"]
 
 _LATEST = "latest"
 _DEFAULT_LABEL = "production"
@@ -32,8 +32,9 @@ _T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
-class StoredVersion:
-    """What rendering needs of one version, as stored."""
+class QuickVersion:
+    """One version as the quick paths read it (what ``render``, ``show`` and ``get`` need),
+    as stored."""
 
     name: str
     version: int
@@ -50,8 +51,9 @@ class StoredVersion:
 
 
 @dataclass(frozen=True)
-class StoredSummary:
-    """A prompt as a listing shows it (the fields of ``entities.PromptSummary``), as stored."""
+class QuickSummary:
+    """A prompt as ``list`` and ``push`` read it (the fields of ``entities.PromptSummary``),
+    as stored."""
 
     name: str
     description: str
@@ -87,7 +89,7 @@ def _reading(path: str, read: Callable[[sqlite3.Connection], _T | None]) -> _T |
 
 def read_version(
     path: str, name: str, label: str | None, version: int | None
-) -> StoredVersion | None:
+) -> QuickVersion | None:
     """The version ``name@label`` or ``name@version`` points at, or None for "ask the full
     path" (no such file, schema not current, no such prompt, label or version, an archived
     prompt, odd data)."""
@@ -96,7 +98,7 @@ def read_version(
 
 def _read(
     conn: sqlite3.Connection, name: str, label: str | None, version: int | None
-) -> StoredVersion | None:
+) -> QuickVersion | None:
     prompt = conn.execute(
         "SELECT id, latest_version, archived FROM prompts WHERE name = ?", (name,)
     )
@@ -149,7 +151,7 @@ def _read(
     loaded_schema = json.loads(schema) if schema is not None else None
     if not isinstance(loaded_config, dict | None) or not isinstance(loaded_schema, dict | None):
         return None
-    return StoredVersion(
+    return QuickVersion(
         name=name,
         version=number,
         type="chat" if kind == "chat" else "text",
@@ -172,7 +174,7 @@ def read_summaries(
     search: str | None = None,
     folder: str | None = None,
     include_archived: bool = False,
-) -> list[StoredSummary] | None:
+) -> list[QuickSummary] | None:
     """Every prompt the listing's filters keep, sorted by name, or None for "ask the full
     path". The filters are those of ``repositories.list_prompt_rows``, already checked."""
     pattern = f"%{_escape_like(search.lower())}%" if search else None
@@ -197,7 +199,7 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _summaries(conn: sqlite3.Connection, params: tuple[Any, ...]) -> list[StoredSummary] | None:
+def _summaries(conn: sqlite3.Connection, params: tuple[Any, ...]) -> list[QuickSummary] | None:
     rows = conn.execute(_LISTING, params).fetchall()
     tags: dict[int, list[str]] = {row[0]: [] for row in rows}
     for prompt_id, tag in conn.execute("SELECT prompt_id, tag FROM tags ORDER BY tag"):
@@ -216,7 +218,7 @@ def _summaries(conn: sqlite3.Connection, params: tuple[Any, ...]) -> list[Stored
             " JOIN prompts p ON p.id = v.prompt_id AND p.latest_version = v.version"
         ).fetchall()
     )
-    found: list[StoredSummary] = []
+    found: list[QuickSummary] = []
     for prompt_id, name, description, kind, latest, archived, created, updated, by in rows:
         texts = (name, description, created, updated, by)
         if not all(isinstance(t, str) for t in texts) or not isinstance(latest, int):
@@ -224,7 +226,7 @@ def _summaries(conn: sqlite3.Connection, params: tuple[Any, ...]) -> list[Stored
         if not (_TIMESTAMP.fullmatch(created) and _TIMESTAMP.fullmatch(updated)):
             return None
         found.append(
-            StoredSummary(
+            QuickSummary(
                 name=name,
                 description=description,
                 type="chat" if kind == "chat" else "text",
