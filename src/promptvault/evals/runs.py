@@ -16,7 +16,7 @@ from promptvault.errors import (
     InvalidInputError,
     PromptVaultError,
 )
-from promptvault.evals._sync import blocking, run_sync
+from promptvault.evals.blocking import blocking, run_sync
 from promptvault.evals.datasets import load_dataset
 from promptvault.evals.evaluators import (
     Evaluator,
