@@ -242,7 +242,8 @@ class Vault:
     # --- lifecycle ----------------------------------------------------------------------
 
     def close(self) -> None:
-        """Write queued experiment events, then release the database connections."""
+        """Write what the services used have queued (experiment events, example usage),
+        close the connections kept to webhook endpoints, then release the database's."""
         started = self.__dict__  # only services that were used have anything to write
         if "experiments" in started:
             self.experiments.close()

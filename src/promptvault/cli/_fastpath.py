@@ -3,7 +3,8 @@
 A few commands (``render``, ``show``, ``get``, ``list``, ``check``, and ``push`` of unchanged
 files) answer their common case without Typer, pydantic or SQLAlchemy, whose imports cost
 far more than the work. Each quick path either prints exactly what the full command prints
-and returns its exit status, or raises :class:`FullPath` before printing anything, and the
+and returns its exit status, or returns None before printing anything (its steps raise
+:class:`FullPath` for a case they do not cover, and any error counts the same), and the
 full command runs instead (and words every error). ``tests/cli/test_cli_fast_*.py`` compare
 the two paths' output.
 """

@@ -1,4 +1,4 @@
-"""The audit log as a unit of work reads it (``work.audit_log``): entities in, entities out.
+"""The audit log as a unit of work reads it (``work.audit_log``): entities out, no rows.
 
 Appending stays :meth:`UnitOfWork.audit` (``storage/audit.py``), so every change records
 itself in its own transaction; this repository is the reading side: filtered entries, the

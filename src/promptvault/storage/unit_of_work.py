@@ -1,9 +1,10 @@
 """The unit of work: one transaction, seen through repositories that return values.
 
-Services working on it (the registry's writes and reads, experiments, evaluations) never see
-a SQLAlchemy ``Session`` nor an ORM row: :meth:`Database.write_work` and
-:meth:`Database.read_work` hand them a :class:`UnitOfWork`, whose repositories return
-entities, dicts and numbers, and change stored state only through explicit calls.
+Services working on it (all of them: the registry with its administrative modules, few-shot,
+experiments, evaluations, webhooks) never see a SQLAlchemy ``Session`` nor an ORM row:
+:meth:`Database.write_work` and :meth:`Database.read_work` hand them a :class:`UnitOfWork`,
+whose repositories return entities, dicts and numbers, and change stored state only through
+explicit calls.
 """
 
 from __future__ import annotations
