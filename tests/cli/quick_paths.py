@@ -5,9 +5,11 @@ modules a run loads in a fresh interpreter."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,10 @@ from promptvault.cli._app import build_app
 
 # What a quick path exists to avoid importing.
 HEAVY = ("sqlalchemy", "alembic", "typer", "click", "pydantic", "jsonschema")
+
+# A stored time not as SQLAlchemy writes it: its parser applies the offset (10:30 UTC), the
+# quick paths' reading would not, so they leave it to the full command.
+OFFSET_TIME = "2024-05-01 12:30:00+02:00"
 
 _PROBE = """
 import json, sys
@@ -27,6 +33,12 @@ except SystemExit as exc:
 sys.stdout.flush()
 sys.stderr.write(json.dumps({{"code": code, "modules": sorted(sys.modules)}}))
 """
+
+
+def edit_database(home: Path, statement: str) -> None:
+    """Run one SQL statement on the home's SQLite file, as a change made outside would."""
+    with sqlite3.connect(home / "promptvault.db") as conn:
+        conn.execute(statement)
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str], *, fast: bool) -> tuple[int, str, str]:

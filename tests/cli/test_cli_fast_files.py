@@ -15,7 +15,7 @@ import pytest
 from promptvault.cli._app import build_app
 from promptvault.cli._fastfiles import check_fast, push_fast
 
-from .quick_paths import HEAVY, among, probe, run, same_as_full
+from .quick_paths import HEAVY, among, edit_database, probe, run, same_as_full
 
 FILES = {
     "prompts/support.yaml": """
@@ -260,8 +260,9 @@ def test_other_registries_go_to_the_full_command(
     monkeypatch.setenv("PROMPTVAULT_URL", "http://127.0.0.1:9")
     assert push_fast([]) is None
     monkeypatch.delenv("PROMPTVAULT_URL")
-    with sqlite3.connect(project.parent / "home" / "promptvault.db") as conn:
-        conn.execute("UPDATE alembic_version SET version_num = '0007_ui_sessions'")
+    edit_database(
+        project.parent / "home", "UPDATE alembic_version SET version_num = '0007_ui_sessions'"
+    )
     assert push_fast([]) is None  # to be migrated by the full command
 
 

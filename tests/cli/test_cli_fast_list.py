@@ -4,7 +4,6 @@ SQLAlchemy prints exactly what the full command prints, and leaves every other c
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from promptvault import Vault
 from promptvault.cli._fastlist import list_fast
 from promptvault.config import Settings
 
-from .quick_paths import HEAVY, among, probe, run, same_as_full
+from .quick_paths import HEAVY, OFFSET_TIME, among, edit_database, probe, run, same_as_full
 
 
 @pytest.fixture
@@ -31,11 +30,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         vault.push("Alpha", template="upper case sorts first", tags=["cs"])
         vault.push("old", template="archived", tags=["support"])
         vault.archive("old")
-    with sqlite3.connect(folder / "promptvault.db") as conn:
-        # A time on the second: pydantic and isoformat both leave out the fraction.
-        conn.execute(
-            "UPDATE prompts SET updated_at = '2024-05-01 12:30:00.000000' WHERE name = 'teamx'"
-        )
+    # A time on the second: pydantic and isoformat both leave out the fraction.
+    edit_database(
+        folder, "UPDATE prompts SET updated_at = '2024-05-01 12:30:00.000000' WHERE name = 'teamx'"
+    )
     yield folder
 
 
@@ -132,12 +130,7 @@ def test_a_missing_database_or_a_server_goes_to_the_full_command(
 def test_a_time_stored_in_another_form_goes_to_the_full_command(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Not as SQLAlchemy writes it: its own parser reads the offset (12:30+02:00 is 10:30 UTC),
-    # which the quick path's reading would not.
-    with sqlite3.connect(home / "promptvault.db") as conn:
-        conn.execute(
-            "UPDATE prompts SET updated_at = '2024-05-01 12:30:00+02:00' WHERE name = 'teamx'"
-        )
+    edit_database(home, f"UPDATE prompts SET updated_at = '{OFFSET_TIME}' WHERE name = 'teamx'")
     for args in (["list"], ["list", "--json"]):
         assert list_fast(args[1:]) is None
         assert run(args, capsys, fast=True) == run(args, capsys, fast=False)

@@ -4,7 +4,6 @@ to it."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from promptvault.config import Settings
 from promptvault.storage.migrate import head_revision as alembic_side_head
 from promptvault.storage.revisions import cached_head
 
-from .quick_paths import HEAVY, among, probe, run, same_as_full
+from .quick_paths import HEAVY, OFFSET_TIME, among, edit_database, probe, run, same_as_full
 
 SCHEMA = {
     "type": "object",
@@ -147,20 +146,14 @@ def test_a_bad_setting_is_reported_by_the_full_command(
 
 def test_a_schema_that_is_not_current_goes_to_the_full_command(home: Path) -> None:
     args = ["support", "--var", "company=Acme"]
-    with sqlite3.connect(home / "promptvault.db") as conn:
-        conn.execute("UPDATE alembic_version SET version_num = '0007_ui_sessions'")
+    edit_database(home, "UPDATE alembic_version SET version_num = '0007_ui_sessions'")
     assert render_fast(args) is None
 
 
 def test_a_time_stored_in_another_form_goes_to_the_full_command(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Not as SQLAlchemy writes it: its own parser reads the offset (12:30+02:00 is 10:30 UTC),
-    # which the quick path's reading would not.
-    with sqlite3.connect(home / "promptvault.db") as conn:
-        conn.execute(
-            "UPDATE prompt_versions SET created_at = '2024-05-01 12:30:00+02:00' WHERE version = 1"
-        )
+    edit_database(home, f"UPDATE prompt_versions SET created_at = '{OFFSET_TIME}'")
     for args in (["show", "support@1"], ["get", "support@1"]):
         quick = show_fast if args[0] == "show" else get_fast
         assert quick(args[1:]) is None
