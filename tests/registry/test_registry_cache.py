@@ -28,6 +28,30 @@ def count_queries(vault: Vault) -> Iterator[list[str]]:
         event.remove(vault.db.engine, "before_cursor_execute", listener)
 
 
+@contextmanager
+def reader_and_writer(url: str, clock: FakeClock, **settings: Any) -> Iterator[tuple[Vault, Vault]]:
+    """Two Vaults on one database, as two processes: a reader on ``clock``, and a writer."""
+    config = Settings(database_url=url, **settings)
+    reader = Vault(config, clock=clock)
+    writer = Vault(config)
+    try:
+        yield reader, writer
+    finally:
+        reader.close()
+        writer.close()
+
+
+def count_picks(vault: Vault, monkeypatch: Any) -> list[Any]:
+    """The references the resolver picks from here on (a memo hit picks none)."""
+    resolver = vault.registry.resolver
+    picks: list[Any] = []
+    real_pick = resolver.pick
+    monkeypatch.setattr(
+        resolver, "pick", lambda ref, **kw: picks.append(ref) or real_pick(ref, **kw)
+    )
+    return picks
+
+
 def test_warm_resolve_and_render_do_not_query(vault: Vault) -> None:
     vault.push("p", template="Hi {{name}}")
     vault.push("p", template="Hello {{name}}", labels=["staging"])
@@ -44,10 +68,7 @@ def test_warm_resolve_and_render_do_not_query(vault: Vault) -> None:
 
 
 def test_label_pointers_expire_after_ttl(database_url: str, clock: FakeClock) -> None:
-    settings = Settings(database_url=database_url, label_ttl=2.0)
-    reader = Vault(settings, clock=clock)
-    writer = Vault(settings)
-    try:
+    with reader_and_writer(database_url, clock, label_ttl=2.0) as (reader, writer):
         writer.push("p", template="one")
         writer.push("p", template="two")
         assert reader.render("p") == "one"
@@ -62,44 +83,28 @@ def test_label_pointers_expire_after_ttl(database_url: str, clock: FakeClock) ->
         reader.set_label("p", "production", 1)
         assert reader.render("p") == "one"
         assert reader.get("p").version == 1
-    finally:
-        reader.close()
-        writer.close()
 
 
 def test_new_version_from_elsewhere_found_by_number(sqlite_url: str, clock: FakeClock) -> None:
-    settings = Settings(database_url=sqlite_url)
-    reader = Vault(settings, clock=clock)
-    writer = Vault(settings)
-    try:
+    with reader_and_writer(sqlite_url, clock) as (reader, writer):
         writer.push("p", template="one")
         assert reader.get("p@latest").version == 1
         writer.push("p", template="two")
         # @2 is beyond the cached latest: the resolver looks again instead of failing.
         assert reader.get("p@2").template == "two"
-    finally:
-        reader.close()
-        writer.close()
 
 
 def test_warm_get_uses_the_memo_and_still_sees_label_moves(
     database_url: str, clock: FakeClock, monkeypatch: Any
 ) -> None:
-    settings = Settings(database_url=database_url, label_ttl=2.0)
-    reader = Vault(settings, clock=clock)
-    writer = Vault(settings)
-    try:
+    with reader_and_writer(database_url, clock, label_ttl=2.0) as (reader, writer):
         writer.push("p", template="one")
         writer.push("p", template="two", labels=["staging"])
         resolver = reader.registry.resolver
         assert resolver.get("p").version == 1
         assert resolver.get("p@2").labels == ("staging",)
         reader.build("p", {})
-        picks: list[Any] = []
-        real_pick = resolver.pick
-        monkeypatch.setattr(
-            resolver, "pick", lambda ref, **kw: picks.append(ref) or real_pick(ref, **kw)
-        )
+        picks = count_picks(reader, monkeypatch)
         for _ in range(20):  # warm: neither parsed nor picked again
             assert reader.build("p", {}).messages[-1]["content"] == "one"
             assert resolver.get("p@2").labels == ("staging",)
@@ -113,29 +118,19 @@ def test_warm_get_uses_the_memo_and_still_sees_label_moves(
         reader.set_label("p", "staging", 1)  # this process: seen at once
         assert resolver.get("p@staging").version == 1
         assert resolver.get("p@2").labels == ("production",)
-    finally:
-        reader.close()
-        writer.close()
 
 
 def test_label_or_version_given_apart_use_the_memo_and_see_label_moves(
     database_url: str, clock: FakeClock, monkeypatch: Any
 ) -> None:
     """``get("p", label="staging")`` is what the server's resolve does for ``?label=``."""
-    settings = Settings(database_url=database_url, label_ttl=2.0)
-    reader = Vault(settings, clock=clock)
-    writer = Vault(settings)
-    try:
+    with reader_and_writer(database_url, clock, label_ttl=2.0) as (reader, writer):
         writer.push("p", template="one")
         writer.push("p", template="two", labels=["staging"])
         resolver = reader.registry.resolver
         assert resolver.get("p", label="staging").version == 2
         assert resolver.get("p", version=1).labels == ("production",)
-        picks: list[Any] = []
-        real_pick = resolver.pick
-        monkeypatch.setattr(
-            resolver, "pick", lambda ref, **kw: picks.append(ref) or real_pick(ref, **kw)
-        )
+        picks = count_picks(reader, monkeypatch)
         for _ in range(20):  # warm: neither parsed nor picked again
             assert resolver.get("p", label="staging").version == 2
             assert resolver.get("p", version=1).labels == ("production",)
@@ -151,6 +146,3 @@ def test_label_or_version_given_apart_use_the_memo_and_see_label_moves(
         reader.set_label("p", "staging", 2)  # this process: seen at once
         assert resolver.get("p", label="staging").version == 2
         assert resolver.get("p", version=1).labels == ("production",)
-    finally:
-        reader.close()
-        writer.close()
