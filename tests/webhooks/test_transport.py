@@ -173,6 +173,44 @@ def test_large_or_malformed_answers(endpoint: Any) -> None:
     assert e.connections == 3
 
 
+@pytest.mark.parametrize(
+    ("reply", "why"),
+    [
+        (b"HTTP/1.1 \xc2\xb200 OK\r\ncontent-length: 2\r\n\r\nok", "not an HTTP/1.x status line"),
+        (b"HTTP/1.1 200 OK\r\ncontent-length: \xc2\xb2\r\n\r\nok", "bad content-length"),
+        (b"HTTP/1.1 200 OK\r\ncontent-length: -2\r\n\r\nok", "bad content-length"),
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n-1\r\n", "chunk size"),
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0x2\r\nok\r\n", "chunk size"),
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1_0\r\n", "chunk size"),
+    ],
+)
+def test_numbers_python_reads_but_http_does_not_are_refused(
+    endpoint: Any, reply: bytes, why: str
+) -> None:
+    # int() takes "²" (str.isdigit says it is a digit), "-1", "0x2" and "1_0": each one is
+    # a logged failure of that delivery, never an exception out of post().
+    e = endpoint(Reply(reply), Reply(OK))
+    connections = Connections()
+    answer = _post(connections, e.url)
+    assert answer.status_code is None and answer.error is not None
+    assert answer.error.startswith("ProtocolError: ") and why in answer.error, answer.error
+    assert _post(connections, e.url).ok  # the next one goes out on a new connection
+    assert e.connections == 2
+    connections.close()
+
+
+def test_a_header_with_a_line_break_is_a_failure_not_a_request(endpoint: Any) -> None:
+    e = endpoint(Reply(OK))
+    connections = Connections()
+    answer = connections.post(
+        parse_url(e.url), LOOPBACK, b"{}", {"x-evil": "1\r\nx-injected: 1"}, timeout=10
+    )
+    assert answer.status_code is None
+    assert answer.error == "ProtocolError: a header holds a line break"
+    assert e.requests == [] and e.connections == 0  # nothing was sent
+    connections.close()
+
+
 def test_a_connection_the_receiver_closed_is_replaced(
     endpoint: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -25,6 +25,7 @@ cannot hold a sender longer than that.
 from __future__ import annotations
 
 import contextlib
+import re
 import select
 import socket
 import ssl
@@ -42,6 +43,7 @@ _READ_LIMIT = 65536
 _ERROR_EXCERPT = 200
 # The most of a response's status line and headers read before giving up on it.
 _HEAD_LIMIT = 65536
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 # An idle connection is closed after this many seconds (receivers close theirs after a few
 # seconds to minutes); at most this many idle ones are kept per endpoint address.
 _IDLE_SECONDS = 15.0
@@ -113,11 +115,11 @@ class Connections:
     ) -> Response:  # fmt: skip
         """POST ``body`` to ``target`` at ``address``; never raises for network failures."""
         key = (target.scheme, target.host, target.port, str(address))
-        request = _request(target, body, headers)
         started = time.perf_counter()
         deadline = time.monotonic() + timeout
         connection: _Connection | None = None
         try:
+            request = _request(target, body, headers)
             connection = self._take(key)
             if connection is not None:
                 try:
@@ -215,7 +217,7 @@ def _request(target: Target, body: bytes, headers: dict[str, str]) -> bytes:
         *(f"{name}: {value}" for name, value in headers.items()),
     ]
     if any("\r" in line or "\n" in line for line in lines):  # never a header of its own
-        raise ValueError("a header holds a line break")
+        raise ProtocolError("a header holds a line break")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
@@ -260,12 +262,17 @@ def _read_response(connection: _Connection, deadline: float) -> tuple[int, bytes
         content, complete = _read_chunked(connection, deadline)
     elif "content-length" in fields:
         length = fields["content-length"]
-        if not length.isdigit():
+        if not _is_decimal(length):
             raise ProtocolError(f"bad content-length {length[:20]!r}")
         content, complete = _read_length(connection, int(length), deadline)
     else:
         return status, _read_to_end(connection, deadline), False
     return status, content, keep and complete and not connection.buffer
+
+
+def _is_decimal(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes "²", which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def _read_head(connection: _Connection, deadline: float) -> tuple[int, str, dict[str, str]]:
@@ -280,7 +287,7 @@ def _read_head(connection: _Connection, deadline: float) -> tuple[int, str, dict
     status_line, *lines = head.split("\r\n")
     version, _, rest = status_line.partition(" ")
     code = rest[:3]
-    if not version.startswith("HTTP/1.") or not code.isdigit() or rest[3:4] not in ("", " "):
+    if not version.startswith("HTTP/1.") or not _is_decimal(code) or rest[3:4] not in ("", " "):
         raise ProtocolError(f"not an HTTP/1.x status line: {status_line[:40]!r}")
     fields: dict[str, str] = {}
     for line in lines:
@@ -314,10 +321,9 @@ def _read_chunked(connection: _Connection, deadline: float) -> tuple[bytes, bool
             if len(buffer) > _HEAD_LIMIT or not _fill(connection, deadline):
                 raise ProtocolError("a malformed chunked answer")
         size_text = bytes(buffer[:end]).split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise ProtocolError("a malformed chunk size") from None
+        if not _CHUNK_SIZE.fullmatch(size_text):  # int(..., 16) also takes "-1", "0x1", "1_0"
+            raise ProtocolError(f"a malformed chunk size {size_text[:20]!r}")
+        size = int(size_text, 16)
         del buffer[: end + 2]
         if size == 0:
             while (end := buffer.find(b"\r\n")) != 0:  # trailers, up to the empty line
