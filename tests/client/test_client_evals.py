@@ -127,6 +127,7 @@ async def _flow(evals: Any) -> list[Any]:
     )
     answers.append(await do("delete_cases", "qa", ["cy"]))
     await expect_error("delete_cases", "qa", ["ada", "nope"])  # all or nothing: ada stays
+    await expect_error("delete_cases", "qa", [])  # no empty version
     scratch = [{"key": k, "variables": {"name": k}} for k in ("t1", "t2")]
     added = await do("add_cases", "qa", scratch)
     removed = await do("delete_cases", "qa", ["t1", "t2"])

@@ -189,6 +189,8 @@ class DatasetsMixin:
 
     def delete_cases(self, name: str, keys: Sequence[str], *, actor: str = "") -> DatasetChange:
         """Remove cases from the dataset's next version (earlier versions keep them)."""
+        if not keys:  # an empty change would still make a version
+            raise InvalidInputError("name the cases to remove", details={"field": "keys"})
         actor = actor or self._db.default_actor
 
         def change(work: UnitOfWork) -> DatasetChange:
