@@ -4,7 +4,7 @@
 model calls to :class:`EvalTasks` and answers 202 at once. The calls run on one event loop
 in a thread of their own, so a run at concurrency 32 neither holds a request open nor
 competes with request handling on the server's loop. Progress is in the database (results
-commit in small batches), so any process reads it with ``GET /v1/evals/runs/{id}``.
+commit once per 0.1 s slice), so any process reads it with ``GET /v1/evals/runs/{id}``.
 
 When the server stops, :meth:`EvalTasks.shutdown` cancels the runs still going: each
 commits the results it has, is marked ``interrupted`` (audited) and can be resumed, by

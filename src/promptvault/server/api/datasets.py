@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import Field
 
 from promptvault.entities import MAX_INT
+from promptvault.evals.dataset_io import MAX_KEY
 from promptvault.evals.models import Case, Dataset, DatasetChange
 from promptvault.server.api._body import RequestBody
 from promptvault.server.api._models import Page
@@ -35,7 +36,7 @@ class _Body(RequestBody):
 class CaseBody(_Body):
     """One case; ``key`` defaults to a digest of its content."""
 
-    key: str | None = Field(default=None, min_length=1, max_length=200)
+    key: str | None = Field(default=None, min_length=1, max_length=MAX_KEY)
     variables: dict[str, Any] = Field(default_factory=dict)
     expected: Any = None
     tags: list[str] = Field(default_factory=list, max_length=100)
@@ -72,7 +73,7 @@ class AddCasesBody(_Body):
 class DeleteCasesBody(_Body):
     """Cases to remove, by key (all of them must exist)."""
 
-    keys: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+    keys: list[Annotated[str, Field(min_length=1, max_length=MAX_KEY)]] = Field(
         min_length=1, max_length=MAX_CASES
     )
 
