@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -21,7 +23,7 @@ from promptvault.builder.builder import BuildMetadata
 from promptvault.client import PromptVaultClient
 from promptvault.config import Settings
 from promptvault.integrations.otel import version_attributes
-from promptvault.server.app import create_app
+from promptvault.server.app import create_app, create_app_from_env
 
 _EXPORTER = InMemorySpanExporter()
 
@@ -132,6 +134,69 @@ def test_server_http_spans_continue_the_callers_trace(
     assert all(s.context.trace_id == trace_id for s in spans.get_finished_spans())
     (render,) = _named(spans, "promptvault.render")
     assert render.parent is not None and render.attributes["gen_ai.prompt.name"] == "support"
+
+
+def test_a_worker_app_traces_requests_when_its_process_has_a_provider(
+    vault: Vault, spans: InMemorySpanExporter, sqlite_url: str, tmp_path: Any, monkeypatch: Any
+) -> None:
+    # This process has a tracer provider (set above), as a worker started under
+    # opentelemetry-instrument or with OTEL_PYTHON_TRACER_PROVIDER has.
+    monkeypatch.setenv("PROMPTVAULT_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("PROMPTVAULT_HOME", str(tmp_path / "home"))
+    app = create_app_from_env()
+    key = app.state.keys.create("k", "runtime", actor="setup")[0]
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(app) as client:
+        assert client.get("/v1/prompts/support/resolve", headers=headers).status_code == 200
+        assert client.get("/v1/prompts/nope/resolve", headers=headers).status_code == 404
+    http = [s for s in spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
+    assert [s.attributes["http.response.status_code"] for s in http] == [200, 404]
+
+
+SERVING = textwrap.dedent(
+    """
+    import json
+    from promptvault.server.telemetry import serving_telemetry
+
+    print(json.dumps(serving_telemetry(), sort_keys=True))
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, {"logs": False, "metrics": False, "tracing": False}),
+        (
+            {"OTEL_PYTHON_TRACER_PROVIDER": "sdk_tracer_provider"},
+            {"logs": False, "metrics": False, "tracing": True},
+        ),
+        (
+            {"OTEL_PYTHON_METER_PROVIDER": "sdk_meter_provider"},
+            {"logs": False, "metrics": True, "tracing": False},
+        ),
+        ({"FASTAPI_OTEL_AUTO_CONFIGURE": "true"}, {}),  # FastAPI's defaults: it configures
+    ],
+    ids=["nothing", "tracer-from-env", "meter-from-env", "fastapi-auto-configure"],
+)
+def test_a_serving_process_keeps_the_signals_it_has_a_provider_for(
+    env: dict[str, str], expected: dict[str, bool]
+) -> None:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("OTEL_") and k != "FASTAPI_OTEL_AUTO_CONFIGURE"
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SERVING],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**clean, **env},
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == expected
 
 
 VERSION = {

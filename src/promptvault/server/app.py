@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from starlette.concurrency import run_in_threadpool
 
 from promptvault import __version__
@@ -42,6 +43,7 @@ from promptvault.server.metrics import Metrics, MetricsMiddleware
 from promptvault.server.protocol import HttpSemanticsMiddleware
 from promptvault.server.ratelimit import AuthGuard
 from promptvault.server.stream import broadcaster_for, close_app_streams
+from promptvault.server.telemetry import serving_telemetry
 from promptvault.vault import Vault
 
 if TYPE_CHECKING:
@@ -63,11 +65,17 @@ Errors always read `{"error": {"code", "message", "details"}}`.
 """
 
 
-def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = True) -> FastAPI:
+def create_app(
+    source: Settings | Vault | None = None,
+    *,
+    fast_resolve: bool = True,
+    telemetry: TelemetryConfig | None = None,
+) -> FastAPI:
     """The application over a Vault (given, or opened from ``settings``).
 
     ``fast_resolve=False`` routes ``GET .../resolve`` through the regular router instead of
-    the fast path (same answers, more overhead; tests compare the two).
+    the fast path (same answers, more overhead; tests compare the two). ``telemetry`` is
+    FastAPI's own setting of that name (its defaults when None).
     """
     if isinstance(source, Vault):
         vault, owned = source, False
@@ -113,6 +121,7 @@ def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = T
         lifespan=lifespan,
         docs_url=None,  # served from the package by mount_docs, not from a CDN
         redoc_url=None,
+        telemetry=telemetry,
     )
     app.state.vault = vault
     app.state.settings = settings
@@ -148,8 +157,9 @@ def create_app(source: Settings | Vault | None = None, *, fast_resolve: bool = T
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     if fast_resolve:
         app.add_middleware(ResolveFastPath, context=app.state.resolve)
-    # HTTP server spans come from FastAPI's own OpenTelemetry support, on whenever the API
-    # is installed; they wrap every middleware here, so fast-path resolves are traced too.
+    # HTTP server spans come from FastAPI's own OpenTelemetry support (in a worker, for the
+    # signals it has a provider for: server/telemetry.py); they wrap every middleware here,
+    # so fast-path resolves are traced too.
     return app
 
 
@@ -222,8 +232,10 @@ def _mount_ui(app: FastAPI) -> None:
 
 
 def create_app_from_env() -> FastAPI:
-    """The app configured from ``PROMPTVAULT_*`` variables (what each uvicorn worker runs)."""
-    return create_app(Settings())
+    """The app configured from ``PROMPTVAULT_*`` variables (what each uvicorn worker runs),
+    with FastAPI's request telemetry for the OpenTelemetry signals this process has a
+    provider for (``server/telemetry.py``)."""
+    return create_app(Settings(), telemetry=serving_telemetry())
 
 
 def ensure_admin_key(keys: KeyService, home: Path) -> str | None:
