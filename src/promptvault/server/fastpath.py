@@ -37,7 +37,7 @@ _QUERIES_MAX = 1_000  # parsed query strings (clients send a few: ``label=produc
 
 
 class _RouteLabel:
-    """What ``scope["route"]`` readers (metrics, tracing) take the template from."""
+    """The template, for readers of ``scope["route"]`` (ASGI tracing middleware, say)."""
 
     path_format = RESOLVE_TEMPLATE
 
