@@ -166,14 +166,14 @@ SERVING = textwrap.dedent(
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({}, {"logs": False, "metrics": False, "tracing": False}),
+        ({}, {"metrics": False, "tracing": False}),
         (
             {"OTEL_PYTHON_TRACER_PROVIDER": "sdk_tracer_provider"},
-            {"logs": False, "metrics": False, "tracing": True},
+            {"metrics": False, "tracing": True},
         ),
         (
             {"OTEL_PYTHON_METER_PROVIDER": "sdk_meter_provider"},
-            {"logs": False, "metrics": True, "tracing": False},
+            {"metrics": True, "tracing": False},
         ),
         ({"FASTAPI_OTEL_AUTO_CONFIGURE": "true"}, {}),  # FastAPI's defaults: it configures
     ],

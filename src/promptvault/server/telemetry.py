@@ -10,8 +10,9 @@ A ``promptvault serve`` worker has its providers before its first request or nev
 the environment (``OTEL_PYTHON_TRACER_PROVIDER``...), from ``opentelemetry-instrument``
 (which sets them as the interpreter starts), or from FastAPI itself at startup
 (``FASTAPI_OTEL_AUTO_CONFIGURE=true``, which then keeps FastAPI's defaults). So the
-worker's app (``create_app_from_env``) turns off, when it is built, the signals that have
-no provider, and FastAPI's per-request check reads three settings instead. An app made with
+worker's app (``create_app_from_env``) turns off, when it is built, tracing and metrics
+when they have no provider, and FastAPI's per-request check reads those settings instead
+(logs keep FastAPI's per-request check: see :func:`serving_telemetry`). An app made with
 ``create_app`` keeps FastAPI's defaults: a provider configured after it still counts.
 """
 
@@ -33,8 +34,6 @@ _NOTHING = frozenset(
         "NoOpTracerProvider",
         "_ProxyMeterProvider",
         "NoOpMeterProvider",
-        "ProxyLoggerProvider",
-        "NoOpLoggerProvider",
     }
 )
 
@@ -49,10 +48,11 @@ def serving_telemetry() -> TelemetryConfig:
         return {}  # FastAPI configures the providers at startup: its defaults stay
     if importlib.util.find_spec("opentelemetry") is None:
         return {}
-    from opentelemetry import _logs, metrics, trace
+    from opentelemetry import metrics, trace
 
+    # Logs keep FastAPI's default: OpenTelemetry's logs API is still an experimental,
+    # private module (``opentelemetry._logs``), and promptvault uses public APIs only.
     return {
         "tracing": _configured(trace.get_tracer_provider()),
         "metrics": _configured(metrics.get_meter_provider()),
-        "logs": _configured(_logs.get_logger_provider()),
     }
