@@ -99,3 +99,17 @@ def test_an_unhandled_500_says_connection_close_and_is_secured(app: FastAPI) -> 
     assert answer.headers["connection"] == "close"
     assert answer.json()["error"]["code"] == "internal"
     _assert_secured(answer.headers)
+
+
+@pytest.mark.parametrize("query", ["", "?label=production", "?version=1"])
+def test_a_not_modified_resolve_carries_the_security_headers(admin: TestClient, query: str) -> None:
+    # The resolve fast path answers 304 itself, outside the middleware that adds them.
+    admin.post("/v1/prompts/a/versions", json={"template": "hello"})
+    path = f"/v1/prompts/a/resolve{query}"
+    first = admin.get(path)
+    assert first.status_code == 200
+    _assert_secured(first.headers)
+    again = admin.get(path, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == first.headers["etag"]
+    _assert_secured(again.headers)
